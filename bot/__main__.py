@@ -1,0 +1,122 @@
+"""Entry point: ``crm-bot run | migrate``.
+
+Configuration problems end the program with one sentence on stderr (exit status 2),
+never a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from sqlalchemy.exc import OperationalError
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.services import Services
+
+log = logging.getLogger("crm-bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crm-bot", description="A CRM that lives inside Slack.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="serve Slack (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
+    run.add_argument("--port", type=int, default=None, help="HTTP port (default: $PORT, else 3000)")
+    run.add_argument("--host", default="0.0.0.0", help="HTTP address to bind (default: 0.0.0.0)")
+    sub.add_parser("migrate", help="create or upgrade the database schema, then exit")
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _migrate(services: Services) -> None:
+    from crm.migrate import upgrade
+
+    try:
+        revision = upgrade(services.engine)
+    except OperationalError as exc:
+        raise ConfigError(
+            "DATABASE_URL points at a database that does not answer "
+            f"({exc.orig.__class__.__name__}: {str(exc.orig).strip().splitlines()[0]}); "
+            "check the host, port, user and database name."
+        ) from None
+    log.info("database schema is at revision %s", revision)
+
+
+def cmd_migrate(settings: Settings) -> int:
+    services = Services.from_settings(settings)
+    _migrate(services)
+    services.close()
+    return 0
+
+
+def cmd_run(settings: Settings, host: str) -> int:
+    from bot.app import create_app
+    from bot.server import make_server, make_wsgi_app
+
+    settings.require_slack()
+    services = Services.from_settings(settings)
+    _migrate(services)
+    app = create_app(services)
+
+    wsgi = make_wsgi_app(None if settings.socket_mode else app, services.engine)
+    server = make_server(wsgi, host=host, port=settings.port, threads=settings.web_threads)
+    stop = threading.Event()
+
+    def shutdown(signum, _frame) -> None:
+        log.info("signal %s: shutting down", signum)
+        stop.set()
+        server.close()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+
+    socket_handler = None
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        socket_handler = SocketModeHandler(app, settings.slack_app_token)
+        socket_handler.connect()
+        log.info("connected to Slack in Socket Mode; health check on port %s%s", settings.port, "/healthz")
+    else:
+        log.info("listening for Slack on http://%s:%s/slack/events", host, settings.port)
+    try:
+        server.run()
+    except OSError:
+        pass  # closed by the signal handler
+    finally:
+        if socket_handler is not None:
+            socket_handler.close()
+        services.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    try:
+        settings = load_settings(port=getattr(args, "port", None))
+        _setup_logging(settings.log_level)
+        if args.command == "migrate":
+            return cmd_migrate(settings)
+        if args.command == "run":
+            return cmd_run(settings, args.host)
+    except ConfigError as err:
+        print(f"crm-bot: {err}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Settings, read once from the environment into a typed object.
+
+Nothing else in the project reads ``os.environ``. A missing or malformed value raises
+:class:`ConfigError` with one sentence naming the variable and how to get it; the
+entry point prints that sentence and exits, with no stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_PORT = 3000
+APPS_PAGE = "https://api.slack.com/apps"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; ``str(err)`` is one sentence for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None
+    slack_signing_secret: str | None
+    slack_app_token: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = "sqlite:///crm.db"
+    port: int = DEFAULT_PORT
+    default_timezone: str = "UTC"
+    workday_start: time = time(9, 0)
+    nudge_interval_seconds: int = 60
+    web_threads: int = 32
+    log_level: str = "INFO"
+    activity_types: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    @property
+    def has_slack_credentials(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    def require_slack(self) -> None:
+        """Check what ``crm-bot run`` needs to talk to Slack; raise ConfigError if not."""
+        if not self.slack_bot_token:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from "
+                f"OAuth & Permissions on your app's page at {APPS_PAGE}."
+            )
+        if not self.socket_mode and not self.slack_signing_secret:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set: copy the Signing Secret from Basic Information on "
+                f"your app's page at {APPS_PAGE} (or set SLACK_APP_TOKEN to use Socket Mode)."
+            )
+
+
+def _clean(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _check_token(name: str, value: str | None, prefix: str, where: str) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(prefix) or re.search(r"\s", value):
+        raise ConfigError(
+            f"{name} does not look like a Slack token (it should start with '{prefix}'): "
+            f"copy it from {where} on your app's page at {APPS_PAGE}."
+        )
+    return value
+
+
+def _default_sqlite_url() -> str:
+    return "sqlite:///" + str(Path.cwd() / "crm.db")
+
+
+def _check_database_url(value: str) -> str:
+    if value.startswith("postgres://"):
+        # Heroku-style URLs; SQLAlchemy wants the full dialect name.
+        value = "postgresql://" + value[len("postgres://") :]
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+        raise ConfigError(
+            "DATABASE_URL must be a SQLite or PostgreSQL URL, such as sqlite:///crm.db or "
+            "postgresql://user@host:5432/crm."
+        )
+    if scheme == "postgresql":
+        # psycopg 3 is the driver we install with the `postgres` extra.
+        value = "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int, hint: str) -> int:
+    raw = _clean(env, name)
+    if raw is None:
+        return default
+    try:
+        number = int(raw)
+    except ValueError:
+        number = lo - 1
+    if not lo <= number <= hi:
+        raise ConfigError(f"{name} must be a whole number from {lo} to {hi} ({hint}); it is {raw!r}.")
+    return number
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Settings:
+    """Read and check every setting. ``env`` defaults to the process environment."""
+    env = os.environ if env is None else env
+
+    bot_token = _check_token("SLACK_BOT_TOKEN", _clean(env, "SLACK_BOT_TOKEN"), "xoxb-", "OAuth & Permissions")
+    app_token = _check_token(
+        "SLACK_APP_TOKEN", _clean(env, "SLACK_APP_TOKEN"), "xapp-", "Basic Information > App-Level Tokens"
+    )
+    signing_secret = _clean(env, "SLACK_SIGNING_SECRET")
+    if signing_secret is not None and re.search(r"\s", signing_secret):
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET contains spaces: copy the Signing Secret again from Basic Information "
+            f"on your app's page at {APPS_PAGE}."
+        )
+
+    api_url = _clean(env, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    parsed = urlparse(api_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(
+            "SLACK_API_URL must be an http(s) URL such as https://slack.com/api/ "
+            f"(or https://slack-gov.com/api/ for GovSlack); it is {api_url!r}."
+        )
+    if not api_url.endswith("/"):
+        api_url += "/"
+
+    database_url = _check_database_url(_clean(env, "DATABASE_URL") or _default_sqlite_url())
+
+    if port is None:
+        port = _int(env, "PORT", DEFAULT_PORT, 1, 65535, "the HTTP port to listen on")
+    elif not 1 <= port <= 65535:
+        raise ConfigError(f"--port must be from 1 to 65535; it is {port}.")
+
+    tz_name = _clean(env, "CRM_DEFAULT_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            "CRM_DEFAULT_TIMEZONE must be an IANA time zone name such as Europe/Berlin or "
+            f"America/New_York; it is {tz_name!r}."
+        ) from None
+
+    workday_raw = _clean(env, "CRM_WORKDAY_START") or "09:00"
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", workday_raw)
+    if not match:
+        raise ConfigError(f"CRM_WORKDAY_START must be a time of day as HH:MM, such as 09:00; it is {workday_raw!r}.")
+    workday_start = time(int(match.group(1)), int(match.group(2)))
+
+    log_level = (_clean(env, "CRM_LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"CRM_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR; it is {log_level!r}.")
+
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_signing_secret=signing_secret,
+        slack_app_token=app_token,
+        slack_api_url=api_url,
+        database_url=database_url,
+        port=port,
+        default_timezone=tz_name,
+        workday_start=workday_start,
+        nudge_interval_seconds=_int(
+            env, "CRM_NUDGE_INTERVAL", 60, 5, 3600, "seconds between follow-up reminder checks"
+        ),
+        web_threads=_int(env, "CRM_WEB_THREADS", 32, 2, 256, "HTTP worker threads"),
+        log_level=log_level,
+        activity_types=_clean(env, "CRM_ACTIVITY_TYPES"),
+    )

@@ -1,0 +1,67 @@
+"""HTTP serving: Bolt's endpoint and a health check behind a production WSGI server.
+
+Waitress is a pure-Python, multi-threaded WSGI server that runs anywhere Python runs.
+Bolt's own ``app.start()`` is a development server and is not used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import Engine
+from waitress.server import create_server
+
+from crm.db import ping
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def make_wsgi_app(app: App | None, engine: Engine) -> Callable[..., Iterable[bytes]]:
+    """Route ``POST /slack/events`` to Bolt and ``GET /healthz`` to a database check."""
+    bolt = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+
+    def health(start_response) -> Iterable[bytes]:
+        ok = ping(engine)
+        body = json.dumps({"status": "ok" if ok else "database unavailable"}).encode()
+        status = "200 OK" if ok else "503 Service Unavailable"
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def wsgi(environ: dict[str, Any], start_response) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == HEALTH_PATH and method in ("GET", "HEAD"):
+            return health(start_response)
+        if path == EVENTS_PATH and bolt is not None:
+            if method != "POST":
+                start_response("405 Method Not Allowed", [("Allow", "POST")])
+                return [b""]
+            return bolt(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"Not Found"]
+
+    return wsgi
+
+
+def make_server(wsgi_app, *, host: str, port: int, threads: int, **tuning: Any):
+    """A waitress server bound to ``host:port`` (port 0 picks a free one); call ``.run()``."""
+    return create_server(
+        wsgi_app,
+        host=host,
+        port=port,
+        threads=threads,
+        connection_limit=max(100, threads * 4),
+        channel_timeout=30,
+        ident="crm-bot",
+        clear_untrusted_proxy_headers=True,
+        max_request_body_size=10 * 1024 * 1024,
+        **tuning,
+    )

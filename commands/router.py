@@ -1,0 +1,206 @@
+"""The `/crm` umbrella command: one table dispatches the subcommands and generates the help.
+
+Feature modules add their subcommands with :meth:`CommandRouter.add`. A subcommand may
+also own a top-level slash command (``/customer`` for ``/crm find``, ``/log`` for
+``/crm log``); both routes end in the same handler. Every slash command is acknowledged
+first, then handled, so Slack's 3-second deadline holds whatever the handler does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from commands.blockkit import escape_mrkdwn, truncate
+from crm.errors import CRMError
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+UMBRELLA = "/crm"
+
+
+@dataclass
+class SlashContext:
+    """What a subcommand handler gets: the parsed request and the means to answer."""
+
+    services: Services
+    client: WebClient
+    respond: Respond
+    body: dict[str, Any]
+    args: str
+    command: str
+
+    @property
+    def user_id(self) -> str:
+        return self.body.get("user_id", "")
+
+    @property
+    def channel_id(self) -> str:
+        return self.body.get("channel_id", "")
+
+    @property
+    def team_id(self) -> str:
+        return self.body.get("team_id", "")
+
+    @property
+    def enterprise_id(self) -> str | None:
+        return self.body.get("enterprise_id") or None
+
+    @property
+    def trigger_id(self) -> str:
+        return self.body.get("trigger_id", "")
+
+    @property
+    def workspace_id(self) -> int:
+        return self.services.workspace_id(self.team_id, self.enterprise_id)
+
+    def reply(self, text: str, blocks: list[dict] | None = None) -> None:
+        """An ephemeral answer to the user who ran the command."""
+        self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+
+Handler = Callable[[SlashContext], None]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    summary: str
+    example: str
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+    slash: str | None = None  # a top-level slash command that runs the same handler
+
+
+@dataclass
+class CommandRouter:
+    subcommands: dict[str, Subcommand] = field(default_factory=dict)
+    _lookup: dict[str, Subcommand] = field(default_factory=dict)
+
+    def add(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        summary: str,
+        example: str,
+        aliases: tuple[str, ...] = (),
+        slash: str | None = None,
+    ) -> None:
+        sub = Subcommand(name, summary, example, handler, aliases, slash)
+        for key in (name, *aliases):
+            if key in self._lookup:
+                raise ValueError(f"subcommand {key!r} registered twice")
+            self._lookup[key] = sub
+        self.subcommands[name] = sub
+
+    def resolve(self, text: str) -> tuple[Subcommand | None, str, str]:
+        """Split ``"find acme corp"`` into (subcommand, ``"acme corp"``, word typed)."""
+        words = (text or "").strip().split(None, 1)
+        if not words:
+            return self._lookup.get("help"), "", ""
+        word = words[0].lower()
+        rest = words[1] if len(words) > 1 else ""
+        return self._lookup.get(word), rest, words[0]
+
+    def install(self, app: App, services: Services) -> None:
+        """Register `/crm` and every subcommand's own slash command with Bolt."""
+
+        def run(sub: Subcommand, args: str, command: str, body, client, respond) -> None:
+            ctx = SlashContext(services, client, respond, body, args, command)
+            try:
+                sub.handler(ctx)
+            except CRMError as err:
+                ctx.reply(err.message)
+
+        def umbrella(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+            ack()
+            sub, args, typed = self.resolve(body.get("text", ""))
+            if sub is None:
+                respond(
+                    text=f"I don't know `{UMBRELLA} {typed}`. Here is what I can do:",
+                    blocks=help_blocks(self, unknown=typed),
+                    response_type="ephemeral",
+                )
+                return
+            run(sub, args, UMBRELLA, body, client, respond)
+
+        app.command(UMBRELLA)(umbrella)
+
+        for sub in self.subcommands.values():
+            if sub.slash:
+
+                def direct(ack: Ack, body: dict, client: WebClient, respond: Respond, sub=sub) -> None:
+                    ack()
+                    run(sub, (body.get("text") or "").strip(), sub.slash, body, client, respond)
+
+                app.command(sub.slash)(direct)
+
+
+def help_blocks(router: CommandRouter, *, unknown: str | None = None) -> list[dict]:
+    """The `/crm help` message, generated from the dispatch table."""
+    blocks: list[dict] = []
+    if unknown:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": truncate(
+                        f":thinking_face: I don't know `{UMBRELLA} {escape_mrkdwn(unknown)}`. Here is what I can do:",
+                        3000,
+                    ),
+                },
+            }
+        )
+    blocks.append({"type": "header", "text": {"type": "plain_text", "text": "CRM commands"}})
+    lines = []
+    for sub in router.subcommands.values():
+        names = f"`{UMBRELLA} {sub.name}`"
+        if sub.slash:
+            names += f" or `{sub.slash}`"
+        lines.append(f"• {names}: {sub.summary}\n      _e.g._ `{sub.example}`")
+    # Several sections rather than one long one, so no section passes 3,000 characters.
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > 2800:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "Only you can see this.",
+                }
+            ],
+        }
+    )
+    return blocks[:50]
+
+
+def register(app: App, services: Services, router: CommandRouter) -> None:
+    """The help subcommand itself."""
+
+    def show_help(ctx: SlashContext) -> None:
+        ctx.reply("CRM commands", blocks=help_blocks(router))
+
+    router.add(
+        "help",
+        show_help,
+        summary="Show this list of commands.",
+        example=f"{UMBRELLA} help",
+        aliases=("?", "commands"),
+    )

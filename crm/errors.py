@@ -1,0 +1,44 @@
+"""Domain errors raised by the services in ``crm``.
+
+The Slack layer (``commands``) catches these and turns them into a friendly
+ephemeral message or a modal field error. Each carries a user-facing message.
+"""
+
+from __future__ import annotations
+
+
+class CRMError(Exception):
+    """Base class: ``str(err)`` is safe to show to the user."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(CRMError):
+    """The thing asked for does not exist in this workspace (or was deleted)."""
+
+
+class PermissionDenied(CRMError):
+    """The user may not do this (e.g. merge without being an admin)."""
+
+
+class InvalidInput(CRMError):
+    """A value from the user could not be accepted; ``field`` names which one."""
+
+
+class DateParseError(InvalidInput):
+    """A date or time phrase could not be read, or lies on the wrong side of now."""
+
+
+class DuplicateSuspected(CRMError):
+    """Saving would likely create a duplicate; ``candidates`` holds what it resembles."""
+
+    def __init__(self, message: str, candidates: list, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.candidates = candidates
+
+
+class Conflict(CRMError):
+    """The action lost a race or acts on stale state (e.g. a button pressed twice)."""

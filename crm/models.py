@@ -1,0 +1,373 @@
+"""The domain model: SQLAlchemy 2 typed mappings, shared by SQLite and PostgreSQL.
+
+Conventions:
+- Every business row belongs to a :class:`Workspace` (a Slack team, with room for an
+  Enterprise Grid org) and records who created it and when (``created_by`` is a Slack
+  user id, or ``"system"`` / ``"import"``).
+- Deleting is soft: ``deleted_at`` / ``deleted_by`` are set and the row stays, so history
+  survives. Queries for live rows filter on ``deleted_at IS NULL``.
+- Timestamps are timezone-aware UTC (see :class:`UTCDateTime`).
+- Money is stored as whole minor units (cents) in a BIGINT next to an ISO currency code,
+  so sums are exact on both databases.
+
+Schema changes go through Alembic migrations in ``crm/migrations``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+USER_ID = 32  # Slack ids are ~11 chars; "system", "import" fit too.
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so we add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Created:
+    """Who created the row and when."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(USER_ID), default="system")
+
+
+class Tracked(Created):
+    """Created, updated and soft-deleted."""
+
+    updated_at: Mapped[datetime | None] = mapped_column(default=None, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    deleted_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Workspace(Created, Base):
+    """A Slack workspace (team), optionally inside an Enterprise Grid org."""
+
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("team_id", "enterprise_id_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    # NULLs never collide in a UNIQUE constraint, so the key stores "" for no org.
+    enterprise_id_key: Mapped[str] = mapped_column(String(32), default="")
+    name: Mapped[str | None] = mapped_column(String(255))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Bumped whenever customers, aliases or contacts change, so every replica can tell
+    # that its in-memory search index is stale with one cheap query.
+    search_version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Customer(Tracked, Base):
+    """A customer account (company)."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_ws_norm", "workspace_id", "normalized_name"),
+        Index("ix_customers_ws_domain", "workspace_id", "domain"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    normalized_name: Mapped[str] = mapped_column(String(255))
+    website: Mapped[str | None] = mapped_column(String(255))
+    domain: Mapped[str | None] = mapped_column(String(255))
+    owner_user_id: Mapped[str | None] = mapped_column(String(USER_ID))
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Set when this record was merged into another; the keeper's id.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # Who chose "Create anyway" past the duplicate guard, if anyone.
+    duplicate_override_by: Mapped[str | None] = mapped_column(String(USER_ID))
+    external_ref: Mapped[str | None] = mapped_column(String(255))
+
+    contacts: Mapped[list[Contact]] = relationship(back_populates="customer", foreign_keys="Contact.customer_id")
+    aliases: Mapped[list[CustomerAlias]] = relationship(back_populates="customer")
+
+
+class CustomerAlias(Created, Base):
+    """Another name a customer is found by (e.g. the name of a record merged into it)."""
+
+    __tablename__ = "customer_aliases"
+    __table_args__ = (Index("ix_customer_aliases_ws_norm", "workspace_id", "normalized"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    alias: Mapped[str] = mapped_column(String(255))
+    normalized: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(32), default="manual")  # manual | merge | import
+
+    customer: Mapped[Customer] = relationship(back_populates="aliases")
+
+
+class Contact(Tracked, Base):
+    """A person at a customer."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        Index("ix_contacts_ws_email", "workspace_id", "email"),
+        Index("ix_contacts_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    normalized_name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(255))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    external_ref: Mapped[str | None] = mapped_column(String(255))
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts", foreign_keys=[customer_id])
+
+
+class Deal(Tracked, Base):
+    """An opportunity with a customer, moving through the workspace's pipeline stages."""
+
+    __tablename__ = "deals"
+    __table_args__ = (
+        Index("ix_deals_ws_stage", "workspace_id", "stage"),
+        Index("ix_deals_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    title: Mapped[str] = mapped_column(String(255))
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)  # cents (currency minor units)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    stage: Mapped[str] = mapped_column(String(64))  # a stage key from the workspace pipeline
+    expected_close: Mapped[date | None] = mapped_column(Date)
+    owner_user_id: Mapped[str | None] = mapped_column(String(USER_ID))
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_activity_at: Mapped[datetime | None] = mapped_column(default=None)
+    external_ref: Mapped[str | None] = mapped_column(String(255))
+
+
+class DealStageChange(Created, Base):
+    """History of a deal's stage: one row per move (the first has ``from_stage`` NULL)."""
+
+    __tablename__ = "deal_stage_changes"
+    __table_args__ = (Index("ix_deal_stage_changes_ws_at", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(64))
+    to_stage: Mapped[str] = mapped_column(String(64))
+
+
+class Activity(Tracked, Base):
+    """Something a rep did with a customer: a call, meeting, email, demo, ..."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        Index("ix_activities_customer_at", "customer_id", "occurred_at"),
+        Index("ix_activities_ws_at", "workspace_id", "occurred_at"),
+        Index("ix_activities_ws_by", "workspace_id", "created_by", "occurred_at"),
+        UniqueConstraint("workspace_id", "idempotency_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    type_key: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column()
+    source: Mapped[str] = mapped_column(String(16), default="modal")  # slash | modal | shortcut | import
+    permalink: Mapped[str | None] = mapped_column(String(1024))
+    # Unique per workspace: a double-clicked submit or a replayed payload saves once.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    external_ref: Mapped[str | None] = mapped_column(String(255))
+
+
+class FollowUp(Tracked, Base):
+    """A promise to get back to a customer by a due time; nudged once when due."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        Index("ix_follow_ups_owner_status", "workspace_id", "owner_user_id", "status", "due_at"),
+        Index("ix_follow_ups_customer", "customer_id"),
+        # The scheduler's only query on an idle tick: an index range scan over the few
+        # rows that still wait for a nudge.
+        Index(
+            "ix_follow_ups_nudge_at",
+            "nudge_at",
+            postgresql_where=text("nudge_at IS NOT NULL"),
+            sqlite_where=text("nudge_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    owner_user_id: Mapped[str] = mapped_column(String(USER_ID))
+    due_at: Mapped[datetime] = mapped_column()
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | snoozed | cancelled
+    # When the next nudge should go out; NULL once sent or when closed.
+    nudge_at: Mapped[datetime | None] = mapped_column(default=None)
+    nudge_claimed_by: Mapped[str | None] = mapped_column(String(64))
+    nudge_claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    nudge_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    nudged_at: Mapped[datetime | None] = mapped_column(default=None)
+    nudge_channel: Mapped[str | None] = mapped_column(String(32))
+    nudge_ts: Mapped[str | None] = mapped_column(String(32))
+    nudge_error: Mapped[str | None] = mapped_column(String(255))
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_by: Mapped[str | None] = mapped_column(String(USER_ID))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+
+
+class DigestSubscription(Tracked, Base):
+    """A channel that gets the daily pipeline digest at a local time."""
+
+    __tablename__ = "digest_subscriptions"
+    __table_args__ = (Index("ix_digest_subscriptions_ws_channel", "workspace_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    local_time: Mapped[str] = mapped_column(String(5), default="09:00")  # HH:MM
+    days: Mapped[str] = mapped_column(String(16), default="weekdays")  # weekdays | daily
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    subscriber_user_id: Mapped[str] = mapped_column(String(USER_ID))
+    scope: Mapped[str] = mapped_column(String(16), default="team")
+    last_snapshot: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+
+
+class DigestRun(Created, Base):
+    """One digest post for one subscription on one local day: the exactly-once claim."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("subscription_id", "run_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("digest_subscriptions.id"))
+    run_date: Mapped[date] = mapped_column(Date)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(255))
+
+
+class ProcessedEvent(Created, Base):
+    """Slack deliveries already handled (Events API retries, replayed payloads)."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (UniqueConstraint("workspace_id", "event_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    event_key: Mapped[str] = mapped_column(String(128))
+
+
+class AuditEntry(Created, Base):
+    """Who changed what, with the values before and after. Never updated or deleted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_entity", "workspace_id", "entity_type", "entity_id"),
+        Index("ix_audit_log_ws_at", "workspace_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class SlackUser(Created, Base):
+    """Cached ``users.info`` (time zone, locale, names, admin flags) for one workspace user."""
+
+    __tablename__ = "slack_users"
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    user_id: Mapped[str] = mapped_column(String(USER_ID))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    real_name: Mapped[str | None] = mapped_column(String(255))
+    tz: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(32))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    role: Mapped[str | None] = mapped_column(String(16))  # CRM role: rep | manager | admin
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,48 @@
+"""manifest.yml is valid against Slack's published schema and declares what the app handles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def test_manifest_is_valid_against_slacks_schema(manifest):
+    if not SCHEMA.exists():
+        pytest.skip(f"Slack's manifest schema is not at {SCHEMA} (it lives in the shared folder)")
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(manifest, schema)
+
+
+def test_manifest_declares_the_commands_shortcuts_and_events(manifest):
+    commands = {c["command"] for c in manifest["features"]["slash_commands"]}
+    assert commands == {"/crm", "/customer", "/log"}
+    shortcuts = {(s["name"], s["type"]) for s in manifest["features"]["shortcuts"]}
+    assert ("Log to CRM", "message") in shortcuts
+    assert ("Who's talked to them?", "message") in shortcuts
+    assert ("Log a call", "global") in shortcuts
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_mention",
+        "app_home_opened",
+    }
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["socket_mode_enabled"] is True
+
+
+def test_manifest_asks_for_few_scopes(manifest):
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert "commands" in scopes and "chat:write" in scopes
+    # Nothing broad that the features do not need.
+    assert not scopes & {"admin", "channels:manage", "chat:write.customize", "users:read.email", "files:read"}
+    assert len(scopes) <= 10

@@ -6,8 +6,10 @@ Bolt's own ``app.start()`` is a development server and is not used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -65,3 +67,30 @@ def make_server(wsgi_app, *, host: str, port: int, threads: int, **tuning: Any):
         max_request_body_size=10 * 1024 * 1024,
         **tuning,
     )
+
+
+class ServerThread:
+    """A waitress server running on a background thread (tests, the playground)."""
+
+    def __init__(self, wsgi_app, *, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
+        self.server = make_server(wsgi_app, host=host, port=port, threads=threads, asyncore_loop_timeout=0.05)
+        self.host = host
+        self.port: int = self.server.effective_port
+        self._thread = threading.Thread(target=self._run, name=f"waitress:{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):  # the socket was closed by stop()
+            self.server.run()
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.close()
+        self._thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown()

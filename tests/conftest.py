@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -22,7 +21,7 @@ from sqlalchemy import create_engine, text
 from bot.app import create_app
 from bot.config import Settings
 from bot.driver import SlackDriver
-from bot.server import make_server, make_wsgi_app
+from bot.server import ServerThread, make_wsgi_app
 from bot.services import Services
 from bot.slack_standin import SlackStandIn
 from crm.db import make_engine
@@ -153,15 +152,9 @@ class RunningApp:
 def app_server(services, standin) -> Iterator[RunningApp]:
     """The real Bolt app behind the real WSGI server on a free 127.0.0.1 port."""
     app = create_app(services)
-    server = make_server(
-        make_wsgi_app(app, services.engine), host="127.0.0.1", port=0, threads=16, asyncore_loop_timeout=0.05
-    )
-    port = server.effective_port
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield RunningApp(f"http://127.0.0.1:{port}", services, standin)
-    server.close()
-    thread.join(timeout=5)
+    server = ServerThread(make_wsgi_app(app, services.engine), threads=16).start()
+    yield RunningApp(server.url, services, standin)
+    server.stop()
     app.listener_runner.listener_executor.shutdown(wait=True, cancel_futures=False)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.driver import SlackDriver
-from bot.server import make_server, make_wsgi_app
+from bot.server import ServerThread, make_wsgi_app
 from crm.db import make_engine
 from crm.models import Workspace
 from tests.conftest import SIGNING_SECRET, TEAM_ID
@@ -91,16 +90,14 @@ def test_healthz_answers_200_when_the_database_answers(app_server):
 
 def test_healthz_answers_503_when_the_database_does_not():
     engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=1")
-    server = make_server(make_wsgi_app(None, engine), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = ServerThread(make_wsgi_app(None, engine), threads=2).start()
     try:
-        url = f"http://127.0.0.1:{server.effective_port}/healthz"
+        url = server.url + "/healthz"
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(url, timeout=10)
         assert err.value.code == 503
     finally:
-        server.close()
+        server.stop()
 
 
 def test_unknown_paths_are_404(app_server):
@@ -142,11 +139,9 @@ def test_every_request_kind_reaches_its_listener(services, standin):
     def on_mention(event):
         seen["event"] = event
 
-    server = make_server(make_wsgi_app(app, services.engine), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = ServerThread(make_wsgi_app(app, services.engine), threads=4).start()
     driver = SlackDriver(
-        f"http://127.0.0.1:{server.effective_port}/slack/events",
+        server.url + "/slack/events",
         SIGNING_SECRET,
         team_id=TEAM_ID,
         response_url_factory=standin.response_url,
@@ -175,5 +170,5 @@ def test_every_request_kind_reaches_its_listener(services, standin):
         # A forged interaction is refused too.
         assert driver.click("probe_button", "43", secret="forged").status == 401
     finally:
-        server.close()
+        server.stop()
         app.listener_runner.listener_executor.shutdown(wait=True)

@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from commands.blockkit import validate_message, validate_message_blocks, validate_view
+from commands.blockkit import MESSAGE_TEXT_MAX, validate_message, validate_message_blocks, validate_view
 
 __all__ = ["Call", "SlackStandIn"]
 
@@ -153,11 +153,12 @@ class SlackStandIn:
     def start(self) -> SlackStandIn:
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer((self.host, self.port), _handler_class(self))
-        server.daemon_threads = True
+        server = _Server((self.host, self.port), _handler_class(self))
         self._server = server
         self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, name="slack-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-standin", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -462,9 +463,7 @@ class SlackStandIn:
         answer.delay = delay
         return answer
 
-    def _handle_response_url(
-        self, rid: str, body: dict[str, Any], headers: dict[str, str], at: float
-    ) -> _Answer:
+    def _handle_response_url(self, rid: str, body: dict[str, Any], headers: dict[str, str], at: float) -> _Answer:
         params = {"id": rid, **body}
         with self._lock:
             answer = self._take_fault("response_url") or self._run_response_url(rid, body)
@@ -619,16 +618,12 @@ class SlackStandIn:
                 errors=rejected,
                 response_metadata={"messages": [f"[ERROR] {p}" for p in rejected]},
             )
-        if require_content and not (
-            payload.get("text") or payload.get("blocks") or payload.get("attachments")
-        ):
+        if require_content and not (payload.get("text") or payload.get("blocks") or payload.get("attachments")):
             raise _SlackError("no_text")
 
     def _check_view(self, method: str, view: Any) -> dict[str, Any]:
         if not isinstance(view, dict):
-            raise _SlackError(
-                "invalid_arguments", response_metadata={"messages": ["[ERROR] view is required"]}
-            )
+            raise _SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] view is required"]})
         problems = validate_view(view)
         if problems:
             self._block_errors.extend(f"{method}: {p}" for p in problems)
@@ -642,7 +637,7 @@ class SlackStandIn:
     def _bot_message(self, params: dict[str, Any]) -> dict[str, Any]:
         message: dict[str, Any] = {
             "type": "message",
-            "text": params.get("text") or "",
+            "text": (params.get("text") or "")[:MESSAGE_TEXT_MAX],  # Slack truncates, too
             "user": self.bot_user_id,
             "bot_id": self.bot_id,
             "app_id": self.app_id,
@@ -653,9 +648,7 @@ class SlackStandIn:
                 message[key] = copy.deepcopy(params[key])
         return message
 
-    def _store_message(
-        self, channel_id: str, message: dict[str, Any], thread_ts: str | None
-    ) -> dict[str, Any]:
+    def _store_message(self, channel_id: str, message: dict[str, Any], thread_ts: str | None) -> dict[str, Any]:
         message["ts"] = self._new_ts()
         stored = self._messages.setdefault(channel_id, [])
         if thread_ts:
@@ -776,9 +769,7 @@ class SlackStandIn:
     def _use_trigger(self, params: dict[str, Any]) -> None:
         trigger = params.get("trigger_id") or params.get("interactivity_pointer")
         if not trigger:
-            raise _SlackError(
-                "invalid_arguments", response_metadata={"messages": ["[ERROR] missing trigger_id"]}
-            )
+            raise _SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] missing trigger_id"]})
         if trigger in self._used_triggers:
             raise _SlackError("exchanged_trigger_id")
         self._used_triggers.add(trigger)
@@ -946,16 +937,12 @@ class SlackStandIn:
     def _api_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = params.get("user_id")
         if not user_id:
-            raise _SlackError(
-                "invalid_arguments", response_metadata={"messages": ["[ERROR] missing user_id"]}
-            )
+            raise _SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] missing user_id"]})
         if self.strict_channels:
             self._user(user_id)
         view = self._check_view("views.publish", params.get("view"))
         if view.get("type") != "home":
-            raise _SlackError(
-                "invalid_arguments", response_metadata={"messages": ['[ERROR] type must be "home"']}
-            )
+            raise _SlackError("invalid_arguments", response_metadata={"messages": ['[ERROR] type must be "home"']})
         current = self._views.get(self._home.get(user_id, ""))
         if params.get("hash") and current is not None and params["hash"] != current["hash"]:
             raise _SlackError("hash_conflict")
@@ -1047,9 +1034,7 @@ class SlackStandIn:
             if channel.is_mpim and sorted(set(channel.members) - {self.bot_user_id}) == members:
                 return {"channel": {"id": channel.id}, "no_op": True, "already_open": True}
         channel_id = self._mint("G")
-        self.add_channel(
-            channel_id, name="mpdm-" + "--".join(members) + "-1", is_private=True, members=members
-        )
+        self.add_channel(channel_id, name="mpdm-" + "--".join(members) + "-1", is_private=True, members=members)
         self._channels[channel_id].is_mpim = True
         return {"channel": {"id": channel_id}}
 
@@ -1078,9 +1063,7 @@ class SlackStandIn:
             raise _SlackError("thread_not_found")
         parent_ts = message.get("thread_ts") or message["ts"]
         thread = [
-            m
-            for m in self._messages.get(channel.id, [])
-            if m["ts"] == parent_ts or m.get("thread_ts") == parent_ts
+            m for m in self._messages.get(channel.id, []) if m["ts"] == parent_ts or m.get("thread_ts") == parent_ts
         ]
         thread = _between(thread, params, keep_first=True)
         page, next_cursor = _page([copy.deepcopy(m) for m in thread], params, "replies", default_limit=1000)
@@ -1143,9 +1126,7 @@ class SlackStandIn:
             if file["size"] is None:
                 raise _SlackError("file_upload_not_found")  # nothing was uploaded to the URL
             file.update(completed=True, title=item.get("title") or file["name"])
-            files.append(
-                {"id": file["id"], "name": file["name"], "title": file["title"], "size": file["size"]}
-            )
+            files.append({"id": file["id"], "name": file["name"], "title": file["title"], "size": file["size"]})
         channel_id = params.get("channel_id") or (str(params.get("channels") or "").split(",")[0] or None)
         if channel_id:
             channel = self._postable({"channel": channel_id})
@@ -1221,6 +1202,11 @@ class _Answer:
     @classmethod
     def json(cls, payload: dict[str, Any], *, status: int = 200) -> _Answer:
         return cls(status, "application/json; charset=utf-8", json.dumps(payload).encode(), payload)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a handler sleeping in set_latency never holds up stop()
+    request_queue_size = 128  # bursts of concurrent calls (fan-out jobs) connect at once
 
 
 def _handler_class(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
@@ -1354,9 +1340,7 @@ def _between(
     return [m for i, m in enumerate(messages) if (keep_first and i == 0) or inside(m)]
 
 
-def _page(
-    items: list[Any], params: dict[str, Any], kind: str, default_limit: int = 0
-) -> tuple[list[Any], str]:
+def _page(items: list[Any], params: dict[str, Any], kind: str, default_limit: int = 0) -> tuple[list[Any], str]:
     """Cursor pagination: ``limit`` and an opaque ``cursor``; returns (page, next_cursor)."""
     try:
         start = int(base64.b64decode(params["cursor"]).decode().split(":")[1]) if params.get("cursor") else 0

@@ -42,9 +42,7 @@ PRIVATE_METADATA_MAX = 3000
 VIEW_BYTES_MAX = 250_000  # Slack says "250 kB"; the decimal reading is the stricter one
 MESSAGE_TEXT_MAX = 40_000
 
-NO_FALLBACK_TEXT = (
-    "message has blocks but no top-level text: Slack uses it for notifications and screen readers"
-)
+NO_FALLBACK_TEXT = "message has blocks but no top-level text: Slack uses it for notifications and screen readers"
 
 _SELECTS_WITH_OPTIONS = {"static_select", "multi_static_select"}
 _EXTERNAL_SELECTS = {"external_select", "multi_external_select"}
@@ -173,9 +171,7 @@ def validate_view(view: dict[str, Any]) -> list[str]:
     if view_type == "home":
         problems += [f"view: a home tab can't have {k}" for k in ("submit", "close") if view.get(k)]
     blocks = view.get("blocks")
-    has_input = isinstance(blocks, list) and any(
-        isinstance(b, dict) and b.get("type") == "input" for b in blocks
-    )
+    has_input = isinstance(blocks, list) and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
     if view_type == "modal" and has_input and not view.get("submit"):
         problems.append("view: a modal with input blocks needs a submit button")
     metadata = view.get("private_metadata")
@@ -317,9 +313,7 @@ def _check_element(element: Any, where: str) -> list[str]:
         if element.get("initial_option") is not None:
             problems += _check_option(element["initial_option"], f"{where} initial_option")
         if element.get("initial_options") is not None:
-            problems += _check_options(
-                element["initial_options"], f"{where} initial_options", SELECT_OPTIONS_MAX
-            )
+            problems += _check_options(element["initial_options"], f"{where} initial_options", SELECT_OPTIONS_MAX)
     if element_type == "plain_text_input":
         problems += _check_input_lengths(element, where)
     return problems
@@ -329,20 +323,11 @@ def _check_input_lengths(element: dict[str, Any], where: str) -> list[str]:
     problems: list[str] = []
     max_length = element.get("max_length")
     min_length = element.get("min_length")
-    if max_length is not None and (
-        not isinstance(max_length, int) or not 1 <= max_length <= PLAIN_TEXT_INPUT_MAX
-    ):
+    if max_length is not None and (not isinstance(max_length, int) or not 1 <= max_length <= PLAIN_TEXT_INPUT_MAX):
         problems.append(f"{where}: max_length {max_length!r} must be 1..{PLAIN_TEXT_INPUT_MAX}")
-    if min_length is not None and (
-        not isinstance(min_length, int) or not 0 <= min_length <= PLAIN_TEXT_INPUT_MAX
-    ):
+    if min_length is not None and (not isinstance(min_length, int) or not 0 <= min_length <= PLAIN_TEXT_INPUT_MAX):
         problems.append(f"{where}: min_length {min_length!r} must be 0..{PLAIN_TEXT_INPUT_MAX}")
-    if (
-        not problems
-        and isinstance(max_length, int)
-        and isinstance(min_length, int)
-        and min_length > max_length
-    ):
+    if not problems and isinstance(max_length, int) and isinstance(min_length, int) and min_length > max_length:
         problems.append(f"{where}: min_length {min_length} is more than max_length {max_length}")
     return problems
 

@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.services import Services
+from commands import pickers
 from commands import router as router_module
 from commands.router import CommandRouter
 
@@ -25,7 +26,10 @@ log = logging.getLogger(__name__)
 
 # Feature modules, each exposing register(app, services, router). Order matters only for
 # the order of subcommands in `/crm help`.
-FEATURES = (router_module,)
+FEATURES = (
+    router_module,
+    pickers,
+)
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.
 LISTENER_THREADS = 64

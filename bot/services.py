@@ -14,7 +14,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from commands.users import UserDirectory
 from crm.db import make_engine, make_session_factory
+from crm.lookup import SearchRegistry
 from crm.models import utcnow
 from crm.workspaces import get_or_create_workspace
 
@@ -31,8 +33,14 @@ class Services:
     session_factory: sessionmaker[Session]
     clock: Callable[[], datetime] = utcnow
     replica_id: str = field(default_factory=make_replica_id)
+    search: SearchRegistry = field(init=False)
+    people: UserDirectory = field(init=False)
     _workspace_ids: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.search = SearchRegistry(self.session_factory)
+        self.people = UserDirectory(self)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, engine: Engine | None = None) -> Services:

@@ -125,6 +125,7 @@ class Customer(Tracked, Base):
     __table_args__ = (
         Index("ix_customers_ws_norm", "workspace_id", "normalized_name"),
         Index("ix_customers_ws_domain", "workspace_id", "domain"),
+        Index("ix_customers_ws_index_version", "workspace_id", "index_version"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -140,6 +141,9 @@ class Customer(Tracked, Base):
     # Who chose "Create anyway" past the duplicate guard, if anyone.
     duplicate_override_by: Mapped[str | None] = mapped_column(String(USER_ID))
     external_ref: Mapped[str | None] = mapped_column(String(255))
+    # Workspace.search_version at this row's last change (or its contacts' / aliases'):
+    # replicas reload just the customers changed since their index was built.
+    index_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="customer", foreign_keys="Contact.customer_id")
     aliases: Mapped[list[CustomerAlias]] = relationship(back_populates="customer")

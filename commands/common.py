@@ -1,0 +1,87 @@
+"""Small helpers shared by the Slack-facing handlers: who, where, and answering privately."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def team_of(body: dict[str, Any]) -> tuple[str, str | None]:
+    """(team_id, enterprise_id) of any Slack payload kind."""
+    team = body.get("team")
+    team_id = (team or {}).get("id") if isinstance(team, dict) else None
+    team_id = team_id or body.get("team_id") or (body.get("user") or {}).get("team_id") or ""
+    enterprise = body.get("enterprise")
+    enterprise_id = (enterprise or {}).get("id") if isinstance(enterprise, dict) else body.get("enterprise_id")
+    return team_id, enterprise_id or None
+
+
+def workspace_of(services: Services, body: dict[str, Any]) -> int:
+    team_id, enterprise_id = team_of(body)
+    return services.workspace_id(team_id, enterprise_id)
+
+
+def user_of(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    if isinstance(user, dict):
+        return user.get("id", "")
+    return body.get("user_id") or (user if isinstance(user, str) else "")
+
+
+def channel_of(body: dict[str, Any]) -> str | None:
+    channel = body.get("channel")
+    if isinstance(channel, dict):
+        return channel.get("id")
+    return body.get("channel_id") or (body.get("container") or {}).get("channel_id")
+
+
+def metadata(body: dict[str, Any]) -> dict[str, Any]:
+    """The JSON private_metadata of the view in an interaction payload ({} if none or broken)."""
+    raw = (body.get("view") or {}).get("private_metadata") or ""
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def input_value(values: dict[str, Any], block_id: str, action_id: str) -> Any:
+    """The submitted value of one input element, whatever its type."""
+    element = (values.get(block_id) or {}).get(action_id) or {}
+    kind = element.get("type")
+    if kind in ("static_select", "external_select", "radio_buttons"):
+        return (element.get("selected_option") or {}).get("value")
+    if kind == "users_select":
+        return element.get("selected_user")
+    if kind == "datepicker":
+        return element.get("selected_date")
+    if kind == "timepicker":
+        return element.get("selected_time")
+    if kind == "checkboxes":
+        return [o.get("value") for o in element.get("selected_options") or []]
+    return element.get("value")
+
+
+def tell(client: WebClient, channel: str | None, user: str, text: str, blocks: list | None = None) -> bool:
+    """An ephemeral message to ``user`` in ``channel``, else a DM; False if neither worked."""
+    try:
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+            return True
+    except SlackApiError as exc:
+        log.info("ephemeral to %s in %s failed (%s); falling back to a DM", user, channel, exc.response.get("error"))
+    try:
+        client.chat_postMessage(channel=user, text=text, blocks=blocks)
+        return True
+    except SlackApiError as exc:
+        log.warning("could not reach %s: %s", user, exc.response.get("error"))
+        return False

@@ -1,0 +1,82 @@
+"""The customer picker every modal shares: an ``external_select`` backed by the fuzzy index.
+
+Options requests must be answered within 3 s; the index is in memory, so they are. The
+last option always offers to create a customer with the typed name.
+
+Every picker's action_id starts with ``customer_picker`` (e.g. ``customer_picker:log``):
+one options listener serves them all, and each feature listens for block actions on its
+own action_id (with ``dispatch_action`` on its input block) and reads the choice with
+:func:`picked`. A "new customer" choice is handed to
+``commands.customers.push_create_customer``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App
+
+from commands.blockkit import OPTION_TEXT_MAX, OPTION_VALUE_MAX, plain, truncate
+from commands.common import workspace_of
+from crm.models import Customer
+
+if TYPE_CHECKING:
+    from bot.services import Services
+    from commands.router import CommandRouter
+
+CUSTOMER_PICKER = "customer_picker"
+PICKER_PATTERN = re.compile(r"^customer_picker(:[\w.-]+)?$")
+NEW_PREFIX = "new:"
+MAX_OPTIONS = 20
+
+
+def picked(action: dict[str, Any]) -> tuple[str, int | str] | None:
+    """("customer", id) or ("new", typed name) for a picker's block action; None if cleared."""
+    value = (action.get("selected_option") or {}).get("value") or ""
+    if value.startswith(NEW_PREFIX):
+        return "new", value[len(NEW_PREFIX) :]
+    if value.isdigit():
+        return "customer", int(value)
+    return None
+
+
+def customer_option(customer: Customer) -> dict[str, Any]:
+    label = customer.name + (f" · {customer.domain}" if customer.domain else "")
+    return {"text": plain(truncate(label, OPTION_TEXT_MAX)), "value": str(customer.id)}
+
+
+def customer_select(
+    initial: Customer | None = None, *, action_id: str = CUSTOMER_PICKER, placeholder: str = "Type a customer name…"
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": action_id,
+        "placeholder": plain(placeholder),
+        "min_query_length": 1,
+    }
+    if initial is not None:
+        element["initial_option"] = customer_option(initial)
+    return element
+
+
+def customer_options(services: Services, workspace_id: int, query: str) -> list[dict[str, Any]]:
+    """Options for a typed query: best matches first, then "create new"."""
+    from crm.customers import find_customers
+
+    query = " ".join((query or "").split())
+    options: list[dict[str, Any]] = []
+    if query:
+        result = find_customers(services.session_factory, services.search, workspace_id, query, limit=MAX_OPTIONS)
+        options = [customer_option(result.customers[m.customer_id]) for m in result.matches]
+        typed = truncate(query, OPTION_VALUE_MAX - len(NEW_PREFIX), suffix="")
+        options.append(
+            {"text": plain(truncate(f"➕ New customer: {query}", OPTION_TEXT_MAX)), "value": NEW_PREFIX + typed}
+        )
+    return options[:100]
+
+
+def register(app: App, services: Services, router: CommandRouter) -> None:
+    @app.options(PICKER_PATTERN)
+    def picker_options(ack: Ack, body: dict[str, Any]) -> None:
+        ack(options=customer_options(services, workspace_of(services, body), body.get("value", "")))

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.services import Services
-from commands import pickers
+from commands import customers, pickers
 from commands import router as router_module
 from commands.router import CommandRouter
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # the order of subcommands in `/crm help`.
 FEATURES = (
     router_module,
+    customers,
     pickers,
 )
 

@@ -25,12 +25,12 @@ from crm.normalize import (
     normalize_phone,
     strip_control,
 )
-from crm.search import Match, classify
+from crm.search import CustomerIndex, Match, classify
 
 MAX_NAME = 255
 CUSTOMER_FIELDS = ("name", "website", "domain", "owner_user_id", "deleted_at", "merged_into_id")
 CONTACT_FIELDS = ("name", "email", "phone", "title", "customer_id", "deleted_at")
-DUPLICATE_MIN_SCORE = 85.0
+DUPLICATE_MIN_SCORE = 80.0
 CLOSED_STAGES = ("won", "lost")
 
 
@@ -117,12 +117,18 @@ class LookupResult:
 
 # -- queries ----------------------------------------------------------------------------
 def live_customer(session: Session, workspace_id: int, customer_id: int) -> Customer:
-    customer = session.get(Customer, customer_id)
-    if customer is None or customer.workspace_id != workspace_id or customer.deleted_at is not None:
-        raise NotFound("That customer no longer exists. It may have been deleted or merged.")
-    if customer.merged_into_id is not None:
-        return live_customer(session, workspace_id, customer.merged_into_id)
-    return customer
+    """The customer, following merges to the record that was kept; NotFound if gone."""
+    for _ in range(20):  # merge chains are short; the bound guards against a cycle
+        customer = session.get(Customer, customer_id)
+        if customer is None or customer.workspace_id != workspace_id:
+            break
+        if customer.merged_into_id is not None:
+            customer_id = customer.merged_into_id
+            continue
+        if customer.deleted_at is not None:
+            break
+        return customer
+    raise NotFound("That customer no longer exists. It may have been deleted.")
 
 
 def get_customer(sf: sessionmaker[Session], workspace_id: int, customer_id: int) -> Customer:
@@ -153,7 +159,7 @@ def find_customers(
 
 def duplicate_candidates(
     session: Session,
-    registry: SearchRegistry,
+    index: CustomerIndex,
     workspace_id: int,
     *,
     name: str,
@@ -161,7 +167,11 @@ def duplicate_candidates(
     emails: list[str],
     exclude_id: int | None = None,
 ) -> list[DuplicateCandidate]:
-    """Customers the new values resemble: same name, close name, same domain, same contact email."""
+    """Customers the new values resemble: same name, close name, same domain, same contact email.
+
+    ``index`` is the workspace's search index, fetched *before* the caller's transaction
+    began (refreshing it opens its own session, which SQLite would make wait on ours).
+    """
     found: dict[int, dict] = {}
 
     def note(cid: int, cname: str, reason: str, score: float) -> None:
@@ -199,7 +209,7 @@ def duplicate_candidates(
             for c in session.scalars(select(Customer).where(*live, Customer.domain == email_domain)):
                 note(c.id, c.name, f"website matches {email_domain}", 95.0)
     # Fuzzy: close names ("Acme Corp" vs "ACME Corporation Intl").
-    for m in registry.search(workspace_id, name, limit=5):
+    for m in index.search(name, limit=5):
         if m.score >= DUPLICATE_MIN_SCORE and m.kind in ("name", "alias"):
             c = session.get(Customer, m.customer_id)
             if c is not None and c.deleted_at is None and c.merged_into_id is None:
@@ -233,9 +243,10 @@ def create_customer(
     if contact is not None and not contact.is_empty():
         contact_values = _clean_contact(contact)
     emails = [contact_values["email"]] if contact_values and contact_values["email"] else []
+    index = registry.index(workspace_id)
     with sf.begin() as session:
         version = bump_search_version(session, workspace_id)  # serialises creators per workspace
-        candidates = duplicate_candidates(session, registry, workspace_id, name=display, domain=domain, emails=emails)
+        candidates = duplicate_candidates(session, index, workspace_id, name=display, domain=domain, emails=emails)
         if candidates and not force:
             raise DuplicateSuspected("This looks like a customer you already have.", candidates)
         customer = Customer(
@@ -287,13 +298,14 @@ def update_customer(
     """Edit a customer. A new name keeps the old one as an alias, so it stays findable."""
     display, normalized = clean_name(name)
     site, domain = clean_website(website)
+    index = registry.index(workspace_id)
     with sf.begin() as session:
         bump_search_version(session, workspace_id)
         customer = live_customer(session, workspace_id, customer_id)
         before = audit.snapshot(customer, CUSTOMER_FIELDS)
         if normalized != customer.normalized_name or (domain and domain != customer.domain):
             candidates = duplicate_candidates(
-                session, registry, workspace_id, name=display, domain=domain, emails=[], exclude_id=customer.id
+                session, index, workspace_id, name=display, domain=domain, emails=[], exclude_id=customer.id
             )
             if candidates and not force:
                 raise DuplicateSuspected("Another customer already looks like this.", candidates)

@@ -33,7 +33,7 @@ SHARE = "customer_share"
 EDIT_OPEN = "customer_edit_open"
 CONTACT_ADD_OPEN = "contact_add_open"
 CONTACT_MENU = "contact_menu"
-HISTORY = "customer_history"
+HISTORY = "customer_history"  # also "customer_history_newer" / "_older" on the paging buttons
 CREATE_OPEN = "customer_create_open"
 LOG_OPEN = "activity_log_open"  # handled by commands/activities.py
 FOLLOW_UP_OPEN = "followup_add_open"  # handled by commands/activities.py
@@ -279,9 +279,9 @@ def history_blocks(
     blocks.append(_context(f"Page {page.page} of {page.pages} · {page.total} activities"))
     nav = []
     if page.page > 1:
-        nav.append(_button("← Newer", HISTORY, f"{c.id}:{page.page - 1}"))
+        nav.append(_button("← Newer", HISTORY + "_newer", f"{c.id}:{page.page - 1}"))
     if page.page < page.pages:
-        nav.append(_button("Older →", HISTORY, f"{c.id}:{page.page + 1}"))
+        nav.append(_button("Older →", HISTORY + "_older", f"{c.id}:{page.page + 1}"))
     nav.append(_button("Back to card", SHOW, str(c.id)))
     blocks.append({"type": "actions", "elements": nav})
     return blocks

@@ -8,6 +8,7 @@ the shared customer picker pushes.
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
@@ -491,7 +492,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         example="/crm merge Acme Inc into Acme Corporation",
     )
     app.action(views.SHOW)(ui.show)
-    app.action(views.HISTORY)(ui.history)
+    app.action(re.compile(rf"^{views.HISTORY}(_newer|_older)?$"))(ui.history)
     app.action(views.SHARE)(ui.share)
     app.action(views.CREATE_OPEN)(ui.create_open)
     app.action(views.USE_EXISTING)(ui.use_existing)

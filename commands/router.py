@@ -135,14 +135,16 @@ class CommandRouter:
 
         app.command(UMBRELLA)(umbrella)
 
+        def direct_listener(sub: Subcommand):
+            def direct(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+                ack()
+                run(sub, (body.get("text") or "").strip(), sub.slash or UMBRELLA, body, client, respond)
+
+            return direct
+
         for sub in self.subcommands.values():
             if sub.slash:
-
-                def direct(ack: Ack, body: dict, client: WebClient, respond: Respond, sub=sub) -> None:
-                    ack()
-                    run(sub, (body.get("text") or "").strip(), sub.slash, body, client, respond)
-
-                app.command(sub.slash)(direct)
+                app.command(sub.slash)(direct_listener(sub))
 
 
 def help_blocks(router: CommandRouter, *, unknown: str | None = None) -> list[dict]:

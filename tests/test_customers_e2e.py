@@ -61,7 +61,7 @@ def test_lookup_with_a_typo_shows_the_card(slack, standin, app_server, ws):
     text = blocks_text(reply)
     assert "Acme Corporation" in text and "Jane Doe" in text and "acme.com" in text
     # Every card button is there and carries the customer id.
-    actions = [b for b in reply["blocks"] if b["type"] == "actions"][0]["elements"]
+    actions = next(b for b in reply["blocks"] if b["type"] == "actions")["elements"]
     assert {e["action_id"] for e in actions} == {
         views.LOG_OPEN,
         views.FOLLOW_UP_OPEN,

@@ -67,6 +67,7 @@ def cmd_run(settings: Settings, host: str) -> int:
     services = Services.from_settings(settings)
     _migrate(services)
     app = create_app(services)
+    threading.Thread(target=services.search.warm_all, name="warm-search", daemon=True).start()
 
     wsgi = make_wsgi_app(None if settings.socket_mode else app, services.engine)
     server = make_server(wsgi, host=host, port=settings.port, threads=settings.web_threads)

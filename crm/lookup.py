@@ -87,6 +87,13 @@ class SearchRegistry:
                     state.checked_at = self.monotonic()
         return state.index
 
+    def warm_all(self) -> None:
+        """Build every workspace's index (at start, in the background, before the first keystroke)."""
+        with self.session_factory() as session:
+            ids = session.scalars(select(Workspace.id)).all()
+        for workspace_id in ids:
+            self.index(workspace_id, force_check=True)
+
     def search(self, workspace_id: int, query: str, limit: int = 10) -> list[Match]:
         return self.index(workspace_id).search(query, limit=limit)
 

@@ -1,0 +1,64 @@
+"""`crm-bot run` as a real process: migrates, serves signed Slack requests and /healthz, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bot.driver import SlackDriver
+from tests.conftest import SIGNING_SECRET
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_crm_bot_run_serves_slack_over_http(tmp_path, standin):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_", "PORT"))}
+    env.update(
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=standin.base_url,
+        PORT=str(port),
+    )
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "crm-bot"), "run", "--host", "127.0.0.1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.time() < deadline, "crm-bot run did not come up"
+                time.sleep(0.2)
+        assert (tmp_path / "crm.db").exists()  # the embedded default, migrated on start
+        driver = SlackDriver(
+            f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, response_url_factory=standin.response_url
+        )
+        ok = driver.command("/crm", "help")
+        assert ok.status == 200 and ok.elapsed < 1.0
+        assert "CRM commands" in str(standin.wait_for("response_url")[0].params["blocks"])
+        assert driver.command("/crm", "help", secret="forged").status == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output

@@ -257,9 +257,15 @@ def _name_index_tokens(norm: str) -> set[str]:
 
 
 def _prefix_score(q: str, t: str) -> float:
-    """Typeahead: every query token starts a distinct name token, in order."""
+    """Typeahead: every query token starts a distinct name token, in order.
+
+    Whole leading words ("acne" for "acne studios") score a little higher than a
+    partial word, so they beat a one-letter typo of a shorter name ("acme").
+    """
     if t.startswith(q):
         ratio = len(q) / len(t)
+        if t[len(q)] == " ":
+            return 100.0 * (0.86 + 0.14 * ratio)
     else:
         qt, tt = q.split(), t.split()
         if len(qt) > len(tt):

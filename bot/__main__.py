@@ -68,6 +68,9 @@ def cmd_run(settings: Settings, host: str) -> int:
     _migrate(services)
     app = create_app(services)
     threading.Thread(target=services.search.warm_all, name="warm-search", daemon=True).start()
+    from reminders.scheduler import start_scheduler
+
+    scheduler = start_scheduler(services)
 
     wsgi = make_wsgi_app(None if settings.socket_mode else app, services.engine)
     server = make_server(wsgi, host=host, port=settings.port, threads=settings.web_threads)
@@ -95,6 +98,7 @@ def cmd_run(settings: Settings, host: str) -> int:
     except OSError:
         pass  # closed by the signal handler
     finally:
+        scheduler.shutdown(wait=False)
         if socket_handler is not None:
             socket_handler.close()
         services.close()

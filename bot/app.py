@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.services import Services
-from commands import customers, pickers
+from commands import activities, customers, followups, pickers
 from commands import router as router_module
 from commands.router import CommandRouter
 
@@ -30,6 +30,8 @@ FEATURES = (
     router_module,
     customers,
     pickers,
+    activities,
+    followups,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.

@@ -16,6 +16,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from crm.activity_types import parse_activity_types
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
 APPS_PAGE = "https://api.slack.com/apps"
@@ -39,6 +41,7 @@ class Settings:
     web_threads: int = 32
     log_level: str = "INFO"
     activity_types: str | None = None
+    managers: frozenset[str] = frozenset()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -162,11 +165,30 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
         raise ConfigError(f"CRM_WORKDAY_START must be a time of day as HH:MM, such as 09:00; it is {workday_raw!r}.")
     workday_start = time(int(match.group(1)), int(match.group(2)))
 
+    activity_types = _clean(env, "CRM_ACTIVITY_TYPES")
+    try:
+        parse_activity_types(activity_types)
+    except ValueError as err:
+        raise ConfigError(
+            f"CRM_ACTIVITY_TYPES is malformed: {err}. Write comma-separated key:Label:emoji entries, "
+            "such as call:Call:📞,meeting:Meeting:🤝."
+        ) from None
+
     log_level = (_clean(env, "CRM_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"CRM_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR; it is {log_level!r}.")
 
+    managers_raw = _clean(env, "CRM_MANAGERS") or ""
+    managers = frozenset(m.strip() for m in managers_raw.split(",") if m.strip())
+    bad = [m for m in managers if not re.fullmatch(r"[UW][A-Z0-9]{2,}", m)]
+    if bad:
+        raise ConfigError(
+            "CRM_MANAGERS must be Slack user ids separated by commas, such as U012ABCDEF,U034GHIJKL "
+            f"(profile > ⋮ > Copy member ID); {bad[0]!r} is not one."
+        )
+
     return Settings(
+        managers=managers,
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,
         slack_app_token=app_token,
@@ -180,5 +202,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
         ),
         web_threads=_int(env, "CRM_WEB_THREADS", 32, 2, 256, "HTTP worker threads"),
         log_level=log_level,
-        activity_types=_clean(env, "CRM_ACTIVITY_TYPES"),
+        activity_types=activity_types,
     )

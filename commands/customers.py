@@ -19,6 +19,7 @@ from commands import customer_views as views
 from commands.common import channel_of, input_value, metadata, tell, user_of, workspace_of
 from commands.router import CommandRouter, SlashContext
 from crm import customers as svc
+from crm.activity_types import label_for
 from crm.errors import CRMError, DuplicateSuspected, InvalidInput, NotFound
 from crm.search import MAX_QUERY_CHARS
 
@@ -38,11 +39,7 @@ CONTACT_FIELD_BLOCKS = {
 
 
 def _type_label(services: Services):
-    """How activity types are shown; the activity-types registry if it is there."""
-    try:
-        from crm.activity_types import label_for  # type: ignore[attr-defined]
-    except ImportError:  # activity types not configured in this build
-        return views.default_type_label
+    """How activity types are shown ("📞 Call"), retired ones included."""
     return lambda key: label_for(services.settings, key)
 
 

@@ -1,0 +1,91 @@
+"""What a rep's App Home shows: their follow-ups, recent activity and open deals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm.customers import CLOSED_STAGES
+from crm.models import Activity, Customer, Deal, FollowUp
+from crm.nudges import OPEN_STATES, FollowUpRow
+
+
+@dataclass
+class MyDay:
+    overdue: list[FollowUpRow]
+    overdue_total: int
+    upcoming: list[FollowUpRow]
+    upcoming_total: int
+    activities: list[tuple[Activity, str]]
+    deals: list[tuple[Deal, str]]
+    failed: list[FollowUpRow]
+
+
+def _follow_ups(session: Session, where, limit: int) -> tuple[list[FollowUpRow], int]:
+    total = session.scalar(select(func.count()).select_from(FollowUp).where(*where))
+    rows = session.execute(
+        select(FollowUp, Customer.name)
+        .join(Customer, Customer.id == FollowUp.customer_id)
+        .where(*where)
+        .order_by(FollowUp.due_at, FollowUp.id)
+        .limit(limit)
+    ).all()
+    return [FollowUpRow(f, name) for f, name in rows], total
+
+
+def my_day(
+    sf: sessionmaker[Session], workspace_id: int, user_id: str, *, now: datetime, include_failed: bool, limit: int = 10
+) -> MyDay:
+    mine = (
+        FollowUp.workspace_id == workspace_id,
+        FollowUp.owner_user_id == user_id,
+        FollowUp.deleted_at.is_(None),
+        FollowUp.status.in_(OPEN_STATES),
+    )
+    with sf() as session:
+        overdue, overdue_total = _follow_ups(session, (*mine, FollowUp.due_at <= now), limit)
+        upcoming, upcoming_total = _follow_ups(session, (*mine, FollowUp.due_at > now), limit)
+        failed: list[FollowUpRow] = []
+        if include_failed:
+            failed, _ = _follow_ups(
+                session,
+                (
+                    FollowUp.workspace_id == workspace_id,
+                    FollowUp.deleted_at.is_(None),
+                    FollowUp.status.in_(OPEN_STATES),
+                    FollowUp.nudge_error.is_not(None),
+                    FollowUp.nudge_at.is_(None),
+                ),
+                limit,
+            )
+        activities = session.execute(
+            select(Activity, Customer.name)
+            .join(Customer, Customer.id == Activity.customer_id)
+            .where(Activity.workspace_id == workspace_id, Activity.created_by == user_id, Activity.deleted_at.is_(None))
+            .order_by(Activity.occurred_at.desc())
+            .limit(limit)
+        ).all()
+        deals = session.execute(
+            select(Deal, Customer.name)
+            .join(Customer, Customer.id == Deal.customer_id)
+            .where(
+                Deal.workspace_id == workspace_id,
+                Deal.owner_user_id == user_id,
+                Deal.deleted_at.is_(None),
+                Deal.stage.not_in(CLOSED_STAGES),
+            )
+            .order_by(Deal.expected_close.asc().nulls_last(), Deal.id)
+            .limit(limit)
+        ).all()
+        return MyDay(
+            overdue,
+            overdue_total,
+            upcoming,
+            upcoming_total,
+            [(a, n) for a, n in activities],
+            [(d, n) for d, n in deals],
+            failed,
+        )

@@ -1,0 +1,180 @@
+"""Sending due follow-up nudges as DMs: exactly once, paced, retried, never dropped.
+
+:func:`send_due_nudges` is the scheduled job: a plain function of a session factory, a
+sender and ``now``. Every replica runs it; :func:`crm.nudges.claim_due` makes sure each
+nudge is sent by one of them. See ``crm/nudges.py`` for the claim protocol.
+
+Ambiguous outcomes (a timeout or a 5xx: Slack may have posted) are not resent blindly:
+each DM carries message metadata with the follow-up id and due time, and before sending a
+nudge whose earlier attempt is in doubt the sender looks for it in the DM's history.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.orm import Session, sessionmaker
+
+from commands.followup_views import nudge_blocks, nudge_text
+from crm import nudges
+from crm.nudges import Claimed
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "crm_follow_up_nudge"
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    channel: str | None = None
+    ts: str | None = None
+    error: str | None = None
+    permanent: bool = False
+    retry_after: float | None = None
+
+
+@dataclass
+class TickReport:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    found_already_sent: int = 0
+    lost_claims: int = 0
+
+
+class Pacer:
+    """At most ``rate`` sends per second (a simple spacing, shared by the sender's threads)."""
+
+    def __init__(self, rate: float, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if delay > 0:
+            self.sleep(delay)
+
+
+@dataclass
+class SlackNudgeSender:
+    """Posts nudge DMs with a client that never re-sends by itself on errors that may have posted."""
+
+    client: WebClient
+    timezone_of: Callable[[Claimed], str]
+    type_label: Callable[[str], str] = lambda key: key.capitalize()
+    pacer: Pacer = field(default_factory=lambda: Pacer(5.0))
+    _dm: dict[str, str] = field(default_factory=dict)
+
+    def dm_channel(self, user: str) -> str:
+        channel = self._dm.get(user)
+        if channel is None:
+            channel = self.client.conversations_open(users=user)["channel"]["id"]
+            self._dm[user] = channel
+        return channel
+
+    @staticmethod
+    def _payload(claimed: Claimed) -> dict:
+        return {"follow_up_id": claimed.follow_up_id, "due": claimed.due_at.isoformat()}
+
+    def find_sent(self, claimed: Claimed) -> Outcome | None:
+        """The DM an earlier, interrupted attempt posted, if it did."""
+        channel = self.dm_channel(claimed.owner_user_id)
+        # The bot's DM with a rep holds little but nudges: the latest 200 messages cover any
+        # attempt in doubt (they are at most a lease or a backoff old).
+        history = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
+        wanted = self._payload(claimed)
+        for message in history.get("messages", []):
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == METADATA_EVENT and meta.get("event_payload") == wanted:
+                return Outcome(True, channel, message.get("ts"))
+        return None
+
+    def send(self, claimed: Claimed, now: datetime) -> Outcome:
+        try:
+            if claimed.recovered:
+                found = self.find_sent(claimed)
+                if found is not None:
+                    found.error = "already-sent"
+                    return found
+            channel = self.dm_channel(claimed.owner_user_id)
+            self.pacer.wait()
+            tz = self.timezone_of(claimed)
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=nudge_text(claimed),
+                blocks=nudge_blocks(claimed, tz=tz, now=now, type_label=self.type_label),
+                metadata={"event_type": METADATA_EVENT, "event_payload": self._payload(claimed)},
+                unfurl_links=False,
+            )
+            return Outcome(True, response.get("channel", channel), response.get("ts"))
+        except SlackApiError as exc:
+            error = exc.response.get("error") or f"http_{exc.response.status_code}"
+            status = exc.response.status_code
+            if status == 429:
+                retry = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 30)))
+                return Outcome(False, error="ratelimited", retry_after=retry)
+            if status >= 500:
+                return Outcome(False, error=f"ambiguous: http {status}")
+            return Outcome(False, error=error, permanent=error in nudges.PERMANENT_ERRORS)
+        except (SlackClientError, OSError) as exc:  # timeouts, resets: Slack may have posted
+            return Outcome(False, error=f"ambiguous: {type(exc).__name__}")
+
+
+def send_due_nudges(
+    sf: sessionmaker[Session],
+    sender: SlackNudgeSender,
+    now: datetime,
+    *,
+    replica: str,
+    batch: int = 50,
+    lease: timedelta = timedelta(minutes=5),
+) -> TickReport:
+    """One tick: claim what is due (at most ``batch``) and send it."""
+    report = TickReport()
+    claimed = nudges.claim_due(sf, now=now, replica=replica, limit=batch, lease=lease)
+    report.claimed = len(claimed)
+    for position, item in enumerate(claimed):
+        outcome = sender.send(item, now)
+        if outcome.ok:
+            if outcome.error == "already-sent":
+                report.found_already_sent += 1
+            if nudges.mark_sent(
+                sf, item.follow_up_id, replica=replica, now=now, channel=outcome.channel, ts=outcome.ts
+            ):
+                report.sent += 1
+            else:
+                report.lost_claims += 1
+                log.warning("follow-up %s: claim lost while sending", item.follow_up_id)
+        else:
+            report.failed += 1
+            log.warning("follow-up %s: nudge refused (%s)", item.follow_up_id, outcome.error)
+            nudges.mark_failed(
+                sf,
+                item.follow_up_id,
+                replica=replica,
+                now=now,
+                error=outcome.error or "unknown",
+                permanent=outcome.permanent,
+                retry_after=outcome.retry_after,
+            )
+            if outcome.error == "ratelimited":
+                # Slack says slow down: hand the rest back for a later tick instead of hammering.
+                rest = [c.follow_up_id for c in claimed[position + 1 :]]
+                nudges.release(sf, rest, replica=replica)
+                break
+    return report

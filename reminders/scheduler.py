@@ -1,0 +1,82 @@
+"""APScheduler wiring: every replica ticks; the database decides who sends what.
+
+APScheduler 3 cannot share a job store between processes, so each process keeps its jobs in
+memory and relies on the claims in ``crm/nudges.py`` (and the digest claims) for
+exactly-once. The first tick runs at start, so nudges missed while every process was down
+go out straight away.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from crm.activity_types import label_for
+from reminders.nudges import Pacer, SlackNudgeSender, send_due_nudges
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+TICK_BUDGET_SECONDS = 45  # stop draining before the next tick is due
+NUDGES_PER_SECOND = 5.0
+
+
+def nudge_client(services: Services) -> WebClient:
+    """A client that retries only 429s (which never posted), not timeouts or 5xx (which may have)."""
+    return WebClient(
+        token=services.settings.slack_bot_token,
+        base_url=services.settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+
+
+def make_sender(services: Services, client: WebClient, rate: float = NUDGES_PER_SECOND) -> SlackNudgeSender:
+    return SlackNudgeSender(
+        client=client,
+        timezone_of=lambda c: services.people.tz(client, c.workspace_id, c.owner_user_id),
+        type_label=lambda key: label_for(services.settings, key),
+        pacer=Pacer(rate),
+    )
+
+
+def nudge_tick(services: Services, sender: SlackNudgeSender, *, batch: int = 50) -> int:
+    """Drain what is due, batch by batch, within the tick's time budget; return how many were sent."""
+    started = time.monotonic()
+    sent = 0
+    while True:
+        report = send_due_nudges(
+            services.session_factory, sender, services.now(), replica=services.replica_id, batch=batch
+        )
+        sent += report.sent
+        if report.claimed < batch or time.monotonic() - started > TICK_BUDGET_SECONDS or report.failed:
+            return sent
+
+
+def start_scheduler(services: Services) -> BackgroundScheduler:
+    client = nudge_client(services)
+    sender = make_sender(services, client)
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(
+        nudge_tick,
+        IntervalTrigger(seconds=services.settings.nudge_interval_seconds, timezone=UTC),
+        args=(services, sender),
+        id="follow_up_nudges",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=30,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.start()
+    log.info("scheduler started: nudges every %ss", services.settings.nudge_interval_seconds)
+    return scheduler

@@ -48,7 +48,7 @@ class UserDirectory:
                 self._memory[key] = stored
             return stored
         try:
-            user = client.users_info(user=user_id)["user"]
+            user = client.users_info(user=user_id, include_locale=True)["user"]
         except (SlackApiError, SlackClientError, OSError) as exc:
             log.warning("users.info for %s failed: %s", user_id, exc)
             return stored or person or self.default(user_id)

@@ -1,0 +1,186 @@
+"""Follow-ups end to end: the nudge DM's buttons, /crm followups and the App Home."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from commands import followup_views as views
+from crm import customers as csvc
+from crm.models import AuditEntry, FollowUp
+from reminders.nudges import send_due_nudges
+from reminders.scheduler import make_sender, nudge_client
+from tests.conftest import ADMIN, REP, REP2
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 in New York, where the rep is
+
+
+@pytest.fixture
+def ws(app_server) -> int:
+    app_server.services.clock = lambda: NOW
+    return app_server.services.workspace_id("T0TEST")
+
+
+@pytest.fixture
+def acme(app_server, ws):
+    s = app_server.services
+    return csvc.create_customer(s.session_factory, s.search, ws, actor=REP, name="Acme Corporation")
+
+
+def add(app_server, ws, customer_id, *, owner=REP, due=NOW - timedelta(minutes=5), note="send the quote"):
+    with app_server.services.session_factory.begin() as s:
+        row = FollowUp(
+            workspace_id=ws, customer_id=customer_id, owner_user_id=owner, due_at=due, nudge_at=due, note=note
+        )
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def nudge(app_server, standin):
+    """Run one scheduler tick and return the DM it posted."""
+    services = app_server.services
+    sender = make_sender(services, nudge_client(services), rate=0)
+    send_due_nudges(services.session_factory, sender, NOW, replica="test")
+    post = standin.calls_to("chat.postMessage")[-1]
+    return {"ts": post.response["ts"], "channel": post.response["channel"], "blocks": post.params["blocks"]}
+
+
+def click_in_dm(slack, dm, action: dict, *, user=REP):
+    return slack.block_actions(
+        [action], user=user, channel=dm["channel"], message={"ts": dm["ts"], "text": "", "blocks": dm["blocks"]}
+    )
+
+
+def row(app_server, fid) -> FollowUp:
+    with app_server.services.session_factory() as s:
+        return s.get(FollowUp, fid)
+
+
+def test_done_updates_the_dm_and_a_stale_click_is_refused(slack, standin, app_server, ws, acme):
+    fid = add(app_server, ws, acme.id)
+    dm = nudge(app_server, standin)
+    click_in_dm(slack, dm, {"type": "button", "action_id": views.DONE, "value": str(fid), "block_id": f"fu:{fid}"})
+    update = standin.wait_for("chat.update")[0].params
+    assert update["ts"] == dm["ts"] and "Done" in update["text"]
+    buttons = [e["action_id"] for b in update["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert views.DONE not in buttons and views.LOG_OPEN in buttons  # offers to log what happened
+    done = row(app_server, fid)
+    assert (done.status, done.completed_by, done.nudge_at) == ("done", REP, None)
+    # The same old button again: refused, nothing changes.
+    click_in_dm(slack, dm, {"type": "button", "action_id": views.DONE, "value": str(fid), "block_id": f"fu:{fid}"})
+    refusal = standin.wait_for("chat.postEphemeral")[0].params
+    assert "already done" in refusal["text"]
+    with app_server.services.session_factory() as s:
+        assert s.scalars(
+            select(AuditEntry.action).where(AuditEntry.entity_type == "follow_up", AuditEntry.entity_id == fid)
+        ).all() == ["done"]
+
+
+def test_snooze_until_tomorrow_nine_in_the_owners_zone(slack, standin, app_server, ws, acme):
+    fid = add(app_server, ws, acme.id)
+    dm = nudge(app_server, standin)
+    click_in_dm(
+        slack,
+        dm,
+        {
+            "type": "static_select",
+            "action_id": views.SNOOZE,
+            "block_id": f"fu:{fid}",
+            "selected_option": {"value": f"{fid}:tomorrow"},
+        },
+    )
+    standin.wait_for("chat.update")
+    snoozed = row(app_server, fid)
+    # Tomorrow 09:00 in America/New_York (EST, UTC-5) is 14:00 UTC.
+    assert snoozed.due_at == datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+    assert snoozed.nudge_at == snoozed.due_at and snoozed.status == "snoozed"
+
+
+def test_someone_elses_button_is_refused(slack, standin, app_server, ws, acme):
+    fid = add(app_server, ws, acme.id, owner=REP)
+    dm = nudge(app_server, standin)
+    click_in_dm(
+        slack, dm, {"type": "button", "action_id": views.DONE, "value": str(fid), "block_id": f"fu:{fid}"}, user=REP2
+    )
+    assert "belongs to" in standin.wait_for("chat.postEphemeral")[0].params["text"]
+    assert row(app_server, fid).status == "open"
+
+
+def test_reassign_refuses_bots_and_hands_over_to_a_person(slack, standin, app_server, ws, acme):
+    standin.add_user("U0BOT2", name="otherbot", is_bot=True)
+    fid = add(app_server, ws, acme.id)
+    dm = nudge(app_server, standin)
+    action = {"type": "users_select", "action_id": views.REASSIGN, "block_id": f"fu:{fid}"}
+    click_in_dm(slack, dm, {**action, "selected_user": "U0BOT2"})
+    assert "can't take follow-ups" in standin.wait_for("chat.postEphemeral")[0].params["text"]
+    assert row(app_server, fid).owner_user_id == REP
+    click_in_dm(slack, dm, {**action, "selected_user": REP2})
+    standin.wait_for("chat.update")
+    moved = row(app_server, fid)
+    assert moved.owner_user_id == REP2 and moved.nudge_at is not None  # the new owner gets nudged too
+
+
+def test_reschedule_through_the_modal(slack, standin, app_server, ws, acme):
+    fid = add(app_server, ws, acme.id)
+    dm = nudge(app_server, standin)
+    click_in_dm(slack, dm, {"type": "button", "action_id": views.RESCHEDULE_OPEN, "value": str(fid)})
+    view = standin.wait_for("views.open")[0].params["view"]
+    assert view["callback_id"] == views.RESCHEDULE_VIEW
+
+    def values(when=None, date=None):
+        return {
+            views.B_WHEN: {"value": {"type": "plain_text_input", "value": when}},
+            views.B_DATE: {"value": {"type": "datepicker", "selected_date": date}},
+        }
+
+    bad = slack.view_submission(views.RESCHEDULE_VIEW, values("yesterday"), private_metadata=view["private_metadata"])
+    assert "past" in bad.json()["errors"][views.B_WHEN]
+    empty = slack.view_submission(views.RESCHEDULE_VIEW, values(), private_metadata=view["private_metadata"])
+    assert views.B_WHEN in empty.json()["errors"]
+    ok = slack.view_submission(views.RESCHEDULE_VIEW, values("next friday"), private_metadata=view["private_metadata"])
+    assert ok.text == ""
+    # Friday 27 Nov 2026, 09:00 in New York = 14:00 UTC.
+    assert row(app_server, fid).due_at == datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+    assert standin.wait_for("chat.update")[0].params["ts"] == dm["ts"]
+
+
+def test_followups_list_mine_overdue_first_and_all_for_admins(slack, standin, app_server, ws, acme):
+    add(app_server, ws, acme.id, due=NOW + timedelta(days=2), note="later one")
+    add(app_server, ws, acme.id, due=NOW - timedelta(days=2), note="overdue one")
+    add(app_server, ws, acme.id, owner=REP2, note="sam's")
+    slack.command("/crm", "followups")
+    mine = json.dumps(standin.wait_for("response_url")[0].params["blocks"])
+    assert mine.index("overdue one") < mine.index("later one") and "sam's" not in mine
+    slack.command("/crm", "followups all")
+    assert "Only managers and admins" in standin.wait_for("response_url", count=2)[1].params["text"]
+    slack.command("/crm", "followups all", user=ADMIN)
+    everyone = json.dumps(standin.wait_for("response_url", count=3)[2].params["blocks"])
+    assert "sam's" in everyone and "overdue one" in everyone
+    slack.command("/crm", f"followups <@{REP2}|sam>", user=ADMIN)
+    sams = json.dumps(standin.wait_for("response_url", count=4)[3].params["blocks"])
+    assert "sam's" in sams and "overdue one" not in sams
+
+
+def test_app_home_shows_my_day_within_slacks_limits(slack, standin, app_server, ws, acme):
+    for i in range(60):
+        add(app_server, ws, acme.id, due=NOW + timedelta(hours=i - 30), note=f"item {i}")
+    resp = slack.event({"type": "app_home_opened", "user": REP, "channel": "D0REP", "tab": "home"})
+    assert resp.status == 200
+    published = standin.wait_for("views.publish")[0].params
+    assert published["user_id"] == REP
+    blocks = published["view"]["blocks"]
+    assert len(blocks) <= 100
+    text = json.dumps(blocks)
+    assert "Overdue follow-ups" in text and "Upcoming follow-ups" in text and "more" in text
+    # A Done pressed on the Home tab refreshes it.
+    fid = next(int(b["block_id"].split(":")[1]) for b in blocks if b.get("block_id", "").startswith("home:"))
+    view = {"id": standin.home_view(REP)["id"], "type": "home", "callback_id": "", "private_metadata": ""}
+    slack.block_actions(
+        [{"type": "button", "action_id": views.DONE, "value": str(fid), "block_id": f"home:{fid}"}], view=view
+    )
+    assert len(standin.wait_for("views.publish", count=2)) == 2
+    assert row(app_server, fid).status == "done"

@@ -25,6 +25,7 @@ from crm.activity_types import label_for
 from crm.customers import get_customer
 from crm.dates import date_order_for_locale, format_local, parse_follow_up, parse_when
 from crm.errors import CRMError
+from crm.followups import add_follow_up
 from crm.my_day import my_day
 
 if TYPE_CHECKING:
@@ -195,6 +196,59 @@ class FollowUpUI:
         fake_body = {"container": {"type": "message", "channel_id": meta.get("channel"), "message_ts": meta.get("ts")}}
         self._settle(fake_body, client, ws, user, text, follow_up.customer_id, False)
 
+    # -- /crm followup <customer> <when> [note] -----------------------------------------
+    def add_command(self, ctx: SlashContext) -> None:
+        from commands.activities import _leading_customer, search_lookup
+
+        text = " ".join(ctx.args.split())
+        usage = "Say who and when: `/crm followup Acme Corp next friday send the proposal`."
+        if not text:
+            ctx.reply(usage)
+            return
+        customer, rest, ambiguous = _leading_customer(text, search_lookup(self.services, ctx.workspace_id))
+        if customer is None:
+            why = "Several customers match" if ambiguous else "I can't find a customer"
+            ctx.reply(f"{why} at the start of “{views._esc(text, 80)}”. {usage}")
+            return
+        person = self.services.people.get(ctx.client, ctx.workspace_id, ctx.user_id)
+        tz = person.tz or self.services.settings.default_timezone
+        now = self.services.now()
+        words = rest.split()
+        due, note, last_error = None, "", None
+        for k in range(min(6, len(words)), 0, -1):  # the longest phrase that reads as a time
+            try:
+                due = parse_follow_up(
+                    " ".join(words[:k]),
+                    now=now,
+                    tz=tz,
+                    workday_start=self.services.settings.workday_start,
+                    date_order=date_order_for_locale(person.locale),
+                )
+            except CRMError as err:
+                last_error = err
+                continue
+            note = " ".join(words[k:])
+            break
+        if due is None:
+            message = last_error.message if last_error and words else f"When should I remind you? {usage}"
+            ctx.reply(message)
+            return
+        follow_up, _ = add_follow_up(
+            self.sf,
+            ctx.workspace_id,
+            customer_id=customer.id,
+            owner_user_id=ctx.user_id,
+            due_at=due,
+            actor=ctx.user_id,
+            now=now,
+            note=note or None,
+            idempotency_key=f"slash:{ctx.trigger_id}" if ctx.trigger_id else None,
+        )
+        ctx.reply(
+            f":calendar: I'll remind you about {customer.name} {format_local(follow_up.due_at, tz, now=now)}"
+            + (f": {note}" if note else ".")
+        )
+
     # -- lists -------------------------------------------------------------------------
     def list_command(self, ctx: SlashContext) -> None:
         arg = ctx.args.strip()
@@ -285,6 +339,13 @@ def _day_start(day: str, tz: str, workday_start: time) -> datetime:
 
 def register(app: App, services: Services, router: CommandRouter) -> None:
     ui = FollowUpUI(services)
+    router.add(
+        "followup",
+        ui.add_command,
+        summary="Set a follow-up reminder for a customer.",
+        example="/crm followup Acme Corp next friday send the proposal",
+        aliases=("remind", "fu"),
+    )
     router.add(
         "followups",
         ui.list_command,

@@ -184,3 +184,29 @@ def test_app_home_shows_my_day_within_slacks_limits(slack, standin, app_server, 
     )
     assert len(standin.wait_for("views.publish", count=2)) == 2
     assert row(app_server, fid).status == "done"
+
+
+def test_crm_followup_sets_a_reminder_in_one_line(slack, standin, app_server, ws, acme):
+    slack.command("/crm", "followup acme corp next friday send the proposal")
+    reply = standin.wait_for("response_url")[0].params["text"]
+    assert "Acme Corporation" in reply and "send the proposal" in reply
+    with app_server.services.session_factory() as s:
+        f = s.scalars(select(FollowUp)).one()
+    assert (f.owner_user_id, f.note, f.status) == (REP, "send the proposal", "open")
+    assert f.due_at == datetime(2026, 11, 27, 14, 0, tzinfo=UTC) and f.nudge_at == f.due_at
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "Say who and when"),
+        ("nobody we know tomorrow", "can't find a customer"),
+        ("acme corp", "When should I remind you"),
+        ("acme corp yesterday", "past"),
+    ],
+)
+def test_crm_followup_bad_input(slack, standin, app_server, ws, acme, text, expected):
+    slack.command("/crm", f"followup {text}")
+    assert expected in standin.wait_for("response_url")[0].params["text"]
+    with app_server.services.session_factory() as s:
+        assert s.scalars(select(FollowUp)).all() == []

@@ -213,3 +213,52 @@ def test_an_idle_tick_is_one_query(services, ws, customer):
     assert len(statements) == 1, statements
     with services.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(FollowUp)) == 300
+
+
+KILLED_REPLICA = """
+import sys, time
+from datetime import datetime, timedelta
+from bot.config import Settings
+from bot.services import Services
+from reminders.nudges import send_due_nudges
+from reminders.scheduler import make_sender, nudge_client
+
+url, api, now = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
+services = Services.from_settings(Settings(slack_bot_token="xoxb-t", slack_signing_secret="s", slack_api_url=api,
+                                           database_url=url))
+sender = make_sender(services, nudge_client(services), rate=0)
+print("ticking", flush=True)
+while True:
+    send_due_nudges(services.session_factory, sender, now, replica="doomed", batch=10, lease=timedelta(minutes=5))
+"""
+
+
+def test_a_process_killed_mid_tick_leaves_no_nudge_lost_or_doubled(services, standin, ws, customer, database_url):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    add_follow_ups(services, ws, customer.id, 120, owners=(REP,))
+    standin.set_latency("chat.postMessage", 0.02)  # Slack posts, then answers 20 ms later
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_REPLICA, database_url, standin.base_url, NOW.isoformat()],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "ticking"
+    deadline = time.time() + 30
+    while len(standin.calls_to("chat.postMessage")) < 30 and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # mid-tick: claims held, some DMs posted but not recorded
+    proc.wait(timeout=10)
+    standin.set_latency("chat.postMessage", 0)
+    before = len(dm_counts(standin))
+    assert 0 < before < 120
+    later = NOW + timedelta(minutes=6)  # the dead replica's leases have expired
+    survivor = sender(services)
+    while send_due_nudges(services.session_factory, survivor, later, replica="survivor").claimed:
+        pass
+    counts = dm_counts(standin)
+    assert len(counts) == 120, "every follow-up was nudged"
+    assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v > 1}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.customers import CLOSED_STAGES
 from crm.models import Activity, Customer, Deal, FollowUp
-from crm.nudges import OPEN_STATES, FollowUpRow
+from crm.nudges import OPEN_STATES, FollowUpRow, follow_up_rows
 
 
 @dataclass
@@ -24,18 +24,6 @@ class MyDay:
     failed: list[FollowUpRow]
 
 
-def _follow_ups(session: Session, where, limit: int) -> tuple[list[FollowUpRow], int]:
-    total = session.scalar(select(func.count()).select_from(FollowUp).where(*where))
-    rows = session.execute(
-        select(FollowUp, Customer.name)
-        .join(Customer, Customer.id == FollowUp.customer_id)
-        .where(*where)
-        .order_by(FollowUp.due_at, FollowUp.id)
-        .limit(limit)
-    ).all()
-    return [FollowUpRow(f, name) for f, name in rows], total
-
-
 def my_day(
     sf: sessionmaker[Session], workspace_id: int, user_id: str, *, now: datetime, include_failed: bool, limit: int = 10
 ) -> MyDay:
@@ -46,11 +34,11 @@ def my_day(
         FollowUp.status.in_(OPEN_STATES),
     )
     with sf() as session:
-        overdue, overdue_total = _follow_ups(session, (*mine, FollowUp.due_at <= now), limit)
-        upcoming, upcoming_total = _follow_ups(session, (*mine, FollowUp.due_at > now), limit)
+        overdue, overdue_total = follow_up_rows(session, (*mine, FollowUp.due_at <= now), limit)
+        upcoming, upcoming_total = follow_up_rows(session, (*mine, FollowUp.due_at > now), limit)
         failed: list[FollowUpRow] = []
         if include_failed:
-            failed, _ = _follow_ups(
+            failed, _ = follow_up_rows(
                 session,
                 (
                     FollowUp.workspace_id == workspace_id,

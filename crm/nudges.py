@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
@@ -311,14 +311,17 @@ def list_follow_ups(
     if include_failed_only:
         where.append(FollowUp.nudge_error.is_not(None))
     with sf() as session:
-        from sqlalchemy import func
+        return follow_up_rows(session, where, limit)
 
-        total = session.scalar(select(func.count()).select_from(FollowUp).where(*where))
-        rows = session.execute(
-            select(FollowUp, Customer.name)
-            .join(Customer, Customer.id == FollowUp.customer_id)
-            .where(*where)
-            .order_by(FollowUp.due_at, FollowUp.id)
-            .limit(limit)
-        ).all()
-        return [FollowUpRow(f, name) for f, name in rows], total
+
+def follow_up_rows(session: Session, where, limit: int) -> tuple[list[FollowUpRow], int]:
+    """Follow-ups matching ``where`` with their customer's name, earliest due first, and the total."""
+    total = session.scalar(select(func.count()).select_from(FollowUp).where(*where))
+    rows = session.execute(
+        select(FollowUp, Customer.name)
+        .join(Customer, Customer.id == FollowUp.customer_id)
+        .where(*where)
+        .order_by(FollowUp.due_at, FollowUp.id)
+        .limit(limit)
+    ).all()
+    return [FollowUpRow(f, name) for f, name in rows], total

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.services import Services
-from commands import activities, customers, followups, pickers
+from commands import activities, customers, followups, pickers, whos_talked
 from commands import router as router_module
 from commands.router import CommandRouter
 
@@ -32,6 +32,7 @@ FEATURES = (
     pickers,
     activities,
     followups,
+    whos_talked,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from commands import customer_views as views
+from commands.blockkit import escape_mrkdwn
 from commands.common import channel_of, input_value, metadata, tell, user_of, workspace_of
 from commands.router import CommandRouter, SlashContext
 from crm import customers as svc
@@ -142,7 +143,9 @@ class CustomerUI:
             respond(text=err.message, response_type="ephemeral", replace_original=False)
             return
         try:
-            client.chat_postMessage(channel=channel, text=f"<@{user}> shared {card.customer.name}"[:300], blocks=blocks)
+            client.chat_postMessage(
+                channel=channel, text=f"<@{user}> shared {escape_mrkdwn(card.customer.name)}"[:300], blocks=blocks
+            )
         except SlackApiError as exc:
             error = exc.response.get("error")
             text = (

@@ -1,4 +1,4 @@
-"""Entry point: ``crm-bot run | migrate``.
+"""Entry point: ``crm-bot run | migrate | playground | import | export | dedupe``.
 
 Configuration problems end the program with one sentence on stderr (exit status 2),
 never a stack trace.
@@ -13,8 +13,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
+from bot import cli_data
 from bot.config import ConfigError, Settings, load_settings
 from bot.services import Services
 
@@ -28,6 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=None, help="HTTP port (default: $PORT, else 3000)")
     run.add_argument("--host", default="0.0.0.0", help="HTTP address to bind (default: 0.0.0.0)")
     sub.add_parser("migrate", help="create or upgrade the database schema, then exit")
+    play = sub.add_parser("playground", help="try the app in a browser with a built-in Slack stand-in (no Slack)")
+    play.add_argument("--port", type=int, default=None, help="HTTP port (default: $PORT, else 3000)")
+    play.add_argument("--host", default="127.0.0.1", help="HTTP address to bind (default: 127.0.0.1)")
+    play.add_argument("--demo", action="store_true", help="seed a demo workspace (customers, deals, activities)")
+    play.add_argument(
+        "--database", default=None, help="database URL to use (default: a throwaway SQLite file, not DATABASE_URL)"
+    )
+    cli_data.add_parsers(sub)
     return parser
 
 
@@ -59,10 +69,28 @@ def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
+def cmd_playground(settings: Settings, host: str, *, demo: bool, database: str | None) -> int:
+    from bot.config import _check_database_url
+    from bot.playground import serve
+
+    database_url = _check_database_url(database) if database else None
+    return serve(settings, host=host, port=settings.port, demo=demo, database_url=database_url)
+
+
 def cmd_run(settings: Settings, host: str) -> int:
     from bot.app import create_app
     from bot.server import make_server, make_wsgi_app
 
+    if not settings.has_slack_credentials:
+        print(
+            "crm-bot: SLACK_BOT_TOKEN is not set, so this starts the local playground at "
+            f"http://127.0.0.1:{settings.port}/ with demo data; to connect to real Slack, "
+            "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN), "
+            'as "Create the Slack app" in README.md explains.',
+            file=sys.stderr,
+            flush=True,
+        )
+        return cmd_playground(settings, "127.0.0.1", demo=True, database=None)
     settings.require_slack()
     services = Services.from_settings(settings)
     _migrate(services)
@@ -89,7 +117,19 @@ def cmd_run(settings: Settings, host: str) -> int:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         socket_handler = SocketModeHandler(app, settings.slack_app_token)
-        socket_handler.connect()
+        try:
+            socket_handler.connect()
+        except SlackApiError as exc:
+            raise ConfigError(
+                f"Slack refused the Socket Mode connection ({exc.response.get('error')}): check that "
+                "SLACK_APP_TOKEN is an app-level token with the connections:write scope and that Socket "
+                "Mode is on for the app."
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"Could not reach Slack at {settings.slack_api_url} for Socket Mode ({exc}); check the "
+                "network and SLACK_API_URL."
+            ) from None
         log.info("connected to Slack in Socket Mode; health check on port %s%s", settings.port, "/healthz")
     else:
         log.info("listening for Slack on http://%s:%s/slack/events", host, settings.port)
@@ -117,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_migrate(settings)
         if args.command == "run":
             return cmd_run(settings, args.host)
+        if args.command == "playground":
+            return cmd_playground(settings, args.host, demo=args.demo, database=args.database)
+        if args.command in cli_data.COMMANDS:
+            return cli_data.run(args, settings)
     except ConfigError as err:
         print(f"crm-bot: {err}", file=sys.stderr)
         return 2

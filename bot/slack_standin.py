@@ -146,6 +146,7 @@ class SlackStandIn:
         self._thread: threading.Thread | None = None
         self._ts_counter = 0
         self._id_counter = 0
+        self._listeners: list[Callable[[Call], None]] = []
         self._clear()
 
     # ---------------------------------------------------------------- lifecycle
@@ -274,6 +275,49 @@ class SlackStandIn:
         with self._lock:
             view_id = self._home.get(user_id)
             return copy.deepcopy(self._views.get(view_id)) if view_id else None
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every user the stand-in knows (a snapshot), the bot included."""
+        with self._lock:
+            return copy.deepcopy(list(self._users.values()))
+
+    def channels(self) -> list[dict[str, Any]]:
+        """Every channel and DM as ``conversations.info`` shows it, plus its ``members``."""
+        with self._lock:
+            return [
+                {**self._public_channel(c), "name": c.name, "members": list(c.members)} for c in self._channels.values()
+            ]
+
+    def add_listener(self, callback: Callable[[Call], None]) -> None:
+        """Call ``callback(call)`` after every answered call (on the server's thread, outside the
+        stand-in's lock). The playground uses it to follow modals and refresh the page."""
+        with self._lock:
+            self._listeners.append(callback)
+
+    def _notify(self, call: Call) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for callback in listeners:
+            callback(call)
+
+    def view_response(self, view_id: str, response_action: str, view: dict[str, Any]) -> dict[str, Any]:
+        """Do what Slack does with a view_submission answered by ``response_action`` ``"update"``
+        (the submitted view ``view_id`` becomes ``view``) or ``"push"`` (``view`` goes on top of it).
+        The view is checked like a ``views.*`` call; a broken one raises ``ValueError``."""
+        if response_action not in ("update", "push"):
+            raise ValueError(f"response_action must be update or push, not {response_action!r}")
+        with self._lock:
+            stored = self._views.get(view_id)
+            if stored is None:
+                raise ValueError(f"no view {view_id!r}")
+            try:
+                checked = self._check_view(f"response_action:{response_action}", view)
+            except _SlackError as e:
+                raise ValueError(f"{e.error}: {e.extra.get('errors')}") from None
+            if response_action == "update":
+                return copy.deepcopy(self._apply_view(stored, checked))
+            pushed = self._new_view(checked, previous_view_id=view_id, root_view_id=stored["root_view_id"])
+            return copy.deepcopy(pushed)
 
     # ---------------------------------------------------------------- shaping the next answers
 
@@ -459,8 +503,10 @@ class SlackStandIn:
             else:
                 answer = self._take_fault(method) or self._run(method, params)
             self._record(method, params, headers, at, answer, token)
+            call = self._calls[-1]
             delay = self._latency.get(method, self._latency.get("*", 0.0))
         answer.delay = delay
+        self._notify(call)
         return answer
 
     def _handle_response_url(self, rid: str, body: dict[str, Any], headers: dict[str, str], at: float) -> _Answer:
@@ -468,8 +514,10 @@ class SlackStandIn:
         with self._lock:
             answer = self._take_fault("response_url") or self._run_response_url(rid, body)
             self._record("response_url", params, headers, at, answer, None)
+            call = self._calls[-1]
             delay = self._latency.get("response_url", self._latency.get("*", 0.0))
         answer.delay = delay
+        self._notify(call)
         return answer
 
     def _handle_upload(self, file_id: str, size: int, headers: dict[str, str], at: float) -> _Answer:
@@ -1147,6 +1195,10 @@ class SlackStandIn:
                 message = self._find(binding.channel, binding.message_ts)
                 if message is not None:
                     self._delete(binding.channel, message)
+                else:
+                    ephemeral = self._find_ephemeral(binding)
+                    if ephemeral is not None:
+                        self._ephemeral[binding.channel].remove(ephemeral)
             return _Answer.json({"ok": True})
         try:
             self._check_message("response_url", body)
@@ -1156,12 +1208,19 @@ class SlackStandIn:
             self._respond(binding, body)
         return _Answer.json({"ok": True})
 
+    def _find_ephemeral(self, binding: _ResponseUrl) -> dict[str, Any] | None:
+        found = self._ephemeral.get(binding.channel or "", [])
+        return next(
+            (m for m in found if m["ts"] == binding.message_ts and m.get("recipient") in (None, binding.user)), None
+        )
+
     def _respond(self, binding: _ResponseUrl, body: dict[str, Any]) -> None:
         channel_id = binding.channel or ""
         if channel_id not in self._channels:
             self.add_channel(channel_id, name=channel_id.lower())
         if _truthy(body.get("replace_original")) and binding.message_ts:
-            message = self._find(channel_id, binding.message_ts)
+            # An ephemeral message can be replaced too (only through its response_url).
+            message = self._find(channel_id, binding.message_ts) or self._find_ephemeral(binding)
             if message is not None:
                 # A replacement is the whole message: what the body leaves out is gone.
                 message["text"] = body.get("text") or ""

@@ -62,3 +62,26 @@ def test_crm_bot_run_serves_slack_over_http(tmp_path, standin):
         output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output
     assert "Traceback" not in output
+
+
+def test_socket_mode_refused_by_slack_is_one_clear_sentence(tmp_path, standin):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_", "PORT"))}
+    env.update(
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_APP_TOKEN="xapp-1-A0-revoked",
+        SLACK_API_URL=standin.base_url,
+        PORT=str(_free_port()),
+    )
+    standin.fail_next("apps.connections.open", error="invalid_auth")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "crm-bot"), "run", "--host", "127.0.0.1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Slack refused the Socket Mode connection (invalid_auth)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert standin.calls_to("apps.connections.open")

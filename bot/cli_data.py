@@ -1,0 +1,347 @@
+"""``crm-bot import | export | dedupe``: bring data in, take it out, find duplicates.
+
+Argument parsing, progress display and report printing only; the work is done by
+``crm.importer``, ``crm.exporter`` and ``crm.dedupe``. Exit status: 0 done (rows may have
+been rejected: see the report), 1 the files or directory could not be used (nothing was
+written), 2 bad arguments or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from bot.config import ConfigError, Settings
+from bot.services import Services
+from crm import dedupe, exporter, importer
+from crm.activity_types import types_for
+from crm.errors import CRMError, InvalidInput
+from crm.models import Workspace
+
+COMMANDS = ("import", "export", "dedupe")
+SHOW = 20  # lines per report section before "and N more"
+
+IMPORT_HELP = """\
+Files are imported customers first, then contacts, deals and activities. Name each with
+--customers/--contacts/--deals/--activities, or give them positionally: the kind is read
+from the file name (companies.csv, people.csv, deals.csv, tasks.csv ...) or else guessed
+from the headers. Give an export directory (from `crm-bot export`) alone to restore it.
+
+Headers from HubSpot, Salesforce, Pipedrive and generic CSVs are recognised; override with
+--map "Firma=name,Web=website,Fax=ignore". Fields: customers id name website owner notes;
+contacts id name first_name last_name email phone title company company_id; deals id title
+company company_id amount amount_minor currency stage close_date owner; activities id type
+summary date company company_id contact_email contact_id deal_id owner.
+"""
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the import, export and dedupe subcommands to ``crm-bot``'s parser."""
+    imp = sub.add_parser(
+        "import",
+        help="import customers, contacts, deals and activities from CSV (or restore an export)",
+        description=IMPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imp.add_argument("files", nargs="*", type=Path, help="CSV files (kind from name or headers), or an export dir")
+    for kind in importer.KINDS:
+        imp.add_argument(f"--{kind}", type=Path, metavar="FILE", help=f"a CSV file of {kind}")
+    _team_arguments(imp)
+    imp.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+    imp.add_argument("--update", action="store_true", help="update changed fields of rows already imported")
+    imp.add_argument(
+        "--skip-duplicates", action="store_true", help="reject customers that probably duplicate an existing one"
+    )
+    imp.add_argument("--map", action="append", default=[], metavar="COL=FIELD,...", help="override header mapping")
+    imp.add_argument("--encoding", help="the files' encoding (default: detected)")
+    imp.add_argument("--dayfirst", action="store_true", help="read 03/04/2024 as 3 April (default: March 4)")
+    imp.add_argument("--timezone", default="UTC", help="zone of dates without one (default: UTC)")
+    imp.add_argument("--currency", default="USD", help="currency of amounts without one (default: USD)")
+    imp.add_argument("--phone-region", help="country of phone numbers without +code, e.g. US or DE")
+    imp.add_argument("--rejects-dir", type=Path, help="where <file>.rejects.csv go (default: next to each file)")
+    imp.add_argument("--batch-size", type=int, default=5000, help="rows per bulk insert (default: 5000)")
+    imp.add_argument("--min-score", type=float, default=dedupe.MIN_SCORE, help="duplicate threshold 0-100")
+    imp.add_argument("--actor", default="import", help="recorded as created_by (default: import)")
+    _progress_arguments(imp)
+
+    exp = sub.add_parser("export", help="write every table of a workspace as CSV and JSON Lines")
+    _team_arguments(exp)
+    exp.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write into")
+    _progress_arguments(exp)
+
+    ded = sub.add_parser("dedupe", help="list probable duplicate customers and contacts")
+    _team_arguments(ded)
+    ded.add_argument("--min-score", type=float, default=dedupe.MIN_SCORE, help="report pairs scoring at least this")
+    ded.add_argument("--limit", type=int, default=100, help="pairs listed per section (default: 100; 0 = all)")
+
+
+def _team_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--team", required=True, metavar="T…", help="Slack team id of the workspace")
+    parser.add_argument("--enterprise", metavar="E…", help="Enterprise Grid org id, if any")
+
+
+def _progress_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+# -- progress ------------------------------------------------------------------------------
+class ProgressPrinter:
+    """A progress bar with rate and ETA on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None, interval: float | None = None) -> None:
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.interval = interval if interval is not None else (0.1 if self.tty else 5.0)
+        self.label = ""
+        self.started = 0.0
+        self.last = 0.0
+
+    def __call__(self, label: str, rows: int, done: int, total: int, finished: bool) -> None:
+        now = time.monotonic()
+        if label != self.label:
+            self.label, self.started, self.last = label, now, now
+        if not finished and now - self.last < self.interval:
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-6)
+        speed = f"{rows / elapsed:>9,.0f}/s" if elapsed >= 0.5 else ""
+        fraction = min(1.0, done / total) if total else (1.0 if finished else 0.0)
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else 0.0
+        if self.tty:
+            width = 24
+            bar = "#" * int(width * fraction) + "-" * (width - int(width * fraction))
+            tail = f"done in {_duration(elapsed)}" if finished else f"ETA {_duration(eta)}"
+            line = f"\r{label[:28]:<28} [{bar}] {fraction:4.0%} {rows:>10,} rows {speed:>11} {tail}   "
+            self.stream.write(line + ("\n" if finished else ""))
+        else:
+            state = f"done in {_duration(elapsed)}" if finished else f"{fraction:.0%}, ETA {_duration(eta)}"
+            speed = f", {speed.strip()}" if speed else ""
+            self.stream.write(f"{label}: {rows:,} rows{speed}, {state}\n")
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# -- commands ------------------------------------------------------------------------------
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema talk is for `crm-bot migrate`
+    services = Services.from_settings(settings)
+    try:
+        _migrate(services)
+        if args.command == "import":
+            return cmd_import(args, services)
+        if args.command == "export":
+            return cmd_export(args, services)
+        return cmd_dedupe(args, services)
+    finally:
+        services.close()
+
+
+def _migrate(services: Services) -> None:
+    from crm.migrate import upgrade
+
+    try:
+        upgrade(services.engine)
+    except OperationalError as exc:
+        raise ConfigError(
+            "DATABASE_URL points at a database that does not answer "
+            f"({exc.orig.__class__.__name__}: {str(exc.orig).strip().splitlines()[0]}); "
+            "check the host, port, user and database name."
+        ) from None
+
+
+def _workspace(services: Services, args: argparse.Namespace, *, create: bool) -> int | None:
+    team = (args.team or "").strip()
+    if not team:
+        raise ConfigError("--team needs a Slack team id such as T0123ABCD.")
+    if create:
+        return services.workspace_id(team, args.enterprise)
+    with services.session_factory() as session:
+        return session.scalar(
+            select(Workspace.id).where(
+                Workspace.team_id == team, Workspace.enterprise_id_key == (args.enterprise or "")
+            )
+        )
+
+
+def _fail(message: str) -> int:
+    print(f"crm-bot: {message}", file=sys.stderr)
+    return 1
+
+
+def _progress(args: argparse.Namespace) -> ProgressPrinter | None:
+    return None if args.quiet else ProgressPrinter(sys.stderr)
+
+
+def cmd_import(args: argparse.Namespace, services: Services) -> int:
+    files: list[tuple[Path, str | None]] = [(p, None) for p in args.files]
+    files += [(getattr(args, kind), kind) for kind in importer.KINDS if getattr(args, kind)]
+    if not files:
+        return _fail("give at least one CSV file to import (see crm-bot import --help).")
+    if len(files) == 1 and exporter.is_export(files[0][0]):
+        return _restore(args, services, files[0][0])
+    for path, _ in files:
+        if exporter.is_export(path):
+            return _fail(f"{path} is an export directory: restore it on its own (crm-bot import {path} --team …).")
+    try:
+        mapping: dict[str, str] = {}
+        for text in args.map:
+            mapping.update(importer.parse_mapping(text))
+        try:
+            ZoneInfo(args.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"--timezone {args.timezone} is not an IANA zone such as Europe/Berlin.") from None
+        if args.batch_size < 1:
+            raise InvalidInput("--batch-size must be at least 1.")
+        options = importer.ImportOptions(
+            dry_run=args.dry_run,
+            update=args.update,
+            skip_duplicates=args.skip_duplicates,
+            dayfirst=args.dayfirst,
+            timezone=args.timezone,
+            currency=args.currency.upper(),
+            phone_region=args.phone_region,
+            actor=args.actor,
+            batch_size=args.batch_size,
+            min_score=args.min_score,
+            mapping=mapping,
+            encoding=args.encoding,
+            rejects_dir=args.rejects_dir,
+            activity_types=types_for(services.settings.activity_types),
+        )
+        workspace_id = _workspace(services, args, create=not args.dry_run)
+        if workspace_id is None:  # a dry run for a workspace not created yet: compare with nothing
+            workspace_id = 0
+        report = importer.run_import(
+            services.session_factory, workspace_id, files, options, progress=_progress(args), now=services.now()
+        )
+    except CRMError as err:
+        return _fail(f"{err.message} Nothing was imported.")
+    print_import_report(report, sys.stdout)
+    return 0
+
+
+def _restore(args: argparse.Namespace, services: Services, directory: Path) -> int:
+    if args.dry_run:
+        manifest = exporter.read_manifest(directory)
+        print(f"{directory} is an export of {manifest.get('team_id')} from {manifest.get('exported_at')}:")
+        for name, info in (manifest.get("tables") or {}).items():
+            print(f"  {name}: {info.get('rows', 0):,} rows")
+        print("Dry run: nothing was written.")
+        return 0
+    try:
+        workspace_id = _workspace(services, args, create=True)
+        assert workspace_id is not None
+        report = exporter.restore_workspace(services.session_factory, workspace_id, directory, progress=_progress(args))
+    except CRMError as err:
+        return _fail(f"{err.message} Nothing was restored.")
+    total = sum(report.counts.values())
+    print(f"Restored {total:,} rows from {directory} in {report.seconds:.1f} s:")
+    for name, n in report.counts.items():
+        print(f"  {name}: {n:,}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, services: Services) -> int:
+    workspace_id = _workspace(services, args, create=False)
+    if workspace_id is None:
+        return _fail(f"there is no workspace with team id {args.team} in this database.")
+    try:
+        report = exporter.export_workspace(
+            services.session_factory, workspace_id, args.out, progress=_progress(args), now=services.now()
+        )
+    except CRMError as err:
+        return _fail(err.message)
+    total = sum(report.counts.values())
+    print(f"Exported {total:,} rows to {report.directory} in {report.seconds:.1f} s (CSV and JSON Lines):")
+    for name, n in report.counts.items():
+        print(f"  {name}: {n:,}")
+    return 0
+
+
+def cmd_dedupe(args: argparse.Namespace, services: Services) -> int:
+    workspace_id = _workspace(services, args, create=False)
+    if workspace_id is None:
+        return _fail(f"there is no workspace with team id {args.team} in this database.")
+    found = dedupe.find_duplicates(services.session_factory, workspace_id, min_score=args.min_score)
+    print_duplicate_report(found, sys.stdout, limit=args.limit or None)
+    return 0
+
+
+# -- reports -------------------------------------------------------------------------------
+def _more(out: TextIO, shown: int, total: int) -> None:
+    if total > shown:
+        out.write(f"    … and {total - shown:,} more\n")
+
+
+def print_import_report(report: importer.ImportReport, out: TextIO) -> None:
+    w = out.write
+    if report.dry_run:
+        w("Dry run: nothing was written.\n")
+    for fr in report.files:
+        delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(fr.delimiter, fr.delimiter)
+        w(f"\n{fr.path.name} ({fr.kind}; {fr.encoding}, {delimiter}-separated)\n")
+        verb = "would be " if report.dry_run else ""
+        w(
+            f"  {fr.rows_read:,} rows read, {fr.rows_valid:,} valid: {fr.inserted:,} {verb}new, "
+            f"{fr.updated:,} {verb}updated, {fr.unchanged:,} already there; {fr.rejected:,} rejected\n"
+        )
+        mapped = "; ".join(f"{f} ← {h}" for f, h in fr.columns.items())
+        w(f"  columns: {mapped}\n")
+        if fr.ignored:
+            w(f"  ignored columns: {', '.join(fr.ignored[:30])}\n")
+        for note, n in fr.notes.items():
+            w(f"  note: {n:,} × {note}\n")
+        for category, n in fr.categories.most_common():
+            w(f"  {category} ({n:,}):\n")
+            shown = [p for p in fr.problems if p.category == category][:SHOW]
+            for p in shown:
+                w(f"    line {p.line}: {p.message}\n")
+            _more(out, len(shown), n)
+        if fr.rejects_path is not None:
+            w(f"  rejected rows with reasons: {fr.rejects_path}\n")
+    if report.duplicates:
+        w(f"\nProbable duplicate customers ({len(report.duplicates):,}):\n")
+        for d in report.duplicates[:SHOW]:
+            where = "in the database" if d.in_database else "in this file"
+            merge = f" → merge into #{d.target_id}" if d.target_id else ""
+            w(f"    line {d.line} “{d.name}” ~ {d.target} {where} ({d.score:.0f}%: {', '.join(d.reasons)}){merge}\n")
+        _more(out, min(SHOW, len(report.duplicates)), len(report.duplicates))
+        w("    Merge them after the import with /crm duplicates, or use --skip-duplicates.\n")
+    if report.missing_companies:
+        w(f"\nRows whose company can't be found ({len(report.missing_companies):,}):\n")
+        for name, line, company in report.missing_companies[:SHOW]:
+            w(f"    {name} line {line}: “{company[:80]}”\n")
+        _more(out, min(SHOW, len(report.missing_companies)), len(report.missing_companies))
+    w(f"\n{report.rows_read:,} rows read, {report.rows_valid:,} valid, in {report.seconds:.1f} s.\n")
+
+
+def print_duplicate_report(report: dedupe.DuplicateReport, out: TextIO, *, limit: int | None = 100) -> None:
+    w = out.write
+    w(f"Checked {report.customers_checked:,} customers and {report.contacts_checked:,} contacts.\n")
+    w(f"\nProbable duplicate customers ({len(report.customers):,}):\n")
+    shown = report.customers[:limit] if limit else report.customers
+    for d in shown:
+        w(
+            f"  {d.score:3.0f}%  #{d.duplicate_id} {d.duplicate_name}  →  merge into #{d.keeper_id} {d.keeper_name}"
+            f"  ({'; '.join(d.reasons)})\n"
+        )
+    _more(out, len(shown), len(report.customers))
+    w(f"\nProbable duplicate contacts ({len(report.contacts):,}):\n")
+    contacts = report.contacts[:limit] if limit else report.contacts
+    for c in contacts:
+        w(f"  {c.score:3.0f}%  #{c.first_id} {c.first}  ~  #{c.second_id} {c.second}  ({'; '.join(c.reasons)})\n")
+    _more(out, len(contacts), len(report.contacts))
+    if report.customers:
+        w("\nMerge customers with the Merge buttons of /crm duplicates, or /crm merge <duplicate> into <keeper>.\n")

@@ -1,0 +1,163 @@
+"""The playground's page and its JSON API (a plain WSGI app, served by waitress beside the bot).
+
+GET  /                     the page (static/index.html, app.js, blockkit.js, style.css)
+GET  /api/state            ?user=U&channel=C&since=N&wait=S  what the user sees; waits for news
+POST /api/command          {user, channel, text}             a slash command
+POST /api/message          {user, channel, text, thread_ts}  a message (``@crm`` → app_mention)
+POST /api/mention          the same as /api/message
+POST /api/action           {user, action, channel, message_ts | view_id, values}
+POST /api/view_submission  {user, view_id, values}
+POST /api/view_closed      {user, view_id, all}
+POST /api/suggest          {user, view_id, block_id, action_id, value, values}
+POST /api/home             {user}                            the App Home tab was opened
+POST /api/shortcut         {user, callback_id, channel?, message_ts?}
+POST /api/time             {seconds}                         move the clock forward
+POST /api/tick             run the scheduled jobs now
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from collections.abc import Callable, Iterable
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+if TYPE_CHECKING:
+    from bot.playground.core import Playground
+
+STATIC_FILES = ("index.html", "app.js", "blockkit.js", "style.css")
+MAX_BODY = 1024 * 1024
+MAX_WAIT = 25.0
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _static(name: str) -> bytes:
+    return resources.files("bot.playground").joinpath("static", name).read_bytes()
+
+
+def make_page_app(playground: Playground) -> Callable[..., Iterable[bytes]]:
+    from bot.playground.core import PlaygroundError
+
+    def send(start_response, status: str, body: bytes, content_type: str) -> list[bytes]:
+        start_response(
+            status,
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [body]
+
+    def send_json(start_response, payload: Any, status: str = "200 OK") -> list[bytes]:
+        return send(start_response, status, json.dumps(payload).encode(), "application/json; charset=utf-8")
+
+    def read_json(environ) -> dict[str, Any]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY:
+            raise BadRequest("request too large")
+        raw = environ["wsgi.input"].read(length) if length else b"{}"
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            raise BadRequest("the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object")
+        return body
+
+    def text(body: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+        value = body.get(key)
+        if value is None or value == "":
+            if required:
+                raise BadRequest(f"{key} is required")
+            return None
+        if not isinstance(value, str):
+            raise BadRequest(f"{key} must be a string")
+        return value
+
+    def values_of(body: dict[str, Any]) -> dict[str, Any]:
+        values = body.get("values") or {}
+        if not isinstance(values, dict):
+            raise BadRequest("values must be an object")
+        return values
+
+    posts: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "/api/command": lambda b: playground.command(text(b, "user"), text(b, "channel"), text(b, "text")),
+        "/api/message": lambda b: playground.message(
+            text(b, "user"), text(b, "channel"), text(b, "text"), text(b, "thread_ts", required=False)
+        ),
+        "/api/action": lambda b: playground.action(
+            text(b, "user"),
+            b.get("action") if isinstance(b.get("action"), dict) else {},
+            channel=text(b, "channel", required=False),
+            message_ts=text(b, "message_ts", required=False),
+            view_id=text(b, "view_id", required=False),
+            values=values_of(b),
+        ),
+        "/api/view_submission": lambda b: playground.submit(text(b, "user"), text(b, "view_id"), values_of(b)),
+        "/api/view_closed": lambda b: playground.close(
+            text(b, "user"), text(b, "view_id"), everything=bool(b.get("all"))
+        ),
+        "/api/suggest": lambda b: playground.suggest(
+            text(b, "user"),
+            text(b, "view_id"),
+            text(b, "block_id"),
+            text(b, "action_id"),
+            str(b.get("value") or ""),
+            values_of(b),
+        ),
+        "/api/home": lambda b: playground.open_home(text(b, "user")),
+        "/api/shortcut": lambda b: playground.shortcut(
+            text(b, "user"),
+            text(b, "callback_id"),
+            channel=text(b, "channel", required=False),
+            message_ts=text(b, "message_ts", required=False),
+        ),
+        "/api/time": lambda b: playground.advance(_number(b.get("seconds"))),
+        "/api/tick": lambda b: playground.tick(),
+    }
+    posts["/api/mention"] = posts["/api/message"]
+
+    def app(environ, start_response) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            if method in ("GET", "HEAD"):
+                if path == "/":
+                    path = "/static/index.html"
+                if path.startswith("/static/") and path[len("/static/") :] in STATIC_FILES:
+                    name = path[len("/static/") :]
+                    content_type = (mimetypes.guess_type(name)[0] or "application/octet-stream") + "; charset=utf-8"
+                    return send(start_response, "200 OK", _static(name), content_type)
+                if path == "/api/state":
+                    query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+                    user = query.get("user") or ""
+                    since = int(query["since"]) if query.get("since", "").lstrip("-").isdigit() else -1
+                    wait = min(MAX_WAIT, _number(query.get("wait") or 0, allow_zero=True))
+                    state = playground.state(user, query.get("channel") or None, since=since, wait=wait)
+                    return send_json(start_response, state)
+            elif method == "POST" and path in posts:
+                return send_json(start_response, posts[path](read_json(environ)))
+            return send(start_response, "404 Not Found", b"Not Found", "text/plain")
+        except (BadRequest, PlaygroundError) as err:
+            return send_json(start_response, {"error": str(err)}, "400 Bad Request")
+
+    return app
+
+
+def _number(value: Any, *, allow_zero: bool = False) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BadRequest("expected a number") from None
+    if number != number or number < 0 or (number == 0 and not allow_zero):
+        raise BadRequest("expected a positive number")
+    return number

@@ -1,0 +1,271 @@
+"""The playground in a real browser: headless Chromium driven by Selenium.
+
+Each test does what a person would do on the page (type a command, pick from a typeahead,
+press Save, move the clock, click Done) and saves screenshots into ``test-artifacts/``.
+Needs Debian's ``chromium`` and ``chromium-driver``; without them the tests skip with the
+reason, unless ``CRM_REQUIRE_BROWSER=1`` (set by ``.ci/run``) turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.playground.core import ADMIN, REP, Playground
+from crm.customers import ContactInput, create_customer
+from crm.followups import add_follow_up
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+REQUIRE_BROWSER = os.environ.get("CRM_REQUIRE_BROWSER") == "1"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,900",
+)
+WAIT = 15
+
+
+def _missing() -> str | None:
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not os.access(path, os.X_OK):
+            return f"{path} not found: install Debian's {package} (apt-get install -y chromium chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    reason = _missing()
+    if reason:
+        if REQUIRE_BROWSER:
+            pytest.fail(reason + " (CRM_REQUIRE_BROWSER=1)")
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="crm-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def playground() -> Iterator[Playground]:
+    pg = Playground(port=0, tick_seconds=2).start()
+    services = pg.services
+    ws = services.workspace_id("T0PLAYGROUND")
+    for name, site, contact in (
+        ("Acme Robotics", "acme-robotics.com", "Jane Doe"),
+        ("Globex Corporation", "globex.com", "Hank Scorpio"),
+        ("Globex Corp Europe", None, None),
+    ):
+        create_customer(
+            services.session_factory,
+            services.search,
+            ws,
+            actor=REP,
+            name=name,
+            website=site,
+            contact=ContactInput(name=contact) if contact else None,
+            force=True,
+        )
+    yield pg
+    pg.stop()
+    assert not pg.standin.block_errors, f"the app sent invalid Block Kit: {pg.standin.block_errors}"
+
+
+@pytest.fixture
+def page(playground, browser):
+    """The page, freshly loaded as Rita Rep in #sales (the browser closes before the playground stops)."""
+    browser.get(playground.url + "/")
+    browser.execute_script("localStorage.clear()")
+    browser.get(playground.url + "/")
+    wait_for(browser, "#channels .sidebar-item.active")
+    return browser
+
+
+def wait_for(driver, css: str, *, text: str | None = None, visible: bool = True, timeout: float = WAIT):
+    """The first element matching ``css`` (and containing ``text``), once it is there."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def found(d):
+        for element in d.find_elements(By.CSS_SELECTOR, css):
+            try:
+                if (not visible or element.is_displayed()) and (text is None or text in element.text):
+                    return element
+            except Exception:  # stale: the page re-rendered it; look again
+                continue
+        return False
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(found)
+    except Exception:
+        shot(driver, "failed-" + css.replace(" ", "_").replace("/", "")[:40])
+        raise
+
+
+def click(driver, css: str, *, text: str | None = None) -> None:
+    """Click the element, finding it again if the page re-rendered it meanwhile."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(5):
+        try:
+            wait_for(driver, css, text=text).click()
+            return
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"{css} kept changing under the click")
+
+
+def gone(driver, css: str, timeout: float = WAIT) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+        lambda d: not any(e.is_displayed() for e in d.find_elements(By.CSS_SELECTOR, css))
+    )
+
+
+def shot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"playground-{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def type_in_composer(driver, text: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    composer = wait_for(driver, "#composer")
+    composer.send_keys(text)
+    composer.send_keys(Keys.ENTER)
+
+
+def test_log_a_call_through_the_modal(page, playground):
+    from selenium.webdriver.support.ui import Select
+
+    type_in_composer(page, "/log")
+    wait_for(page, "#modal-title", text="Log activity")
+
+    page.find_element("css selector", "[data-typeahead='customer_picker:log']").send_keys("acme")
+    option = wait_for(page, ".bk-typeahead-option", text="Acme Robotics")
+    shot(page, "1-log-typeahead")
+    option.click()
+    # The app updates the modal with the customer's contacts (views.update after a block action).
+    wait_for(page, "select[data-action-id='contact']")
+
+    Select(wait_for(page, "select[data-action-id='type']")).select_by_visible_text("📞 Call")
+    wait_for(page, "textarea[data-action-id='summary']").send_keys("Discussed renewal pricing with *Jane*")
+    wait_for(page, "input[data-action-id='follow_up_text']").send_keys("in 3 days")
+    shot(page, "2-log-modal-filled")
+    page.find_element("css selector", "#modal-submit").click()
+
+    gone(page, "#modal-overlay")
+    confirmation = wait_for(page, ".msg.ephemeral", text="Acme Robotics")
+    assert "Only visible to you" in confirmation.text and "Logged" in confirmation.text
+    shot(page, "3-log-confirmation")
+    assert "Jane" in confirmation.find_element("css selector", "b").text or "Jane" in confirmation.text
+
+
+def test_a_field_error_is_shown_on_the_field(page):
+    type_in_composer(page, "/log")
+    wait_for(page, "#modal-title", text="Log activity")
+    page.find_element("css selector", "#modal-submit").click()
+    error = wait_for(page, ".bkb-input.has-error .bk-error", text="Pick a customer")
+    assert error.is_displayed()
+    shot(page, "4-log-field-error")
+    page.find_element("css selector", "#modal-x").click()
+    gone(page, "#modal-overlay")
+
+
+def test_look_up_a_customer(page):
+    type_in_composer(page, "/customer acme robotics")
+    card = wait_for(page, ".msg.ephemeral .bkb-header", text="Acme Robotics")
+    card = card.find_element("xpath", "./ancestor::div[contains(@class, 'msg')]")
+    assert "Jane Doe" in card.text and "acme-robotics.com" in card.text
+    shot(page, "6-customer-card")
+    click(page, ".msg.ephemeral button[data-action-id^='customer_history']")
+    wait_for(page, ".msg.ephemeral", text="History")
+    shot(page, "7-customer-history")
+
+
+def test_a_confirm_dialog_guards_an_admins_merge(page, playground):
+    from selenium.webdriver.support.ui import Select
+
+    Select(wait_for(page, "#user-switcher")).select_by_value(ADMIN)
+    wait_for(page, "#clock-zone", text="Europe/London")
+    type_in_composer(page, "/crm merge Globex Corp Europe into Globex Corporation")
+    button = wait_for(page, ".msg.ephemeral button.danger, .msg.ephemeral button.primary", text="Merge")
+    button.click()
+    wait_for(page, "#confirm-overlay #confirm-title")
+    shot(page, "8-merge-confirm-dialog")
+    page.find_element("css selector", "#confirm-no").click()  # denied: nothing happens
+    gone(page, "#confirm-overlay")
+    button.click()
+    wait_for(page, "#confirm-yes").click()
+    wait_for(page, ".msg.ephemeral", text="Merged")
+    shot(page, "9-merged")
+    Select(page.find_element("css selector", "#user-switcher")).select_by_value(REP)
+
+
+def test_done_on_a_nudge_after_time_travel(page, playground):
+    services = playground.services
+    ws = services.workspace_id("T0PLAYGROUND")
+    with services.session_factory() as session:
+        from sqlalchemy import select
+
+        from crm.models import Customer
+
+        acme_id = session.scalar(select(Customer.id).where(Customer.name == "Acme Robotics"))
+    add_follow_up(
+        services.session_factory,
+        ws,
+        customer_id=acme_id,
+        owner_user_id=REP,
+        due_at=services.now() + timedelta(hours=5),
+        actor=REP,
+        now=services.now(),
+        note="Send the signed order form",
+    )
+    click(page, "#apps .sidebar-item", text="crm")
+    wait_for(page, "#home .bkb-header")  # app_home_opened → views.publish
+    shot(page, "10-app-home")
+    click(page, "#tabs [data-tab='messages']")
+    wait_for(page, "#messages .empty")
+
+    page.find_element("css selector", "[data-advance='86400']").click()
+    wait_for(page, "#clock-offset", text="1d")
+    nudge = wait_for(page, ".msg", text="Send the signed order form", timeout=20)
+    assert "Acme Robotics" in nudge.text
+    shot(page, "11-nudge-arrived")
+    click(page, ".msg button[data-action-id='followup_done']")
+    settled = wait_for(page, ".msg", text="Done: follow up")
+    assert "Acme Robotics" in settled.text
+    assert not settled.find_elements("css selector", "button[data-action-id='followup_done']")
+    shot(page, "12-nudge-done")

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.services import Services
-from commands import activities, customers, duplicates, followups, pickers, whos_talked
+from commands import activities, customers, deals, digests, duplicates, followups, pickers, whos_talked
 from commands import router as router_module
 from commands.router import CommandRouter
 
@@ -34,6 +34,8 @@ FEATURES = (
     followups,
     whos_talked,
     duplicates,
+    deals,
+    digests,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.

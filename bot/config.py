@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm.activity_types import parse_activity_types
+from crm.pipeline_stages import parse_pipeline_stages
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
@@ -41,6 +42,8 @@ class Settings:
     web_threads: int = 32
     log_level: str = "INFO"
     activity_types: str | None = None
+    deal_stages: str | None = None
+    stale_days: int = 14
     managers: frozenset[str] = frozenset()
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -174,6 +177,15 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
             "such as call:Call:📞,meeting:Meeting:🤝."
         ) from None
 
+    deal_stages = _clean(env, "CRM_DEAL_STAGES")
+    try:
+        parse_pipeline_stages(deal_stages)
+    except ValueError as err:
+        raise ConfigError(
+            f"CRM_DEAL_STAGES is malformed: {err}. Write comma-separated key:Label:emoji entries in pipeline "
+            "order, ending with won and lost, such as lead:Lead:🌱,demo:Demo:🖥️,won:Won:🏆,lost:Lost:🪦."
+        ) from None
+
     log_level = (_clean(env, "CRM_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"CRM_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR; it is {log_level!r}.")
@@ -203,4 +215,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
         web_threads=_int(env, "CRM_WEB_THREADS", 32, 2, 256, "HTTP worker threads"),
         log_level=log_level,
         activity_types=activity_types,
+        deal_stages=deal_stages,
+        stale_days=_int(env, "CRM_STALE_DAYS", 14, 1, 365, "days without activity before an open deal counts as stale"),
     )

@@ -37,6 +37,7 @@ HISTORY = "customer_history"  # also "customer_history_newer" / "_older" on the 
 CREATE_OPEN = "customer_create_open"
 LOG_OPEN = "activity_log_open"  # handled by commands/activities.py
 FOLLOW_UP_OPEN = "followup_add_open"  # handled by commands/activities.py
+DEAL_NEW_OPEN = "deal_new_open"  # handled by commands/deals.py
 MERGE_CONFIRM = "customer_merge_confirm"
 MERGE_CANCEL = "customer_merge_cancel"
 USE_EXISTING = "customer_use_existing"
@@ -124,6 +125,7 @@ def card_blocks(
     tz: str,
     now: datetime,
     type_label: TypeLabel = default_type_label,
+    stage_label: TypeLabel = default_type_label,
     shared: bool = False,
 ) -> list[dict[str, Any]]:
     """The customer card: ephemeral with controls, or ``shared`` (read-only) for a channel."""
@@ -162,7 +164,7 @@ def card_blocks(
 
     if card.open_deals:
         lines = [
-            f"• {_esc(d.title, 120)} · {_esc(d.stage, 40)} · {format_money(d.amount_minor, d.currency)}"
+            f"• {_esc(d.title, 120)} · {_esc(stage_label(d.stage), 40)} · {format_money(d.amount_minor, d.currency)}"
             + (f" · closes {d.expected_close:%d %b %Y}" if d.expected_close else "")
             for d in card.open_deals
         ]
@@ -191,6 +193,7 @@ def card_blocks(
             "elements": [
                 _button("Log activity", LOG_OPEN, cid, "primary"),
                 _button("Add follow-up", FOLLOW_UP_OPEN, cid),
+                _button("New deal", DEAL_NEW_OPEN, cid),
                 _button("Add contact", CONTACT_ADD_OPEN, cid),
                 _button("Edit", EDIT_OPEN, cid),
                 _button("View history", HISTORY, f"{cid}:1"),

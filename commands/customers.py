@@ -22,6 +22,7 @@ from commands.router import CommandRouter, SlashContext
 from crm import customers as svc
 from crm.activity_types import label_for
 from crm.errors import CRMError, DuplicateSuspected, InvalidInput, NotFound
+from crm.pipeline_stages import stages_of
 from crm.search import MAX_QUERY_CHARS
 
 if TYPE_CHECKING:
@@ -63,7 +64,12 @@ class CustomerUI:
         )
         tz = self.services.people.tz(client, workspace_id, user)
         blocks = views.card_blocks(
-            card, tz=tz, now=self.services.now(), type_label=_type_label(self.services), shared=shared
+            card,
+            tz=tz,
+            now=self.services.now(),
+            type_label=_type_label(self.services),
+            stage_label=lambda key: stages_of(self.services.settings).describe(key).display,
+            shared=shared,
         )
         return card, blocks
 

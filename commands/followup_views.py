@@ -190,6 +190,7 @@ def home_view(
     tz: str,
     now: datetime,
     type_label=lambda k: k.capitalize(),
+    stage_label=lambda k: k.capitalize(),
 ) -> dict[str, Any]:
     """The App Home "my day": at most ~80 blocks whatever the data (Slack allows 100)."""
     blocks: list[dict[str, Any]] = [
@@ -233,7 +234,7 @@ def home_view(
         blocks.append(_section("*My recent activity*\nNothing logged yet. `/log call Acme discussed pricing`"))
     if deals:
         lines = [
-            f"• {_esc(d.title, 80)} · {_esc(name, 60)} · {_esc(d.stage, 30)} · "
+            f"• {_esc(d.title, 80)} · {_esc(name, 60)} · {_esc(stage_label(d.stage), 30)} · "
             f"{format_money(d.amount_minor, d.currency)}"
             for d, name in deals[:10]
         ]

@@ -27,6 +27,7 @@ from crm.dates import date_order_for_locale, format_local, parse_follow_up, pars
 from crm.errors import CRMError
 from crm.followups import add_follow_up
 from crm.my_day import my_day
+from crm.pipeline_stages import stages_of
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -289,6 +290,7 @@ class FollowUpUI:
             tz=person.tz or self.services.settings.default_timezone,
             now=now,
             type_label=self._type_label,
+            stage_label=lambda key: stages_of(self.services.settings).describe(key).display,
         )
         try:
             client.views_publish(user_id=user, view=view)

@@ -23,10 +23,9 @@ Rules:
   never as ``<@U…>``: a mention in a bot message notifies the person, and a list of everyone
   who talked to a customer must not ping them all.
 * Ignored on purpose: other bots' messages (``bot_id``; no bot-to-bot loops), the bot's own
-  messages, and ``message_changed`` events (an edit is not a new question). A mention with no
-  words (blank, only emoji) gets a private hint. Other mentions ("@crm hi") are not taken by
-  this listener (:func:`handles_mention`), because Bolt runs only the first matching listener of
-  an event and other features may answer them.
+  messages, and ``message_changed`` events (an edit is not a new question). Any other mention
+  (blank, only emoji, "@crm hi") gets a private hint: this listener takes every mention, since
+  an event no listener takes is answered 404 and Slack would deliver it again.
 * In a DM there is nothing to keep private and no thread to start: the answer comes in place.
 
 Block Kit lives in the pure ``build_*`` functions below; action ids are module constants.
@@ -635,16 +634,6 @@ class WhoTalkedUI:
         respond(text=views.card_text(card), blocks=blocks, response_type="ephemeral", replace_original=False)
 
 
-def handles_mention(event: dict[str, Any]) -> bool:
-    """The mentions this feature takes: who-talked questions, empty ones (it answers with a hint),
-    and those it ignores on purpose (bots, edits). Bolt runs only the first matching listener
-    of an event, so other mentions ("@crm hi") stay free for other features' listeners."""
-    if event.get("bot_id") or event.get("subtype") in ("bot_message", "message_changed"):
-        return True
-    question = parse_question(plain_text(event.get("text") or ""))
-    return question.intent or question.empty
-
-
 def message_text(message: dict[str, Any]) -> str:
     """A message's text for finding customers: its text and its attachments' text."""
     parts = [message.get("text") or ""]
@@ -662,7 +651,9 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         example="/crm who acme",
         aliases=("whos", "who's"),
     )
-    app.event("app_mention", matchers=[handles_mention])(ui.on_mention)
+    # Every mention comes here: questions get answers, anything else a short hint. An event no
+    # listener takes would be answered 404, and Slack would retry it.
+    app.event("app_mention")(ui.on_mention)
     app.shortcut(MESSAGE_SHORTCUT)(ui.on_shortcut)
     app.action(PICK)(ui.on_pick)
     app.action(OPEN_CARD)(ui.on_open_card)

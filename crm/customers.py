@@ -309,9 +309,10 @@ def update_customer(
             )
             if candidates and not force:
                 raise DuplicateSuspected("Another customer already looks like this.", candidates)
-        if normalized != customer.normalized_name:
-            _add_alias(session, customer, customer.name, "rename", actor)
+        old_name = customer.name
         customer.name, customer.normalized_name = display, normalized
+        if normalize_name(old_name) != normalized:
+            _add_alias(session, customer, old_name, "rename", actor)
         customer.website, customer.domain = site, domain
         customer.owner_user_id = owner_user_id or customer.owner_user_id
         customer.updated_by = actor

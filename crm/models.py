@@ -195,6 +195,8 @@ class Deal(Tracked, Base):
     __table_args__ = (
         Index("ix_deals_ws_stage", "workspace_id", "stage"),
         Index("ix_deals_customer", "customer_id"),
+        # The digest's "created since the last digest".
+        Index("ix_deals_ws_created", "workspace_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -294,7 +296,18 @@ class DigestSubscription(Tracked, Base):
     """A channel that gets the daily pipeline digest at a local time."""
 
     __tablename__ = "digest_subscriptions"
-    __table_args__ = (Index("ix_digest_subscriptions_ws_channel", "workspace_id", "channel_id"),)
+    __table_args__ = (
+        Index("ix_digest_subscriptions_ws_channel", "workspace_id", "channel_id"),
+        # One live subscription per channel: two "subscribe" at once update one row.
+        Index(
+            "uq_digest_subscriptions_live_channel",
+            "workspace_id",
+            "channel_id",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))

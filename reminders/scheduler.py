@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from crm.activity_types import label_for
+from reminders.digests import digest_tick, make_digest_sender
 from reminders.nudges import Pacer, SlackNudgeSender, send_due_nudges
 
 if TYPE_CHECKING:
@@ -71,6 +72,17 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         IntervalTrigger(seconds=services.settings.nudge_interval_seconds, timezone=UTC),
         args=(services, sender),
         id="follow_up_nudges",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=30,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        digest_tick,
+        IntervalTrigger(seconds=60, timezone=UTC),
+        args=(services, make_digest_sender(services, client)),
+        id="pipeline_digests",
         replace_existing=True,
         max_instances=1,
         coalesce=True,

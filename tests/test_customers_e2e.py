@@ -69,6 +69,7 @@ def test_lookup_with_a_typo_shows_the_card(slack, standin, app_server, ws):
         views.EDIT_OPEN,
         views.HISTORY,
         views.SHARE,
+        views.DEAL_NEW_OPEN,
     }
     assert all(e["value"].startswith(str(acme.id)) for e in actions)
     # /crm find is the same thing.

@@ -137,6 +137,10 @@ def test_another_replicas_index_sees_changes_within_its_recheck(services, ws):
         website=None,
         owner_user_id=None,
     )
+    with services.session_factory() as s:
+        assert s.scalars(select(CustomerAlias.alias).where(CustomerAlias.customer_id == c.id)).all() == [
+            "Umbrella Corporation"
+        ]
     # The old name stays findable as an alias, on both replicas.
     assert other.search(ws, "Umbrella Corporation")[0].customer_id == c.id
     assert other.search(ws, "umbrella pharma")[0].matched == "Umbrella Pharma"

@@ -135,8 +135,8 @@ def test_every_request_kind_reaches_its_listener(services, standin):
         ack()
         seen["message_action"] = body
 
-    @app.event("app_mention")
-    def on_mention(event):
+    @app.event("member_joined_channel")
+    def on_join(event):
         seen["event"] = event
 
     server = ServerThread(make_wsgi_app(app, services.engine), threads=4).start()
@@ -154,14 +154,8 @@ def test_every_request_kind_reaches_its_listener(services, standin):
         assert options["options"][0]["text"]["text"] == "ac"
         assert driver.global_shortcut("probe_global").status == 200
         assert driver.message_shortcut("probe_message", {"ts": "1.2", "text": "hi"}).status == 200
-        mention = {
-            "type": "app_mention",
-            "user": "U0REP",
-            "text": "<@U0BOT> hi",
-            "ts": "1.3",
-            "channel": "C1",
-        }
-        assert driver.event(mention).status == 200
+        joined = {"type": "member_joined_channel", "user": "U0REP", "channel": "C1", "team": "T0TEST"}
+        assert driver.event(joined).status == 200
         deadline = time.time() + 5
         while len(seen) < 5 and time.time() < deadline:
             time.sleep(0.02)

@@ -18,7 +18,6 @@ What happens where:
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import re
@@ -41,6 +40,8 @@ from bot.services import Services
 from bot.slack_standin import Call, SlackStandIn
 from crm.db import make_engine, make_session_factory
 from crm.models import utcnow
+from reminders.digests import digest_tick, make_digest_sender
+from reminders.scheduler import make_sender, nudge_client, nudge_tick
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class Playground:
         self._tick_lock = threading.Lock()
         self._ticker: threading.Thread | None = None
         self._sender = None
-        self._digest: Callable[[], Any] | bool | None = None
+        self._digest_sender = None
         self.last_tick: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -174,7 +175,6 @@ class Playground:
 
     def start(self) -> Playground:
         from crm.migrate import upgrade
-        from reminders.scheduler import make_sender, nudge_client
 
         self.standin.start()
         self._seed_workspace()
@@ -205,6 +205,7 @@ class Playground:
             self.demo_summary = seed_demo(self.services, workspace_id, now=self.clock())
         self._app = create_app(self.services)
         self._sender = make_sender(self.services, nudge_client(self.services), rate=50.0)
+        self._digest_sender = make_digest_sender(self.services, nudge_client(self.services), rate=50.0)
 
         from bot.playground.web import make_page_app
 
@@ -730,35 +731,16 @@ class Playground:
 
     def tick(self) -> dict[str, Any]:
         """Run the scheduled jobs once, as each replica's scheduler would."""
-        from reminders.scheduler import nudge_tick
-
         assert self.services is not None and self._sender is not None
         with self._tick_lock:
-            report: dict[str, Any] = {"at": self.clock().isoformat(), "nudges": nudge_tick(self.services, self._sender)}
-            digest = self._digest_job()
-            if digest is not None:
-                report["digests"] = digest()
+            report: dict[str, Any] = {
+                "at": self.clock().isoformat(),
+                "nudges": nudge_tick(self.services, self._sender),
+                "digests": digest_tick(self.services, self._digest_sender),
+            }
             self.last_tick = report
         self._bump()
         return report
-
-    def _digest_job(self) -> Callable[[], Any] | None:
-        """The pipeline digest job, wired as ``reminders/scheduler.py`` wires it (if it exists)."""
-        if self._digest is None:
-            try:
-                module = importlib.import_module("reminders.digests")
-            except ModuleNotFoundError:
-                module = None
-            tick = getattr(module, "digest_tick", None)
-            make = getattr(module, "make_digest_sender", None)
-            if callable(tick) and callable(make):
-                from reminders.scheduler import nudge_client
-
-                sender = make(self.services, nudge_client(self.services), rate=50.0)
-                self._digest = lambda: tick(self.services, sender)
-            else:
-                self._digest = False
-        return self._digest or None
 
     def _tick_loop(self) -> None:
         while not self._stop.is_set():

@@ -1,0 +1,294 @@
+"""Posting the daily pipeline digests: at each channel's local time, exactly once, never lost.
+
+:func:`send_due_digests` is the scheduled job, a plain function of a session factory, a
+sender and ``now``; every replica runs it each minute and ``crm.digest_schedule`` makes sure
+each subscription's digest is claimed by one of them per local day (see that module).
+
+Where the digest goes:
+
+- into the channel; when Slack says ``not_in_channel`` the bot joins the (public) channel
+  with ``conversations.join`` and posts again;
+- never into a Slack Connect channel (``conversations.info`` ``is_ext_shared``): the
+  subscriber gets it by DM, with the reason;
+- a private channel the bot is not in, an archived or vanished channel: the subscriber gets
+  it by DM, with how to fix it.
+
+Each post carries message metadata (subscription id and local day). When an earlier attempt
+ended in doubt (a timeout, a 5xx, a replica that died), the sender first looks for that post
+in the channel's (or the DM's) history instead of posting a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.orm import Session, sessionmaker
+
+from commands.digest_views import delivery_notice, digest_blocks, digest_text
+from crm import digest_schedule as schedule
+from crm.activity_types import label_for
+from crm.digest import Digest, build_digest
+from crm.digest_schedule import Claim
+from crm.pipeline_stages import PipelineStages, stages_of
+from reminders.nudges import Pacer
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "crm_pipeline_digest"
+DIGESTS_PER_SECOND = 1.0  # chat.postMessage allows about one message per second per channel
+TICK_BUDGET_SECONDS = 45
+GONE = {"channel_not_found", "is_archived"}
+
+
+@dataclass
+class Delivery:
+    ok: bool
+    channel: str | None = None
+    ts: str | None = None
+    note: str | None = None  # how it was handled when not simply posted in the channel
+    error: str | None = None
+    permanent: bool = False
+    retry_after: float | None = None
+
+
+@dataclass
+class DigestTickReport:
+    due: int = 0
+    claimed: int = 0
+    posted: int = 0
+    late: int = 0
+    by_dm: int = 0
+    found_already_sent: int = 0
+    failed: int = 0
+    lost_claims: int = 0
+
+
+def _failure(exc: SlackApiError) -> Delivery:
+    """A refused call: rate limits and 5xx are retried (5xx may have posted), the rest are final."""
+    status = exc.response.status_code
+    error = exc.response.get("error") or f"http_{status}"
+    if status == 429:
+        headers = exc.response.headers
+        retry = float(headers.get("Retry-After", headers.get("retry-after", 30)))
+        return Delivery(False, error="ratelimited", retry_after=retry)
+    if status >= 500:
+        return Delivery(False, error=f"ambiguous: http {status}")
+    return Delivery(False, error=error, permanent=True)
+
+
+@dataclass
+class SlackDigestSender:
+    """Renders a digest and gets it to the channel, or to the subscriber when it can't go there."""
+
+    client: WebClient
+    stages: PipelineStages
+    type_label: Callable[[str], str] = lambda key: key.capitalize()
+    pacer: Pacer = field(default_factory=lambda: Pacer(DIGESTS_PER_SECOND))
+    _dm: dict[str, str] = field(default_factory=dict)
+
+    # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def _payload(claim: Claim) -> dict[str, Any]:
+        return {"subscription_id": claim.subscription_id, "run_date": claim.run_date.isoformat()}
+
+    def _message(self, claim: Claim, digest: Digest, notice: str | None = None) -> dict[str, Any]:
+        return {
+            "text": digest_text(digest),
+            "blocks": digest_blocks(
+                digest,
+                stages=self.stages,
+                type_label=self.type_label,
+                late_for=claim.scheduled_at if claim.late else None,
+                notice=notice,
+            ),
+            "metadata": {"event_type": METADATA_EVENT, "event_payload": self._payload(claim)},
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+
+    def dm_channel(self, user: str) -> str:
+        channel = self._dm.get(user)
+        if channel is None:
+            channel = self.client.conversations_open(users=user)["channel"]["id"]
+            self._dm[user] = channel
+        return channel
+
+    def _find_in(self, channel: str, claim: Claim) -> str | None:
+        # An attempt in doubt is at most a lease or a backoff old: the latest 200 messages cover it.
+        history = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
+        wanted = self._payload(claim)
+        for message in history.get("messages", []):
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == METADATA_EVENT and meta.get("event_payload") == wanted:
+                return message.get("ts")
+        return None
+
+    def find_sent(self, claim: Claim) -> Delivery | None:
+        """The post an earlier, interrupted attempt made (in the channel or the subscriber's DM)."""
+        try:
+            ts = self._find_in(claim.channel_id, claim)
+            if ts:
+                return Delivery(True, claim.channel_id, ts, note="already-sent")
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("not_in_channel", "channel_not_found"):
+                raise
+        dm = self.dm_channel(claim.subscriber_user_id)
+        ts = self._find_in(dm, claim)
+        return Delivery(True, dm, ts, note="already-sent") if ts else None
+
+    def _post(self, channel: str, message: dict[str, Any]) -> Delivery:
+        self.pacer.wait()
+        response = self.client.chat_postMessage(channel=channel, **message)
+        return Delivery(True, response.get("channel", channel), response.get("ts"))
+
+    def to_subscriber(self, claim: Claim, digest: Digest, reason: str) -> Delivery:
+        """The digest by DM to whoever subscribed, saying why it didn't go to the channel."""
+        try:
+            dm = self.dm_channel(claim.subscriber_user_id)
+            sent = self._post(dm, self._message(claim, digest, delivery_notice(reason, claim.channel_id)))
+        except SlackApiError as exc:
+            failed = _failure(exc)
+            failed.error = f"dm after {reason}: {failed.error}"
+            return failed
+        sent.note = f"dm: {reason}"
+        return sent
+
+    # -- the delivery ----------------------------------------------------------------------
+    def deliver(self, claim: Claim, digest: Digest) -> Delivery:
+        try:
+            if claim.recovered:
+                found = self.find_sent(claim)
+                if found is not None:
+                    return found
+            try:
+                info = self.client.conversations_info(channel=claim.channel_id)["channel"]
+            except SlackApiError as exc:
+                if exc.response.get("error") == "channel_not_found":
+                    return self.to_subscriber(claim, digest, "channel_not_found")
+                raise
+            if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
+                return self.to_subscriber(claim, digest, "slack_connect")
+            if info.get("is_archived"):
+                return self.to_subscriber(claim, digest, "archived")
+            message = self._message(claim, digest)
+            try:
+                return self._post(claim.channel_id, message)
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                if error == "not_in_channel":
+                    return self._join_and_post(claim, digest, message, private=bool(info.get("is_private")))
+                if error in GONE:
+                    return self.to_subscriber(claim, digest, "archived" if error == "is_archived" else error)
+                raise
+        except SlackApiError as exc:
+            return _failure(exc)
+        except (SlackClientError, OSError) as exc:  # timeouts, resets: Slack may have posted
+            return Delivery(False, error=f"ambiguous: {type(exc).__name__}")
+
+    def _join_and_post(self, claim: Claim, digest: Digest, message: dict[str, Any], *, private: bool) -> Delivery:
+        if private:
+            return self.to_subscriber(claim, digest, "not_in_channel")
+        try:
+            self.client.conversations_join(channel=claim.channel_id)
+        except SlackApiError as exc:
+            log.info("could not join %s: %s", claim.channel_id, exc.response.get("error"))
+            return self.to_subscriber(claim, digest, "not_in_channel")
+        return self._post(claim.channel_id, message)
+
+
+def send_due_digests(
+    sf: sessionmaker[Session],
+    sender: SlackDigestSender,
+    now: datetime,
+    *,
+    replica: str,
+    stale_days: int = 14,
+    batch: int = 20,
+    lease: timedelta = timedelta(minutes=5),
+) -> DigestTickReport:
+    """One tick: claim the digests due now (at most ``batch``), build and post each."""
+    report = DigestTickReport()
+    due = schedule.due_runs(sf, now)
+    report.due = len(due)
+    for item in due:
+        if report.claimed >= batch:
+            break
+        claimed = schedule.claim(sf, item, now=now, replica=replica, lease=lease)
+        if claimed is None:
+            continue
+        report.claimed += 1
+        try:
+            digest = build_digest(
+                sf,
+                claimed.workspace_id,
+                now=now,
+                tz=claimed.timezone,
+                stages=sender.stages,
+                previous=claimed.previous_snapshot,
+                stale_days=stale_days,
+            )
+        except Exception:  # one workspace's broken data must not stop the other digests
+            log.exception("digest %s: building failed", claimed.subscription_id)
+            schedule.mark_failed(sf, claimed, replica=replica, now=now, error="build failed")
+            report.failed += 1
+            continue
+        outcome = sender.deliver(claimed, digest)
+        if outcome.ok:
+            if schedule.mark_done(
+                sf, claimed, replica=replica, now=now, ts=outcome.ts, note=outcome.note, snapshot=digest.snapshot()
+            ):
+                report.posted += 1
+                report.late += claimed.late
+                report.by_dm += bool(outcome.note and outcome.note.startswith("dm:"))
+                report.found_already_sent += outcome.note == "already-sent"
+            else:
+                report.lost_claims += 1
+                log.warning("digest %s: claim lost while posting", claimed.subscription_id)
+            continue
+        report.failed += 1
+        log.warning("digest %s: not posted (%s)", claimed.subscription_id, outcome.error)
+        if outcome.permanent:
+            schedule.mark_done(sf, claimed, replica=replica, now=now, ts=None, note=f"failed: {outcome.error}")
+            continue
+        schedule.mark_failed(
+            sf, claimed, replica=replica, now=now, error=outcome.error or "unknown", retry_after=outcome.retry_after
+        )
+        if outcome.error == "ratelimited":
+            break  # Slack says slow down: the rest stay unclaimed for a later tick
+    return report
+
+
+def make_digest_sender(services: Services, client: WebClient, rate: float = DIGESTS_PER_SECOND) -> SlackDigestSender:
+    return SlackDigestSender(
+        client=client,
+        stages=stages_of(services.settings),
+        type_label=lambda key: label_for(services.settings, key),
+        pacer=Pacer(rate),
+    )
+
+
+def digest_tick(services: Services, sender: SlackDigestSender) -> int:
+    """The APScheduler job: post what is due, within the tick's budget; return how many went out."""
+    started = time.monotonic()
+    posted = 0
+    while True:
+        report = send_due_digests(
+            services.session_factory,
+            sender,
+            services.now(),
+            replica=services.replica_id,
+            stale_days=services.settings.stale_days,
+        )
+        posted += report.posted
+        if not report.claimed or report.failed or time.monotonic() - started > TICK_BUDGET_SECONDS:
+            return posted

@@ -32,7 +32,7 @@ from commands.pickers import NEW_PREFIX, customer_select
 from commands.router import CommandRouter, SlashContext
 from crm import deals as svc
 from crm.customers import find_customers, get_customer
-from crm.errors import InvalidInput, NotFound
+from crm.errors import Conflict, InvalidInput, NotFound
 from crm.models import Customer, Deal, DealStageChange
 from crm.money import format_money
 from crm.pipeline_stages import PipelineStages, stages_of
@@ -377,7 +377,19 @@ class DealUI:
             if meta.get("deal"):
                 deal = svc.update_deal(self.sf, ws, int(meta["deal"]), form, actor=user, stages=self.stages, now=now)
             else:
-                deal = svc.create_deal(self.sf, ws, int(customer_id), form, actor=user, stages=self.stages, now=now)
+                deal = svc.create_deal(
+                    self.sf,
+                    ws,
+                    int(customer_id),
+                    form,
+                    actor=user,
+                    stages=self.stages,
+                    now=now,
+                    idempotency_key=f"view:{body['view']['id']}",
+                )
+        except Conflict:
+            ack()  # a double-click or a replay: the first submission saved it and confirmed
+            return
         except InvalidInput as err:
             field = err.field if err.field in (B_TITLE, B_AMOUNT, B_CURRENCY, B_STAGE, B_CLOSE, B_OWNER) else B_TITLE
             ack(response_action="errors", errors={field: err.message[:300]})

@@ -14,12 +14,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
 from crm.customers import clean_text, live_customer
-from crm.errors import InvalidInput, NotFound
-from crm.models import Customer, Deal, DealStageChange
+from crm.errors import Conflict, InvalidInput, NotFound
+from crm.models import Customer, Deal, DealStageChange, ProcessedEvent
 from crm.money import exponent, format_money, to_minor
 from crm.pipeline_stages import CLOSED_KEYS, PipelineStages
 
@@ -173,10 +174,19 @@ def create_deal(
     actor: str,
     stages: PipelineStages,
     now: datetime,
+    idempotency_key: str | None = None,
 ) -> Deal:
+    """Create a deal. With ``idempotency_key`` (e.g. the modal's view id), a replayed or
+    double-clicked submission raises :class:`Conflict` instead of creating a second deal."""
     values = _clean(form, stages)
     with sf.begin() as session:
         customer = live_customer(session, workspace_id, customer_id)
+        if idempotency_key:
+            try:
+                with session.begin_nested():
+                    session.add(ProcessedEvent(workspace_id=workspace_id, event_key=f"deal:{idempotency_key}"[:128]))
+            except IntegrityError:
+                raise Conflict("This deal was already saved.") from None
         deal = Deal(
             workspace_id=workspace_id,
             customer_id=customer.id,

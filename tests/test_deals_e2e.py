@@ -4,6 +4,7 @@ answers read from the Slack stand-in, rows read from the database."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -64,8 +65,10 @@ def deal_values(*, title="Annual licence", amount="12,500.50", currency="EUR", s
     return values
 
 
-def submit(slack, values, meta, user=REP):
-    return slack.view_submission(ui.SAVE_VIEW, values, private_metadata=json.dumps(meta), user=user)
+def submit(slack, values, meta, user=REP, view_id=None):
+    """Submit the deal modal; each call is a different modal (Slack gives each its own view id)."""
+    view_id = view_id or f"V{uuid.uuid4().hex[:10].upper()}"
+    return slack.view_submission(ui.SAVE_VIEW, values, private_metadata=json.dumps(meta), user=user, view_id=view_id)
 
 
 def buttons(blocks) -> list[dict]:
@@ -87,7 +90,8 @@ def test_card_offers_new_deal_and_the_modal_saves_it(slack, standin, app_server,
     view = standin.wait_for("views.open")[0].params["view"]
     assert view["callback_id"] == ui.SAVE_VIEW and "Acme Corporation" in json.dumps(view["blocks"])
     meta = json.loads(view["private_metadata"])
-    resp = submit(slack, deal_values(close="2026-04-30"), meta)
+    view_id = standin.wait_for("views.open")[0].response["view"]["id"]
+    resp = submit(slack, deal_values(close="2026-04-30"), meta, view_id=view_id)
     assert resp.status == 200 and not resp.text
     [deal] = deals(app_server)
     assert (deal.title, deal.amount_minor, deal.currency, deal.stage, deal.owner_user_id) == (
@@ -104,6 +108,10 @@ def test_card_offers_new_deal_and_the_modal_saves_it(slack, standin, app_server,
     with app_server.services.session_factory() as s:
         [change] = s.scalars(select(DealStageChange)).all()
         assert (change.from_stage, change.to_stage, change.created_by) == (None, "qualified", REP)
+    # A double-click or a replayed submission of the same modal saves nothing more.
+    again = submit(slack, deal_values(close="2026-04-30"), meta, view_id=view_id)
+    assert again.status == 200 and not again.text
+    assert len(deals(app_server)) == 1
 
 
 @pytest.mark.parametrize(

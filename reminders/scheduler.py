@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from crm.activity_types import label_for
+from crm.housekeeping import prune_processed_events
 from reminders.digests import digest_tick, make_digest_sender
 from reminders.nudges import Pacer, SlackNudgeSender, send_due_nudges
 
@@ -88,6 +89,14 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         coalesce=True,
         misfire_grace_time=30,
         next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        lambda: prune_processed_events(services.session_factory, now=services.now()),
+        IntervalTrigger(hours=1, timezone=UTC),
+        id="prune_processed_events",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
     )
     scheduler.start()
     log.info("scheduler started: nudges every %ss", services.settings.nudge_interval_seconds)

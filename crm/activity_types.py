@@ -14,31 +14,19 @@ activities keep their ``type_key`` and are shown with the key and :data:`GENERIC
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
-GENERIC_EMOJI = "🗂️"
-MAX_TYPES = 100  # a static_select holds at most 100 options
-MAX_LABEL = 40
-KEY_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-# key[:label[:emoji[:alias|alias]]]; the emoji may be a :shortcode: with its own colons.
-_ENTRY = re.compile(r"(?P<key>[^:]*)(?::(?P<label>[^:]*)(?::\s*(?P<emoji>:[\w+-]+:|[^:]*)(?::(?P<aliases>[^:]*))?)?)?")
+from crm.fixed_lists import GENERIC_EMOJI, MAX_ITEMS, FixedList, Item, parse_items
+
+__all__ = ["DEFAULT", "DEFAULT_ALIASES", "GENERIC_EMOJI", "MAX_TYPES", "ActivityType", "ActivityTypes"]
+
+MAX_TYPES = MAX_ITEMS
 
 
-@dataclass(frozen=True)
-class ActivityType:
-    key: str
-    label: str
-    emoji: str = GENERIC_EMOJI
-    aliases: tuple[str, ...] = ()  # set by the admin; the built-in ones are in DEFAULT_ALIASES
-    retired: bool = False
-
-    @property
-    def display(self) -> str:
-        """ "📞 Call" (plain text; safe in mrkdwn too, the label is admin-set)."""
-        return f"{self.emoji} {self.label}"
+class ActivityType(Item):
+    """One activity type: key, label, emoji and the admin's aliases."""
 
 
 DEFAULT_TYPES: tuple[ActivityType, ...] = (
@@ -61,61 +49,21 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _word(text: str) -> str:
-    return " ".join(text.strip().casefold().split()).rstrip(":.,;")
-
-
-@dataclass(frozen=True)
-class ActivityTypes:
+class ActivityTypes(FixedList):
     """The workspace's types in display order, with look-up by key, label or alias."""
 
-    types: tuple[ActivityType, ...]
-    _words: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Strongest first: keys, then labels, then the admin's aliases, then the built-in ones.
-        passes = (
-            lambda t: (t.key,),
-            lambda t: (t.label,),
-            lambda t: t.aliases,
-            lambda t: DEFAULT_ALIASES.get(t.key, ()),
-        )
-        for words_of in passes:
-            for t in self.types:
-                for word in words_of(t):
-                    self._words.setdefault(_word(word), t.key)
-
-    def __iter__(self):
-        return iter(self.types)
-
-    def __len__(self) -> int:
-        return len(self.types)
+    item_class: ClassVar[type[Item]] = ActivityType
 
     @property
-    def keys(self) -> tuple[str, ...]:
-        return tuple(t.key for t in self.types)
+    def types(self) -> tuple[ActivityType, ...]:
+        return self.items  # type: ignore[return-value]
 
-    def get(self, key: str | None) -> ActivityType | None:
-        """The active type with this exact key, or None (unknown or retired)."""
-        return next((t for t in self.types if t.key == key), None)
-
-    def is_active(self, key: str | None) -> bool:
-        return self.get(key) is not None
-
-    def resolve(self, word: str | None) -> ActivityType | None:
-        """The type a rep means by ``word`` ("Call", "mtg", "e-mail"), or None."""
-        if not word:
-            return None
-        key = self._words.get(_word(word))
-        return self.get(key)
-
-    def describe(self, key: str) -> ActivityType:
-        """How to show an activity's type; a retired key shows as itself with a generic emoji."""
-        return self.get(key) or ActivityType(key, key, GENERIC_EMOJI, retired=True)
+    def extra_words(self, item: Item) -> Iterable[str]:
+        return DEFAULT_ALIASES.get(item.key, ())
 
     def names(self) -> str:
         """ "call, meeting, email, ..." for help and error messages."""
-        return ", ".join(t.key for t in self.types)
+        return ", ".join(t.key for t in self.items)
 
 
 DEFAULT = ActivityTypes(DEFAULT_TYPES)
@@ -129,39 +77,7 @@ def parse_activity_types(raw: str | None) -> ActivityTypes:
     """
     if raw is None or not raw.strip():
         return DEFAULT
-    types: list[ActivityType] = []
-    seen: dict[str, str] = {}
-    for n, entry in enumerate(raw.split(","), start=1):
-        entry = entry.strip()
-        if not entry:
-            raise ValueError(f"entry {n} is empty (check for a doubled or trailing comma)")
-        match = _ENTRY.fullmatch(entry)
-        if match is None:
-            raise ValueError(f"entry {n} ({entry!r}) is not key:Label:emoji:aliases")
-        key = match["key"].strip().lower()
-        if not KEY_PATTERN.fullmatch(key):
-            raise ValueError(
-                f"entry {n} has key {match['key']!r}; a key is a letter then letters, digits, '_' or '-', "
-                "at most 32 characters"
-            )
-        label = (match["label"] or "").strip() or key.replace("_", " ").capitalize()
-        if len(label) > MAX_LABEL:
-            raise ValueError(f"the label of {key!r} is {len(label)} characters; at most {MAX_LABEL}")
-        emoji = (match["emoji"] or "").strip() or GENERIC_EMOJI
-        if len(emoji) > 32 or re.search(r"\s", emoji):
-            raise ValueError(f"the emoji of {key!r} ({emoji!r}) should be one emoji such as 📞 or :phone:")
-        aliases = tuple(a.strip() for a in (match["aliases"] or "").split("|") if a.strip())
-        for word in (key, label, *aliases):
-            owner = seen.get(_word(word))
-            if owner is not None and owner != key:
-                raise ValueError(f"{word!r} is used by both {owner!r} and {key!r}")
-            if owner == key and word == key:
-                raise ValueError(f"key {key!r} appears twice")
-            seen[_word(word)] = key
-        types.append(ActivityType(key, label, emoji, aliases))
-    if len(types) > MAX_TYPES:
-        raise ValueError(f"has {len(types)} types; at most {MAX_TYPES} fit in Slack's picker")
-    return ActivityTypes(tuple(types))
+    return ActivityTypes(tuple(ActivityType(*entry) for entry in parse_items(raw, emoji_example="📞 or :phone:")))
 
 
 @lru_cache(maxsize=8)

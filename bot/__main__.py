@@ -95,7 +95,7 @@ def cmd_run(settings: Settings, host: str) -> int:
     services = Services.from_settings(settings)
     _migrate(services)
     app = create_app(services)
-    threading.Thread(target=services.search.warm_all, name="warm-search", daemon=True).start()
+    threading.Thread(target=services.warm_caches, name="warm-caches", daemon=True).start()
     from reminders.scheduler import start_scheduler
 
     scheduler = start_scheduler(services)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from commands.users import UserDirectory
 from crm.db import make_engine, make_session_factory
+from crm.insights import MentionRegistry
 from crm.lookup import SearchRegistry
 from crm.models import utcnow
 from crm.workspaces import get_or_create_workspace
@@ -34,12 +35,14 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     replica_id: str = field(default_factory=make_replica_id)
     search: SearchRegistry = field(init=False)
+    mentions: MentionRegistry = field(init=False)
     people: UserDirectory = field(init=False)
     _workspace_ids: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.search = SearchRegistry(self.session_factory)
+        self.mentions = MentionRegistry(self.session_factory)
         self.people = UserDirectory(self)
 
     @classmethod
@@ -61,6 +64,11 @@ class Services:
         with self._lock:
             self._workspace_ids[key] = workspace.id
         return workspace.id
+
+    def warm_caches(self) -> None:
+        """Build the per-workspace search indexes and name dictionaries (at start, in the background)."""
+        self.search.warm_all()
+        self.mentions.warm_all()
 
     def close(self) -> None:
         self.engine.dispose()

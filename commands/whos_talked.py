@@ -391,7 +391,7 @@ class WhoTalkedUI:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.sf = services.session_factory
-        self.mentions = insights.MentionRegistry(services.session_factory)
+        self.mentions = services.mentions
 
     # -- privacy and sending -----------------------------------------------------------------
     def where(

@@ -37,20 +37,19 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import desc, func, select
+from sqlalchemy import Row, desc, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.customers import live_customer
-from crm.lookup import SearchRegistry
-from crm.models import Activity, Contact, Customer, CustomerAlias, ProcessedEvent, Workspace
+from crm.lookup import SearchRegistry, WorkspaceCache
+from crm.models import Activity, Contact, Customer, CustomerAlias, ProcessedEvent
 from crm.normalize import extract_domain, extract_emails, is_free_email_domain, is_valid_domain, name_tokens
 
 log = logging.getLogger(__name__)
@@ -385,92 +384,35 @@ class NameDictionary:
         return previous.word.casefold() not in ARTICLES
 
 
-@dataclass
-class _State:
-    names: NameDictionary = field(default_factory=NameDictionary)
-    version: int = -1
-    checked_at: float = float("-inf")
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class MentionRegistry:
+class MentionRegistry(WorkspaceCache[NameDictionary]):
     """One :class:`NameDictionary` per workspace, kept in step with the database.
 
     Built from the stored normalised names (``customers.normalized_name`` and
-    ``customer_aliases.normalized``), so building needs no normalising. Like
-    :class:`crm.lookup.SearchRegistry`, it compares ``workspaces.search_version`` with its
-    own at most once per ``recheck_seconds`` and reloads only the customers stamped since.
+    ``customer_aliases.normalized``), so building needs no normalising; refreshed like the
+    search index (:class:`crm.lookup.WorkspaceCache`).
     """
 
-    def __init__(
-        self,
-        session_factory: sessionmaker[Session],
-        *,
-        recheck_seconds: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.session_factory = session_factory
-        self.recheck_seconds = recheck_seconds
-        self.monotonic = monotonic
-        self._states: dict[int, _State] = {}
-        self._lock = threading.Lock()
+    what = "name dictionary"
+
+    def empty(self) -> NameDictionary:
+        return NameDictionary()
 
     def names(self, workspace_id: int, *, force_check: bool = False) -> NameDictionary:
-        with self._lock:
-            state = self._states.setdefault(workspace_id, _State())
-        now = self.monotonic()
-        if force_check or now - state.checked_at >= self.recheck_seconds:
-            with state.lock:
-                if force_check or now - state.checked_at >= self.recheck_seconds:
-                    self._refresh(workspace_id, state)
-                    state.checked_at = self.monotonic()
-        return state.names
+        return self.get(workspace_id, force_check=force_check)
 
-    def _refresh(self, workspace_id: int, state: _State) -> None:
-        with self.session_factory() as session:
-            db_version = session.scalar(select(Workspace.search_version).where(Workspace.id == workspace_id))
-            if db_version is None or db_version == state.version:
-                return
-            started = time.perf_counter()
-            last_id, changed = 0, 0
-            while True:
-                rows = session.execute(
-                    select(Customer.id, Customer.normalized_name, Customer.deleted_at, Customer.merged_into_id)
-                    .where(
-                        Customer.workspace_id == workspace_id,
-                        Customer.index_version > state.version,
-                        Customer.index_version <= db_version,
-                        Customer.id > last_id,
-                    )
-                    .order_by(Customer.id)
-                    .limit(5000)
-                ).all()
-                if not rows:
-                    break
-                last_id = rows[-1].id
-                live = [r.id for r in rows if r.deleted_at is None and r.merged_into_id is None]
-                aliases: dict[int, list[str]] = defaultdict(list)
-                if live:
-                    for cid, normalized in session.execute(
-                        select(CustomerAlias.customer_id, CustomerAlias.normalized).where(
-                            CustomerAlias.customer_id.in_(live)
-                        )
-                    ):
-                        aliases[cid].append(normalized)
-                for r in rows:
-                    if r.deleted_at is not None or r.merged_into_id is not None:
-                        state.names.remove(r.id)
-                    else:
-                        state.names.add(r.id, [r.normalized_name, *aliases.get(r.id, ())])
-                changed += len(rows)
-            state.version = db_version
-            if changed:
-                log.info(
-                    "name dictionary for workspace %s: %d customers (re)loaded in %.0f ms",
-                    workspace_id,
-                    changed,
-                    (time.perf_counter() - started) * 1000,
-                )
+    def apply(self, session: Session, value: NameDictionary, rows: Sequence[Row]) -> None:
+        live = [r.id for r in rows if r.deleted_at is None and r.merged_into_id is None]
+        aliases: dict[int, list[str]] = defaultdict(list)
+        if live:
+            for cid, normalized in session.execute(
+                select(CustomerAlias.customer_id, CustomerAlias.normalized).where(CustomerAlias.customer_id.in_(live))
+            ):
+                aliases[cid].append(normalized)
+        for r in rows:
+            if r.deleted_at is not None or r.merged_into_id is not None:
+                value.remove(r.id)
+            else:
+                value.add(r.id, [r.normalized_name, *aliases.get(r.id, ())])
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.models import Contact, Customer, CustomerAlias, Workspace
@@ -26,6 +27,7 @@ from crm.search import CustomerIndex, Match
 log = logging.getLogger(__name__)
 
 _LOAD_CHUNK = 5000
+T = TypeVar("T")
 
 
 def bump_search_version(session: Session, workspace_id: int) -> int:
@@ -48,14 +50,24 @@ def touch_customer(session: Session, customer: Customer) -> None:
 
 
 @dataclass
-class _State:
-    index: CustomerIndex = field(default_factory=CustomerIndex)
+class _State(Generic[T]):
+    value: T
     version: int = -1
     checked_at: float = float("-inf")
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class SearchRegistry:
+class WorkspaceCache(Generic[T]):
+    """Something built per workspace from its customers, kept in step with the database.
+
+    Subclasses say how to make an empty value (:meth:`empty`) and how to apply a batch of
+    changed customer rows to it (:meth:`apply`). Before a value is handed out, the cache
+    compares ``workspaces.search_version`` with the version it was built at (at most once per
+    ``recheck_seconds``) and feeds it the customers stamped since.
+    """
+
+    what = "cache"
+
     def __init__(
         self,
         session_factory: sessionmaker[Session],
@@ -66,42 +78,43 @@ class SearchRegistry:
         self.session_factory = session_factory
         self.recheck_seconds = recheck_seconds
         self.monotonic = monotonic
-        self._states: dict[int, _State] = {}
+        self._states: dict[int, _State[T]] = {}
         self._lock = threading.Lock()
 
-    def _state(self, workspace_id: int) -> _State:
+    def empty(self) -> T:
+        raise NotImplementedError
+
+    def apply(self, session: Session, value: T, rows: Sequence[Row]) -> None:
+        """Add, replace or remove the customers in ``rows`` (id, name, normalized_name, domain,
+        deleted_at, merged_into_id)."""
+        raise NotImplementedError
+
+    def get(self, workspace_id: int, *, force_check: bool = False) -> T:
+        """The workspace's value, refreshed if the database has moved on."""
         with self._lock:
             state = self._states.get(workspace_id)
             if state is None:
-                state = self._states[workspace_id] = _State()
-            return state
-
-    def index(self, workspace_id: int, *, force_check: bool = False) -> CustomerIndex:
-        """The workspace's index, refreshed if the database has moved on."""
-        state = self._state(workspace_id)
+                state = self._states[workspace_id] = _State(self.empty())
         now = self.monotonic()
         if force_check or now - state.checked_at >= self.recheck_seconds:
             with state.lock:
                 if force_check or now - state.checked_at >= self.recheck_seconds:
                     self._refresh(workspace_id, state)
                     state.checked_at = self.monotonic()
-        return state.index
-
-    def warm_all(self) -> None:
-        """Build every workspace's index (at start, in the background, before the first keystroke)."""
-        with self.session_factory() as session:
-            ids = session.scalars(select(Workspace.id)).all()
-        for workspace_id in ids:
-            self.index(workspace_id, force_check=True)
-
-    def search(self, workspace_id: int, query: str, limit: int = 10) -> list[Match]:
-        return self.index(workspace_id).search(query, limit=limit)
+        return state.value
 
     def refresh(self, workspace_id: int) -> None:
         """Catch up now (after this process changed customers)."""
-        self.index(workspace_id, force_check=True)
+        self.get(workspace_id, force_check=True)
 
-    def _refresh(self, workspace_id: int, state: _State) -> None:
+    def warm_all(self) -> None:
+        """Build every workspace's value (at start, in the background, before the first use)."""
+        with self.session_factory() as session:
+            ids = session.scalars(select(Workspace.id)).all()
+        for workspace_id in ids:
+            self.refresh(workspace_id)
+
+    def _refresh(self, workspace_id: int, state: _State[T]) -> None:
         with self.session_factory() as session:
             db_version = session.scalar(select(Workspace.search_version).where(Workspace.id == workspace_id))
             if db_version is None or db_version == state.version:
@@ -114,6 +127,7 @@ class SearchRegistry:
                     select(
                         Customer.id,
                         Customer.name,
+                        Customer.normalized_name,
                         Customer.domain,
                         Customer.deleted_at,
                         Customer.merged_into_id,
@@ -130,16 +144,35 @@ class SearchRegistry:
                 if not rows:
                     break
                 last_id = rows[-1].id
-                self._apply(session, state.index, rows)
+                self.apply(session, state.value, rows)
                 changed += len(rows)
             state.version = db_version
             if changed:
                 log.info(
-                    "search index for workspace %s: %d customers (re)loaded in %.0f ms",
+                    "%s for workspace %s: %d customers (re)loaded in %.0f ms",
+                    self.what,
                     workspace_id,
                     changed,
                     (time.perf_counter() - started) * 1000,
                 )
+
+
+class SearchRegistry(WorkspaceCache[CustomerIndex]):
+    """One fuzzy :class:`CustomerIndex` per workspace."""
+
+    what = "search index"
+
+    def empty(self) -> CustomerIndex:
+        return CustomerIndex()
+
+    def index(self, workspace_id: int, *, force_check: bool = False) -> CustomerIndex:
+        return self.get(workspace_id, force_check=force_check)
+
+    def search(self, workspace_id: int, query: str, limit: int = 10) -> list[Match]:
+        return self.index(workspace_id).search(query, limit=limit)
+
+    def apply(self, session: Session, value: CustomerIndex, rows: Sequence[Row]) -> None:
+        self._apply(session, value, rows)
 
     @staticmethod
     def _apply(session: Session, index: CustomerIndex, rows: Iterable) -> None:

@@ -54,7 +54,8 @@ def test_crm_bot_run_serves_slack_over_http(tmp_path, standin):
             f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, response_url_factory=standin.response_url
         )
         ok = driver.command("/crm", "help")
-        assert ok.status == 200 and ok.elapsed < 1.0
+        # Acknowledged inside Slack's 3 s deadline (typically ~10 ms; not a benchmark: machines are noisy).
+        assert ok.status == 200 and ok.elapsed < 3.0
         assert "CRM commands" in str(standin.wait_for("response_url")[0].params["blocks"])
         assert driver.command("/crm", "help", secret="forged").status == 401
     finally:

@@ -26,7 +26,7 @@ def _workspace_count(services) -> int:
 def test_crm_help_is_answered_privately_and_fast(slack, standin):
     resp = slack.command("/crm", "help")
     assert resp.status == 200
-    assert resp.elapsed < 1.0
+    assert resp.elapsed < 3.0  # Slack's deadline; typically ~10 ms here
     [call] = standin.wait_for("response_url")
     body = call.params
     assert body["response_type"] == "ephemeral"

@@ -103,17 +103,31 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [mrkdwn(truncate(text, SECTION_TEXT_MAX))]}
 
 
-def _user(user_id: str | None) -> str:
-    return f"<@{user_id}>" if user_id and user_id.startswith(("U", "W")) else escape_mrkdwn(user_id or "nobody")
+def _user(user_id: str | None, name_of: TypeLabel | None = None) -> str:
+    """A user as a mention (private messages), or by name when ``name_of`` is given: a mention in
+    a message posted to a channel notifies that person."""
+    if not user_id:
+        return "nobody"
+    if name_of is not None:
+        return escape_mrkdwn(name_of(user_id))
+    return f"<@{user_id}>" if user_id.startswith(("U", "W")) else escape_mrkdwn(user_id)
 
 
 def _more(shown: int, total: int, what: str) -> str:
     return f"\n_…and {total - shown} more {what}_" if total > shown else ""
 
 
-def activity_line(activity: Activity, *, type_label: TypeLabel, tz: str, now: datetime, contact: str | None) -> str:
+def activity_line(
+    activity: Activity,
+    *,
+    type_label: TypeLabel,
+    tz: str,
+    now: datetime,
+    contact: str | None,
+    name_of: TypeLabel | None = None,
+) -> str:
     when = format_local(activity.occurred_at, tz, now=now)
-    who = _user(activity.created_by)
+    who = _user(activity.created_by, name_of)
     with_whom = f" with {_esc(contact, 80)}" if contact else ""
     head = f"*{_esc(type_label(activity.type_key), 40)}* · {who} · {when}{with_whom}"
     return f"{head}\n{_esc(activity.summary, SUMMARY_CHARS)}"
@@ -127,18 +141,23 @@ def card_blocks(
     type_label: TypeLabel = default_type_label,
     stage_label: TypeLabel = default_type_label,
     shared: bool = False,
+    name_of: TypeLabel | None = None,
 ) -> list[dict[str, Any]]:
-    """The customer card: ephemeral with controls, or ``shared`` (read-only) for a channel."""
+    """The customer card: ephemeral with controls, or ``shared`` (read-only) for a channel.
+
+    ``name_of`` (user id → display name) shows people by name instead of as mentions; pass it
+    for a shared card, which would otherwise notify everyone it names.
+    """
     c = card.customer
     cid = str(c.id)
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(truncate(c.name, HEADER_TEXT_MAX))}]
-    facts = [f"*Owner:* {_user(c.owner_user_id)}"]
+    facts = [f"*Owner:* {_user(c.owner_user_id, name_of)}"]
     if c.website:
         facts.append(f"*Website:* {_esc(c.domain or c.website, 120)}")
     if card.next_follow_up is not None:
         f = card.next_follow_up
         facts.append(
-            f"*Next follow-up:* {format_local(f.due_at, tz, now=now)} · {_user(f.owner_user_id)}"
+            f"*Next follow-up:* {format_local(f.due_at, tz, now=now)} · {_user(f.owner_user_id, name_of)}"
             + (f" · {_esc(f.note, 120)}" if f.note else "")
         )
     else:
@@ -177,7 +196,8 @@ def card_blocks(
         blocks.append(_section(f"*Latest activity* ({card.activity_count} in all)"))
         for a in card.activities:
             contact = card.contact_names.get(a.contact_id) if a.contact_id else None
-            blocks.append(_section(activity_line(a, type_label=type_label, tz=tz, now=now, contact=contact)))
+            line = activity_line(a, type_label=type_label, tz=tz, now=now, contact=contact, name_of=name_of)
+            blocks.append(_section(line))
         if card.activity_count > len(card.activities):
             blocks.append(_context(f"…and {card.activity_count - len(card.activities)} earlier activities"))
     else:

@@ -70,6 +70,7 @@ class CustomerUI:
             type_label=_type_label(self.services),
             stage_label=lambda key: stages_of(self.services.settings).describe(key).display,
             shared=shared,
+            name_of=(lambda uid: self.services.people.get(client, workspace_id, uid).name) if shared else None,
         )
         return card, blocks
 

@@ -224,6 +224,8 @@ def test_share_in_channel(slack, standin, app_server, ws):
     post = standin.wait_for("chat.postMessage")[0].params
     assert post["channel"] == "C0SALES" and "Acme Corporation" in blocks_text(post)
     assert not any(b["type"] == "actions" for b in post["blocks"])  # the shared card is read-only
+    # People are named, not mentioned: a posted mention would notify them.
+    assert "<@" not in mrkdwn_texts(post["blocks"]) and "rita" in mrkdwn_texts(post["blocks"])
 
 
 def test_share_refused_in_slack_connect_channel(slack, standin, app_server, ws):

@@ -29,8 +29,14 @@ def _esc(text: str | None, limit: int = 80) -> str:
     return escape_mrkdwn(truncate(" ".join((text or "").split()), limit))
 
 
-def _user(user_id: str | None) -> str:
-    return f"<@{user_id}>" if user_id and user_id[:1] in ("U", "W") else _esc(user_id or "nobody", 40)
+def _user(user_id: str | None, name_of: TypeLabel | None = None) -> str:
+    """By name when ``name_of`` is given (a digest is posted in a channel, and a mention there
+    would notify every rep it lists every day); else as a mention."""
+    if not user_id:
+        return "nobody"
+    if name_of is not None:
+        return _esc(name_of(user_id), 40)
+    return f"<@{user_id}>" if user_id[:1] in ("U", "W") else _esc(user_id, 40)
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -93,8 +99,16 @@ def _amount(line: DealLine) -> str:
     return format_money(line.amount_minor, line.currency)
 
 
-def deal_line(line: DealLine, stages: PipelineStages, *, move: bool = False, now: datetime | None = None) -> str:
-    text = f"• *{_esc(line.customer_name, 60)}*: {_esc(line.title, 60)} · {_amount(line)} · {_user(line.owner_user_id)}"
+def deal_line(
+    line: DealLine,
+    stages: PipelineStages,
+    *,
+    move: bool = False,
+    now: datetime | None = None,
+    name_of: TypeLabel | None = None,
+) -> str:
+    owner = _user(line.owner_user_id, name_of)
+    text = f"• *{_esc(line.customer_name, 60)}*: {_esc(line.title, 60)} · {_amount(line)} · {owner}"
     if move:
         before = stages.describe(line.from_stage).label if line.from_stage else "new"
         after = stages.describe(line.to_stage or "").label
@@ -133,8 +147,10 @@ def digest_blocks(
     late_for: datetime | None = None,
     preview: bool = False,
     notice: str | None = None,
+    name_of: TypeLabel | None = None,
 ) -> list[dict[str, Any]]:
-    """The digest message. ``late_for``: the time it was due (it says it comes late)."""
+    """The digest message. ``late_for``: the time it was due (it says it comes late).
+    ``name_of`` (user id → display name) names reps instead of mentioning them."""
     zone = ZoneInfo(digest.tz)
     local_now = digest.built_at.astimezone(zone)
     since = digest.since.astimezone(zone)
@@ -168,10 +184,10 @@ def digest_blocks(
     ]
     blocks.append(_section("*Since the last digest:* " + " · ".join(parts)))
     for title, movement, kw in (
-        ("🏆 *Won*", digest.won, {}),
-        ("🪦 *Lost*", digest.lost, {}),
-        ("🆕 *Created*", digest.created, {}),
-        ("🔀 *Moved*", digest.moved, {"move": True}),
+        ("🏆 *Won*", digest.won, {"name_of": name_of}),
+        ("🪦 *Lost*", digest.lost, {"name_of": name_of}),
+        ("🆕 *Created*", digest.created, {"name_of": name_of}),
+        ("🔀 *Moved*", digest.moved, {"move": True, "name_of": name_of}),
     ):
         if movement.count:
             blocks.append(_movement_section(title, movement, stages, **kw))
@@ -180,7 +196,7 @@ def digest_blocks(
     # Reps: yesterday's activities and overdue follow-ups.
     if digest.yesterday:
         lines = [
-            f"• {_user(r.user_id)} {r.total:,}: "
+            f"• {_user(r.user_id, name_of)} {r.total:,}: "
             + " · ".join(f"{_esc(type_label(k), 30)} {n:,}" for k, n in r.by_type.items())
             for r in digest.yesterday
         ]
@@ -193,7 +209,8 @@ def digest_blocks(
         blocks.append(_section("*Yesterday's activity:* nothing logged."))
     if digest.overdue:
         lines = [
-            f"• {_user(r.user_id)} {r.count:,} · oldest {max(0, (digest.built_at - r.oldest_due).days)}d overdue"
+            f"• {_user(r.user_id, name_of)} {r.count:,} · "
+            f"oldest {max(0, (digest.built_at - r.oldest_due).days)}d overdue"
             for r in digest.overdue
         ]
         blocks.append(
@@ -206,7 +223,11 @@ def digest_blocks(
     if digest.stale.count:
         blocks.append(
             _movement_section(
-                f"💤 *Stale deals* (no activity in {digest.stale_days} days)", digest.stale, stages, now=digest.built_at
+                f"💤 *Stale deals* (no activity in {digest.stale_days} days)",
+                digest.stale,
+                stages,
+                now=digest.built_at,
+                name_of=name_of,
             )
         )
     for pareto in digest.pareto:

@@ -94,6 +94,8 @@ class SlackDigestSender:
     stages: PipelineStages
     type_label: Callable[[str], str] = lambda key: key.capitalize()
     pacer: Pacer = field(default_factory=lambda: Pacer(DIGESTS_PER_SECOND))
+    # (workspace id, user id) → display name: digests name reps, never ping them.
+    name_of: Callable[[int, str], str] = lambda _ws, user: user
     _dm: dict[str, str] = field(default_factory=dict)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -110,6 +112,7 @@ class SlackDigestSender:
                 type_label=self.type_label,
                 late_for=claim.scheduled_at if claim.late else None,
                 notice=notice,
+                name_of=lambda user: self.name_of(claim.workspace_id, user),
             ),
             "metadata": {"event_type": METADATA_EVENT, "event_payload": self._payload(claim)},
             "unfurl_links": False,
@@ -274,6 +277,7 @@ def make_digest_sender(services: Services, client: WebClient, rate: float = DIGE
         stages=stages_of(services.settings),
         type_label=lambda key: label_for(services.settings, key),
         pacer=Pacer(rate),
+        name_of=lambda ws, user: services.people.get(client, ws, user).name,
     )
 
 

@@ -236,10 +236,18 @@ def test_digest_subscribe_joins_a_public_channel_and_the_job_posts_there(slack, 
     services = app_server.services
     sender = make_digest_sender(services, nudge_client(services), rate=0)
     due = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)  # 09:00 in New York
+    with services.session_factory.begin() as s:
+        s.add(
+            Deal(workspace_id=ws, customer_id=acme.id, title="Big one", amount_minor=500_000, currency="USD",
+                 stage="proposal", owner_user_id=REP2, created_at=datetime(2026, 3, 4, 20, tzinfo=UTC))
+        )  # fmt: skip
     report = send_due_digests(services.session_factory, sender, due, replica="r1")
     assert report.posted == 1
     [message] = standin.messages("C0PUB")
     assert "Pipeline digest" in message["text"]
+    # Reps are named, not mentioned: a daily post must not ping everyone it lists.
+    posted = json.dumps(message["blocks"], ensure_ascii=False)
+    assert "Big one" in posted and "sam" in posted and "<@" not in posted
     with services.session_factory() as s:
         skipped, run = s.scalars(select(DigestRun).order_by(DigestRun.run_date)).all()
         # Subscribed at 10:00, after that day's 09:00: that day is marked done, not posted late.

@@ -604,3 +604,19 @@ def test_forged_or_broken_metadata_never_edits_and_still_logs_once(slack, standi
     [activity] = activities(app_server)
     assert activity.summary == "Discussed renewal" and activity.source == "modal"
     standin.wait_for("chat.postMessage")  # no channel known: confirmed by DM
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        # en-GB rep in Berlin: 3/12 is 3 December, at the start of the working day there.
+        (REP2, datetime(2026, 12, 3, 8, 0, tzinfo=UTC)),
+        # en-US rep in New York: 3/12 is 12 March, 09:00 EDT (after the 8 March DST change).
+        (REP, datetime(2026, 3, 12, 13, 0, tzinfo=UTC)),
+    ],
+)
+def test_numeric_dates_are_read_in_the_reps_locale(slack, standin, app_server, ws, acme, user, expected):
+    slack.command("/log", "call Acme Corp discussed renewal pricing, follow up 3/12", user=user)
+    standin.wait_for("response_url")
+    [follow_up] = follow_ups(app_server)
+    assert follow_up.due_at == expected

@@ -104,10 +104,25 @@ class SlackNudgeSender:
                 return Outcome(True, channel, message.get("ts"))
         return None
 
+    def _find_sent_if_allowed(self, claimed: Claimed) -> Outcome | None:
+        """:meth:`find_sent`, unless the app may not read DMs: then sending again (at least once)
+        beats never reminding the rep, and the admin is told in the log to grant the scope."""
+        try:
+            return self.find_sent(claimed)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("missing_scope", "not_allowed_token_type"):
+                raise
+            log.warning(
+                "can't check whether follow-up %s was already nudged (%s): grant im:history; sending again",
+                claimed.follow_up_id,
+                exc.response.get("error"),
+            )
+            return None
+
     def send(self, claimed: Claimed, now: datetime) -> Outcome:
         try:
             if claimed.recovered:
-                found = self.find_sent(claimed)
+                found = self._find_sent_if_allowed(claimed)
                 if found is not None:
                     found.error = "already-sent"
                     return found

@@ -56,3 +56,10 @@ def test_manifest_asks_for_few_scopes(manifest):
         "im:write",
         "im:history",
     }
+
+
+def test_the_playground_offers_the_manifests_shortcuts(manifest):
+    from bot.playground.core import SHORTCUTS
+
+    declared = {(s["type"], s["callback_id"], s["name"]) for s in manifest["features"]["shortcuts"]}
+    assert {(s["type"], s["callback_id"], s["name"]) for s in SHORTCUTS} == declared

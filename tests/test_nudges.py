@@ -262,3 +262,14 @@ def test_a_process_killed_mid_tick_leaves_no_nudge_lost_or_doubled(services, sta
     counts = dm_counts(standin)
     assert len(counts) == 120, "every follow-up was nudged"
     assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v > 1}
+
+
+def test_without_the_history_scope_an_attempt_in_doubt_is_sent_again_not_lost(services, standin, ws, customer):
+    add_follow_ups(services, ws, customer.id, 1, owners=(REP,))
+    standin.fail_next("chat.postMessage", status=500)
+    assert send_due_nudges(services.session_factory, sender(services), NOW, replica="r1").failed == 1
+    standin.fail_next("conversations.history", error="missing_scope")
+    report = send_due_nudges(services.session_factory, sender(services), NOW + timedelta(minutes=5), replica="r1")
+    assert report.sent == 1
+    with services.session_factory() as s:
+        assert s.scalars(select(FollowUp.nudge_at)).one() is None

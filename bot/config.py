@@ -39,6 +39,7 @@ class Settings:
     default_timezone: str = "UTC"
     workday_start: time = time(9, 0)
     nudge_interval_seconds: int = 60
+    nudge_lease_seconds: int = 60
     web_threads: int = 32
     log_level: str = "INFO"
     activity_types: str | None = None
@@ -211,6 +212,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
         workday_start=workday_start,
         nudge_interval_seconds=_int(
             env, "CRM_NUDGE_INTERVAL", 60, 5, 3600, "seconds between follow-up reminder checks"
+        ),
+        nudge_lease_seconds=_int(
+            env, "CRM_NUDGE_LEASE", 60, 5, 3600, "seconds a replica's claim on a due nudge lasts if it dies"
         ),
         web_threads=_int(env, "CRM_WEB_THREADS", 32, 2, 256, "HTTP worker threads"),
         log_level=log_level,

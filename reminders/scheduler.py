@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -51,13 +51,19 @@ def make_sender(services: Services, client: WebClient, rate: float = NUDGES_PER_
     )
 
 
-def nudge_tick(services: Services, sender: SlackNudgeSender, *, batch: int = 50) -> int:
+# Claim a few at a time: at 5 sends a second that is a second's work, so a replica that dies
+# mid-tick strands at most this many nudges, and only until their lease runs out.
+NUDGE_BATCH = 5
+
+
+def nudge_tick(services: Services, sender: SlackNudgeSender, *, batch: int = NUDGE_BATCH) -> int:
     """Drain what is due, batch by batch, within the tick's time budget; return how many were sent."""
     started = time.monotonic()
+    lease = timedelta(seconds=services.settings.nudge_lease_seconds)
     sent = 0
     while True:
         report = send_due_nudges(
-            services.session_factory, sender, services.now(), replica=services.replica_id, batch=batch
+            services.session_factory, sender, services.now(), replica=services.replica_id, batch=batch, lease=lease
         )
         sent += report.sent
         if report.claimed < batch or time.monotonic() - started > TICK_BUDGET_SECONDS or report.failed:

@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from bot.driver import SlackDriver
 from tests.conftest import SIGNING_SECRET
 
@@ -86,3 +88,83 @@ def test_socket_mode_refused_by_slack_is_one_clear_sentence(tmp_path, standin):
     assert "Slack refused the Socket Mode connection (invalid_auth)" in result.stderr
     assert "Traceback" not in result.stderr
     assert standin.calls_to("apps.connections.open")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql", "sqlite"], indirect=True)
+def test_two_replicas_and_a_restart_nudge_each_follow_up_once(tmp_path, standin, database_url):
+    """Two `crm-bot run` processes tick on one database; one is killed and started again."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, insert, select
+
+    from crm.db import make_engine, make_session_factory
+    from crm.models import Customer, FollowUp, Workspace
+
+    engine = make_engine(database_url)
+    sf = make_session_factory(engine)
+    now = datetime.now(UTC)
+    with sf.begin() as s:
+        ws = Workspace(team_id="T0TEST", enterprise_id_key="")
+        s.add(ws)
+        s.flush()
+        acme = Customer(workspace_id=ws.id, name="Acme", normalized_name="acme")
+        s.add(acme)
+        s.flush()
+        s.execute(
+            insert(FollowUp),
+            [
+                {
+                    "workspace_id": ws.id,
+                    "customer_id": acme.id,
+                    "owner_user_id": "U0REP",
+                    "due_at": now - timedelta(minutes=1),
+                    "nudge_at": now - timedelta(minutes=1),
+                    "status": "open",
+                    "created_by": "U0REP",
+                    "nudge_attempts": 0,
+                }
+                for _ in range(40)
+            ],
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_", "PORT"))}
+    env.update(
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=standin.base_url,
+        DATABASE_URL=database_url.replace("+psycopg", ""),
+        CRM_NUDGE_INTERVAL="5",
+        CRM_NUDGE_LEASE="5",  # a dead replica's claims free up after 5 s (default 60)
+    )
+    standin.set_latency("chat.postMessage", 0.05)
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "crm-bot"), "run", "--host", "127.0.0.1", "--port", str(_free_port())],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    replicas = [start(), start()]
+    try:
+        deadline = time.time() + 60
+        while len(standin.calls_to("chat.postMessage")) < 8 and time.time() < deadline:
+            time.sleep(0.05)
+        replicas[0].send_signal(signal.SIGKILL)  # mid-tick: it may hold claims and unrecorded sends
+        replicas[0].wait(timeout=10)
+        replicas[0] = start()  # ... and comes back
+        while time.time() < deadline:
+            with sf() as s:
+                if s.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.nudge_at.is_not(None))) == 0:
+                    break
+            time.sleep(0.2)
+    finally:
+        for proc in replicas:
+            proc.send_signal(signal.SIGTERM)
+        for proc in replicas:
+            proc.wait(timeout=20)
+        engine.dispose()
+    sent = [c.params["metadata"]["event_payload"]["follow_up_id"] for c in standin.calls_to("chat.postMessage") if c.ok]
+    assert len(set(sent)) == 40, f"{40 - len(set(sent))} follow-ups were never nudged"
+    assert len(sent) == 40, f"duplicates: {sorted(i for i in set(sent) if sent.count(i) > 1)}"

@@ -270,11 +270,11 @@ def parse_quick_log(
     body, due, note, phrase, doubt = split_follow_up(body, read_date)
     if doubt:
         doubts.append(doubt)
-    customer, summary, ambiguous = _leading_customer(body, lookup)
+    customer, summary, ambiguous = leading_customer(body, lookup)
     if customer is None and kind is None and len(_tokens(body)) > 1:
         # "bananas Acme Corp ...": an unknown type word, then the customer.
         first = _tokens(body)[0]
-        customer, rest, ambiguous_after = _leading_customer(body[first.end() :].lstrip(_EDGE_PUNCT), lookup)
+        customer, rest, ambiguous_after = leading_customer(body[first.end() :].lstrip(_EDGE_PUNCT), lookup)
         if customer is not None:
             summary = rest
         ambiguous = ambiguous or ambiguous_after
@@ -303,7 +303,7 @@ def parse_quick_log(
     return QuickLog(kind, customer, summary, due, note, phrase, doubts)
 
 
-def _leading_customer(text: str, lookup: Callable[[str], Found]) -> tuple[Customer | None, str, bool]:
+def leading_customer(text: str, lookup: Callable[[str], Found]) -> tuple[Customer | None, str, bool]:
     """(customer, the text after its name, whether some words matched several) for ``text``'s start."""
     words = _tokens(text)
     best: tuple[float, int, Customer] | None = None

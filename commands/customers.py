@@ -53,7 +53,7 @@ class CustomerUI:
         self.sf = services.session_factory
 
     # -- helpers ---------------------------------------------------------------------
-    def _card(self, client: WebClient, workspace_id: int, customer_id: int, user: str, *, shared: bool = False):
+    def card(self, client: WebClient, workspace_id: int, customer_id: int, user: str, *, shared: bool = False):
         card = svc.customer_card(
             self.sf,
             workspace_id,
@@ -87,7 +87,7 @@ class CustomerUI:
         query = query[:MAX_QUERY_CHARS]
         result = svc.find_customers(self.sf, self.services.search, ctx.workspace_id, query)
         if result.kind == "winner":
-            card, blocks = self._card(ctx.client, ctx.workspace_id, result.matches[0].customer_id, ctx.user_id)
+            card, blocks = self.card(ctx.client, ctx.workspace_id, result.matches[0].customer_id, ctx.user_id)
             ctx.reply(views.card_text(card), blocks=blocks)
         elif result.kind == "ambiguous":
             ctx.reply(f"Several customers match “{query[:100]}”.", blocks=views.pick_list_blocks(query, result))
@@ -101,7 +101,7 @@ class CustomerUI:
             return
         ws = workspace_of(self.services, body)
         try:
-            card, blocks = self._card(client, ws, int(value), user_of(body))
+            card, blocks = self.card(client, ws, int(value), user_of(body))
         except NotFound as err:
             respond(text=err.message, response_type="ephemeral", replace_original=False)
             return
@@ -145,7 +145,7 @@ class CustomerUI:
             )
             return
         try:
-            card, blocks = self._card(client, ws, int(value), user, shared=True)
+            card, blocks = self.card(client, ws, int(value), user, shared=True)
         except NotFound as err:
             respond(text=err.message, response_type="ephemeral", replace_original=False)
             return
@@ -251,7 +251,7 @@ class CustomerUI:
             )
         else:
             ack()
-        _, blocks = self._card(client, ws, customer.id, user)
+        _, blocks = self.card(client, ws, customer.id, user)
         tell(client, meta.get("channel"), user, f"Created {customer.name}"[:300], blocks)
 
     def use_existing(self, ack: Ack, body: dict, client: WebClient) -> None:
@@ -262,7 +262,7 @@ class CustomerUI:
         ws = workspace_of(self.services, body)
         user = user_of(body)
         try:
-            card, blocks = self._card(client, ws, int(value), user)
+            card, blocks = self.card(client, ws, int(value), user)
         except NotFound as err:
             client.views_update(view_id=body["view"]["id"], view=views.notice_view("Not found", err.message))
             return
@@ -320,7 +320,7 @@ class CustomerUI:
             ack(response_action="errors", errors={views.B_NAME: err.message})
             return
         ack()
-        _, blocks = self._card(client, ws, customer.id, user)
+        _, blocks = self.card(client, ws, customer.id, user)
         tell(client, meta.get("channel"), user, f"Saved {customer.name}"[:300], blocks)
 
     # -- contacts --------------------------------------------------------------------
@@ -403,7 +403,7 @@ class CustomerUI:
             ack(response_action="errors", errors={views.B_CONTACT_NAME: err.message})
             return
         ack()
-        _, blocks = self._card(client, ws, saved.customer_id, user)
+        _, blocks = self.card(client, ws, saved.customer_id, user)
         tell(client, meta.get("channel"), user, f"Saved contact {saved.name}"[:300], blocks)
 
     # -- merge -----------------------------------------------------------------------

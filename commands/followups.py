@@ -18,7 +18,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from commands import followup_views as views
+from commands.activities import leading_customer, search_lookup
 from commands.common import input_value, metadata, tell, user_of, workspace_of
+from commands.customer_views import create_customer_view
+from commands.customers import CustomerUI
 from commands.router import CommandRouter, SlashContext
 from crm import nudges
 from crm.activity_types import label_for
@@ -199,14 +202,12 @@ class FollowUpUI:
 
     # -- /crm followup <customer> <when> [note] -----------------------------------------
     def add_command(self, ctx: SlashContext) -> None:
-        from commands.activities import _leading_customer, search_lookup
-
         text = " ".join(ctx.args.split())
         usage = "Say who and when: `/crm followup Acme Corp next friday send the proposal`."
         if not text:
             ctx.reply(usage)
             return
-        customer, rest, ambiguous = _leading_customer(text, search_lookup(self.services, ctx.workspace_id))
+        customer, rest, ambiguous = leading_customer(text, search_lookup(self.services, ctx.workspace_id))
         if customer is None:
             why = "Several customers match" if ambiguous else "I can't find a customer"
             ctx.reply(f"{why} at the start of “{views._esc(text, 80)}”. {usage}")
@@ -315,17 +316,13 @@ class FollowUpUI:
             ack(response_action="errors", errors={"customer": "Pick a customer from the list."})
             return
         ack()
-        from commands.customers import CustomerUI
-
         ws = workspace_of(self.services, body)
         user = user_of(body)
-        card, blocks = CustomerUI(self.services)._card(client, ws, int(value), user)
+        card, blocks = CustomerUI(self.services).card(client, ws, int(value), user)
         tell(client, None, user, f"Customer card: {card.customer.name}"[:300], blocks)
 
     def home_new(self, ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        from commands.customer_views import create_customer_view
-
         client.views_open(trigger_id=body["trigger_id"], view=create_customer_view(owner=user_of(body), meta={}))
 
 

@@ -46,6 +46,9 @@ def _setup_logging(level: str) -> None:
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if level != "DEBUG":
+        # Alembic announces every plugin and revision at INFO; our own line says where the schema is.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _migrate(services: Services) -> None:

@@ -210,3 +210,23 @@ def test_crm_followup_bad_input(slack, standin, app_server, ws, acme, text, expe
     assert expected in standin.wait_for("response_url")[0].params["text"]
     with app_server.services.session_factory() as s:
         assert s.scalars(select(FollowUp)).all() == []
+
+
+def test_app_home_quick_buttons(slack, standin, app_server, ws, acme):
+    slack.event({"type": "app_home_opened", "user": REP, "channel": "D0REP", "tab": "home"})
+    home = standin.wait_for("views.publish")[0].params["view"]
+    quick = next(b for b in home["blocks"] if b.get("block_id") == "home_quick")["elements"]
+    assert [e["action_id"] for e in quick] == [views.LOG_OPEN, views.HOME_FIND, views.HOME_NEW]
+    view = {"id": standin.home_view(REP)["id"], "type": "home", "callback_id": "", "private_metadata": ""}
+    for n, element in enumerate(quick, start=1):
+        slack.block_actions([{**element, "block_id": "home_quick"}], view=view)
+        opened = standin.wait_for("views.open", count=n)[n - 1].params["view"]
+        assert opened["callback_id"] in ("activity_log", views.FIND_VIEW, "customer_create")
+    # Find customer: pick one and its card arrives in the app's DM.
+    resp = slack.view_submission(
+        views.FIND_VIEW,
+        {"customer": {"customer_picker:home": {"type": "external_select", "selected_option": {"value": str(acme.id)}}}},
+    )
+    assert resp.text == ""
+    card = standin.wait_for("chat.postMessage")[0].params
+    assert card["channel"] == REP and "Acme Corporation" in json.dumps(card["blocks"])

@@ -54,6 +54,14 @@ def metadata(body: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def meta_id(meta: dict[str, Any], key: str) -> int:
+    """A row id from private_metadata; 0 (which matches nothing) when missing or forged."""
+    value = meta.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(value, 0)
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else 0
+
+
 def input_value(values: dict[str, Any], block_id: str, action_id: str) -> Any:
     """The submitted value of one input element, whatever its type."""
     element = (values.get(block_id) or {}).get(action_id) or {}

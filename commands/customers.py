@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from commands import customer_views as views
 from commands.blockkit import escape_mrkdwn
-from commands.common import channel_of, input_value, metadata, tell, user_of, workspace_of
+from commands.common import channel_of, input_value, meta_id, metadata, tell, user_of, workspace_of
 from commands.router import CommandRouter, SlashContext
 from crm import customers as svc
 from crm.activity_types import label_for
@@ -257,25 +257,29 @@ class CustomerUI:
     def use_existing(self, ack: Ack, body: dict, client: WebClient) -> None:
         ack()
         value = body["actions"][0].get("value", "")
-        if not value.isdigit():
-            return
+        view = body.get("view") or {}
         ws = workspace_of(self.services, body)
         user = user_of(body)
         try:
             card, blocks = self.card(client, ws, int(value), user)
-        except NotFound as err:
-            client.views_update(view_id=body["view"]["id"], view=views.notice_view("Not found", err.message))
+        except (NotFound, ValueError):
+            notice = views.notice_view("Not found", "That customer no longer exists. Nothing was created.")
+            if view.get("id"):
+                client.views_update(view_id=view["id"], view=notice)
+            else:
+                tell(client, channel_of(body), user, "That customer no longer exists.")
             return
-        client.views_update(
-            view_id=body["view"]["id"],
-            hash=body["view"].get("hash"),
-            view=views.notice_view(
-                "Existing customer",
-                f"Nothing new was created. *{views._esc(card.customer.name, 200)}*'s card is in the channel, "
-                "visible only to you.",
-            ),
-        )
-        tell(client, metadata(body).get("channel"), user, views.card_text(card), blocks)
+        if view.get("id"):
+            client.views_update(
+                view_id=view["id"],
+                hash=view.get("hash"),
+                view=views.notice_view(
+                    "Existing customer",
+                    f"Nothing new was created. *{views._esc(card.customer.name, 200)}*'s card is in the channel, "
+                    "visible only to you.",
+                ),
+            )
+        tell(client, metadata(body).get("channel") or channel_of(body), user, views.card_text(card), blocks)
 
     # -- edit ------------------------------------------------------------------------
     def edit_open(self, ack: Ack, body: dict, client: WebClient) -> None:
@@ -300,7 +304,7 @@ class CustomerUI:
                 self.sf,
                 self.services.search,
                 ws,
-                int(meta.get("customer") or 0),
+                meta_id(meta, "customer"),
                 actor=user,
                 name=input_value(values, views.B_NAME, views.A_NAME) or "",
                 website=input_value(values, views.B_WEBSITE, views.A_WEBSITE),
@@ -373,16 +377,16 @@ class CustomerUI:
         )
         force = views.FORCE_VALUE in (input_value(values, views.B_FORCE, views.A_FORCE) or [])
         try:
-            if meta.get("contact"):
+            if meta_id(meta, "contact"):
                 saved = svc.update_contact(
-                    self.sf, self.services.search, ws, int(meta["contact"]), contact, actor=user, force_name=force
+                    self.sf, self.services.search, ws, meta_id(meta, "contact"), contact, actor=user, force_name=force
                 )
             else:
                 saved = svc.add_contact(
                     self.sf,
                     self.services.search,
                     ws,
-                    int(meta.get("customer") or 0),
+                    meta_id(meta, "customer"),
                     contact,
                     actor=user,
                     force_name=force,

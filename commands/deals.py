@@ -26,7 +26,7 @@ from commands.blockkit import (
     plain,
     truncate,
 )
-from commands.common import channel_of, input_value, metadata, tell, user_of, workspace_of
+from commands.common import channel_of, input_value, meta_id, metadata, tell, user_of, workspace_of
 from commands.customer_views import DEAL_NEW_OPEN, SHOW
 from commands.pickers import NEW_PREFIX, customer_select
 from commands.router import CommandRouter, SlashContext
@@ -345,7 +345,7 @@ class DealUI:
         meta = metadata(body)
         ws = workspace_of(self.services, body)
         user = user_of(body)
-        customer_id = meta.get("customer")
+        customer_id = meta_id(meta, "customer")
         if not customer_id:
             picked = input_value(values, B_CUSTOMER, PICKER) or ""
             if picked.startswith(NEW_PREFIX):
@@ -374,13 +374,15 @@ class DealUI:
         )
         now = self.services.now()
         try:
-            if meta.get("deal"):
-                deal = svc.update_deal(self.sf, ws, int(meta["deal"]), form, actor=user, stages=self.stages, now=now)
+            if meta_id(meta, "deal"):
+                deal = svc.update_deal(
+                    self.sf, ws, meta_id(meta, "deal"), form, actor=user, stages=self.stages, now=now
+                )
             else:
                 deal = svc.create_deal(
                     self.sf,
                     ws,
-                    int(customer_id),
+                    customer_id,
                     form,
                     actor=user,
                     stages=self.stages,

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from commands import followup_views as views
 from commands.activities import leading_customer, search_lookup
-from commands.common import input_value, metadata, tell, user_of, workspace_of
+from commands.common import input_value, meta_id, metadata, tell, user_of, workspace_of
 from commands.customer_views import create_customer_view
 from commands.customers import CustomerUI
 from commands.router import CommandRouter, SlashContext
@@ -189,7 +189,7 @@ class FollowUpUI:
                 ack(response_action="errors", errors={views.B_WHEN: "Type when, or pick a day below."})
                 return
             follow_up = nudges.reschedule(
-                self.sf, ws, int(meta.get("id") or 0), actor=user, actor_is_admin=person.can_admin, now=now, due_at=due
+                self.sf, ws, meta_id(meta, "id"), actor=user, actor_is_admin=person.can_admin, now=now, due_at=due
             )
         except CRMError as err:
             ack(response_action="errors", errors={views.B_WHEN if phrase else views.B_DATE: err.message[:300]})

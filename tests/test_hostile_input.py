@@ -62,3 +62,50 @@ def test_every_command_survives_hostile_text(slack, standin, app_server, command
                 body = json.dumps(call.params, ensure_ascii=False)
                 assert "Something went wrong" not in body, (command, prefix, name, body[:300])
                 assert "<!channel>" not in mrkdwn_of(call.params), (command, prefix, name)
+
+
+BUTTONS = [
+    "customer_show", "customer_share", "customer_edit_open", "contact_add_open", "customer_history",
+    "customer_history_older", "customer_create_open", "customer_merge_confirm", "customer_merge_cancel",
+    "customer_use_existing", "activity_log_open", "followup_add_open", "activity_undo", "activity_delete",
+    "activity_restore", "activity_edit", "followup_done", "followup_reschedule_open", "home_find_customer",
+    "home_new_customer", "deal_new_open", "deal_edit_open", "deal_list_show", "whos_talked_pick", "whos_talked_card",
+]  # fmt: skip
+FORGED_VALUES = ["", "abc", "999999", "1:2:3", "-1", "0", "x" * 2000, "1; DROP TABLE deals"]
+
+
+@pytest.mark.parametrize("action_id", BUTTONS)
+def test_forged_or_stale_button_values_never_crash(slack, standin, app_server, action_id):
+    services = app_server.services
+    services.workspace_id("T0TEST")
+    for value in FORGED_VALUES:
+        resp = slack.click(action_id, value, user=REP)
+        assert resp.status == 200, (action_id, value)
+    time.sleep(0.3)  # listeners run after the ack
+    for call in standin.calls:
+        body = json.dumps(call.params, ensure_ascii=False)
+        assert "Something went wrong" not in body, (action_id, body[:300])
+
+
+VIEWS = ["activity_log", "followup_add", "customer_create", "customer_edit", "contact_save", "deal_save",
+         "followup_reschedule", "home_find"]  # fmt: skip
+FORGED_METADATA = [
+    "",
+    "not json",
+    "[1, 2]",
+    '{"customer": "abc", "deal": "x", "id": "y", "contact": "z", "channel": 5}',
+    '{"customer": 999999, "deal": 999999, "contact": -4}',
+]
+
+
+@pytest.mark.parametrize("callback_id", VIEWS)
+def test_forged_or_empty_submissions_never_crash(slack, standin, app_server, callback_id):
+    app_server.services.workspace_id("T0TEST")
+    for meta in FORGED_METADATA:
+        resp = slack.view_submission(callback_id, {}, private_metadata=meta, user=REP)
+        assert resp.status == 200, (callback_id, meta, resp.text[:200])
+        if resp.text:  # an answer is field errors (or an updated view), never a server error
+            assert resp.json().get("response_action") in ("errors", "update", "push", "clear"), resp.text[:200]
+    time.sleep(0.3)
+    for call in standin.calls:
+        assert "Something went wrong" not in json.dumps(call.params, ensure_ascii=False), callback_id

@@ -299,7 +299,7 @@ class FollowUpUI:
             log.warning("views.publish for %s failed: %s", user, exc.response.get("error"))
 
     def home_opened(self, event: dict, body: dict, client: WebClient) -> None:
-        if event.get("tab", "home") != "home":
+        if event.get("tab", "home") != "home" or not event.get("user"):
             return
         self.publish_home(client, workspace_of(self.services, body), event["user"])
 

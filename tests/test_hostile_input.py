@@ -109,3 +109,21 @@ def test_forged_or_empty_submissions_never_crash(slack, standin, app_server, cal
     time.sleep(0.3)
     for call in standin.calls:
         assert "Something went wrong" not in json.dumps(call.params, ensure_ascii=False), callback_id
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "app_home_opened", "tab": "home"},  # no user
+        {"type": "app_home_opened", "user": REP, "tab": "messages"},  # the Messages tab: nothing to publish
+        {"type": "app_mention", "channel": "C0SALES", "ts": "1.1"},  # no user, no text
+        {"type": "app_mention", "user": REP, "channel": "C0SALES", "ts": "1.2", "text": "\u202e\x00" * 500},
+    ],
+)
+def test_odd_events_are_acknowledged_and_never_crash(slack, standin, app_server, event):
+    assert slack.event(event).status == 200
+    time.sleep(0.3)
+    for call in standin.calls:
+        assert "Something went wrong" not in json.dumps(call.params, ensure_ascii=False)
+    if event.get("tab") == "messages":
+        assert standin.calls_to("views.publish") == []

@@ -12,6 +12,7 @@ import logging
 import re
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -327,8 +328,6 @@ class FollowUpUI:
 
 
 def _day_start(day: str, tz: str, workday_start: time) -> datetime:
-    from zoneinfo import ZoneInfo
-
     try:
         date_value = datetime.strptime(day, "%Y-%m-%d").date()
     except ValueError:

@@ -23,6 +23,10 @@ from bot.services import Services
 log = logging.getLogger("crm-bot")
 
 
+class _Stop(Exception):
+    """Raised by the SIGTERM/SIGINT handler to leave the server loop."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-bot", description="A CRM that lives inside Slack.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -105,12 +109,11 @@ def cmd_run(settings: Settings, host: str) -> int:
 
     wsgi = make_wsgi_app(None if settings.socket_mode else app, services.engine)
     server = make_server(wsgi, host=host, port=settings.port, threads=settings.web_threads)
-    stop = threading.Event()
 
     def shutdown(signum, _frame) -> None:
+        # Runs in the main thread, inside server.run(): leave the loop, then stop in order below.
         log.info("signal %s: shutting down", signum)
-        stop.set()
-        server.close()
+        raise _Stop
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
@@ -138,12 +141,15 @@ def cmd_run(settings: Settings, host: str) -> int:
         log.info("listening for Slack on http://%s:%s/slack/events", host, settings.port)
     try:
         server.run()
-    except OSError:
-        pass  # closed by the signal handler
+    except _Stop:
+        pass
     finally:
         scheduler.shutdown(wait=False)
         if socket_handler is not None:
             socket_handler.close()
+        # Let requests in flight finish (they may still write to their sockets), then close.
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=10)
+        server.close()
         services.close()
     return 0
 
@@ -167,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"crm-bot: {err}", file=sys.stderr)
         return 2
+    except _Stop:  # stopped while still starting up
+        return 0
     return 2
 
 

@@ -91,6 +91,8 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
+        # Finish the requests in flight first: a task that ends after close() would find the
+        # server's wake-up pipe gone.
+        self.server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
         self.server.close()
         self._thread.join(timeout=5)
-        self.server.task_dispatcher.shutdown()

@@ -20,21 +20,10 @@ from crm import audit
 from crm.activity_types import ActivityTypes
 from crm.customers import CLOSED_STAGES, live_customer
 from crm.errors import InvalidInput, NotFound, PermissionDenied
-from crm.followups import FOLLOW_UP_FIELDS, create_follow_up
+from crm.followups import create_follow_up
 from crm.models import Activity, Contact, Customer, Deal, FollowUp
 
 SOURCES = ("slash", "modal", "shortcut", "import")
-ACTIVITY_FIELDS = (
-    "customer_id",
-    "contact_id",
-    "deal_id",
-    "type_key",
-    "summary",
-    "occurred_at",
-    "source",
-    "permalink",
-    "deleted_at",
-)
 MAX_SUMMARY = 20_000  # the column is Text; this only stops absurd input
 MAX_PERMALINK = 1024
 FUTURE_TOLERANCE = timedelta(hours=1)  # clocks and time zones disagree a little
@@ -248,14 +237,11 @@ def log_activity(
             )
             session.add(activity)
             session.flush()
-            audit.record(
+            audit.change(
                 session,
-                workspace_id=workspace_id,
-                entity_type="activity",
-                entity_id=activity.id,
-                action="create",
+                activity,
+                "create",
                 actor=actor,
-                after=audit.snapshot(activity, ACTIVITY_FIELDS),
                 note=f"source: {source}",
             )
             saved_follow_up = None
@@ -315,7 +301,7 @@ def update_activity(
         type_key = _check_type(types, type_key, keep=activity.type_key)
         customer = live_customer(session, workspace_id, customer_id)
         _check_links(session, workspace_id, customer, contact_id, deal_id)
-        before = audit.snapshot(activity, ACTIVITY_FIELDS)
+        before = audit.snapshot(activity)
         old_deal = activity.deal_id
         activity.customer_id = customer.id
         activity.type_key = type_key
@@ -324,19 +310,16 @@ def update_activity(
         activity.occurred_at = occurred_at
         activity.contact_id = contact_id
         activity.deal_id = deal_id
-        after = audit.snapshot(activity, ACTIVITY_FIELDS)
+        after = audit.snapshot(activity)
         if after != before:
             activity.updated_by = actor
             activity.updated_at = now
-            audit.record(
+            audit.change(
                 session,
-                workspace_id=workspace_id,
-                entity_type="activity",
-                entity_id=activity.id,
-                action="update",
+                activity,
+                "update",
                 actor=actor,
                 before=before,
-                after=after,
             )
             for deal in {old_deal, deal_id}:
                 _touch_deal(session, deal)
@@ -357,9 +340,9 @@ def delete_activity(
         activity = _activity(session, workspace_id, activity_id, include_deleted=True)
         _may_change(activity, actor, actor_is_admin)
         if activity.deleted_at is None:
-            before = audit.snapshot(activity, ACTIVITY_FIELDS)
+            before = audit.snapshot(activity)
             activity.deleted_at, activity.deleted_by = now, actor
-            _record(session, activity, "delete", actor, before)
+            audit.change(session, activity, "delete", actor=actor, before=before)
             follow_ups = session.scalars(
                 select(FollowUp).where(
                     FollowUp.activity_id == activity.id,
@@ -368,9 +351,9 @@ def delete_activity(
                 )
             ).all()
             for fu in follow_ups:
-                fu_before = audit.snapshot(fu, FOLLOW_UP_FIELDS)
+                fu_before = audit.snapshot(fu)
                 fu.deleted_at, fu.deleted_by, fu.nudge_at = now, actor, None
-                _record_follow_up(session, fu, "delete", actor, fu_before, "deleted with its activity")
+                audit.change(session, fu, "delete", actor=actor, before=fu_before, note="deleted with its activity")
             _touch_deal(session, activity.deal_id)
         return _logged(session, activity, created=False)
 
@@ -391,45 +374,18 @@ def restore_activity(
         if activity.deleted_at is not None:
             live_customer(session, workspace_id, activity.customer_id)  # refuse if the customer is gone
             deleted_at = activity.deleted_at
-            before = audit.snapshot(activity, ACTIVITY_FIELDS)
+            before = audit.snapshot(activity)
             activity.deleted_at, activity.deleted_by = None, None
             activity.updated_at, activity.updated_by = now, actor
-            _record(session, activity, "restore", actor, before)
+            audit.change(session, activity, "restore", actor=actor, before=before)
             follow_ups = session.scalars(
                 select(FollowUp).where(FollowUp.activity_id == activity.id, FollowUp.deleted_at == deleted_at)
             ).all()
             for fu in follow_ups:
-                fu_before = audit.snapshot(fu, FOLLOW_UP_FIELDS)
+                fu_before = audit.snapshot(fu)
                 fu.deleted_at, fu.deleted_by = None, None
                 if fu.status == "open" and fu.nudged_at is None:
                     fu.nudge_at = fu.due_at
-                _record_follow_up(session, fu, "restore", actor, fu_before, "restored with its activity")
+                audit.change(session, fu, "restore", actor=actor, before=fu_before, note="restored with its activity")
             _touch_deal(session, activity.deal_id)
         return _logged(session, activity, created=False)
-
-
-def _record(session: Session, activity: Activity, action: str, actor: str, before: dict) -> None:
-    audit.record(
-        session,
-        workspace_id=activity.workspace_id,
-        entity_type="activity",
-        entity_id=activity.id,
-        action=action,
-        actor=actor,
-        before=before,
-        after=audit.snapshot(activity, ACTIVITY_FIELDS),
-    )
-
-
-def _record_follow_up(session: Session, fu: FollowUp, action: str, actor: str, before: dict, note: str) -> None:
-    audit.record(
-        session,
-        workspace_id=fu.workspace_id,
-        entity_type="follow_up",
-        entity_id=fu.id,
-        action=action,
-        actor=actor,
-        before=before,
-        after=audit.snapshot(fu, FOLLOW_UP_FIELDS),
-        note=note,
-    )

@@ -1,4 +1,10 @@
-"""The audit trail: who changed what, with the values before and after."""
+"""The audit trail: who changed what, with the values before and after.
+
+Which fields of each kind of row are kept is decided here, once (:data:`AUDITED`), so every
+service records the same picture of a customer, contact, deal, activity, follow-up or
+digest subscription. Services call :func:`snapshot` before a change and :func:`change`
+after it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,50 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crm.models import AuditEntry
+from crm.models import Activity, AuditEntry, Contact, Customer, Deal, DigestSubscription, FollowUp
+
+# Model -> (entity type in the audit log, the fields kept before and after a change).
+AUDITED: dict[type, tuple[str, tuple[str, ...]]] = {
+    Customer: ("customer", ("name", "website", "domain", "owner_user_id", "deleted_at", "merged_into_id")),
+    Contact: ("contact", ("name", "email", "phone", "title", "customer_id", "deleted_at")),
+    Deal: (
+        "deal",
+        ("title", "amount_minor", "currency", "stage", "expected_close", "owner_user_id", "closed_at", "customer_id"),
+    ),
+    Activity: (
+        "activity",
+        (
+            "customer_id",
+            "contact_id",
+            "deal_id",
+            "type_key",
+            "summary",
+            "occurred_at",
+            "source",
+            "permalink",
+            "deleted_at",
+        ),
+    ),
+    FollowUp: (
+        "follow_up",
+        (
+            "customer_id",
+            "activity_id",
+            "deal_id",
+            "owner_user_id",
+            "due_at",
+            "note",
+            "status",
+            "nudge_at",
+            "completed_at",
+            "deleted_at",
+        ),
+    ),
+    DigestSubscription: (
+        "digest_subscription",
+        ("channel_id", "local_time", "days", "timezone", "subscriber_user_id", "deleted_at"),
+    ),
+}
 
 
 def _jsonable(value: Any) -> Any:
@@ -19,9 +68,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    """The named attributes of a row as a JSON-safe dict."""
-    return {name: _jsonable(getattr(obj, name)) for name in fields}
+def snapshot(row: Any) -> dict[str, Any]:
+    """The audited fields of a row as a JSON-safe dict."""
+    _, fields = AUDITED[type(row)]
+    return {name: _jsonable(getattr(row, name)) for name in fields}
 
 
 def record(
@@ -36,6 +86,7 @@ def record(
     after: dict[str, Any] | None = None,
     note: str | None = None,
 ) -> AuditEntry:
+    """A free-form entry (imports and restores summarise whole files this way)."""
     entry = AuditEntry(
         workspace_id=workspace_id,
         entity_type=entity_type,
@@ -48,3 +99,32 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def change(
+    session: Session,
+    row: Any,
+    action: str,
+    *,
+    actor: str,
+    before: dict[str, Any] | None = None,
+    note: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Record what ``row`` became (``before`` from :func:`snapshot`, None for a creation).
+
+    The row must be flushed (it needs its id). ``extra`` adds facts to the "after" picture,
+    such as what a merge moved.
+    """
+    entity_type, _ = AUDITED[type(row)]
+    return record(
+        session,
+        workspace_id=row.workspace_id,
+        entity_type=entity_type,
+        entity_id=row.id,
+        action=action,
+        actor=actor,
+        before=before,
+        after={**snapshot(row), **(extra or {})},
+        note=note,
+    )

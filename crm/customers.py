@@ -28,8 +28,6 @@ from crm.normalize import (
 from crm.search import CustomerIndex, Match, classify
 
 MAX_NAME = 255
-CUSTOMER_FIELDS = ("name", "website", "domain", "owner_user_id", "deleted_at", "merged_into_id")
-CONTACT_FIELDS = ("name", "email", "phone", "title", "customer_id", "deleted_at")
 DUPLICATE_MIN_SCORE = 80.0
 CLOSED_STAGES = ("won", "lost")
 
@@ -262,14 +260,11 @@ def create_customer(
         )
         session.add(customer)
         session.flush()
-        audit.record(
+        audit.change(
             session,
-            workspace_id=workspace_id,
-            entity_type="customer",
-            entity_id=customer.id,
-            action="create",
+            customer,
+            "create",
             actor=actor,
-            after=audit.snapshot(customer, CUSTOMER_FIELDS),
             note=(
                 "created anyway despite likely duplicates: "
                 + ", ".join(f"{c.name} (#{c.customer_id}: {'; '.join(c.reasons)})" for c in candidates)
@@ -302,7 +297,7 @@ def update_customer(
     with sf.begin() as session:
         bump_search_version(session, workspace_id)
         customer = live_customer(session, workspace_id, customer_id)
-        before = audit.snapshot(customer, CUSTOMER_FIELDS)
+        before = audit.snapshot(customer)
         if normalized != customer.normalized_name or (domain and domain != customer.domain):
             candidates = duplicate_candidates(
                 session, index, workspace_id, name=display, domain=domain, emails=[], exclude_id=customer.id
@@ -317,15 +312,12 @@ def update_customer(
         customer.owner_user_id = owner_user_id or customer.owner_user_id
         customer.updated_by = actor
         touch_customer(session, customer)
-        audit.record(
+        audit.change(
             session,
-            workspace_id=workspace_id,
-            entity_type="customer",
-            entity_id=customer.id,
-            action="update",
+            customer,
+            "update",
             actor=actor,
             before=before,
-            after=audit.snapshot(customer, CUSTOMER_FIELDS),
         )
     registry.refresh(workspace_id)
     return customer
@@ -370,14 +362,11 @@ def _insert_contact(session: Session, customer: Customer, values: dict, actor: s
     contact = Contact(workspace_id=customer.workspace_id, customer_id=customer.id, created_by=actor, **values)
     session.add(contact)
     session.flush()
-    audit.record(
+    audit.change(
         session,
-        workspace_id=customer.workspace_id,
-        entity_type="contact",
-        entity_id=contact.id,
-        action="create",
+        contact,
+        "create",
         actor=actor,
-        after=audit.snapshot(contact, CONTACT_FIELDS),
     )
     return contact
 
@@ -465,20 +454,17 @@ def update_contact(
             raise DuplicateSuspected(
                 f"{customer.name} already has a contact called {same_name.name}.", [same_name], field="contact_name"
             )
-        before = audit.snapshot(existing, CONTACT_FIELDS)
+        before = audit.snapshot(existing)
         for key, value in values.items():
             setattr(existing, key, value)
         existing.updated_by = actor
         touch_customer(session, customer)
-        audit.record(
+        audit.change(
             session,
-            workspace_id=workspace_id,
-            entity_type="contact",
-            entity_id=existing.id,
-            action="update",
+            existing,
+            "update",
             actor=actor,
             before=before,
-            after=audit.snapshot(existing, CONTACT_FIELDS),
         )
     registry.refresh(workspace_id)
     return existing
@@ -501,20 +487,17 @@ def delete_contact(
         contact = session.get(Contact, contact_id)
         if contact is None or contact.workspace_id != workspace_id or contact.deleted_at is not None:
             raise NotFound("That contact no longer exists.")
-        before = audit.snapshot(contact, CONTACT_FIELDS)
+        before = audit.snapshot(contact)
         contact.deleted_at, contact.deleted_by = utcnow(), actor
         customer = session.get(Customer, contact.customer_id)
         if customer is not None:
             touch_customer(session, customer)
-        audit.record(
+        audit.change(
             session,
-            workspace_id=workspace_id,
-            entity_type="contact",
-            entity_id=contact.id,
-            action="delete",
+            contact,
+            "delete",
             actor=actor,
             before=before,
-            after=audit.snapshot(contact, CONTACT_FIELDS),
         )
     registry.refresh(workspace_id)
     return contact
@@ -600,21 +583,19 @@ def merge_customers(
         _add_alias(session, keeper, duplicate.name, "merge", actor)
         if duplicate.website and not keeper.website:
             keeper.website, keeper.domain = duplicate.website, duplicate.domain
-        before = audit.snapshot(duplicate, CUSTOMER_FIELDS)
+        before = audit.snapshot(duplicate)
         duplicate.merged_into_id = keeper.id
         duplicate.deleted_at, duplicate.deleted_by = utcnow(), actor
         duplicate.index_version = keeper.index_version = version
         keeper.updated_by = actor
-        audit.record(
+        audit.change(
             session,
-            workspace_id=workspace_id,
-            entity_type="customer",
-            entity_id=duplicate.id,
-            action="merge",
+            duplicate,
+            "merge",
             actor=actor,
             before=before,
-            after={**audit.snapshot(duplicate, CUSTOMER_FIELDS), "moved": moved},
             note=f"merged {duplicate.name} (#{duplicate.id}) into {keeper.name} (#{keeper.id})",
+            extra={"moved": moved},
         )
         preview = MergePreview(duplicate, keeper, *counts)
     registry.refresh(workspace_id)

@@ -24,16 +24,6 @@ from crm.models import Customer, Deal, DealStageChange, ProcessedEvent
 from crm.money import exponent, format_money, to_minor
 from crm.pipeline_stages import CLOSED_KEYS, PipelineStages
 
-DEAL_FIELDS = (
-    "title",
-    "amount_minor",
-    "currency",
-    "stage",
-    "expected_close",
-    "owner_user_id",
-    "closed_at",
-    "customer_id",
-)
 MAX_TITLE = 255
 DEFAULT_CURRENCY = "USD"
 
@@ -203,14 +193,11 @@ def create_deal(
         session.add(deal)
         session.flush()
         _record_stage(session, deal, None, actor, now)
-        audit.record(
+        audit.change(
             session,
-            workspace_id=workspace_id,
-            entity_type="deal",
-            entity_id=deal.id,
-            action="create",
+            deal,
+            "create",
             actor=actor,
-            after=audit.snapshot(deal, DEAL_FIELDS),
         )
         return deal
 
@@ -236,7 +223,7 @@ def update_deal(
     with sf.begin() as session:
         deal = _live_deal(session, workspace_id, deal_id, lock=True)
         values = _clean(form, stages, current_stage=deal.stage)
-        before = audit.snapshot(deal, DEAL_FIELDS)
+        before = audit.snapshot(deal)
         old_stage = deal.stage
         deal.title = values.title
         deal.amount_minor = values.amount_minor
@@ -249,22 +236,19 @@ def update_deal(
                 deal.closed_at = now
             elif old_stage in CLOSED_KEYS:
                 deal.closed_at = None
-        after = audit.snapshot(deal, DEAL_FIELDS)
+        after = audit.snapshot(deal)
         if after == before:
             return deal
         deal.updated_by = actor
         deal.updated_at = now
         if values.stage != old_stage:
             _record_stage(session, deal, old_stage, actor, now)
-        audit.record(
+        audit.change(
             session,
-            workspace_id=workspace_id,
-            entity_type="deal",
-            entity_id=deal.id,
-            action="stage" if values.stage != old_stage else "update",
+            deal,
+            "stage" if values.stage != old_stage else "update",
             actor=actor,
             before=before,
-            after=after,
         )
         return deal
 

@@ -36,7 +36,6 @@ from crm.models import DigestRun, DigestSubscription, Workspace
 WEEKDAYS, DAILY = "weekdays", "daily"
 DEFAULT_TIME = time(9, 0)
 LATE_AFTER = timedelta(minutes=15)  # posted later than this after its time, a digest says it is late
-SUBSCRIPTION_FIELDS = ("channel_id", "local_time", "days", "timezone", "subscriber_user_id", "deleted_at")
 
 _DAY_WORDS = {
     "weekdays": WEEKDAYS,
@@ -200,7 +199,7 @@ def subscribe(
             with sf.begin() as session:
                 sub = _live(session, workspace_id, channel_id, lock=True)
                 created = sub is None
-                before = None if created else audit.snapshot(sub, SUBSCRIPTION_FIELDS)
+                before = None if created else audit.snapshot(sub)
                 if sub is None:
                     sub = DigestSubscription(
                         workspace_id=workspace_id, channel_id=channel_id, created_by=user, created_at=now, scope="team"
@@ -230,15 +229,12 @@ def subscribe(
                             "created_by": user,
                         },
                     )
-                audit.record(
+                audit.change(
                     session,
-                    workspace_id=workspace_id,
-                    entity_type="digest_subscription",
-                    entity_id=sub.id,
-                    action="subscribe" if created else "update",
+                    sub,
+                    "subscribe" if created else "update",
                     actor=user,
                     before=before,
-                    after=audit.snapshot(sub, SUBSCRIPTION_FIELDS),
                 )
                 return Subscribed(sub, created, next_slot(schedule, timezone, now))
         except IntegrityError:
@@ -253,18 +249,15 @@ def unsubscribe(sf: sessionmaker[Session], workspace_id: int, *, channel_id: str
         sub = _live(session, workspace_id, channel_id, lock=True)
         if sub is None:
             raise NotFound("This channel isn't subscribed to the digest, so there is nothing to stop.")
-        before = audit.snapshot(sub, SUBSCRIPTION_FIELDS)
+        before = audit.snapshot(sub)
         sub.deleted_at = now
         sub.deleted_by = user
-        audit.record(
+        audit.change(
             session,
-            workspace_id=workspace_id,
-            entity_type="digest_subscription",
-            entity_id=sub.id,
-            action="unsubscribe",
+            sub,
+            "unsubscribe",
             actor=user,
             before=before,
-            after=audit.snapshot(sub, SUBSCRIPTION_FIELDS),
         )
         return sub
 

@@ -17,7 +17,6 @@ from crm.customers import live_customer
 from crm.errors import DateParseError, InvalidInput, NotFound
 from crm.models import Customer, Deal, FollowUp
 
-FOLLOW_UP_FIELDS = ("customer_id", "activity_id", "deal_id", "owner_user_id", "due_at", "note", "status", "deleted_at")
 MAX_NOTE = 3000
 
 
@@ -61,14 +60,11 @@ def create_follow_up(
     )
     session.add(follow_up)
     session.flush()
-    audit.record(
+    audit.change(
         session,
-        workspace_id=workspace_id,
-        entity_type="follow_up",
-        entity_id=follow_up.id,
-        action="create",
+        follow_up,
+        "create",
         actor=actor,
-        after=audit.snapshot(follow_up, FOLLOW_UP_FIELDS),
     )
     return follow_up
 

@@ -24,7 +24,6 @@ from crm import audit
 from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm.models import Activity, Customer, FollowUp, Workspace
 
-FOLLOW_UP_FIELDS = ("owner_user_id", "due_at", "note", "status", "nudge_at", "completed_at", "deleted_at")
 OPEN_STATES = ("open", "snoozed")
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -202,18 +201,15 @@ def _owned(session: Session, workspace_id: int, follow_up_id: int, actor: str, a
 
 
 def _change(session: Session, row: FollowUp, actor: str, action: str, apply) -> FollowUp:
-    before = audit.snapshot(row, FOLLOW_UP_FIELDS)
+    before = audit.snapshot(row)
     apply(row)
     row.updated_by = actor
-    audit.record(
+    audit.change(
         session,
-        workspace_id=row.workspace_id,
-        entity_type="follow_up",
-        entity_id=row.id,
-        action=action,
+        row,
+        action,
         actor=actor,
         before=before,
-        after=audit.snapshot(row, FOLLOW_UP_FIELDS),
     )
     return row
 

@@ -34,6 +34,7 @@ from commands.blockkit import (
     PLAIN_TEXT_INPUT_MAX,
     PRIVATE_METADATA_MAX,
     escape_mrkdwn,
+    input_block,
     mrkdwn,
     plain,
     truncate,
@@ -438,15 +439,6 @@ def _select(action_id: str, placeholder: str, options: list[dict], initial: str 
     return element
 
 
-def _input(block_id: str, label: str, element: dict, *, optional: bool = False, hint: str | None = None) -> dict:
-    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": plain(label), "element": element}
-    if optional:
-        block["optional"] = True
-    if hint:
-        block["hint"] = plain(truncate(hint, 2000))
-    return block
-
-
 def build_log_modal(
     types: ActivityTypes,
     form: LogForm,
@@ -460,14 +452,14 @@ def build_log_modal(
     blocks: list[dict[str, Any]] = []
     if notice:
         blocks.append({"type": "section", "block_id": NOTICE_BLOCK, "text": mrkdwn(escape_mrkdwn(notice), 3000)})
-    customer_block = _input(CUSTOMER_BLOCK, "Customer", customer_select(form.customer, action_id=CUSTOMER_ACTION))
+    customer_block = input_block(CUSTOMER_BLOCK, "Customer", customer_select(form.customer, action_id=CUSTOMER_ACTION))
     customer_block["dispatch_action"] = True
     blocks.append(customer_block)
     options = [type_option(t) for t in types]
     if form.type_key and not types.is_active(form.type_key) and meta.mode == "edit":
         options.append(type_option(types.describe(form.type_key)))
     blocks.append(
-        _input(TYPE_BLOCK, "Activity type", _select(TYPE_ACTION, "Call, meeting, email…", options, form.type_key))
+        input_block(TYPE_BLOCK, "Activity type", _select(TYPE_ACTION, "Call, meeting, email…", options, form.type_key))
     )
     if choices is not None:
         suffix = f":{choices.customer.id}"
@@ -481,7 +473,7 @@ def build_log_modal(
             ]
             initial = str(form.contact_id) if form.contact_id else None
             blocks.append(
-                _input(
+                input_block(
                     CONTACT_BLOCK + suffix,
                     "Contact",
                     _select(CONTACT_ACTION, "Who did you talk to?", contact_options, initial),
@@ -494,7 +486,7 @@ def build_log_modal(
             ]
             initial = str(form.deal_id) if form.deal_id else None
             blocks.append(
-                _input(
+                input_block(
                     DEAL_BLOCK + suffix,
                     "Deal",
                     _select(DEAL_ACTION, "Which deal?", deal_options, initial),
@@ -523,10 +515,10 @@ def build_log_modal(
         }
         if form.summary:
             summary_input["initial_value"] = form.summary[:PLAIN_TEXT_INPUT_MAX]
-        blocks.append(_input(SUMMARY_BLOCK, "Summary", summary_input))
+        blocks.append(input_block(SUMMARY_BLOCK, "Summary", summary_input))
     when = form.occurred_at or now
     blocks.append(
-        _input(
+        input_block(
             WHEN_BLOCK,
             "When it happened",
             {"type": "datetimepicker", "action_id": WHEN_ACTION, "initial_date_time": int(when.timestamp())},
@@ -541,7 +533,9 @@ def build_log_modal(
         }
         if form.follow_up_text:
             follow_text["initial_value"] = form.follow_up_text[: dates.MAX_INPUT_CHARS]
-        blocks.append(_input(FOLLOW_UP_TEXT_BLOCK, "Next follow-up", follow_text, optional=True, hint=FOLLOW_UP_HINT))
+        blocks.append(
+            input_block(FOLLOW_UP_TEXT_BLOCK, "Next follow-up", follow_text, optional=True, hint=FOLLOW_UP_HINT)
+        )
         follow_date: dict[str, Any] = {
             "type": "datepicker",
             "action_id": FOLLOW_UP_DATE_ACTION,
@@ -549,7 +543,7 @@ def build_log_modal(
         }
         if form.follow_up_date:
             follow_date["initial_date"] = form.follow_up_date
-        blocks.append(_input(FOLLOW_UP_DATE_BLOCK, "…or a follow-up date", follow_date, optional=True))
+        blocks.append(input_block(FOLLOW_UP_DATE_BLOCK, "…or a follow-up date", follow_date, optional=True))
     return {
         "type": "modal",
         "callback_id": LOG_CALLBACK,
@@ -694,7 +688,7 @@ def build_follow_up_modal(customer: Customer, *, owner: str, channel: str | None
         "private_metadata": json.dumps(meta),
         "blocks": [
             {"type": "section", "text": mrkdwn(f"Follow up with *{escape_mrkdwn(customer.name)}*", 3000)},
-            _input(
+            input_block(
                 FOLLOW_UP_TEXT_BLOCK,
                 "When",
                 {
@@ -706,13 +700,13 @@ def build_follow_up_modal(customer: Customer, *, owner: str, channel: str | None
                 optional=True,
                 hint=FOLLOW_UP_HINT,
             ),
-            _input(
+            input_block(
                 FOLLOW_UP_DATE_BLOCK,
                 "…or a date",
                 {"type": "datepicker", "action_id": FOLLOW_UP_DATE_ACTION, "placeholder": plain("Pick a date")},
                 optional=True,
             ),
-            _input(
+            input_block(
                 NOTE_BLOCK,
                 "Note",
                 {
@@ -724,7 +718,9 @@ def build_follow_up_modal(customer: Customer, *, owner: str, channel: str | None
                 },
                 optional=True,
             ),
-            _input(OWNER_BLOCK, "Owner", {"type": "users_select", "action_id": OWNER_ACTION, "initial_user": owner}),
+            input_block(
+                OWNER_BLOCK, "Owner", {"type": "users_select", "action_id": OWNER_ACTION, "initial_user": owner}
+            ),
         ],
     }
 

@@ -99,6 +99,34 @@ def mrkdwn(text: str, limit: int | None = None) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text}
 
 
+def text_input(
+    action_id: str = "value",
+    *,
+    initial: str | None = None,
+    max_length: int = 255,
+    placeholder: str | None = None,
+) -> dict[str, Any]:
+    """A ``plain_text_input`` element; ``initial`` is cut to ``max_length`` so Slack accepts it."""
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "max_length": max_length}
+    if initial:
+        element["initial_value"] = truncate(initial, max_length, suffix="")
+    if placeholder:
+        element["placeholder"] = plain(placeholder)
+    return element
+
+
+def input_block(
+    block_id: str, label: str, element: dict[str, Any], *, optional: bool = False, hint: str | None = None
+) -> dict[str, Any]:
+    """An ``input`` block around ``element``; its ``block_id`` is where field errors are shown."""
+    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": plain(label), "element": element}
+    if optional:
+        block["optional"] = True
+    if hint:
+        block["hint"] = plain(truncate(hint, 2000))
+    return block
+
+
 # --------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------

@@ -18,8 +18,10 @@ from commands.blockkit import (
     PRIVATE_METADATA_MAX,
     SECTION_TEXT_MAX,
     escape_mrkdwn,
+    input_block,
     mrkdwn,
     plain,
+    text_input,
     truncate,
 )
 from crm.customers import CustomerCard, DuplicateCandidate, HistoryPage, LookupResult, MergePreview
@@ -361,28 +363,15 @@ def _text_input(
     placeholder: str | None = None,
     hint: str | None = None,
 ) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "max_length": max_length}
-    if initial:
-        element["initial_value"] = truncate(initial, max_length, suffix="")
-    if placeholder:
-        element["placeholder"] = plain(placeholder)
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label),
-        "optional": optional,
-        "element": element,
-    }
-    if hint:
-        block["hint"] = plain(hint)
-    return block
+    element = text_input(initial=initial, max_length=max_length, placeholder=placeholder)
+    return input_block(block_id, label, element, optional=optional, hint=hint)
 
 
 def _owner_input(owner: str | None) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "users_select", "action_id": A_OWNER}
     if owner:
         element["initial_user"] = owner
-    return {"type": "input", "block_id": B_OWNER, "label": plain("Owner"), "optional": True, "element": element}
+    return input_block(B_OWNER, "Owner", element, optional=True)
 
 
 def create_customer_view(

@@ -22,8 +22,10 @@ from commands.blockkit import (
     OPTION_TEXT_MAX,
     PRIVATE_METADATA_MAX,
     escape_mrkdwn,
+    input_block,
     mrkdwn,
     plain,
+    text_input,
     truncate,
 )
 from commands.common import channel_of, input_value, meta_id, metadata, tell, user_of, workspace_of
@@ -139,28 +141,6 @@ def pick_customer_blocks(query: str, customers: list[Customer]) -> list[dict[str
     return blocks
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False, hint: str | None = None):
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label),
-        "optional": optional,
-        "element": element,
-    }
-    if hint:
-        block["hint"] = plain(hint)
-    return block
-
-
-def _text(initial: str | None, *, max_length: int, placeholder: str | None = None) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": A_VALUE, "max_length": max_length}
-    if initial:
-        element["initial_value"] = truncate(initial, max_length, suffix="")
-    if placeholder:
-        element["placeholder"] = plain(placeholder)
-    return element
-
-
 def _stage_option(key: str, stages: PipelineStages) -> dict[str, Any]:
     stage = stages.describe(key)
     label = stage.display + (" (retired)" if stage.retired else "")
@@ -192,7 +172,7 @@ def deal_modal(
     """The create/edit modal. Without ``customer`` it starts with a customer picker."""
     blocks: list[dict[str, Any]] = []
     if customer is None:
-        blocks.append(_input(B_CUSTOMER, "Customer", customer_select(action_id=PICKER)))
+        blocks.append(input_block(B_CUSTOMER, "Customer", customer_select(action_id=PICKER)))
     else:
         blocks.append(_context(f"Deal with *{_esc(customer.name, 200)}*"))
     options = [_stage_option(k, stages) for k in stages.keys]
@@ -200,20 +180,28 @@ def deal_modal(
     if current not in stages.keys:
         options.append(_stage_option(current, stages))
     blocks += [
-        _input(B_TITLE, "Title", _text(deal.title if deal else "", max_length=255, placeholder="Annual licence")),
-        _input(
+        input_block(
+            B_TITLE,
+            "Title",
+            text_input(A_VALUE, initial=deal.title if deal else "", max_length=255, placeholder="Annual licence"),
+        ),
+        input_block(
             B_AMOUNT,
             "Amount",
-            _text(amount_text(deal) if deal else "", max_length=40, placeholder="12,500.00 or 12.5k"),
+            text_input(
+                A_VALUE, initial=amount_text(deal) if deal else "", max_length=40, placeholder="12,500.00 or 12.5k"
+            ),
             optional=True,
         ),
-        _input(
+        input_block(
             B_CURRENCY,
             "Currency",
-            _text(deal.currency if deal else svc.DEFAULT_CURRENCY, max_length=10, placeholder="USD"),
+            text_input(
+                A_VALUE, initial=deal.currency if deal else svc.DEFAULT_CURRENCY, max_length=10, placeholder="USD"
+            ),
             hint="Three-letter ISO code: USD, EUR, GBP, JPY…",
         ),
-        _input(
+        input_block(
             B_STAGE,
             "Stage",
             {
@@ -227,9 +215,9 @@ def deal_modal(
     close: dict[str, Any] = {"type": "datepicker", "action_id": A_VALUE}
     if deal and deal.expected_close:
         close["initial_date"] = deal.expected_close.isoformat()
-    blocks.append(_input(B_CLOSE, "Expected close", close, optional=True))
+    blocks.append(input_block(B_CLOSE, "Expected close", close, optional=True))
     blocks.append(
-        _input(
+        input_block(
             B_OWNER,
             "Owner",
             {

@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from commands import followup_views as views
-from commands.activities import leading_customer, search_lookup
+from commands.activities import leading_customer, read_follow_up_fields, rep_of, search_lookup
 from commands.common import input_value, meta_id, metadata, tell, user_of, workspace_of
 from commands.customer_views import create_customer_view
 from commands.customers import CustomerUI
@@ -27,7 +25,7 @@ from commands.router import CommandRouter, SlashContext
 from crm import nudges
 from crm.activity_types import label_for
 from crm.customers import get_customer
-from crm.dates import date_order_for_locale, format_local, parse_follow_up, parse_when
+from crm.dates import format_local, parse_when
 from crm.errors import CRMError
 from crm.followups import add_follow_up
 from crm.my_day import my_day
@@ -170,34 +168,29 @@ class FollowUpUI:
         meta = metadata(body)
         ws = workspace_of(self.services, body)
         user = user_of(body)
-        person = self.services.people.get(client, ws, user)
-        tz = person.tz or self.services.settings.default_timezone
+        rep = rep_of(self.services, client, ws, user)
         now = self.services.now()
-        phrase = (input_value(values, views.B_WHEN, "value") or "").strip()
-        day = input_value(values, views.B_DATE, "value")
+        due, errors = read_follow_up_fields(
+            rep,
+            now,
+            input_value(values, views.B_WHEN, "value"),
+            input_value(values, views.B_DATE, "value"),
+            text_block=views.B_WHEN,
+            date_block=views.B_DATE,
+        )
+        if due is None:
+            ack(response_action="errors", errors=errors or {views.B_WHEN: "Type when, or pick a day below."})
+            return
         try:
-            if phrase:
-                due = parse_follow_up(
-                    phrase,
-                    now=now,
-                    tz=tz,
-                    workday_start=self.services.settings.workday_start,
-                    date_order=date_order_for_locale(person.locale),
-                )
-            elif day:
-                due = _day_start(day, tz, self.services.settings.workday_start)
-            else:
-                ack(response_action="errors", errors={views.B_WHEN: "Type when, or pick a day below."})
-                return
             follow_up = nudges.reschedule(
-                self.sf, ws, meta_id(meta, "id"), actor=user, actor_is_admin=person.can_admin, now=now, due_at=due
+                self.sf, ws, meta_id(meta, "id"), actor=user, actor_is_admin=rep.can_admin, now=now, due_at=due
             )
         except CRMError as err:
-            ack(response_action="errors", errors={views.B_WHEN if phrase else views.B_DATE: err.message[:300]})
+            ack(response_action="errors", errors={views.B_WHEN: err.message[:300]})
             return
         ack()
         name = views._esc(self._customer_name(ws, follow_up.customer_id))
-        text = f":calendar: Rescheduled: follow up with *{name}* {format_local(due, tz, now=now)}."
+        text = f":calendar: Rescheduled: follow up with *{name}* {format_local(due, rep.tz, now=now)}."
         fake_body = {"container": {"type": "message", "channel_id": meta.get("channel"), "message_ts": meta.get("ts")}}
         self._settle(fake_body, client, ws, user, text, follow_up.customer_id, False)
 
@@ -213,20 +206,14 @@ class FollowUpUI:
             why = "Several customers match" if ambiguous else "I can't find a customer"
             ctx.reply(f"{why} at the start of “{views._esc(text, 80)}”. {usage}")
             return
-        person = self.services.people.get(ctx.client, ctx.workspace_id, ctx.user_id)
-        tz = person.tz or self.services.settings.default_timezone
+        rep = rep_of(self.services, ctx.client, ctx.workspace_id, ctx.user_id)
+        tz = rep.tz
         now = self.services.now()
         words = rest.split()
         due, note, last_error = None, "", None
         for k in range(min(6, len(words)), 0, -1):  # the longest phrase that reads as a time
             try:
-                due = parse_follow_up(
-                    " ".join(words[:k]),
-                    now=now,
-                    tz=tz,
-                    workday_start=self.services.settings.workday_start,
-                    date_order=date_order_for_locale(person.locale),
-                )
+                due = rep.read_follow_up(" ".join(words[:k]), now)
             except CRMError as err:
                 last_error = err
                 continue
@@ -325,14 +312,6 @@ class FollowUpUI:
     def home_new(self, ack: Ack, body: dict, client: WebClient) -> None:
         ack()
         client.views_open(trigger_id=body["trigger_id"], view=create_customer_view(owner=user_of(body), meta={}))
-
-
-def _day_start(day: str, tz: str, workday_start: time) -> datetime:
-    try:
-        date_value = datetime.strptime(day, "%Y-%m-%d").date()
-    except ValueError:
-        raise CRMError("That day isn't a date.") from None
-    return datetime.combine(date_value, workday_start, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def register(app: App, services: Services, router: CommandRouter) -> None:

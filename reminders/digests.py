@@ -37,7 +37,7 @@ from crm.activity_types import label_for
 from crm.digest import Digest, build_digest
 from crm.digest_schedule import Claim
 from crm.pipeline_stages import PipelineStages, stages_of
-from reminders.nudges import Pacer
+from reminders.delivery import Delivery, Pacer, ambiguous, refused
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -51,17 +51,6 @@ GONE = {"channel_not_found", "is_archived"}
 
 
 @dataclass
-class Delivery:
-    ok: bool
-    channel: str | None = None
-    ts: str | None = None
-    note: str | None = None  # how it was handled when not simply posted in the channel
-    error: str | None = None
-    permanent: bool = False
-    retry_after: float | None = None
-
-
-@dataclass
 class DigestTickReport:
     due: int = 0
     claimed: int = 0
@@ -71,19 +60,6 @@ class DigestTickReport:
     found_already_sent: int = 0
     failed: int = 0
     lost_claims: int = 0
-
-
-def _failure(exc: SlackApiError) -> Delivery:
-    """A refused call: rate limits and 5xx are retried (5xx may have posted), the rest are final."""
-    status = exc.response.status_code
-    error = exc.response.get("error") or f"http_{status}"
-    if status == 429:
-        headers = exc.response.headers
-        retry = float(headers.get("Retry-After", headers.get("retry-after", 30)))
-        return Delivery(False, error="ratelimited", retry_after=retry)
-    if status >= 500:
-        return Delivery(False, error=f"ambiguous: http {status}")
-    return Delivery(False, error=error, permanent=True)
 
 
 @dataclass
@@ -160,7 +136,7 @@ class SlackDigestSender:
             dm = self.dm_channel(claim.subscriber_user_id)
             sent = self._post(dm, self._message(claim, digest, delivery_notice(reason, claim.channel_id)))
         except SlackApiError as exc:
-            failed = _failure(exc)
+            failed = refused(exc)
             failed.error = f"dm after {reason}: {failed.error}"
             return failed
         sent.note = f"dm: {reason}"
@@ -194,9 +170,9 @@ class SlackDigestSender:
                     return self.to_subscriber(claim, digest, "archived" if error == "is_archived" else error)
                 raise
         except SlackApiError as exc:
-            return _failure(exc)
+            return refused(exc)
         except (SlackClientError, OSError) as exc:  # timeouts, resets: Slack may have posted
-            return Delivery(False, error=f"ambiguous: {type(exc).__name__}")
+            return ambiguous(exc)
 
     def _join_and_post(self, claim: Claim, digest: Digest, message: dict[str, Any], *, private: bool) -> Delivery:
         if private:

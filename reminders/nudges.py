@@ -12,8 +12,6 @@ nudge whose earlier attempt is in doubt the sender looks for it in the DM's hist
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,20 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from commands.followup_views import nudge_blocks, nudge_text
 from crm import nudges
 from crm.nudges import Claimed
+from reminders.delivery import Delivery, Pacer, ambiguous, refused
 
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "crm_follow_up_nudge"
-
-
-@dataclass
-class Outcome:
-    ok: bool
-    channel: str | None = None
-    ts: str | None = None
-    error: str | None = None
-    permanent: bool = False
-    retry_after: float | None = None
 
 
 @dataclass
@@ -48,26 +37,6 @@ class TickReport:
     failed: int = 0
     found_already_sent: int = 0
     lost_claims: int = 0
-
-
-class Pacer:
-    """At most ``rate`` sends per second (a simple spacing, shared by the sender's threads)."""
-
-    def __init__(self, rate: float, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self.sleep = sleep
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if delay > 0:
-            self.sleep(delay)
 
 
 @dataclass
@@ -91,7 +60,7 @@ class SlackNudgeSender:
     def _payload(claimed: Claimed) -> dict:
         return {"follow_up_id": claimed.follow_up_id, "due": claimed.due_at.isoformat()}
 
-    def find_sent(self, claimed: Claimed) -> Outcome | None:
+    def find_sent(self, claimed: Claimed) -> Delivery | None:
         """The DM an earlier, interrupted attempt posted, if it did."""
         channel = self.dm_channel(claimed.owner_user_id)
         # The bot's DM with a rep holds little but nudges: the latest 200 messages cover any
@@ -101,10 +70,10 @@ class SlackNudgeSender:
         for message in history.get("messages", []):
             meta = message.get("metadata") or {}
             if meta.get("event_type") == METADATA_EVENT and meta.get("event_payload") == wanted:
-                return Outcome(True, channel, message.get("ts"))
+                return Delivery(True, channel, message.get("ts"), note="already-sent")
         return None
 
-    def _find_sent_if_allowed(self, claimed: Claimed) -> Outcome | None:
+    def _find_sent_if_allowed(self, claimed: Claimed) -> Delivery | None:
         """:meth:`find_sent`, unless the app may not read DMs: then sending again (at least once)
         beats never reminding the rep, and the admin is told in the log to grant the scope."""
         try:
@@ -119,12 +88,11 @@ class SlackNudgeSender:
             )
             return None
 
-    def send(self, claimed: Claimed, now: datetime) -> Outcome:
+    def send(self, claimed: Claimed, now: datetime) -> Delivery:
         try:
             if claimed.recovered:
                 found = self._find_sent_if_allowed(claimed)
                 if found is not None:
-                    found.error = "already-sent"
                     return found
             channel = self.dm_channel(claimed.owner_user_id)
             self.pacer.wait()
@@ -136,18 +104,11 @@ class SlackNudgeSender:
                 metadata={"event_type": METADATA_EVENT, "event_payload": self._payload(claimed)},
                 unfurl_links=False,
             )
-            return Outcome(True, response.get("channel", channel), response.get("ts"))
+            return Delivery(True, response.get("channel", channel), response.get("ts"))
         except SlackApiError as exc:
-            error = exc.response.get("error") or f"http_{exc.response.status_code}"
-            status = exc.response.status_code
-            if status == 429:
-                retry = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 30)))
-                return Outcome(False, error="ratelimited", retry_after=retry)
-            if status >= 500:
-                return Outcome(False, error=f"ambiguous: http {status}")
-            return Outcome(False, error=error, permanent=error in nudges.PERMANENT_ERRORS)
+            return refused(exc, permanent_errors=nudges.PERMANENT_ERRORS)
         except (SlackClientError, OSError) as exc:  # timeouts, resets: Slack may have posted
-            return Outcome(False, error=f"ambiguous: {type(exc).__name__}")
+            return ambiguous(exc)
 
 
 def send_due_nudges(
@@ -166,7 +127,7 @@ def send_due_nudges(
     for position, item in enumerate(claimed):
         outcome = sender.send(item, now)
         if outcome.ok:
-            if outcome.error == "already-sent":
+            if outcome.note == "already-sent":
                 report.found_already_sent += 1
             if nudges.mark_sent(
                 sf, item.follow_up_id, replica=replica, now=now, channel=outcome.channel, ts=outcome.ts

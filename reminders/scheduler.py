@@ -20,8 +20,9 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from crm.activity_types import label_for
 from crm.housekeeping import prune_processed_events
+from reminders.delivery import Pacer
 from reminders.digests import digest_tick, make_digest_sender
-from reminders.nudges import Pacer, SlackNudgeSender, send_due_nudges
+from reminders.nudges import SlackNudgeSender, send_due_nudges
 
 if TYPE_CHECKING:
     from bot.services import Services

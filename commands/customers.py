@@ -45,6 +45,17 @@ def _type_label(services: Services):
     return lambda key: label_for(services.settings, key)
 
 
+def _contact_form(values: dict[str, Any]) -> tuple[svc.ContactInput, bool]:
+    """The contact fields of a submitted modal, and whether "save/create anyway" was ticked."""
+    contact = svc.ContactInput(
+        name=input_value(values, views.B_CONTACT_NAME, "value"),
+        email=input_value(values, views.B_CONTACT_EMAIL, "value"),
+        phone=input_value(values, views.B_CONTACT_PHONE, "value"),
+        title=input_value(values, views.B_CONTACT_TITLE, "value"),
+    )
+    return contact, views.FORCE_VALUE in (input_value(values, views.B_FORCE, views.A_FORCE) or [])
+
+
 class CustomerUI:
     """The customer handlers, bound to one app's services."""
 
@@ -202,13 +213,7 @@ class CustomerUI:
             "website": input_value(values, views.B_WEBSITE, views.A_WEBSITE) or "",
             "owner": input_value(values, views.B_OWNER, views.A_OWNER),
         }
-        contact = svc.ContactInput(
-            name=input_value(values, views.B_CONTACT_NAME, "value"),
-            email=input_value(values, views.B_CONTACT_EMAIL, "value"),
-            phone=input_value(values, views.B_CONTACT_PHONE, "value"),
-            title=input_value(values, views.B_CONTACT_TITLE, "value"),
-        )
-        force = views.FORCE_VALUE in (input_value(values, views.B_FORCE, views.A_FORCE) or [])
+        contact, force = _contact_form(values)
         if not contact.is_empty() and not (contact.name or "").strip():
             ack(
                 response_action="errors", errors={views.B_CONTACT_NAME: "Give the contact a name, or clear the fields."}
@@ -369,13 +374,7 @@ class CustomerUI:
         meta = metadata(body)
         ws = workspace_of(self.services, body)
         user = user_of(body)
-        contact = svc.ContactInput(
-            name=input_value(values, views.B_CONTACT_NAME, "value"),
-            email=input_value(values, views.B_CONTACT_EMAIL, "value"),
-            phone=input_value(values, views.B_CONTACT_PHONE, "value"),
-            title=input_value(values, views.B_CONTACT_TITLE, "value"),
-        )
-        force = views.FORCE_VALUE in (input_value(values, views.B_FORCE, views.A_FORCE) or [])
+        contact, force = _contact_form(values)
         try:
             if meta_id(meta, "contact"):
                 saved = svc.update_contact(

@@ -60,7 +60,7 @@ AUDITED: dict[type, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -71,7 +71,7 @@ def _jsonable(value: Any) -> Any:
 def snapshot(row: Any) -> dict[str, Any]:
     """The audited fields of a row as a JSON-safe dict."""
     _, fields = AUDITED[type(row)]
-    return {name: _jsonable(getattr(row, name)) for name in fields}
+    return {name: jsonable(getattr(row, name)) for name in fields}
 
 
 def record(

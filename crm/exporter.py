@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Table, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm import audit
 from crm.errors import CRMError
 from crm.importer import allocate_ids
 from crm.lookup import bump_search_version
@@ -95,12 +96,6 @@ def neutralise(value: str) -> str:
     """Stop a spreadsheet running a cell as a formula: "=HYPERLINK(...)" -> "'=HYPERLINK(...)"."""
     if value and value[0] in "=+-@\t\r" and not _SAFE_NUMBER.match(value):
         return "'" + value
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
     return value
 
 
@@ -175,7 +170,7 @@ def export_workspace(
                         writer.writerow([_csv_cell(v) for v in row])
                         jf.write(
                             json.dumps(
-                                {c: _jsonable(v) for c, v in zip(columns, row, strict=True)},
+                                {c: audit.jsonable(v) for c, v in zip(columns, row, strict=True)},
                                 ensure_ascii=False,
                                 sort_keys=False,
                             )

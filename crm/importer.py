@@ -1313,8 +1313,8 @@ class _Run:
                     entity_id=did,
                     action="update",
                     actor=self.o.actor,
-                    before={k: audit._jsonable(current.get(k)) for k in change},
-                    after={k: audit._jsonable(v) for k, v in change.items()},
+                    before={k: audit.jsonable(current.get(k)) for k in change},
+                    after={k: audit.jsonable(v) for k, v in change.items()},
                     note=f"import: {fr.path.name} line {line}",
                 )
         else:

@@ -1,4 +1,4 @@
-"""Block Kit limit checks and text helpers in commands.blockkit."""
+"""Block Kit limit checks (bot.dev.blockkit_check) and text helpers (commands.blockkit)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,14 @@ from typing import Any
 
 import pytest
 
-from commands.blockkit import (
+from bot.dev.blockkit_check import (
     NO_FALLBACK_TEXT,
-    escape_mrkdwn,
-    mrkdwn,
-    plain,
-    truncate,
     validate_blocks,
     validate_message,
     validate_options,
     validate_view,
 )
+from commands.blockkit import escape_mrkdwn, mrkdwn, plain, truncate
 
 
 def pt(text: str) -> dict[str, Any]:

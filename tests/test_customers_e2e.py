@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.dev.blockkit_check import validate_message, validate_options
 from commands import customer_views as views
-from commands.blockkit import validate_message, validate_options
 from crm import customers as svc
 from crm.models import Activity, Contact, Customer
 from tests.conftest import ADMIN, REP
@@ -186,7 +186,7 @@ def test_create_modal_duplicate_guard_then_create_anyway(slack, standin, app_ser
     assert (
         next(b for b in view["blocks"] if b.get("block_id") == views.B_NAME)["element"]["initial_value"] == "ACME corp."
     )
-    from commands.blockkit import validate_view
+    from bot.dev.blockkit_check import validate_view
 
     assert validate_view(view) == []
     resp = slack.view_submission(views.CREATE_VIEW, create_values("ACME corp.", "www.acme.com", force=True))

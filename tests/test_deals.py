@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.dev.blockkit_check import validate_message, validate_view
 from commands import deals as ui
 from commands import digest_views as views
-from commands.blockkit import validate_message, validate_view
 from crm import deals as svc
 from crm.customers import create_customer
 from crm.errors import InvalidInput, NotFound

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.dev.blockkit_check import validate_message
 from commands import customer_views as views
-from commands.blockkit import validate_message
 from commands.duplicates import SHOW_CUSTOMERS, duplicates_blocks, duplicates_text
 from crm import customers as svc
 from crm import dedupe

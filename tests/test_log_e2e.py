@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.dev.blockkit_check import validate_message, validate_view
 from commands import activities as ui
-from commands.blockkit import validate_message, validate_view
 from crm import activities as svc
 from crm.activity_types import DEFAULT, parse_activity_types
 from crm.customers import ContactInput, add_contact, create_customer

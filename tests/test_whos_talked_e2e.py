@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.dev.blockkit_check import validate_message
 from commands import whos_talked as wt
-from commands.blockkit import validate_message
 from crm import customers as svc
 from crm import insights
 from crm.models import Activity, ProcessedEvent

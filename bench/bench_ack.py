@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.driver import SlackDriver
+from bot.dev.driver import SlackDriver
+from bot.dev.standin import SlackStandIn
 from bot.server import ServerThread, make_wsgi_app
 from bot.services import Services
-from bot.slack_standin import SlackStandIn
 from crm.migrate import upgrade
 
 SECRET = "bench-secret"

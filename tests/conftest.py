@@ -20,10 +20,10 @@ from sqlalchemy import create_engine, text
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.driver import SlackDriver
+from bot.dev.driver import SlackDriver
+from bot.dev.standin import SlackStandIn
 from bot.server import ServerThread, make_wsgi_app
 from bot.services import Services
-from bot.slack_standin import SlackStandIn
 from crm.db import make_engine
 from crm.migrate import upgrade
 from crm.models import Base

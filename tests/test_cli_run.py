@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.driver import SlackDriver
+from bot.dev.driver import SlackDriver
 from tests.conftest import SIGNING_SECRET
 
 

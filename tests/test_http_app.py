@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.driver import SlackDriver
+from bot.dev.driver import SlackDriver
 from bot.server import ServerThread, make_wsgi_app
 from crm.db import make_engine
 from crm.models import Workspace

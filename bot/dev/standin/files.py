@@ -1,0 +1,48 @@
+"""``files.*``: Slack's two-step external upload (get a URL, send the bytes there, complete it)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from bot.dev.standin.server import Answer, SlackError
+from bot.dev.standin.workspace import Workspace
+
+
+class FileMethods(Workspace):
+    """files.getUploadURLExternal, the upload itself, and files.completeUploadExternal."""
+
+    def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("filename") or not params.get("length"):
+            raise SlackError("invalid_arguments")
+        file_id = self._mint("F")
+        self._files[file_id] = {"id": file_id, "name": params["filename"], "size": None, "completed": False}
+        return {"upload_url": f"{self.root_url}upload/{file_id}", "file_id": file_id}
+
+    def _api_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = params.get("files")
+        if not isinstance(wanted, list) or not wanted:
+            raise SlackError("invalid_arguments")
+        files = []
+        for item in wanted:
+            file = self._files.get(item.get("id")) if isinstance(item, dict) else None
+            if file is None:
+                raise SlackError("file_not_found")
+            if file["size"] is None:
+                raise SlackError("file_upload_not_found")  # nothing was uploaded to the URL
+            file.update(completed=True, title=item.get("title") or file["name"])
+            files.append({"id": file["id"], "name": file["name"], "title": file["title"], "size": file["size"]})
+        channel_id = params.get("channel_id") or (str(params.get("channels") or "").split(",")[0] or None)
+        if channel_id:
+            channel = self._postable({"channel": channel_id})
+            message = self._bot_message({"text": params.get("initial_comment") or ""})
+            message.update(subtype="file_share", files=copy.deepcopy(files), upload=True)
+            self._store_message(channel.id, message, params.get("thread_ts") or None)
+        return {"files": files}
+
+    def _receive_upload(self, file_id: str, size: int) -> Answer:
+        file = self._files.get(file_id)
+        if file is None:
+            return Answer(404, "text/plain", b"Not Found")
+        file["size"] = size
+        return Answer(200, "text/plain", f"OK - {size}".encode())

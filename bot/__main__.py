@@ -78,7 +78,11 @@ def cmd_migrate(settings: Settings) -> int:
 
 def cmd_playground(settings: Settings, host: str, *, demo: bool, database: str | None) -> int:
     from bot.config import _check_database_url
-    from bot.playground import serve
+
+    # The one sanctioned import of bot.dev from production code, and lazy on purpose: only the
+    # playground verb (and `run` without Slack credentials, which falls back to it) loads the
+    # development tools; a production `run` never does (tests/test_dev_room.py checks that).
+    from bot.dev.playground import serve
 
     database_url = _check_database_url(database) if database else None
     return serve(settings, host=host, port=settings.port, demo=demo, database_url=database_url)

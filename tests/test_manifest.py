@@ -59,7 +59,7 @@ def test_manifest_asks_for_few_scopes(manifest):
 
 
 def test_the_playground_offers_the_manifests_shortcuts(manifest):
-    from bot.playground.core import SHORTCUTS
+    from bot.dev.playground import SHORTCUTS
 
     declared = {(s["type"], s["callback_id"], s["name"]) for s in manifest["features"]["shortcuts"]}
     assert {(s["type"], s["callback_id"], s["name"]) for s in SHORTCUTS} == declared

@@ -25,8 +25,8 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy import func, select
 
-from bot.playground.core import ADMIN, MANAGER, REP, Playground, dm_id
-from bot.slack_standin import SlackStandIn
+from bot.dev.playground import ADMIN, MANAGER, REP, Playground, dm_id
+from bot.dev.standin import SlackStandIn
 from commands import activities as log_ui
 from commands import followup_views
 from crm.customers import ContactInput, create_customer

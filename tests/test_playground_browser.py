@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.playground.core import ADMIN, REP, Playground
+from bot.dev.playground import ADMIN, REP, Playground
 from crm.customers import ContactInput, create_customer
 from crm.followups import add_follow_up
 

@@ -1,26 +1,31 @@
 """A local playground: the real app in a Slack-like page in the browser, with no Slack workspace.
 
 ``crm-bot playground [--port 3000] [--demo]`` (and ``crm-bot run`` without Slack credentials)
-calls :func:`serve`. See :mod:`bot.playground.core` for how it fits together.
+calls :func:`serve`. See :mod:`bot.dev.playground.core` for how it fits together.
+
+Dependencies go one way: ``core`` (the running playground) uses ``web`` (the page and its JSON
+API, which only knows the :class:`~bot.dev.playground.web.Backend` it is given) and ``demo``
+(the demo data); ``core`` and ``demo`` share the pretend people and channels in ``workspace``,
+which imports nothing of the playground.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 
 from bot.config import Settings
-from bot.playground.core import Playground
+from bot.dev.playground.core import Playground
+from bot.dev.playground.workspace import ADMIN, MANAGER, REP, SHORTCUTS, USERS, dm_id
 
-__all__ = ["Playground", "serve"]
+__all__ = ["ADMIN", "MANAGER", "REP", "SHORTCUTS", "USERS", "Playground", "dm_id", "serve"]
 
 
 def serve(
     settings: Settings, *, host: str = "127.0.0.1", port: int = 3000, demo: bool = False, database_url=None
 ) -> int:
     """Run the playground until SIGINT/SIGTERM."""
-    import logging
-
     log = logging.getLogger("crm-bot")
     stop = threading.Event()
 

@@ -4,8 +4,8 @@ What happens where:
 
 * The **app** is built by :func:`bot.app.create_app` and served by the same waitress server as
   the page, at ``/slack/events``. Everything the page does reaches it as a request Slack would
-  send, signed with the signing secret (:class:`bot.driver.SlackDriver` does the signing).
-* The app's **Web API client** talks to :class:`bot.slack_standin.SlackStandIn`, the stand-in the
+  send, signed with the signing secret (:class:`bot.dev.driver.SlackDriver` does the signing).
+* The app's **Web API client** talks to :class:`bot.dev.standin.SlackStandIn`, the stand-in the
   test-suite uses; the page shows what the stand-in holds (messages, ephemeral messages, views,
   the App Home). Every payload the app sends passes Slack's Block Kit checks there.
 * **Modals**: Slack keeps a stack of views per user. The playground mints every ``trigger_id``
@@ -27,67 +27,38 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.driver import Response, SlackDriver
+from bot.dev.driver import Response, SlackDriver
+from bot.dev.playground.demo import seed_demo
+from bot.dev.playground.web import PlaygroundError, make_page_app
+from bot.dev.playground.workspace import (
+    CHANNELS,
+    MANAGER,
+    SHORTCUTS,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    USERS,
+    dm_id,
+)
+from bot.dev.standin import Call, SlackStandIn
 from bot.server import EVENTS_PATH, HEALTH_PATH, ServerThread, make_wsgi_app
 from bot.services import Services
-from bot.slack_standin import Call, SlackStandIn
 from crm.db import make_engine, make_session_factory
+from crm.migrate import upgrade
 from crm.models import utcnow
 from reminders.digests import digest_tick, make_digest_sender
 from reminders.scheduler import make_sender, nudge_client, nudge_tick
 
 log = logging.getLogger(__name__)
 
-TEAM_ID = "T0PLAYGROUND"
-TEAM_DOMAIN = "crm-playground"
 BOT_TOKEN = "xoxb-playground"
 ACK_DEADLINE = 3.0  # seconds Slack waits for an ack
-
-
-@dataclass(frozen=True)
-class PlaygroundUser:
-    id: str
-    name: str
-    real_name: str
-    tz: str
-    role: str  # rep | manager | admin | colleague
-    is_admin: bool = False
-    in_switcher: bool = True
-
-
-USERS = (
-    PlaygroundUser("U0REP", "rita", "Rita Rep", "America/New_York", "rep"),
-    PlaygroundUser("U0MGR", "maria", "Maria Manager", "America/Los_Angeles", "manager"),
-    PlaygroundUser("U0ADMIN", "alex", "Alex Admin", "Europe/London", "admin", is_admin=True),
-    PlaygroundUser("U0REP2", "sam", "Sam Seller", "Europe/Berlin", "colleague", in_switcher=False),
-)
-REP, MANAGER, ADMIN = USERS[0].id, USERS[1].id, USERS[2].id
-
-# (id, name, shared with another organisation)
-CHANNELS = (
-    ("C0SALES", "sales", False),
-    ("C0GENERAL", "general", False),
-    ("C0PARTNERS", "ext-globex-partners", True),
-)
-
-# The shortcuts the app declares in manifest.yml (Slack shows them in its menus).
-SHORTCUTS = (
-    {"type": "global", "callback_id": "log_activity_global", "name": "Log a call"},
-    {"type": "message", "callback_id": "log_activity_message", "name": "Log to CRM"},
-    {"type": "message", "callback_id": "who_talked_message", "name": "Who's talked to them?"},
-)
-
-
-def dm_id(user_id: str) -> str:
-    """The id of the bot's DM with a playground user."""
-    return "D" + user_id[1:]
 
 
 class Clock:
@@ -114,10 +85,6 @@ class Clock:
         with self._lock:
             self._offset += delta
         return self()
-
-
-class PlaygroundError(Exception):
-    """A request from the page that can't be done; ``str(err)`` says why."""
 
 
 class Playground:
@@ -174,8 +141,6 @@ class Playground:
         return self.server.url
 
     def start(self) -> Playground:
-        from crm.migrate import upgrade
-
         self.standin.start()
         self._seed_workspace()
         self.standin.add_listener(self._on_call)
@@ -199,15 +164,11 @@ class Playground:
         )
         upgrade(engine)
         if self.demo:
-            from bot.playground.demo import seed_demo
-
             workspace_id = self.services.workspace_id(TEAM_ID)
             self.demo_summary = seed_demo(self.services, workspace_id, now=self.clock())
         self._app = create_app(self.services)
         self._sender = make_sender(self.services, nudge_client(self.services), rate=50.0)
         self._digest_sender = make_digest_sender(self.services, nudge_client(self.services), rate=50.0)
-
-        from bot.playground.web import make_page_app
 
         bot_wsgi = make_wsgi_app(self._app, engine)
         page = make_page_app(self)

@@ -12,18 +12,16 @@ import random
 import re
 import unicodedata
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
+from bot.dev.playground.workspace import ADMIN, MANAGER, REP, USERS
+from bot.services import Services
 from crm.activity_types import types_for
 from crm.customers import ContactInput, create_customer
 from crm.lookup import bump_search_version
 from crm.models import Activity, Contact, Customer, Deal, DealStageChange, FollowUp
 from crm.normalize import normalize_name
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 SEED = 20240901
 CUSTOMERS = 300
@@ -95,8 +93,6 @@ def _customer_name(rng: random.Random) -> str:
 
 def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers: int = CUSTOMERS) -> dict[str, int]:
     """Fill the workspace; returns how many of each thing were made."""
-    from bot.playground.core import ADMIN, MANAGER, REP, USERS
-
     rng = random.Random(SEED)
     sf = services.session_factory
     types = types_for(services.settings.activity_types)

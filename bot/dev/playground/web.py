@@ -21,28 +21,66 @@ import json
 import mimetypes
 from collections.abc import Callable, Iterable
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
-
-if TYPE_CHECKING:
-    from bot.playground.core import Playground
 
 STATIC_FILES = ("index.html", "app.js", "blockkit.js", "style.css")
 MAX_BODY = 1024 * 1024
 MAX_WAIT = 25.0
 
 
+class PlaygroundError(Exception):
+    """A request from the page that can't be done; ``str(err)`` says why."""
+
+
 class BadRequest(Exception):
-    pass
+    """The page's request is malformed (not JSON, a field missing or of the wrong type)."""
+
+
+class Backend(Protocol):
+    """What the page asks of the playground; :class:`bot.dev.playground.core.Playground` does it."""
+
+    def state(self, user: str, channel: str | None = None, *, since: int = -1, wait: float = 0.0) -> dict[str, Any]: ...
+
+    def command(self, user: str, channel: str, text: str) -> dict[str, Any]: ...
+
+    def message(self, user: str, channel: str, text: str, thread_ts: str | None = None) -> dict[str, Any]: ...
+
+    def action(
+        self,
+        user: str,
+        action: dict[str, Any],
+        *,
+        channel: str | None = None,
+        message_ts: str | None = None,
+        view_id: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> dict[str, Any]: ...
+
+    def submit(self, user: str, view_id: str, values: dict[str, Any]) -> dict[str, Any]: ...
+
+    def close(self, user: str, view_id: str, *, everything: bool = False) -> dict[str, Any]: ...
+
+    def suggest(
+        self, user: str, view_id: str, block_id: str, action_id: str, value: str, values: dict | None = None
+    ) -> dict[str, Any]: ...
+
+    def open_home(self, user: str) -> dict[str, Any]: ...
+
+    def shortcut(
+        self, user: str, callback_id: str, *, channel: str | None = None, message_ts: str | None = None
+    ) -> dict[str, Any]: ...
+
+    def advance(self, seconds: float) -> dict[str, Any]: ...
+
+    def tick(self) -> dict[str, Any]: ...
 
 
 def _static(name: str) -> bytes:
-    return resources.files("bot.playground").joinpath("static", name).read_bytes()
+    return resources.files("bot.dev.playground").joinpath("static", name).read_bytes()
 
 
-def make_page_app(playground: Playground) -> Callable[..., Iterable[bytes]]:
-    from bot.playground.core import PlaygroundError
-
+def make_page_app(playground: Backend) -> Callable[..., Iterable[bytes]]:
     def send(start_response, status: str, body: bytes, content_type: str) -> list[bytes]:
         start_response(
             status,

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.services import Services
-from commands import activities, customers, deals, digests, duplicates, followups, pickers, whos_talked
+from commands import activities, customers, deals, digests, duplicates, followups, pickers, request, whos_talked
 from commands import router as router_module
 from commands.router import CommandRouter
 
@@ -68,6 +68,7 @@ def create_app(services: Services) -> App:
         raise_error_for_unhandled_request=False,
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
+    request.install(app, services)
     router = CommandRouter()
     for feature in FEATURES:
         feature.register(app, services, router)

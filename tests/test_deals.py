@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from commands import deals as ui
-from commands import digest_views as views
 from commands.blockkit import validate_message, validate_view
+from commands.digests import views
 from crm import deals as svc
 from crm.customers import create_customer
 from crm.errors import InvalidInput, NotFound

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import event, insert
 
-from commands import digest_views as views
 from commands.blockkit import validate_message
+from commands.digests import views
 from crm import deals as dsvc
 from crm.customers import create_customer
 from crm.deals import StageTotal

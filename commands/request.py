@@ -347,11 +347,17 @@ def view(app: App, callback_id: str, handler: ViewHandler, *, fields: Mapping[st
             ack(response_action="push", view=answer.view)
         else:
             ack()
-        for work in req._later:
-            after_ack(req, lambda _req, work=work: work())
+        if req._later:
+            after_ack(req, _run_later)
 
     listener.__name__ = getattr(handler, "__name__", "listener")
     app.view(callback_id)(listener)
+
+
+def _run_later(req: Request) -> None:
+    """The work a view handler queued with ``req.later``, in order."""
+    for work in req._later:
+        work()
 
 
 # -- typeahead -----------------------------------------------------------------------------------------

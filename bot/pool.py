@@ -16,6 +16,36 @@ from concurrent.futures import Future, ThreadPoolExecutor
 log = logging.getLogger(__name__)
 
 
+class TrackedExecutor(ThreadPoolExecutor):
+    """A thread pool that knows when it is idle (Bolt's listener pool: see :meth:`idle`)."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str = "") -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        self._pending = 0
+        self._cond = threading.Condition()
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        with self._cond:
+            self._pending += 1
+        try:
+            future = super().submit(fn, *args, **kwargs)
+        except RuntimeError:
+            self._done(None)
+            raise
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future | None) -> None:
+        with self._cond:
+            self._pending -= 1
+            self._cond.notify_all()
+
+    def idle(self, timeout: float) -> bool:
+        """Wait until nothing is queued or running; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+
 class WorkPool:
     def __init__(self, workers: int = 32, queue: int = 512, name: str = "work") -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -17,8 +16,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
+from bot.pool import TrackedExecutor
 from bot.services import Services
-from commands import activities, customers, deals, digests, duplicates, followups, pickers, whos_talked
+from commands import activities, customers, deals, digests, duplicates, followups, pickers, request, whos_talked
 from commands import router as router_module
 from commands.router import CommandRouter
 
@@ -66,8 +66,9 @@ def create_app(services: Services) -> App:
         token_verification_enabled=False,
         process_before_response=False,
         raise_error_for_unhandled_request=False,
-        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
+        listener_executor=TrackedExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
+    request.install(app, services)
     router = CommandRouter()
     for feature in FEATURES:
         feature.register(app, services, router)

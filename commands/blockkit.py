@@ -10,6 +10,7 @@ objects and inputs with :func:`plain`, :func:`mrkdwn`, :func:`text_input` and
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 MAX_BLOCKS: dict[str, int] = {"message": 50, "modal": 100, "home": 100}
@@ -37,6 +38,7 @@ MESSAGE_TEXT_MAX = 40_000
 # --------------------------------------------------------------------------------------------
 
 _PARTIAL_ENTITY = re.compile(r"&(a|am|amp|l|lt|g|gt)?$")
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 
 def truncate(text: str, limit: int, suffix: str = "…") -> str:
@@ -79,6 +81,91 @@ def mrkdwn(text: str, limit: int | None = None) -> dict[str, Any]:
     if limit is not None:
         text = truncate(text, limit)
     return {"type": "mrkdwn", "text": text}
+
+
+def esc(text: str | None, limit: int = 300) -> str:
+    """User text for mrkdwn: whitespace folded, cut to ``limit``, then escaped (no pings, no links)."""
+    return escape_mrkdwn(truncate(" ".join((text or "").split()), limit))
+
+
+def fallback_text(text: str, limit: int = 3000) -> str:
+    """A message's top-level ``text`` (notifications, screen readers, and what Slack shows when
+    blocks can't be drawn). Slack parses it for mentions and links like mrkdwn, so whatever
+    users typed in it is escaped; write it as plain words and pass the whole string here."""
+    return truncate(escape_mrkdwn(" ".join(text.split())), limit)
+
+
+def section(text: str, accessory: dict[str, Any] | None = None, *, block_id: str | None = None) -> dict[str, Any]:
+    """A ``section`` with mrkdwn ``text`` cut to Slack's 3,000 characters."""
+    block: dict[str, Any] = {"type": "section", "text": mrkdwn(text, SECTION_TEXT_MAX)}
+    if accessory:
+        block["accessory"] = accessory
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def context(*texts: str) -> dict[str, Any]:
+    """A ``context`` block of mrkdwn texts (at most 10 elements)."""
+    return {"type": "context", "elements": [mrkdwn(t, SECTION_TEXT_MAX) for t in texts[:CONTEXT_ELEMENTS_MAX]]}
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": plain(text, HEADER_TEXT_MAX)}
+
+
+def divider() -> dict[str, Any]:
+    return {"type": "divider"}
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str = "",
+    style: str | None = None,
+    *,
+    confirm: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A ``button``; text and value are cut to Slack's limits."""
+    element: dict[str, Any] = {"type": "button", "text": plain(text, BUTTON_TEXT_MAX), "action_id": action_id}
+    if value:
+        element["value"] = truncate(value, BUTTON_VALUE_MAX, suffix="")
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    element.update(extra)
+    return element
+
+
+def actions(*elements: dict[str, Any], block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "actions", "elements": list(elements[:ACTIONS_ELEMENTS_MAX])}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def option(text: str, value: str) -> dict[str, Any]:
+    """A select or radio option, cut to Slack's 75 / 150 characters."""
+    return {"text": plain(text, OPTION_TEXT_MAX), "value": value[:OPTION_VALUE_MAX]}
+
+
+def person(user_id: str | None, name_of: Callable[[str], str] | None = None) -> str:
+    """A Slack user in mrkdwn: a mention in private answers, or by name (``name_of``) where a
+    mention would notify them (anything posted in a channel). Not a Slack id: shown as text."""
+    if not user_id:
+        return "nobody"
+    if name_of is not None:
+        return esc(name_of(user_id), 80)
+    if SLACK_USER_ID.fullmatch(user_id):
+        return f"<@{user_id}>"
+    return esc(user_id, 80)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 pair", "3 pairs", "1,204 contacts"."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def text_input(

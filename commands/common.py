@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
@@ -54,12 +55,46 @@ def metadata(body: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+MAX_ID = 2**31 - 1  # row ids are SQL integers; anything larger is forged
+
+
+def as_id(value: Any) -> int | None:
+    """A row id from a button value, metadata or form field; None when it can't be one
+    (not a whole number, zero, negative, or beyond a SQL integer)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value <= MAX_ID else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        number = int(value)
+        return number if 0 < number <= MAX_ID else None
+    return None
+
+
 def meta_id(meta: dict[str, Any], key: str) -> int:
     """A row id from private_metadata; 0 (which matches nothing) when missing or forged."""
-    value = meta.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return max(value, 0)
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else 0
+    return as_id(meta.get(key)) or 0
+
+
+# C0 controls but tab, newline and carriage return; DEL; and lone surrogates, which no database
+# can store (PostgreSQL refuses NUL in text outright).
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without characters that can't be stored or shown (NUL, other controls, lone surrogates)."""
+    return _UNSTORABLE.sub("", text)
+
+
+def clean_payload(value: Any) -> Any:
+    """Strip unstorable characters from every string of a verified payload, in place."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = clean_text(item) if isinstance(item, str) else clean_payload(item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            value[i] = clean_text(item) if isinstance(item, str) else clean_payload(item)
+    return value
 
 
 def input_value(values: dict[str, Any], block_id: str, action_id: str) -> Any:

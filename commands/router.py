@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
+from slack_bolt import Ack, App, BoltContext
 
-from commands.blockkit import escape_mrkdwn, truncate
-from crm.errors import CRMError
+from commands.blockkit import escape_mrkdwn, fallback_text, truncate
+from commands.request import Request, after_ack, request_of
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -27,47 +26,8 @@ log = logging.getLogger(__name__)
 UMBRELLA = "/crm"
 
 
-@dataclass
-class SlashContext:
-    """What a subcommand handler gets: the parsed request and the means to answer."""
-
-    services: Services
-    client: WebClient
-    respond: Respond
-    body: dict[str, Any]
-    args: str
-    command: str
-
-    @property
-    def user_id(self) -> str:
-        return self.body.get("user_id", "")
-
-    @property
-    def channel_id(self) -> str:
-        return self.body.get("channel_id", "")
-
-    @property
-    def team_id(self) -> str:
-        return self.body.get("team_id", "")
-
-    @property
-    def enterprise_id(self) -> str | None:
-        return self.body.get("enterprise_id") or None
-
-    @property
-    def trigger_id(self) -> str:
-        return self.body.get("trigger_id", "")
-
-    @property
-    def workspace_id(self) -> int:
-        return self.services.workspace_id(self.team_id, self.enterprise_id)
-
-    def reply(self, text: str, blocks: list[dict] | None = None) -> None:
-        """An ephemeral answer to the user who ran the command."""
-        self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
-
-Handler = Callable[[SlashContext], None]
+Handler = Callable[[Request], None]
+SlashContext = Request  # the name handlers used before the request context; being phased out
 
 
 @dataclass(frozen=True)
@@ -114,31 +74,30 @@ class CommandRouter:
     def install(self, app: App, services: Services) -> None:
         """Register `/crm` and every subcommand's own slash command with Bolt."""
 
-        def run(sub: Subcommand, args: str, command: str, body, client, respond) -> None:
-            ctx = SlashContext(services, client, respond, body, args, command)
-            try:
-                sub.handler(ctx)
-            except CRMError as err:
-                ctx.reply(err.message)
-
-        def umbrella(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+        def umbrella(ack: Ack, context: BoltContext) -> None:
             ack()
-            sub, args, typed = self.resolve(body.get("text", ""))
+            req = request_of(context)
+            if req is None:
+                return
+            sub, args, typed = self.resolve(req.args)
             if sub is None:
-                respond(
-                    text=f"I don't know `{UMBRELLA} {typed}`. Here is what I can do:",
+                req.reply(
+                    fallback_text(f"I don't know `{UMBRELLA} {typed[:40]}`. Here is what I can do:"),
                     blocks=help_blocks(self, unknown=typed),
-                    response_type="ephemeral",
                 )
                 return
-            run(sub, args, UMBRELLA, body, client, respond)
+            req.args, req.command = args, UMBRELLA
+            after_ack(req, sub.handler)
 
         app.command(UMBRELLA)(umbrella)
 
         def direct_listener(sub: Subcommand):
-            def direct(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+            def direct(ack: Ack, context: BoltContext) -> None:
                 ack()
-                run(sub, (body.get("text") or "").strip(), sub.slash or UMBRELLA, body, client, respond)
+                req = request_of(context)
+                if req is not None:
+                    req.command = sub.slash or UMBRELLA
+                    after_ack(req, sub.handler)
 
             return direct
 

@@ -2,7 +2,7 @@
 
 :func:`build_digest` runs a fixed, small number of statements (GROUP BY, window functions,
 ``LIMIT``) whatever the size of the workspace; nothing loads deals or activities into
-Python to count them. The result is a plain :class:`Digest`; ``commands/digest_views.py``
+Python to count them. The result is a plain :class:`Digest`; ``commands/digests/views.py``
 turns it into Block Kit.
 
 Windows:

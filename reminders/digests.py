@@ -31,7 +31,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
-from commands.digest_views import delivery_notice, digest_blocks, digest_text
+from commands.digests.views import delivery_notice, digest_blocks, digest_text
 from crm import digest_schedule as schedule
 from crm.activity_types import label_for
 from crm.digest import Digest, build_digest

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.dev.driver import SlackDriver
 from bot.dev.standin import SlackStandIn
+from bot.pool import TrackedExecutor
 from bot.server import ServerThread, make_wsgi_app
 from bot.services import Services
 from crm.db import make_engine
@@ -142,10 +144,23 @@ class RunningApp:
     url: str
     services: Services
     standin: SlackStandIn
+    listeners: TrackedExecutor
 
     @property
     def events_url(self) -> str:
         return self.url + "/slack/events"
+
+    def drain(self, timeout: float = 15.0) -> None:
+        """Wait until every request sent so far has been handled completely: Bolt's listeners
+        and the work they handed on. Use it before asserting that something did NOT happen."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 2:  # twice in a row: a listener may hand work on just as we look
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"the app was still busy after {timeout} s")
+            idle = self.listeners.idle(left) and self.services.work.drain(max(deadline - time.monotonic(), 0.01))
+            quiet = quiet + 1 if idle else 0
 
 
 @pytest.fixture
@@ -153,7 +168,9 @@ def app_server(services, standin) -> Iterator[RunningApp]:
     """The real Bolt app behind the real WSGI server on a free 127.0.0.1 port."""
     app = create_app(services)
     server = ServerThread(make_wsgi_app(app, services.engine), threads=16).start()
-    yield RunningApp(server.url, services, standin)
+    listeners = app.listener_runner.listener_executor
+    assert isinstance(listeners, TrackedExecutor)
+    yield RunningApp(server.url, services, standin, listeners)
     server.stop()
     app.listener_runner.listener_executor.shutdown(wait=True, cancel_futures=False)
 

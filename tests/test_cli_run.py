@@ -137,34 +137,52 @@ def test_two_replicas_and_a_restart_nudge_each_follow_up_once(tmp_path, standin,
     )
     standin.set_latency("chat.postMessage", 0.05)
 
+    logs: list[Path] = []
+
     def start() -> subprocess.Popen:
+        log_path = tmp_path / f"replica-{len(logs)}.log"
+        logs.append(log_path)
         return subprocess.Popen(
             [str(Path(sys.executable).parent / "crm-bot"), "run", "--host", "127.0.0.1", "--port", str(_free_port())],
             cwd=tmp_path,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log_path.open("w"),
+            stderr=subprocess.STDOUT,
         )
+
+    def still_due() -> int:
+        with sf() as s:
+            return s.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.nudge_at.is_not(None))) or 0
+
+    def story() -> str:
+        """What the replicas did: exit codes (a replica killed from outside shows here) and their logs."""
+        parts = [f"replica {i}: exit code {proc.poll()}" for i, proc in enumerate(replicas)]
+        for path in logs:
+            parts.append(f"--- {path.name} ---\n{path.read_text(errors='replace')[-4000:]}")
+        return "\n".join(parts)
 
     replicas = [start(), start()]
     try:
-        deadline = time.time() + 60
-        while len(standin.calls_to("chat.postMessage")) < 8 and time.time() < deadline:
+        first_sends = time.monotonic() + 60
+        while len(standin.calls_to("chat.postMessage")) < 8:
+            assert time.monotonic() < first_sends, "no 8 nudges within 60 s\n" + story()
+            assert all(proc.poll() is None for proc in replicas), "a replica stopped\n" + story()
             time.sleep(0.05)
         replicas[0].send_signal(signal.SIGKILL)  # mid-tick: it may hold claims and unrecorded sends
         replicas[0].wait(timeout=10)
-        replicas[0] = start()  # ... and comes back
-        while time.time() < deadline:
-            with sf() as s:
-                if s.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.nudge_at.is_not(None))) == 0:
-                    break
+        replicas.append(start())  # ... and comes back
+        all_sent = time.monotonic() + 90  # its own deadline: leases (5 s) and ticks (5 s) must pass first
+        while still_due():
+            assert time.monotonic() < all_sent, f"{still_due()} follow-ups still due after 90 s\n" + story()
+            assert all(proc.poll() is None for proc in replicas[1:]), "a replica stopped\n" + story()
             time.sleep(0.2)
     finally:
         for proc in replicas:
-            proc.send_signal(signal.SIGTERM)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
         for proc in replicas:
             proc.wait(timeout=20)
         engine.dispose()
     sent = [c.params["metadata"]["event_payload"]["follow_up_id"] for c in standin.calls_to("chat.postMessage") if c.ok]
-    assert len(set(sent)) == 40, f"{40 - len(set(sent))} follow-ups were never nudged"
-    assert len(sent) == 40, f"duplicates: {sorted(i for i in set(sent) if sent.count(i) > 1)}"
+    assert len(set(sent)) == 40, f"{40 - len(set(sent))} follow-ups were never nudged\n" + story()
+    assert len(sent) == 40, f"duplicates: {sorted(i for i in set(sent) if sent.count(i) > 1)}\n" + story()

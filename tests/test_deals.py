@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.dev.blockkit_check import validate_message, validate_view
 from commands import deals as ui
-from commands import digest_views as views
+from commands.digests import views
 from crm import deals as svc
 from crm.customers import create_customer
 from crm.errors import InvalidInput, NotFound

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, insert
 
 from bot.dev.blockkit_check import validate_message
-from commands import digest_views as views
+from commands.digests import views
 from crm import deals as dsvc
 from crm.customers import create_customer
 from crm.deals import StageTotal

@@ -13,7 +13,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from commands.blockkit import HEADER_TEXT_MAX, escape_mrkdwn, mrkdwn, plain, truncate
+from commands.blockkit import (
+    HEADER_TEXT_MAX,
+    context,
+    esc,
+    person,
+    plain,
+    plural,
+    section,
+    truncate,
+)
 from crm.deals import PipelineSummary, StageTotal, format_totals
 from crm.digest import DealLine, Digest, Movement
 from crm.digest_schedule import Schedule, SubscriptionRow, schedule_of
@@ -23,32 +32,6 @@ from crm.pipeline_stages import PipelineStages
 MAX_DIGEST_BLOCKS = 30  # well under Slack's 50
 SECTION_BUDGET = 2900  # characters per section, leaving room for the "…and N more" line
 TypeLabel = Callable[[str], str]
-
-
-def _esc(text: str | None, limit: int = 80) -> str:
-    return escape_mrkdwn(truncate(" ".join((text or "").split()), limit))
-
-
-def _user(user_id: str | None, name_of: TypeLabel | None = None) -> str:
-    """By name when ``name_of`` is given (a digest is posted in a channel, and a mention there
-    would notify every rep it lists every day); else as a mention."""
-    if not user_id:
-        return "nobody"
-    if name_of is not None:
-        return _esc(name_of(user_id), 40)
-    return f"<@{user_id}>" if user_id[:1] in ("U", "W") else _esc(user_id, 40)
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": mrkdwn(truncate(text, 3000))}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [mrkdwn(truncate(text, 3000))]}
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 def bounded_section(title: str, lines: list[str], total: int, what: str) -> dict[str, Any]:
@@ -62,7 +45,7 @@ def bounded_section(title: str, lines: list[str], total: int, what: str) -> dict
         shown += 1
     if total > shown:
         text += f"\n_…and {total - shown:,} more {what}_"
-    return _section(text)
+    return section(text)
 
 
 # -- money and changes ------------------------------------------------------------------------
@@ -90,7 +73,7 @@ def stage_change(current: StageTotal, previous: StageTotal | None) -> str:
 
 def stage_line(stages: PipelineStages, row: StageTotal, change: str = "") -> str:
     stage = stages.describe(row.stage)
-    label = _esc(stage.label, 40) + (" (retired)" if stage.retired else "")
+    label = esc(stage.label, 40) + (" (retired)" if stage.retired else "")
     line = f"{stage.emoji} *{label}* · {row.count:,} · {format_totals(row.totals, empty='—')}"
     return line + (f"  _({change})_" if change else "")
 
@@ -107,12 +90,12 @@ def deal_line(
     now: datetime | None = None,
     name_of: TypeLabel | None = None,
 ) -> str:
-    owner = _user(line.owner_user_id, name_of)
-    text = f"• *{_esc(line.customer_name, 60)}*: {_esc(line.title, 60)} · {_amount(line)} · {owner}"
+    owner = person(line.owner_user_id, name_of)
+    text = f"• *{esc(line.customer_name, 60)}*: {esc(line.title, 60)} · {_amount(line)} · {owner}"
     if move:
         before = stages.describe(line.from_stage).label if line.from_stage else "new"
         after = stages.describe(line.to_stage or "").label
-        text += f" · {_esc(before, 30)} → {_esc(after, 30)}"
+        text += f" · {esc(before, 30)} → {esc(after, 30)}"
     if now is not None and line.last_touch is not None:
         text += f" · quiet {max(0, (now - line.last_touch).days)}d"
     elif now is not None:
@@ -132,7 +115,7 @@ def digest_text(digest: Digest) -> str:
     """The notification / screen-reader text."""
     day = f"{digest.local_date:%a %d %b}"
     return truncate(
-        f"Pipeline digest for {day}: {_plural(digest.open_count, 'open deal')} worth "
+        f"Pipeline digest for {day}: {plural(digest.open_count, 'open deal')} worth "
         f"{format_totals(digest.open_totals, empty='nothing yet')}; {digest.won.count} won, "
         f"{digest.lost.count} lost, {digest.overdue_total} overdue follow-ups.",
         3000,
@@ -156,23 +139,23 @@ def digest_blocks(
     since = digest.since.astimezone(zone)
     blocks: list[dict[str, Any]] = []
     if notice:
-        blocks.append(_section(notice))
+        blocks.append(section(notice))
     blocks.append(
         {"type": "header", "text": plain(truncate(f"📊 Pipeline digest · {local_now:%a %d %b}", HEADER_TEXT_MAX))}
     )
-    meta = [f"Changes since {since:%a %d %b %H:%M} ({_esc(digest.tz, 40)})"]
+    meta = [f"Changes since {since:%a %d %b %H:%M} ({esc(digest.tz, 40)})"]
     if late_for is not None:
         meta.insert(0, f"⏰ *Late:* due at {late_for.astimezone(zone):%H:%M}, posted at {local_now:%H:%M}")
     if preview:
         meta.insert(0, "👀 Preview, only you can see this")
-    blocks.append(_context(" · ".join(meta)))
+    blocks.append(context(" · ".join(meta)))
 
     # Pipeline by stage, with the change since the last digest.
     lines = [stage_line(stages, row, stage_change(row, digest.previous_stage(row.stage))) for row in digest.pipeline]
-    head = f"*Open pipeline:* {_plural(digest.open_count, 'deal')} · {format_totals(digest.open_totals, empty='—')}"
+    head = f"*Open pipeline:* {plural(digest.open_count, 'deal')} · {format_totals(digest.open_totals, empty='—')}"
     blocks.append(bounded_section(head, lines, len(lines), "stages"))
     if digest.previous is None:
-        blocks.append(_context("First digest: changes by stage show from the next one."))
+        blocks.append(context("First digest: changes by stage show from the next one."))
     blocks.append({"type": "divider"})
 
     # What happened to deals.
@@ -182,7 +165,7 @@ def digest_blocks(
         f"🏆 {digest.won.count:,} won",
         f"🪦 {digest.lost.count:,} lost",
     ]
-    blocks.append(_section("*Since the last digest:* " + " · ".join(parts)))
+    blocks.append(section("*Since the last digest:* " + " · ".join(parts)))
     for title, movement, kw in (
         ("🏆 *Won*", digest.won, {"name_of": name_of}),
         ("🪦 *Lost*", digest.lost, {"name_of": name_of}),
@@ -196,8 +179,8 @@ def digest_blocks(
     # Reps: yesterday's activities and overdue follow-ups.
     if digest.yesterday:
         lines = [
-            f"• {_user(r.user_id, name_of)} {r.total:,}: "
-            + " · ".join(f"{_esc(type_label(k), 30)} {n:,}" for k, n in r.by_type.items())
+            f"• {person(r.user_id, name_of)} {r.total:,}: "
+            + " · ".join(f"{esc(type_label(k), 30)} {n:,}" for k, n in r.by_type.items())
             for r in digest.yesterday
         ]
         blocks.append(
@@ -206,10 +189,10 @@ def digest_blocks(
             )
         )
     else:
-        blocks.append(_section("*Yesterday's activity:* nothing logged."))
+        blocks.append(section("*Yesterday's activity:* nothing logged."))
     if digest.overdue:
         lines = [
-            f"• {_user(r.user_id, name_of)} {r.count:,} · "
+            f"• {person(r.user_id, name_of)} {r.count:,} · "
             f"oldest {max(0, (digest.built_at - r.oldest_due).days)}d overdue"
             for r in digest.overdue
         ]
@@ -217,7 +200,7 @@ def digest_blocks(
             bounded_section(f"*Overdue follow-ups* ({digest.overdue_total:,})", lines, len(digest.overdue), "reps")
         )
     else:
-        blocks.append(_section("*Overdue follow-ups:* none 🎉"))
+        blocks.append(section("*Overdue follow-ups:* none 🎉"))
 
     # Deals that need attention, and where the value is.
     if digest.stale.count:
@@ -237,12 +220,12 @@ def digest_blocks(
             f"{share}% of {format_money(pareto.grand_total, pareto.currency)} open"
         )
         lines = [
-            f"• *{_esc(c.name, 60)}* {format_money(c.total, pareto.currency)}"
+            f"• *{esc(c.name, 60)}* {format_money(c.total, pareto.currency)}"
             f" ({round(100 * c.total / pareto.grand_total) if pareto.grand_total else 0}%)"
             for c in pareto.top
         ]
         blocks.append(bounded_section(head, lines, pareto.top_count, "customers"))
-    blocks.append(_context("`/crm pipeline` shows yours · `/crm digest unsubscribe` stops this digest"))
+    blocks.append(context("`/crm pipeline` shows yours · `/crm digest unsubscribe` stops this digest"))
     return blocks[:MAX_DIGEST_BLOCKS]
 
 
@@ -259,24 +242,24 @@ def delivery_notice(reason: str, channel_id: str) -> str:
         "channel_not_found": f"I can't see {channel} any more (deleted, or private without me). Invite me with "
         "`/invite @crm`, or subscribe another channel. Here is today's digest.",
     }
-    return ":warning: " + reasons.get(reason, f"I couldn't post today's digest in {channel} ({_esc(reason)}).")
+    return ":warning: " + reasons.get(reason, f"I couldn't post today's digest in {channel} ({esc(reason, 80)}).")
 
 
 # -- /crm pipeline ---------------------------------------------------------------------------
 def pipeline_blocks(summary: PipelineSummary, *, stages: PipelineStages, title: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(truncate(title, HEADER_TEXT_MAX))}]
-    head = f"*Open:* {_plural(summary.open_count, 'deal')} · {format_totals(summary.open_totals, empty='—')}"
+    head = f"*Open:* {plural(summary.open_count, 'deal')} · {format_totals(summary.open_totals, empty='—')}"
     lines = [stage_line(stages, row) for row in summary.open]
     blocks.append(bounded_section(head, lines, len(lines), "stages"))
     closed = [stage_line(stages, row) for row in summary.closed]
     blocks.append(bounded_section("*Closed in the last 30 days*", closed, len(closed), "stages"))
-    blocks.append(_context("Only you can see this · `/crm pipeline` yours · `/crm pipeline team` everyone's"))
+    blocks.append(context("Only you can see this · `/crm pipeline` yours · `/crm pipeline team` everyone's"))
     return blocks
 
 
 def pipeline_text(summary: PipelineSummary, title: str) -> str:
     return truncate(
-        f"{title}: {_plural(summary.open_count, 'open deal')} · {format_totals(summary.open_totals, empty='—')}", 3000
+        f"{title}: {plural(summary.open_count, 'open deal')} · {format_totals(summary.open_totals, empty='—')}", 3000
     )
 
 
@@ -296,7 +279,7 @@ def subscribed_text(channel_id: str, schedule: Schedule, tz: str, first_at: date
 
 def subscriptions_blocks(rows: list[SubscriptionRow], *, tz: str) -> list[dict[str, Any]]:
     if not rows:
-        return [_section("No channel gets the digest yet. Run `/crm digest subscribe` in the team channel.")]
+        return [section("No channel gets the digest yet. Run `/crm digest subscribe` in the team channel.")]
     lines = []
     for row in rows:
         sub = row.subscription
@@ -306,7 +289,7 @@ def subscriptions_blocks(rows: list[SubscriptionRow], *, tz: str) -> list[dict[s
             if row.last_run.late:
                 last += " (late)"
         lines.append(
-            f"• <#{sub.channel_id}> at {schedule_phrase(schedule_of(sub), _esc(sub.timezone, 40))}"
-            f" · by {_user(sub.subscriber_user_id)}{last}"
+            f"• <#{sub.channel_id}> at {schedule_phrase(schedule_of(sub), esc(sub.timezone, 40))}"
+            f" · by {person(sub.subscriber_user_id)}{last}"
         )
     return [bounded_section(f"*Digest subscriptions* ({len(rows)})", lines, len(rows), "channels")]

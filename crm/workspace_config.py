@@ -1,0 +1,31 @@
+"""A workspace's settings as the rules use them: activity types, pipeline stages, roles, habits.
+
+Parsed once and shared; handlers and jobs get it from ``Services.config(workspace_id)`` and never
+parse the raw settings again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+
+from crm.activity_types import ActivityTypes
+from crm.pipeline_stages import PipelineStages
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    types: ActivityTypes
+    stages: PipelineStages
+    stale_days: int = 14
+    managers: frozenset[str] = frozenset()
+    default_timezone: str = "UTC"
+    workday_start: time = time(9, 0)
+
+    def type_label(self, key: str) -> str:
+        """ "📞 Call" for a type key; retired keys too."""
+        return self.types.describe(key).display
+
+    def stage_label(self, key: str) -> str:
+        """ "🔎 Qualified" for a stage key; retired keys too."""
+        return self.stages.describe(key).display

@@ -1,9 +1,9 @@
 """Block Kit limits and small text helpers for the builders. Pure functions, no Slack calls.
 
 Slack rejects a whole ``chat.postMessage`` / ``views.open`` when one limit is broken. The
-constants below are those limits; builders keep to them with :func:`truncate` and build text
-objects and inputs with :func:`plain`, :func:`mrkdwn`, :func:`text_input` and
-:func:`input_block`. Checking a finished payload against the limits is a development tool:
+constants below are those limits, and the helpers below (:func:`esc`, :func:`section`,
+:func:`context`, :func:`button`, :func:`text_input`, :func:`input_block`, ...) keep to them.
+Checking a finished payload against the limits is a development tool:
 :mod:`bot.dev.blockkit_check` (used by the Slack stand-in and the tests).
 """
 

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from commands import deals as ui
 from commands.blockkit import validate_message, validate_view
+from commands.deals import views as ui
 from commands.digests import views
 from crm import deals as svc
 from crm.customers import create_customer

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from commands import customer_views
-from commands import deals as ui
+from commands.deals import views as ui
 from crm import customers as csvc
 from crm.models import AuditEntry, Deal, DealStageChange, DigestRun, DigestSubscription
 from reminders.digests import make_digest_sender, send_due_digests

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from commands import whos_talked as wt
 from commands.blockkit import validate_message
+from commands.whos_talked import questions
+from commands.whos_talked import views as wt
 from crm import customers as svc
 from crm import insights
 from crm.models import Activity, ProcessedEvent
@@ -40,12 +41,14 @@ WHEN = datetime(2025, 1, 15, 14, 0, tzinfo=UTC)  # 09:00 in New York, where REP 
     ],
 )
 def test_parse_question(text, intent, query):
-    question = wt.parse_question(wt.plain_text(text))
+    question = questions.parse_question(questions.plain_text(text))
     assert (question.intent, question.query) == (intent, query)
 
 
 def test_plain_text_reads_slack_markup():
-    text = wt.plain_text("cc <@U1> <!here> in <#C1|sales>: <https://acme.com|Acme site> &amp; <mailto:a@b.co|a@b.co>")
+    text = questions.plain_text(
+        "cc <@U1> <!here> in <#C1|sales>: <https://acme.com|Acme site> &amp; <mailto:a@b.co|a@b.co>"
+    )
     assert "U1" not in text and "here" not in text
     assert text == "cc in #sales : Acme site ( https://acme.com ) & a@b.co"
 

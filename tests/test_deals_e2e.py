@@ -4,9 +4,7 @@ answers read from the Slack stand-in, rows read from the database."""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -19,6 +17,7 @@ from crm.models import AuditEntry, Deal, DealStageChange, DigestRun, DigestSubsc
 from reminders.digests import make_digest_sender, send_due_digests
 from reminders.scheduler import nudge_client
 from tests.conftest import REP, REP2
+from tests.hostile import PLANTED, assert_nothing_raw, together
 
 # Wednesday 4 March 2026, 15:00 UTC (10:00 for the rep in New York).
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
@@ -258,18 +257,6 @@ def test_digest_subscribe_joins_a_public_channel_and_the_job_posts_there(slack, 
 
 
 # -- exactly once (issue 12) -------------------------------------------------------------------------
-def together(n: int, send) -> list:
-    """Fire ``send()`` from ``n`` threads released at the same moment; their responses."""
-    barrier = threading.Barrier(n)
-
-    def go():
-        barrier.wait()
-        return send()
-
-    with ThreadPoolExecutor(n) as pool:
-        return [f.result() for f in [pool.submit(go) for _ in range(n)]]
-
-
 def audit_actions(app_server) -> list[str]:
     with app_server.services.session_factory() as s:
         rows = s.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "deal").order_by(AuditEntry.id))
@@ -360,41 +347,6 @@ def test_buttons_with_forged_ids_say_it_is_gone(slack, standin, app_server, ws, 
 
 
 # -- escaping (issue 12) -----------------------------------------------------------------------------------
-PLANTS = ("<!channel>", "<!here>", "<@U0REP>", "<https://evil.example|x>")
-PLANTED = " ".join(PLANTS)
-MESSAGES = ("chat.postMessage", "chat.postEphemeral", "chat.update", "response_url")
-VIEWS = ("views.open", "views.update", "views.push")
-
-
-def mrkdwn_in(node) -> list[str]:
-    if isinstance(node, dict):
-        own = [node.get("text", "")] if node.get("type") == "mrkdwn" else []
-        return own + [t for v in node.values() for t in mrkdwn_in(v)]
-    if isinstance(node, list):
-        return [t for v in node for t in mrkdwn_in(v)]
-    return []
-
-
-def texts_sent(standin) -> list[str]:
-    """Every text Slack would parse for mentions and links: messages' ``text`` and every mrkdwn
-    object of messages and views (plain_text, such as a modal's initial values, is never parsed)."""
-    found: list[str] = []
-    for call in standin.calls:
-        if call.method in MESSAGES:
-            found += [call.params.get("text") or "", *mrkdwn_in(call.params.get("blocks"))]
-        elif call.method in VIEWS:
-            found += mrkdwn_in(call.params.get("view"))
-    return found
-
-
-def assert_nothing_raw(standin) -> None:
-    sent = texts_sent(standin)
-    assert any("&lt;!channel&gt;" in text for text in sent)  # the planted text was shown, escaped
-    for text in sent:
-        for plant in PLANTS:
-            assert plant not in text, (plant, text[:300])
-
-
 def test_every_text_escapes_what_users_typed(slack, standin, app_server, ws):
     assert "No customer matches" in ask(slack, standin, f"deal Nobody {PLANTED}")["text"]
     s = app_server.services

@@ -189,3 +189,8 @@ def build_help(*, note: str | None = None) -> Message:
 def build_picked(name: str, picker: str) -> Message:
     """What replaces a public "which customer?" list once someone picked."""
     return fallback_text(f"{picker} picked {name}."), [context(f"{esc(picker, 80)} picked *{esc(name, 200)}*.")]
+
+
+def card_text(customer_name: str) -> str:
+    """The fallback text of the customer card shown by "Open the card" (escaped)."""
+    return fallback_text(f"Customer card: {customer_name}")

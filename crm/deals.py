@@ -115,6 +115,16 @@ def clean_stage(stages: PipelineStages, key: str | None, *, current: str | None 
     return stage.key
 
 
+_SYSTEM_ACTOR = re.compile(r"[a-z][a-z_-]{1,31}")  # "import", "system" (crm.actors.system)
+
+
+def check_actor(actor: str) -> str:
+    """The user id recorded as having made the change: a Slack user id, or a system name."""
+    if not (SLACK_USER_ID.fullmatch(actor) or _SYSTEM_ACTOR.fullmatch(actor)):
+        raise InvalidInput("I can't tell who is asking, so nothing was saved. Please try again from Slack.")
+    return actor
+
+
 def clean_owner(user_id: str | None) -> str | None:
     """The owner picked in Slack (a user id), or None to keep the default."""
     text = (user_id or "").strip()
@@ -200,6 +210,7 @@ def create_deal(
 ) -> Deal:
     """Create a deal. With ``idempotency_key`` (e.g. the modal's view id), a replayed,
     double-clicked or concurrent submission raises :class:`Conflict` instead of creating a second deal."""
+    check_actor(actor)
     values = _clean(form, stages)
     with sf.begin() as session:
         customer = live_customer(session, workspace_id, customer_id)
@@ -263,6 +274,7 @@ def update_deal(
     With ``idempotency_key`` (the edit modal's view id), a replayed or concurrent submission of
     the same edit raises :class:`Conflict` and changes nothing, even if the deal changed since.
     """
+    check_actor(actor)
     with sf.begin() as session:
         deal = _live_deal(session, workspace_id, deal_id, lock=True)
         values = _clean(form, stages, current_stage=deal.stage)

@@ -338,6 +338,13 @@ def test_forged_ids_and_oversized_values_are_refused_calmly(slack, app_server, w
     assert deals(app_server) == []
 
 
+@pytest.mark.parametrize("user", ["U" + "A" * 40, "<!channel>", ""], ids=["long", "markup", "blank"])
+def test_a_forged_user_id_saves_nothing(slack, app_server, ws, acme, user):
+    body = submit(slack, deal_values(), {"customer": acme.id}, user=user).json()
+    assert "can't tell who is asking" in body["errors"][ui.B_TITLE]
+    assert deals(app_server) == []
+
+
 @pytest.mark.parametrize("action_id", [ui.NEW_OPEN, ui.EDIT_OPEN, ui.LIST_SHOW])
 def test_buttons_with_forged_ids_say_it_is_gone(slack, standin, app_server, ws, acme, action_id):
     slack.click(action_id, HUGE)

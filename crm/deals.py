@@ -24,8 +24,13 @@ from crm.models import Customer, Deal, DealStageChange, ProcessedEvent
 from crm.money import exponent, format_money, to_minor
 from crm.pipeline_stages import CLOSED_KEYS, PipelineStages
 
-MAX_TITLE = 255
+MAX_TITLE = 255  # deals.title
+EVENT_KEY_MAX = 128  # processed_events.event_key
+ALREADY_SAVED = "This deal was already saved."
+MAX_AMOUNT_CHARS = 40  # longer than any amount a rep types ("999,999,999,999.99 USD")
 DEFAULT_CURRENCY = "USD"
+# A Slack user id (deals.owner_user_id holds at most 32 characters).
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 # ISO 4217 codes in circulation (2024), plus the precious metals traders use.
 ISO_CURRENCIES = frozenset(
@@ -68,6 +73,8 @@ def parse_amount(text: str | None, currency: str) -> int | None:
     if not raw:
         return None
     shown = raw[:30]
+    if len(raw) > MAX_AMOUNT_CHARS:
+        raise InvalidInput(f"“{shown}…” isn't an amount. Write it like 12500, 12,500.50 or 12.5k.", field="amount")
     body = raw.strip(_SYMBOLS + " ")
     if body.upper().endswith(" " + currency) or body.upper().startswith(currency + " "):
         body = body.upper().replace(currency, "").strip()
@@ -108,6 +115,26 @@ def clean_stage(stages: PipelineStages, key: str | None, *, current: str | None 
     return stage.key
 
 
+_SYSTEM_ACTOR = re.compile(r"[a-z][a-z_-]{1,31}")  # "import", "system" (crm.actors.system)
+
+
+def check_actor(actor: str) -> str:
+    """The user id recorded as having made the change: a Slack user id, or a system name."""
+    if not (SLACK_USER_ID.fullmatch(actor) or _SYSTEM_ACTOR.fullmatch(actor)):
+        raise InvalidInput("I can't tell who is asking, so nothing was saved. Please try again from Slack.")
+    return actor
+
+
+def clean_owner(user_id: str | None) -> str | None:
+    """The owner picked in Slack (a user id), or None to keep the default."""
+    text = (user_id or "").strip()
+    if not text:
+        return None
+    if not SLACK_USER_ID.fullmatch(text):
+        raise InvalidInput("Pick the deal's owner from the list of people.", field="owner")
+    return text
+
+
 @dataclass(frozen=True)
 class DealInput:
     """What a rep filled in; amounts and currencies as typed."""
@@ -138,8 +165,7 @@ def _clean(form: DealInput, stages: PipelineStages, *, current_stage: str | None
     stage = clean_stage(stages, form.stage or (None if current_stage else stages.stages[0].key), current=current_stage)
     if form.expected_close is not None and not date(2000, 1, 1) <= form.expected_close <= date(2100, 12, 31):
         raise InvalidInput("Pick an expected close date between 2000 and 2100.", field="expected_close")
-    owner = (form.owner_user_id or "").strip() or None
-    return _Clean(title, amount, currency, stage, form.expected_close, owner)
+    return _Clean(title, amount, currency, stage, form.expected_close, clean_owner(form.owner_user_id))
 
 
 def _record_stage(session: Session, deal: Deal, from_stage: str | None, actor: str, now: datetime) -> None:
@@ -155,6 +181,22 @@ def _record_stage(session: Session, deal: Deal, from_stage: str | None, actor: s
     )
 
 
+def _claim_once(session: Session, workspace_id: int, key: str | None, message: str) -> None:
+    """Record ``key`` in this transaction, or raise :class:`Conflict` when it was recorded before.
+
+    The unique ``processed_events (workspace_id, event_key)`` is the arbiter: of two concurrent
+    submissions of one modal, the second waits for the first and then fails here, and because
+    the claim is part of the same transaction, a save that fails later leaves no claim behind.
+    """
+    if not key:
+        return
+    try:
+        with session.begin_nested():
+            session.add(ProcessedEvent(workspace_id=workspace_id, event_key=key[:EVENT_KEY_MAX]))
+    except IntegrityError:
+        raise Conflict(message) from None
+
+
 def create_deal(
     sf: sessionmaker[Session],
     workspace_id: int,
@@ -166,17 +208,13 @@ def create_deal(
     now: datetime,
     idempotency_key: str | None = None,
 ) -> Deal:
-    """Create a deal. With ``idempotency_key`` (e.g. the modal's view id), a replayed or
-    double-clicked submission raises :class:`Conflict` instead of creating a second deal."""
+    """Create a deal. With ``idempotency_key`` (e.g. the modal's view id), a replayed,
+    double-clicked or concurrent submission raises :class:`Conflict` instead of creating a second deal."""
+    check_actor(actor)
     values = _clean(form, stages)
     with sf.begin() as session:
         customer = live_customer(session, workspace_id, customer_id)
-        if idempotency_key:
-            try:
-                with session.begin_nested():
-                    session.add(ProcessedEvent(workspace_id=workspace_id, event_key=f"deal:{idempotency_key}"[:128]))
-            except IntegrityError:
-                raise Conflict("This deal was already saved.") from None
+        _claim_once(session, workspace_id, idempotency_key and f"deal:{idempotency_key}", ALREADY_SAVED)
         deal = Deal(
             workspace_id=workspace_id,
             customer_id=customer.id,
@@ -193,12 +231,7 @@ def create_deal(
         session.add(deal)
         session.flush()
         _record_stage(session, deal, None, actor, now)
-        audit.change(
-            session,
-            deal,
-            "create",
-            actor=actor,
-        )
+        audit.change(session, deal, "create", actor=actor)
         return deal
 
 
@@ -207,6 +240,22 @@ def _live_deal(session: Session, workspace_id: int, deal_id: int, *, lock: bool 
     if deal is None or deal.workspace_id != workspace_id or deal.deleted_at is not None:
         raise NotFound("That deal no longer exists.")
     return deal
+
+
+def _apply(deal: Deal, values: _Clean, actor: str, now: datetime) -> None:
+    """Copy the checked values onto the deal; closing or reopening it sets ``closed_at``."""
+    old_stage = deal.stage
+    deal.title = values.title
+    deal.amount_minor = values.amount_minor
+    deal.currency = values.currency
+    deal.expected_close = values.expected_close
+    deal.owner_user_id = values.owner_user_id or deal.owner_user_id or actor
+    deal.stage = values.stage
+    if values.stage != old_stage:
+        if values.stage in CLOSED_KEYS:
+            deal.closed_at = now
+        elif old_stage in CLOSED_KEYS:
+            deal.closed_at = None
 
 
 def update_deal(
@@ -218,38 +267,28 @@ def update_deal(
     actor: str,
     stages: PipelineStages,
     now: datetime,
+    idempotency_key: str | None = None,
 ) -> Deal:
-    """Save an edit; a new stage is kept in the stage history (from, to, who, when)."""
+    """Save an edit; a new stage is kept in the stage history (from, to, who, when).
+
+    With ``idempotency_key`` (the edit modal's view id), a replayed or concurrent submission of
+    the same edit raises :class:`Conflict` and changes nothing, even if the deal changed since.
+    """
+    check_actor(actor)
     with sf.begin() as session:
         deal = _live_deal(session, workspace_id, deal_id, lock=True)
         values = _clean(form, stages, current_stage=deal.stage)
+        _claim_once(session, workspace_id, idempotency_key and f"deal-edit:{idempotency_key}", ALREADY_SAVED)
         before = audit.snapshot(deal)
         old_stage = deal.stage
-        deal.title = values.title
-        deal.amount_minor = values.amount_minor
-        deal.currency = values.currency
-        deal.expected_close = values.expected_close
-        deal.owner_user_id = values.owner_user_id or deal.owner_user_id or actor
-        deal.stage = values.stage
-        if values.stage != old_stage:
-            if values.stage in CLOSED_KEYS:
-                deal.closed_at = now
-            elif old_stage in CLOSED_KEYS:
-                deal.closed_at = None
-        after = audit.snapshot(deal)
-        if after == before:
+        _apply(deal, values, actor, now)
+        if audit.snapshot(deal) == before:
             return deal
         deal.updated_by = actor
         deal.updated_at = now
-        if values.stage != old_stage:
+        if deal.stage != old_stage:
             _record_stage(session, deal, old_stage, actor, now)
-        audit.change(
-            session,
-            deal,
-            "stage" if values.stage != old_stage else "update",
-            actor=actor,
-            before=before,
-        )
+        audit.change(session, deal, "stage" if deal.stage != old_stage else "update", actor=actor, before=before)
         return deal
 
 

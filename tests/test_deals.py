@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.dev.blockkit_check import validate_message, validate_view
-from commands import deals as ui
+from commands.deals import views as ui
 from commands.digests import views
 from crm import deals as svc
 from crm.customers import create_customer

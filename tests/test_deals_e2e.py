@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from commands import customer_views
-from commands import deals as ui
+from commands.deals import views as ui
 from crm import customers as csvc
 from crm.models import AuditEntry, Deal, DealStageChange, DigestRun, DigestSubscription
 from reminders.digests import make_digest_sender, send_due_digests
 from reminders.scheduler import nudge_client
 from tests.conftest import REP, REP2
+from tests.hostile import PLANTED, assert_nothing_raw, together
 
 # Wednesday 4 March 2026, 15:00 UTC (10:00 for the rep in New York).
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
@@ -253,3 +254,126 @@ def test_digest_subscribe_joins_a_public_channel_and_the_job_posts_there(slack, 
         # Subscribed at 10:00, after that day's 09:00: that day is marked done, not posted late.
         assert skipped.run_date.isoformat() == "2026-03-04" and skipped.message_ts is None
         assert run.message_ts == message["ts"] and run.run_date.isoformat() == "2026-03-05"
+
+
+# -- exactly once (issue 12) -------------------------------------------------------------------------
+def audit_actions(app_server) -> list[str]:
+    with app_server.services.session_factory() as s:
+        rows = s.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "deal").order_by(AuditEntry.id))
+        return list(rows)
+
+
+def stage_moves(app_server) -> list[tuple]:
+    with app_server.services.session_factory() as s:
+        rows = s.scalars(select(DealStageChange).order_by(DealStageChange.id))
+        return [(c.from_stage, c.to_stage, c.created_by) for c in rows]
+
+
+def test_concurrent_submissions_of_one_modal_create_one_deal(slack, standin, app_server, ws, acme):
+    meta = {"customer": acme.id, "channel": "C0SALES"}
+    responses = together(6, lambda: submit(slack, deal_values(), meta, view_id="V0TWINS"))
+    assert [(r.status, r.text) for r in responses] == [(200, "")] * 6  # the losers are answered calmly
+    [deal] = deals(app_server)
+    assert deal.title == "Annual licence"
+    assert audit_actions(app_server) == ["create"]
+    assert stage_moves(app_server) == [(None, "qualified", REP)]
+    # A replay after the race saves nothing either; the one confirmation came from the winner.
+    assert submit(slack, deal_values(), meta, view_id="V0TWINS").status == 200
+    assert len(deals(app_server)) == 1
+    [confirmation] = standin.wait_for("chat.postEphemeral")
+    assert "Created" in confirmation.params["text"]
+
+
+def test_an_edit_replayed_or_raced_changes_once(slack, standin, app_server, ws, acme):
+    submit(slack, deal_values(stage="lead"), {"customer": acme.id})
+    [deal] = deals(app_server)
+    meta = {"customer": acme.id, "deal": deal.id, "channel": "C0SALES"}
+    edit = deal_values(stage="proposal", amount="13000")
+    responses = together(4, lambda: submit(slack, edit, meta, user=REP2, view_id="V0EDIT"))
+    assert [(r.status, r.text) for r in responses] == [(200, "")] * 4
+    assert stage_moves(app_server) == [(None, "lead", REP), ("lead", "proposal", REP2)]
+    assert audit_actions(app_server) == ["create", "stage"]
+    # Someone else moves the deal on; a late replay of the first edit must not move it back.
+    submit(slack, deal_values(stage="negotiation", amount="13000"), meta, view_id="V0LATER")
+    assert submit(slack, edit, meta, user=REP2, view_id="V0EDIT").status == 200
+    [deal] = deals(app_server)
+    assert (deal.stage, deal.updated_by) == ("negotiation", REP)
+    assert stage_moves(app_server)[-1] == ("proposal", "negotiation", REP)
+    assert audit_actions(app_server) == ["create", "stage", "stage"]
+
+
+# -- values checked before they reach SQL (issue 12) ------------------------------------------------------
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("kw", "meta", "block", "message"),
+    [
+        ({}, {"customer": HUGE}, ui.B_TITLE, "no longer exists"),
+        ({}, {"customer": int(HUGE)}, ui.B_TITLE, "no longer exists"),
+        ({}, {"customer": "acme", "deal": HUGE}, ui.B_TITLE, "no longer exists"),
+        ({"customer": HUGE}, {}, ui.B_CUSTOMER, "Pick a customer"),
+        ({"owner": "U" + "X" * 40}, None, ui.B_OWNER, "owner"),
+        ({"owner": "<!channel>"}, None, ui.B_OWNER, "owner"),
+        ({"title": "x" * 256}, None, ui.B_TITLE, "at most 255 characters"),
+        ({"amount": "1" * 41}, None, ui.B_AMOUNT, "isn't an amount"),
+        ({"amount": "9" * 20}, None, ui.B_AMOUNT, "too large"),
+        ({"currency": "EURO"}, None, ui.B_CURRENCY, "currency code"),
+        ({"currency": "x" * 5000}, None, ui.B_CURRENCY, "currency code"),
+        ({"close": "2026-99-99"}, None, ui.B_CLOSE, "Pick a date"),
+    ],
+    ids=[
+        "customer id", "customer id as number", "deal id", "picked id", "long owner", "owner markup",
+        "long title", "long amount", "huge amount", "currency", "long currency", "close date",
+    ],
+)  # fmt: skip
+def test_forged_ids_and_oversized_values_are_refused_calmly(slack, app_server, ws, acme, kw, meta, block, message):
+    if meta is None:
+        meta = {"customer": acme.id}
+    meta = {k: (acme.id if v == "acme" else v) for k, v in meta.items()}
+    resp = submit(slack, deal_values(**kw), meta)
+    assert resp.status == 200
+    body = resp.json()
+    assert body["response_action"] == "errors" and message in body["errors"][block]
+    assert deals(app_server) == []
+
+
+@pytest.mark.parametrize("user", ["U" + "A" * 40, "<!channel>", ""], ids=["long", "markup", "blank"])
+def test_a_forged_user_id_saves_nothing(slack, app_server, ws, acme, user):
+    body = submit(slack, deal_values(), {"customer": acme.id}, user=user).json()
+    assert "can't tell who is asking" in body["errors"][ui.B_TITLE]
+    assert deals(app_server) == []
+
+
+@pytest.mark.parametrize("action_id", [ui.NEW_OPEN, ui.EDIT_OPEN, ui.LIST_SHOW])
+def test_buttons_with_forged_ids_say_it_is_gone(slack, standin, app_server, ws, acme, action_id):
+    slack.click(action_id, HUGE)
+    [reply] = replies(standin)
+    assert "no longer exists" in reply["text"] and reply["replace_original"] is False
+    assert standin.calls_to("views.open") == []
+
+
+# -- escaping (issue 12) -----------------------------------------------------------------------------------
+def test_every_text_escapes_what_users_typed(slack, standin, app_server, ws):
+    assert "No customer matches" in ask(slack, standin, f"deal Nobody {PLANTED}")["text"]
+    s = app_server.services
+    first = csvc.create_customer(s.session_factory, s.search, ws, actor=REP2, name=f"Planted {PLANTED} One")
+    csvc.create_customer(s.session_factory, s.search, ws, actor=REP2, name=f"Planted {PLANTED} Two", force=True)
+    meta = {"customer": first.id, "channel": "C0SALES"}
+    assert submit(slack, deal_values(title=f"Deal {PLANTED}", stage="lead", owner=REP2), meta, user=REP2).status == 200
+    [deal] = deals(app_server)
+    with s.session_factory.begin() as session:  # rows written by hand (an import, an old version)
+        row = session.get(Deal, deal.id)
+        row.owner_user_id, row.stage = "<!channel>", "<!here>"
+        session.add(DealStageChange(workspace_id=ws, deal_id=deal.id, from_stage="lead", to_stage="<!here>",
+                                    created_by="<@U0REP>", created_at=NOW))  # fmt: skip
+    standin.wait_for("chat.postEphemeral")  # the confirmation
+    assert "Several customers match" in ask(slack, standin, "deal planted")["text"]
+    slack.click(ui.LIST_SHOW, str(first.id), user=REP2)
+    slack.click(ui.EDIT_OPEN, str(deal.id), user=REP2)
+    view = standin.wait_for("views.open")[0]
+    edit_meta = json.loads(view.params["view"]["private_metadata"])
+    submit(slack, deal_values(title=f"Deal {PLANTED} 2", stage="lead", owner=REP2), edit_meta, user=REP2)
+    standin.wait_for("chat.postEphemeral", count=2)
+    replies(standin, count=3)
+    assert_nothing_raw(standin)

@@ -4,18 +4,21 @@ signed events, shortcuts, commands and clicks to the running app, answers read f
 from __future__ import annotations
 
 import json
-import time
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.dev.blockkit_check import validate_message
-from commands import whos_talked as wt
+from commands.whos_talked import questions
+from commands.whos_talked import views as wt
+from commands.whos_talked.handlers import DUPLICATE
 from crm import customers as svc
 from crm import insights
-from crm.models import Activity, ProcessedEvent
+from crm.models import Activity, Customer, ProcessedEvent
 from tests.conftest import REP, REP2
+from tests.hostile import PLANTED, assert_nothing_raw, mrkdwn_in, wait_logged
 
 WHEN = datetime(2025, 1, 15, 14, 0, tzinfo=UTC)  # 09:00 in New York, where REP lives
 
@@ -40,12 +43,14 @@ WHEN = datetime(2025, 1, 15, 14, 0, tzinfo=UTC)  # 09:00 in New York, where REP 
     ],
 )
 def test_parse_question(text, intent, query):
-    question = wt.parse_question(wt.plain_text(text))
+    question = questions.parse_question(questions.plain_text(text))
     assert (question.intent, question.query) == (intent, query)
 
 
 def test_plain_text_reads_slack_markup():
-    text = wt.plain_text("cc <@U1> <!here> in <#C1|sales>: <https://acme.com|Acme site> &amp; <mailto:a@b.co|a@b.co>")
+    text = questions.plain_text(
+        "cc <@U1> <!here> in <#C1|sales>: <https://acme.com|Acme site> &amp; <mailto:a@b.co|a@b.co>"
+    )
     assert "U1" not in text and "here" not in text
     assert text == "cc in #sales : Acme site ( https://acme.com ) & a@b.co"
 
@@ -176,11 +181,11 @@ def blocks_text(params) -> str:
     return json.dumps(params.get("blocks"), ensure_ascii=False)
 
 
-def settle(standin, method, count, wait=0.3):
-    """Wait for ``count`` calls, then a little longer, and return exactly what arrived."""
-    standin.wait_for(method, count=count)
-    time.sleep(wait)
-    return standin.calls_to(method)
+@pytest.fixture
+def logged(caplog):
+    """The who's-talked handlers' log records (they say what they skipped, and why)."""
+    caplog.set_level(logging.INFO, logger="commands.whos_talked.handlers")
+    return lambda: list(caplog.records)
 
 
 def test_mention_answers_in_a_new_thread(slack, standin, acme):
@@ -211,7 +216,7 @@ def test_natural_variants(slack, standin, acme, text):
     assert "Who's talked to Acme Corporation" in blocks_text(standin.wait_for("chat.postMessage")[0].params)
 
 
-def test_retries_and_duplicates_answer_once(slack, standin, app_server, acme):
+def test_retries_and_duplicates_answer_once(slack, standin, app_server, acme, logged):
     question = ask(slack, standin, "<@U0BOT> who's talked to Acme?", event_id="Ev0ONCE")
     standin.wait_for("chat.postMessage")
     event = {"type": "app_mention", "user": REP, "text": "who's talked to Acme?", "ts": question["ts"]}
@@ -220,8 +225,10 @@ def test_retries_and_duplicates_answer_once(slack, standin, app_server, acme):
     assert slack.event(event, event_id="Ev0ONCE", retry_num=2).status == 200
     assert slack.event(event, event_id="Ev0OTHER").status == 200  # the same message delivered again
     assert slack.event({**event, "edited": {"user": REP, "ts": "1"}}, event_id="Ev0EDIT").status == 200
+    wait_logged(logged, DUPLICATE, count=4)  # each duplicate was seen and skipped
     ask(slack, standin, "<@U0BOT> who's talked to Acme?")  # a new question does get its answer
-    calls = settle(standin, "chat.postMessage", 2)
+    standin.wait_for("chat.postMessage", count=2)
+    calls = standin.calls_to("chat.postMessage")
     assert len(calls) == 2 and calls[1].params["thread_ts"] != question["ts"]
     with app_server.services.session_factory() as s:
         keys = set(s.scalars(select(ProcessedEvent.event_key)))
@@ -305,7 +312,7 @@ def test_unknown_customer_and_nothing_in_the_thread(slack, standin, acme):
     assert "couldn't tell which customer" in standin.wait_for("chat.postMessage", count=3)[2].params["text"]
 
 
-def test_bad_input_is_answered_or_ignored_on_purpose(slack, standin, acme):
+def test_bad_input_is_answered_or_ignored_on_purpose(slack, standin, acme, logged):
     ask(slack, standin, "<@U0BOT>")  # nothing asked: a private hint
     ask(slack, standin, "<@U0BOT> :tada: :rocket:")
     hints = standin.wait_for("chat.postEphemeral", count=2)
@@ -318,6 +325,8 @@ def test_bad_input_is_answered_or_ignored_on_purpose(slack, standin, acme):
     ask(slack, standin, "<@U0BOT> who's talked to Acme?", user="U0OTHERBOT", bot_id="B0OTHER")
     ask(slack, standin, "<@U0BOT> who's talked to Acme?", user="U0BOT")
     ask(slack, standin, "<@U0BOT> who's talked to Acme?", subtype="message_changed")
+    for why in ("a mention by a bot", "an edited message"):
+        wait_logged(logged, f"ignoring {why}")  # (Bolt drops the bot's own mention before answering 200)
     # In a DM: answered there, no sharing check, no new thread.
     assert (
         slack.event(
@@ -331,7 +340,8 @@ def test_bad_input_is_answered_or_ignored_on_purpose(slack, standin, acme):
         ).status
         == 200
     )
-    [dm] = settle(standin, "chat.postMessage", 1)
+    standin.wait_for("chat.postMessage")
+    [dm] = standin.calls_to("chat.postMessage")  # the ignored mentions were answered by nothing
     assert dm.params["channel"] == "D0REP" and not dm.params.get("thread_ts")
     assert "Acme Corporation" in blocks_text(dm.params)
     assert all(c.params["channel"] != "D0REP" for c in standin.calls_to("conversations.info"))
@@ -399,3 +409,52 @@ def test_sixty_reps_fit_in_one_message(slack, standin, app_server, ws, acme):
     assert "and 47 more people" in blocks_text(reply)
     with app_server.services.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Activity)) == 63
+
+
+# -- hostile input (issue 12) -----------------------------------------------------------------------
+def test_every_answer_escapes_what_users_typed_and_pings_nobody_in_public(slack, standin, app_server, ws):
+    s = app_server.services
+    standin.add_user("U0HANK", name=f"Hank {PLANTED}", tz="UTC")
+    one = make(app_server, ws, f"Planted {PLANTED} One", contact=svc.ContactInput(name=f"Jane {PLANTED}"))
+    make(app_server, ws, f"Planted {PLANTED} Two", force=True)
+    jane = svc.list_contacts(s.session_factory, ws, one.id)[0].id
+    log(app_server, ws, one.id, "U0HANK", "call", WHEN, f"Summary {PLANTED}", jane)
+    log(app_server, ws, one.id, "<!here>", "email", WHEN - timedelta(days=1), f"Forged rep {PLANTED}")
+    with s.session_factory.begin() as session:  # a row written by hand (an import, an old version)
+        session.get(Customer, one.id).owner_user_id = "<!channel>"
+    # In a channel: "which customer?", picked by Hank, then the answer in the thread.
+    ask(slack, standin, "<@U0BOT> who's talked to planted?")
+    [pick] = standin.wait_for("chat.postMessage")
+    assert pick.params["text"].startswith("Which customer")
+    stored = next(m for m in standin.messages("C0SALES") if m.get("text", "").startswith("Which customer"))
+    slack.click(wt.PICK, f"{one.id}:thread", message=stored, user="U0HANK")
+    answer = standin.wait_for("chat.postMessage", count=2)[1].params
+    assert "Summary &lt;!channel&gt;" in blocks_text(answer) and "Jane &lt;!channel&gt;" in blocks_text(answer)
+    picked = standin.wait_for("response_url")[0].params
+    assert "Hank &lt;!channel&gt;" in blocks_text(picked)
+    # Privately: `/crm who`, its pick, and the card.
+    slack.command("/crm", "who planted", user=REP2)
+    slack.click(wt.PICK, f"{one.id}:private", user=REP2)
+    slack.click(wt.OPEN_CARD, str(one.id), user=REP2)
+    standin.wait_for("response_url", count=4)
+    assert_nothing_raw(standin)
+    for call in standin.calls_to("chat.postMessage"):  # public: people named, nobody pinged
+        shown = [call.params["text"], *mrkdwn_in(call.params["blocks"])]
+        assert not any("<@" in t or "<!" in t for t in shown), shown
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("action_id", "value"),
+    [(wt.PICK, f"{HUGE}:thread"), (wt.PICK, f"{HUGE}:private"), (wt.PICK, "1e9:thread"), (wt.OPEN_CARD, HUGE)],
+)
+def test_buttons_with_forged_ids_say_it_is_gone(slack, standin, app_server, ws, acme, action_id, value):
+    message = standin.post_message("C0SALES", "Which customer do you mean?", user="U0BOT")
+    slack.click(action_id, value, message=message)
+    [reply] = standin.wait_for("response_url")
+    assert "no longer exists" in reply.params["text"] and reply.params["response_type"] == "ephemeral"
+    assert standin.calls_to("chat.postMessage") == []
+    with app_server.services.session_factory() as s:  # a forged click claims no pick
+        assert not any(k.startswith("pick:") for k in s.scalars(select(ProcessedEvent.event_key)))

@@ -31,18 +31,28 @@ def workspace_of(services: Services, body: dict[str, Any]) -> int:
     return services.workspace_id(team_id, enterprise_id)
 
 
+def _event(body: dict[str, Any]) -> dict[str, Any]:
+    event = body.get("event")
+    return event if isinstance(event, dict) else {}
+
+
 def user_of(body: dict[str, Any]) -> str:
+    """Who acts: the clicking/typing user, or the user an event is about."""
     user = body.get("user")
     if isinstance(user, dict):
-        return user.get("id", "")
-    return body.get("user_id") or (user if isinstance(user, str) else "")
+        user = user.get("id")
+    found = body.get("user_id") or user or _event(body).get("user")
+    return found if isinstance(found, str) else ""
 
 
 def channel_of(body: dict[str, Any]) -> str | None:
+    """Where it happened: the channel of a command, an action's message, or an event."""
     channel = body.get("channel")
     if isinstance(channel, dict):
-        return channel.get("id")
-    return body.get("channel_id") or (body.get("container") or {}).get("channel_id")
+        channel = channel.get("id")
+    found = channel or body.get("channel_id") or (body.get("container") or {}).get("channel_id")
+    found = found or _event(body).get("channel")
+    return found if isinstance(found, str) else None
 
 
 def metadata(body: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.app import create_app, is_slack_response_url
-from bot.config import Settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.driver import SlackDriver
 from bot.server import ServerThread, make_wsgi_app
 from bot.services import Services
@@ -107,6 +107,15 @@ def test_the_response_url_base_follows_the_web_api(api, expected):
     assert replace(settings, slack_response_url_base="https://hooks.example/").response_url_base == (
         "https://hooks.example/"
     )
+
+
+def test_the_response_url_base_is_read_and_checked():
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    assert load_settings(env).response_url_base == "https://hooks.slack.com/"
+    custom = load_settings({**env, "SLACK_RESPONSE_URL_BASE": "https://hooks.example.com/slack"})
+    assert custom.response_url_base == "https://hooks.example.com/slack/"
+    with pytest.raises(ConfigError, match="SLACK_RESPONSE_URL_BASE"):
+        load_settings({**env, "SLACK_RESPONSE_URL_BASE": "hooks.slack.com"})
 
 
 # -- a database outage -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,13 +19,13 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.driver import sign
-from bot.guard import Refusal, _QuietLog, check_ids, parse_body, signature_matches
+from bot.guard import Refusal, _QuietLog, came_from_slack, check_ids, parse_body, signature_matches
 from crm.models import Base
 from tests.conftest import REP, SIGNING_SECRET, TEAM_ID
 
 FORM = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
-LOG_LINE = r"refused a request to /slack/events: \d{3} [a-z0-9 .-]+"
+LOG_LINE = r"refused a request to /slack/events: \d{3} [a-zA-Z0-9 .'-]+"
 
 
 # -- sending exactly the bytes and headers a case names ------------------------------------
@@ -227,7 +228,7 @@ def test_hostile_request_is_refused_before_anything_acts(name, status, build, ap
 
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) <= 1, lines
-    assert all(len(line) <= 100 for line in lines), lines
+    assert all(len(line) <= 100 and re.fullmatch(LOG_LINE, line) for line in lines), lines
     assert _row_counts(app_server.services) == rows
     # The next genuine request is served, and its answer is all Slack saw since the first one.
     second = _canary(app_server, standin)
@@ -318,6 +319,18 @@ def test_bolt_logs_no_body_for_a_bad_signature(services, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert messages and not any("SECRET-LOOKING-TEXT" in m for m in messages)
     app.listener_runner.listener_executor.shutdown(wait=True)
+
+
+def test_socket_mode_requests_count_as_verified_and_unsigned_http_ones_do_not():
+    body = {"command": "/crm", "team_id": "T0TEST", "user_id": "U0REP"}
+    assert came_from_slack(BoltRequest(body=body, mode="socket_mode"), SIGNING_SECRET)
+    form = "command=%2Fcrm&team_id=T0TEST&user_id=U0REP"
+    stamp = _now()
+    signed = {"x-slack-request-timestamp": stamp, "x-slack-signature": sign(SIGNING_SECRET, stamp, form.encode())}
+    assert came_from_slack(BoltRequest(body=form, headers=signed), SIGNING_SECRET)
+    assert not came_from_slack(BoltRequest(body=form + "&x=1", headers=signed), SIGNING_SECRET)
+    assert not came_from_slack(BoltRequest(body=form, headers=signed), None)
+    assert not came_from_slack(BoltRequest(body=form, headers={"x-slack-request-timestamp": "abc"}), SIGNING_SECRET)
 
 
 def test_bolt_keeps_the_secret_where_the_guard_reads_it(services):

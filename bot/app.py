@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import Any
+from urllib.parse import urlparse
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -16,6 +17,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
+from bot.config import Settings
+from bot.guard import came_from_slack, keep_acks, quiet_bolt_logs
 from bot.pool import TrackedExecutor
 from bot.services import Services
 from commands import activities, customers, deals, digests, duplicates, followups, pickers, request, whos_talked
@@ -68,29 +71,71 @@ def create_app(services: Services) -> App:
         raise_error_for_unhandled_request=False,
         listener_executor=TrackedExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
+    quiet_bolt_logs()  # Bolt would log the body of a badly signed request
+    app.use(keep_acks)
     request.install(app, services)
     router = CommandRouter()
     for feature in FEATURES:
         feature.register(app, services, router)
     router.install(app, services)
-    app.error(_make_error_handler())
+    app.error(_make_error_handler(settings))
     return app
 
 
-def _make_error_handler():
-    def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
-        """Log the unexpected with its stack trace; tell the user with a reference id."""
+# The error message is sent while Slack may still be waiting for our answer: never wait long.
+ERROR_REPLY_TIMEOUT = 2
+# Payload kinds whose failure is not told to anyone: a typeahead would message the user on each
+# keystroke, and an event has no one who asked.
+_UNTOLD = ("block_suggestion", "event_callback", "view_closed")
+
+
+def _make_error_handler(settings: Settings):
+    def handle_error(
+        error: Exception, request: BoltRequest, response: BoltResponse | None, body: dict[str, Any], client: WebClient
+    ) -> None:
+        """Log the unexpected with its stack trace; tell the user with a reference id.
+
+        Only a request Slack signed is answered (whatever let it this far), and Slack gets a 200:
+        the user reads our sentence instead of Slack's "failed with the error" (or a 404 after 3 s)."""
+        if not came_from_slack(request, settings.slack_signing_secret):
+            log.warning("error on an unverified request (%s); not answered", type(error).__name__)
+            if response is not None:
+                response.status, response.body = 401, ""
+            return
         ref = uuid.uuid4().hex[:8]
         log.error("unhandled error (ref %s)", ref, exc_info=error)
+        if response is not None:
+            response.status, response.body = 200, ""
+        if body.get("type") in _UNTOLD:
+            return
         text = f":warning: Something went wrong on our side (reference `{ref}`). Nothing was lost; please try again."
-        user = (body.get("user") or {}).get("id") or body.get("user_id")
-        channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
         try:
-            if body.get("response_url"):
-                WebhookClient(body["response_url"]).send(text=text, response_type="ephemeral")
-            elif user and channel:
-                client.chat_postEphemeral(channel=channel, user=user, text=text)
+            quick = WebClient(token=client.token, base_url=client.base_url, timeout=ERROR_REPLY_TIMEOUT)
+            _tell_user(settings, body, quick, text)
         except (SlackApiError, OSError) as exc:
             log.warning("could not tell the user about error %s: %s", ref, exc)
 
     return handle_error
+
+
+def _tell_user(settings: Settings, body: dict[str, Any], client: WebClient, text: str) -> None:
+    """Through the request's response_url (only a Slack one), else privately in the channel, else by DM."""
+    user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else body.get("user_id")
+    channel = (body.get("channel") or {}).get("id") if isinstance(body.get("channel"), dict) else body.get("channel_id")
+    url = body.get("response_url")
+    if isinstance(url, str) and is_slack_response_url(url, settings.response_url_base):
+        WebhookClient(url, timeout=ERROR_REPLY_TIMEOUT).send(text=text, response_type="ephemeral")
+    elif isinstance(user, str) and user and isinstance(channel, str) and channel:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+    elif isinstance(user, str) and user:
+        client.chat_postMessage(channel=user, text=text)
+
+
+def is_slack_response_url(url: str, base: str) -> bool:
+    """True when ``url`` lies under ``base`` (same scheme and host, path below it)."""
+    got, allowed = urlparse(url), urlparse(base)
+    return (
+        got.scheme == allowed.scheme
+        and got.netloc.lower() == allowed.netloc.lower()
+        and got.path.startswith(allowed.path or "/")
+    )

@@ -47,6 +47,20 @@ class Settings:
     stale_days: int = 14
     managers: frozenset[str] = frozenset()
     extra: Mapping[str, str] = field(default_factory=dict)
+    slack_response_url_base: str | None = None
+
+    @property
+    def response_url_base(self) -> str:
+        """Where Slack's ``response_url`` links may point: only there does the app post to one.
+
+        ``SLACK_RESPONSE_URL_BASE`` when set; else Slack's hooks host beside the Web API (GovSlack
+        too), or, for any other ``SLACK_API_URL`` (a stand-in), that server."""
+        if self.slack_response_url_base:
+            return self.slack_response_url_base
+        api = urlparse(self.slack_api_url)
+        if api.hostname in ("slack.com", "slack-gov.com"):
+            return f"https://hooks.{api.hostname}/"
+        return f"{api.scheme}://{api.netloc}/"
 
     @property
     def socket_mode(self) -> bool:
@@ -147,6 +161,15 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
     if not api_url.endswith("/"):
         api_url += "/"
 
+    hooks_url = _clean(env, "SLACK_RESPONSE_URL_BASE")
+    hooks = urlparse(hooks_url or "https://hooks.slack.com/")
+    if hooks.scheme not in ("http", "https") or not hooks.netloc:
+        raise ConfigError(
+            f"SLACK_RESPONSE_URL_BASE must be an http(s) URL such as https://hooks.slack.com/; it is {hooks_url!r}."
+        )
+    if hooks_url and not hooks_url.endswith("/"):
+        hooks_url += "/"
+
     database_url = _check_database_url(_clean(env, "DATABASE_URL") or _default_sqlite_url())
 
     if port is None:
@@ -206,6 +229,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
         slack_signing_secret=signing_secret,
         slack_app_token=app_token,
         slack_api_url=api_url,
+        slack_response_url_base=hooks_url,
         database_url=database_url,
         port=port,
         default_timezone=tz_name,

@@ -14,21 +14,25 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
 from waitress.server import create_server
 
+from bot.guard import MAX_BODY, guarded
 from crm.db import ping
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# Waitress reads a whole body before the app sees it, and answers one over its own limit by
+# closing the connection, which a client still sending sees as a reset rather than a 413. So
+# waitress takes far more than the guard allows, and the guard answers 413 itself.
+SERVER_MAX_BODY = 64 * MAX_BODY
 
 
 def make_wsgi_app(app: App | None, engine: Engine) -> Callable[..., Iterable[bytes]]:
-    """Route ``POST /slack/events`` to Bolt and ``GET /healthz`` to a database check."""
-    bolt = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+    """Route ``POST /slack/events`` to Bolt behind the guard, and ``GET /healthz`` to a database check."""
+    bolt = guarded(app, EVENTS_PATH) if app is not None else None
 
     def health(start_response) -> Iterable[bytes]:
         ok = ping(engine)
@@ -64,7 +68,7 @@ def make_server(wsgi_app, *, host: str, port: int, threads: int, **tuning: Any):
         channel_timeout=30,
         ident="crm-bot",
         clear_untrusted_proxy_headers=True,
-        max_request_body_size=10 * 1024 * 1024,
+        max_request_body_size=SERVER_MAX_BODY,
         **tuning,
     )
 

@@ -28,6 +28,11 @@ from crm.workspaces import get_or_create_workspace
 # Threads that run handlers' work after Slack has been answered, and how much may wait for one.
 WORK_THREADS = 32
 WORK_QUEUE = 512
+# Threads besides the web server's that may hold a database connection at once: Bolt's listener
+# pool (bot.app.LISTENER_THREADS), the work pool (WORK_THREADS), the users.info refreshes
+# (commands.users.REFRESH_THREADS), the scheduler's jobs and the cache warm-up. A test keeps this
+# in step with those constants.
+OTHER_DB_THREADS = 64 + WORK_THREADS + 8 + 8
 
 
 def make_replica_id() -> str:
@@ -46,7 +51,8 @@ class Services:
     mentions: MentionRegistry = field(init=False)
     people: UserDirectory = field(init=False)
     work: WorkPool = field(init=False)
-    _workspace_ids: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    # team_id -> (workspace row id, the enterprise id on record)
+    _workspace_ids: dict[str, tuple[int, str | None]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -57,7 +63,7 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, engine: Engine | None = None) -> Services:
-        engine = engine or make_engine(settings.database_url)
+        engine = engine or make_engine(settings.database_url, threads=settings.web_threads + OTHER_DB_THREADS)
         return cls(settings=settings, engine=engine, session_factory=make_session_factory(engine))
 
     def now(self) -> datetime:
@@ -76,15 +82,16 @@ class Services:
         )
 
     def workspace_id(self, team_id: str, enterprise_id: str | None = None) -> int:
-        """The workspace row id for a Slack team; cached after the first lookup."""
-        key = (team_id, enterprise_id or "")
+        """The workspace row id for a Slack team (found by team id, also inside a Grid org); cached.
+
+        Raises :class:`crm.workspaces.NoWorkspace` for an empty team id."""
         with self._lock:
-            cached = self._workspace_ids.get(key)
-        if cached is not None:
-            return cached
+            cached = self._workspace_ids.get(team_id)
+        if cached is not None and (enterprise_id is None or cached[1] == enterprise_id):
+            return cached[0]
         workspace = get_or_create_workspace(self.session_factory, team_id, enterprise_id)
         with self._lock:
-            self._workspace_ids[key] = workspace.id
+            self._workspace_ids[team_id] = (workspace.id, workspace.enterprise_id)
         return workspace.id
 
     def warm_caches(self) -> None:

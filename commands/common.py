@@ -17,13 +17,38 @@ log = logging.getLogger(__name__)
 
 
 def team_of(body: dict[str, Any]) -> tuple[str, str | None]:
-    """(team_id, enterprise_id) of any Slack payload kind."""
-    team = body.get("team")
-    team_id = (team or {}).get("id") if isinstance(team, dict) else None
-    team_id = team_id or body.get("team_id") or (body.get("user") or {}).get("team_id") or ""
-    enterprise = body.get("enterprise")
-    enterprise_id = (enterprise or {}).get("id") if isinstance(enterprise, dict) else body.get("enterprise_id")
-    return team_id, enterprise_id or None
+    """(team_id, enterprise_id) of any Slack payload kind: the workspace the request acts in.
+
+    A workspace keeps its ``T…`` id inside an Enterprise Grid org. In an org-wide install,
+    ``team`` can be null or name the org itself, so the first ``T…`` id is taken from, in turn:
+    the workspace that installed the app a modal belongs to, ``team``, ``team_id``, the acting
+    user's ``team_id``, the view's ``team_id``. ``""`` when there is none (an org-level event)."""
+    user, view = _dict(body.get("user")), _dict(body.get("view"))
+    candidates = (
+        view.get("app_installed_team_id"),
+        _id_of(body.get("team")),
+        body.get("team_id"),
+        user.get("team_id"),
+        view.get("team_id"),
+    )
+    team_id = next((c for c in candidates if isinstance(c, str) and c.startswith("T")), "")
+    enterprises = (
+        _id_of(body.get("enterprise")),
+        body.get("enterprise_id"),
+        _dict(body.get("team")).get("enterprise_id"),
+        user.get("enterprise_id"),
+    )
+    enterprise_id = next((e for e in enterprises if isinstance(e, str) and e), None)
+    return team_id, enterprise_id
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _id_of(value: Any) -> Any:
+    """``x`` or ``{"id": x}`` → x."""
+    return value.get("id") if isinstance(value, dict) else value
 
 
 def workspace_of(services: Services, body: dict[str, Any]) -> int:

@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL: connections kept open at most; the rest of a burst opens (and closes) on demand.
+POOL_KEPT = 20
+POOL_TIMEOUT_S = 10
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -27,8 +30,13 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """Create an engine tuned for the app's concurrency on either database."""
+def make_engine(url: str, *, threads: int = 30, echo: bool = False) -> Engine:
+    """Create an engine tuned for the app's concurrency on either database.
+
+    ``threads`` is how many threads may hold a connection at once. PostgreSQL gets a pool
+    that never makes one of them queue: up to :data:`POOL_KEPT` connections stay open, and
+    the pool may grow to ``threads`` during a burst (so PostgreSQL's ``max_connections`` must
+    cover ``threads`` per replica)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -56,8 +64,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     return create_engine(
         url,
         echo=echo,
-        pool_size=pool_size,
-        max_overflow=pool_size * 2,
+        pool_size=min(threads, POOL_KEPT),
+        max_overflow=max(0, threads - POOL_KEPT),
+        pool_timeout=POOL_TIMEOUT_S,
         pool_pre_ping=True,
         pool_recycle=1800,
     )

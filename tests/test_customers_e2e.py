@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from commands import customer_views as views
 from commands.blockkit import validate_message, validate_options
+from commands.customers import views
 from crm import customers as svc
 from crm.models import Activity, Contact, Customer
 from tests.conftest import ADMIN, REP

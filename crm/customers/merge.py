@@ -63,7 +63,7 @@ def merge_preview(sf: sessionmaker[Session], workspace_id: int, duplicate_id: in
         duplicate = live_customer(session, workspace_id, duplicate_id)
         keeper = live_customer(session, workspace_id, keeper_id)
         if duplicate.id == keeper.id:
-            raise InvalidInput(f"{duplicate.name} was already merged into {keeper.name}.")
+            raise InvalidInput("The first of those was already merged into the second; nothing to do.")
         return MergePreview(duplicate, keeper, *_counts(session, duplicate.id))
 
 

@@ -15,11 +15,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
-from commands.blockkit import OPTION_TEXT_MAX, OPTION_VALUE_MAX, plain, truncate
-from commands.common import workspace_of
+from commands import request
+from commands.blockkit import OPTION_TEXT_MAX, OPTION_VALUE_MAX, option, plain, truncate
+from commands.common import as_id
+from commands.request import Request
+from crm.customers import find_customers
 from crm.models import Customer
+from crm.search import MAX_QUERY_CHARS
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -32,18 +36,20 @@ MAX_OPTIONS = 20
 
 
 def picked(action: dict[str, Any]) -> tuple[str, int | str] | None:
-    """("customer", id) or ("new", typed name) for a picker's block action; None if cleared."""
+    """("customer", id) or ("new", typed name) for a picker's block action; None if cleared
+    (or the value can't be a customer: a forged or out-of-range id)."""
     value = (action.get("selected_option") or {}).get("value") or ""
+    if not isinstance(value, str):
+        return None
     if value.startswith(NEW_PREFIX):
         return "new", value[len(NEW_PREFIX) :]
-    if value.isdigit():
-        return "customer", int(value)
-    return None
+    customer_id = as_id(value)
+    return ("customer", customer_id) if customer_id is not None else None
 
 
 def customer_option(customer: Customer) -> dict[str, Any]:
     label = customer.name + (f" · {customer.domain}" if customer.domain else "")
-    return {"text": plain(truncate(label, OPTION_TEXT_MAX)), "value": str(customer.id)}
+    return option(truncate(label, OPTION_TEXT_MAX), str(customer.id))
 
 
 def customer_select(
@@ -60,23 +66,21 @@ def customer_select(
     return element
 
 
-def customer_options(services: Services, workspace_id: int, query: str) -> list[dict[str, Any]]:
+def customer_options(req: Request, query: str) -> list[dict[str, Any]]:
     """Options for a typed query: best matches first, then "create new"."""
-    from crm.customers import find_customers
-
-    query = " ".join((query or "").split())
-    options: list[dict[str, Any]] = []
-    if query:
-        result = find_customers(services.session_factory, services.search, workspace_id, query, limit=MAX_OPTIONS)
-        options = [customer_option(result.customers[m.customer_id]) for m in result.matches]
-        typed = truncate(query, OPTION_VALUE_MAX - len(NEW_PREFIX), suffix="")
-        options.append(
-            {"text": plain(truncate(f"➕ New customer: {query}", OPTION_TEXT_MAX)), "value": NEW_PREFIX + typed}
-        )
+    query = " ".join((query or "").split())[:MAX_QUERY_CHARS]
+    if not query:
+        return []
+    result = find_customers(req.sf, req.services.search, req.workspace_id, query, limit=MAX_OPTIONS)
+    options = [customer_option(result.customers[m.customer_id]) for m in result.matches]
+    typed = truncate(query, OPTION_VALUE_MAX - len(NEW_PREFIX), suffix="")
+    options.append(option(truncate(f"➕ New customer: {query}", OPTION_TEXT_MAX), NEW_PREFIX + typed))
     return options[:100]
 
 
+def on_options(req: Request) -> dict[str, Any]:
+    return {"options": customer_options(req, request.query(req))}
+
+
 def register(app: App, services: Services, router: CommandRouter) -> None:
-    @app.options(PICKER_PATTERN)
-    def picker_options(ack: Ack, body: dict[str, Any]) -> None:
-        ack(options=customer_options(services, workspace_of(services, body), body.get("value", "")))
+    request.options(app, PICKER_PATTERN, on_options)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.dev.blockkit_check import validate_message, validate_options
-from commands import customer_views as views
+from commands.customers import views
 from crm import customers as svc
 from crm.models import Activity, Contact, Customer
 from tests.conftest import ADMIN, REP

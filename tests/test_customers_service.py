@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm import customers as svc
+from crm.actors import Actor
 from crm.errors import DuplicateSuspected, InvalidInput, NotFound, PermissionDenied
 from crm.lookup import SearchRegistry
 from crm.models import Activity, AuditEntry, Contact, Customer, CustomerAlias, Deal, FollowUp
@@ -233,10 +234,10 @@ def test_merge_moves_everything_and_keeps_the_old_name(services, ws):
     dup = create(services, ws, "Initech Software Ltd (old)", force=True)
     _seed_history(services, ws, dup.id)
     with pytest.raises(PermissionDenied):
-        svc.merge_customers(sf, reg, ws, dup.id, keeper.id, actor=REP, actor_is_admin=False)
+        svc.merge_customers(sf, reg, ws, dup.id, keeper.id, actor=Actor(REP))
     preview = svc.merge_preview(sf, ws, dup.id, keeper.id)
     assert (preview.contacts, preview.deals, preview.activities, preview.follow_ups) == (1, 1, 3, 1)
-    svc.merge_customers(sf, reg, ws, dup.id, keeper.id, actor=ADMIN, actor_is_admin=True)
+    svc.merge_customers(sf, reg, ws, dup.id, keeper.id, actor=Actor(ADMIN, is_admin=True))
     with sf() as s:
         for model in (Contact, Deal, Activity, FollowUp):
             assert s.scalar(select(func.count()).select_from(model).where(model.customer_id == keeper.id)) >= 1
@@ -252,7 +253,7 @@ def test_merge_moves_everything_and_keeps_the_old_name(services, ws):
     assert result.matches[0].customer_id == keeper.id
     # A second merge of the same pair is refused rather than repeated.
     with pytest.raises(Exception, match="already merged"):
-        svc.merge_customers(sf, reg, ws, dup.id, keeper.id, actor=ADMIN, actor_is_admin=True)
+        svc.merge_customers(sf, reg, ws, dup.id, keeper.id, actor=Actor(ADMIN, is_admin=True))
 
 
 def test_card_counts_and_history_paging(services, ws):

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.dev.blockkit_check import validate_message
-from commands import customer_views as views
-from commands.duplicates import SHOW_CUSTOMERS, duplicates_blocks, duplicates_text
+from commands.customers import views
+from commands.duplicates.views import SHOW_CUSTOMERS, duplicates_blocks, duplicates_text
 from crm import customers as svc
 from crm import dedupe
+from crm.actors import Actor
 from crm.dedupe import ContactRecord, CustomerRecord, contact_pairs, customer_pairs
 from crm.models import Customer
 from crm.normalize import normalize_name
@@ -126,7 +127,7 @@ def test_find_duplicates_proposes_the_record_with_more_data_as_keeper(services):
     assert "jdoe@example.com" in contact.first and contact.reasons[0].startswith("same email")
     # A merged customer is no longer reported.
     svc.merge_customers(
-        services.session_factory, services.search, ws, twin.id, acme.id, actor=ADMIN, actor_is_admin=True
+        services.session_factory, services.search, ws, twin.id, acme.id, actor=Actor(ADMIN, is_admin=True)
     )
     after = dedupe.find_duplicates(services.session_factory, ws)
     assert all(twin.id not in (d.duplicate_id, d.keeper_id) for d in after.customers)

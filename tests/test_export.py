@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 
 from crm import customers as svc
 from crm import exporter
+from crm.actors import Actor
 from crm.exporter import ExportError, export_workspace, restore_workspace
 from crm.models import (
     Activity,
+    Contact,
     Customer,
     Deal,
     DealStageChange,
@@ -67,13 +69,13 @@ def build_workspace(services, team: str) -> int:
     initech = svc.create_customer(sf, search, ws, actor=REP, name="Initech")
     initek = svc.create_customer(sf, search, ws, actor=REP, name="Initek Software", force=True)
     svc.add_contact(sf, search, ws, initek.id, svc.ContactInput(name="Peter Gibbons"), actor=REP)
-    svc.merge_customers(sf, search, ws, initek.id, initech.id, actor=ADMIN, actor_is_admin=True)
+    svc.merge_customers(sf, search, ws, initek.id, initech.id, actor=Actor(ADMIN, is_admin=True))
     svc.update_customer(
         sf, search, ws, acme.id, actor=REP, name="Acme Corporation", website="acme.io", owner_user_id=ADMIN
     )
     now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     with sf.begin() as s:
-        jane = s.scalars(select(svc.Contact).where(svc.Contact.email == "jane@acme.com")).one()
+        jane = s.scalars(select(Contact).where(Contact.email == "jane@acme.com")).one()
         deal = Deal(
             workspace_id=ws,
             customer_id=acme.id,

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from crm import customers as svc
 from crm import importer
+from crm.actors import Actor
 from crm.importer import ImportFileError, ImportOptions, run_import
 from crm.models import Activity, AuditEntry, Contact, Customer, Deal, DealStageChange, Workspace
 
@@ -354,7 +355,7 @@ def test_duplicates_against_the_database_and_merged_records_stay_merged(services
     run_import(sf, ws, [(path, None)], ImportOptions())
     with sf() as s:
         dup = s.scalars(select(Customer).where(Customer.name == "Acmee Corporation")).one()
-    svc.merge_customers(sf, search, ws, dup.id, keeper.id, actor=ADMIN, actor_is_admin=True)
+    svc.merge_customers(sf, search, ws, dup.id, keeper.id, actor=Actor(ADMIN, is_admin=True))
     again = run_import(sf, ws, [(path, None)], ImportOptions())
     assert again.files[0].inserted == 0  # the merged name is an alias of the keeper now
 

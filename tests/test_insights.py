@@ -14,6 +14,7 @@ import pytest
 
 from crm import customers as svc
 from crm import insights
+from crm.actors import Actor
 from crm.errors import NotFound
 from crm.insights import NameDictionary
 from crm.models import Activity
@@ -155,7 +156,7 @@ def test_customers_in_text_by_name_email_and_domain(services, ws):
     )
     assert found("Initrode, formerly Initech") == [(initech.id, "name")]
     svc.merge_customers(
-        services.session_factory, services.search, ws, initech.id, globex.id, actor=REP, actor_is_admin=True
+        services.session_factory, services.search, ws, initech.id, globex.id, actor=Actor(REP, is_admin=True)
     )
     assert found("Initrode and Globex") == [(globex.id, "name")]
 

@@ -1,0 +1,38 @@
+"""The customer card as one request sees it: in the asker's time zone, with the workspace's
+activity types and stages, and people named rather than mentioned when it is shared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands.blockkit import SLACK_USER_ID
+from commands.customers import views
+from commands.request import Request
+from crm import customers as svc
+
+
+def _name_of(req: Request):
+    """Display names for a shared card; an id that can't be a Slack user is shown as it is."""
+    return lambda user_id: req.name_of(user_id) if SLACK_USER_ID.fullmatch(user_id) else user_id
+
+
+def card(req: Request, customer_id: int, *, shared: bool = False) -> tuple[svc.CustomerCard, list[dict[str, Any]]]:
+    """The card's data and its blocks; ``NotFound`` when the customer is gone (or the id forged)."""
+    found = svc.customer_card(
+        req.sf,
+        req.workspace_id,
+        customer_id,
+        contacts=views.CARD_CONTACTS,
+        deals=views.CARD_DEALS,
+        activities=views.CARD_ACTIVITIES,
+    )
+    blocks = views.card_blocks(
+        found,
+        tz=req.tz,
+        now=req.now,
+        type_label=req.config.type_label,
+        stage_label=req.config.stage_label,
+        shared=shared,
+        name_of=_name_of(req) if shared else None,
+    )
+    return found, blocks

@@ -1,0 +1,230 @@
+"""Creating and editing customers and their contacts: ``/crm new``, the Create, Edit and Add
+contact buttons, the contact menu, "Use this one" on the duplicate warning, the create form
+that other features' pickers push, and the three modal submissions.
+
+Each submission is keyed by its modal's view id, so a replayed, double-clicked or concurrent
+second submission of one form writes nothing: crm answers ``Conflict`` and the form simply
+closes, as it did the first time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from commands.blockkit import esc, truncate
+from commands.common import as_id, input_value, meta_id
+from commands.customers import views
+from commands.customers.card import card
+from commands.request import Errors, Request, Update, ViewAnswer
+from crm import customers as svc
+from crm.errors import Conflict, DuplicateSuspected, NotFound
+
+CONTACT_FIELDS = {
+    None: views.B_CONTACT_NAME,
+    "contact_name": views.B_CONTACT_NAME,
+    "contact_email": views.B_CONTACT_EMAIL,
+    "contact_phone": views.B_CONTACT_PHONE,
+    "contact_title": views.B_CONTACT_TITLE,
+}
+CUSTOMER_FIELDS = {
+    **CONTACT_FIELDS,
+    None: views.B_NAME,
+    "name": views.B_NAME,
+    "website": views.B_WEBSITE,
+    "owner": views.B_OWNER,
+}
+CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
+NAME_THE_CONTACT = "Give the contact a name, or clear the fields."
+MERGE_THEM = "Merge them instead?"
+SAVE_ANYWAY = "Tick “Save anyway” if this is a different person."
+
+
+# -- reading the forms -------------------------------------------------------------------------
+def _form_key(req: Request) -> str | None:
+    """The submitted modal's view id: one form, saved once."""
+    view_id = req.view.get("id")
+    return view_id if isinstance(view_id, str) and view_id else None
+
+
+def _channel(meta: dict[str, Any]) -> str | None:
+    """Where the form was opened (for the confirmation), if the metadata names a real channel."""
+    channel = meta.get("channel")
+    return channel if isinstance(channel, str) and CHANNEL_ID.fullmatch(channel) else None
+
+
+def _text(values: dict[str, Any], block_id: str) -> str:
+    value = input_value(values, block_id, "value")
+    return value if isinstance(value, str) else ""
+
+
+def _contact_form(values: dict[str, Any]) -> tuple[svc.ContactInput, bool]:
+    """The contact fields of a submitted modal, and whether "save/create anyway" was ticked."""
+    contact = svc.ContactInput(
+        name=_text(values, views.B_CONTACT_NAME),
+        email=_text(values, views.B_CONTACT_EMAIL),
+        phone=_text(values, views.B_CONTACT_PHONE),
+        title=_text(values, views.B_CONTACT_TITLE),
+    )
+    ticked = input_value(values, views.B_FORCE, views.A_FORCE) or []
+    return contact, isinstance(ticked, list) and views.FORCE_VALUE in ticked
+
+
+def _owner(values: dict[str, Any]) -> str | None:
+    owner = input_value(values, views.B_OWNER, views.A_OWNER)
+    return owner if owner is None or isinstance(owner, str) else str(owner)  # crm refuses a non-user
+
+
+def _confirm(req: Request, customer_id: int, text: str, channel: str | None) -> None:
+    """After a save: the card, privately, where the form was opened."""
+    _, blocks = card(req, customer_id)
+    req.tell(text, blocks, channel=channel)
+
+
+# -- create ------------------------------------------------------------------------------------
+def _open_create(req: Request, name: str) -> None:
+    req.open_view(views.create_customer_view(name=name[:255], owner=req.user_id, meta={"channel": req.channel_id}))
+
+
+def new_command(req: Request) -> None:
+    _open_create(req, " ".join(req.args.split()))
+
+
+def on_create_open(req: Request) -> None:
+    _open_create(req, req.value)
+
+
+def push_create_customer(req: Request, name: str) -> None:
+    """For other features' pickers: push the create-customer modal onto the current modal."""
+    meta = {"channel": _channel(req.metadata), "pushed": True}
+    req.push_view(views.create_customer_view(name=name[:255], owner=req.user_id, meta=meta))
+
+
+def _created_notice(name: str | None) -> Update:
+    what = f"Created *{esc(name, 200)}*." if name else "This customer was created already."
+    return Update(views.notice_view("Customer created", f"{what} Go back and pick it in the form."))
+
+
+def on_create_submit(req: Request) -> ViewAnswer:
+    values = req.values
+    channel, pushed = _channel(req.metadata), bool(req.metadata.get("pushed"))
+    meta = {"channel": channel, "pushed": pushed}
+    name, website, owner = _text(values, views.B_NAME), _text(values, views.B_WEBSITE), _owner(values)
+    contact, force = _contact_form(values)
+    if not contact.is_empty() and not (contact.name or "").strip():
+        return Errors({views.B_CONTACT_NAME: NAME_THE_CONTACT})
+    try:
+        customer = svc.create_customer(
+            req.sf,
+            req.services.search,
+            req.workspace_id,
+            actor=req.user_id,
+            name=name,
+            website=website,
+            owner_user_id=owner,
+            contact=contact,
+            force=force,
+            idempotency_key=_form_key(req),
+        )
+    except DuplicateSuspected as dup:
+        typed = {k: getattr(contact, k) or "" for k in ("name", "email", "phone", "title")}
+        view = views.create_customer_view(
+            name=name, website=website, owner=owner, contact=typed, duplicates=dup.candidates, meta=meta
+        )
+        return Update(view)
+    except Conflict:  # this very form was saved already (a replay or a second click): it just closes
+        return _created_notice(None) if pushed else None
+    text = views.done_text("Created", customer.name)
+    req.later(lambda: _confirm(req, customer.id, text, channel))
+    return _created_notice(customer.name) if pushed else None
+
+
+def on_use_existing(req: Request) -> None:
+    """ "Use this one" on the duplicate warning: nothing is created; the existing card is shown."""
+    in_modal = bool(req.view.get("id"))
+    try:
+        found, blocks = card(req, req.value_id or 0)
+    except NotFound:  # the warning is stale: say so where the user is looking
+        if in_modal:
+            req.update_view(views.notice_view("Not found", "That customer no longer exists. Nothing was created."))
+        else:
+            req.reply("That customer no longer exists.")
+        return
+    if in_modal:
+        name = esc(found.customer.name, 200)
+        text = f"Nothing new was created. *{name}*'s card is in the channel, visible only to you."
+        req.update_view(views.notice_view("Existing customer", text))
+    req.tell(views.card_text(found), blocks, channel=_channel(req.metadata) or req.channel_id)
+
+
+# -- edit --------------------------------------------------------------------------------------
+def on_edit_open(req: Request) -> None:
+    customer = svc.get_customer(req.sf, req.workspace_id, req.value_id or 0)
+    req.open_view(views.edit_customer_view(customer, meta={"channel": req.channel_id}))
+
+
+def on_edit_submit(req: Request) -> ViewAnswer:
+    values, meta = req.values, req.metadata
+    try:
+        customer = svc.update_customer(
+            req.sf,
+            req.services.search,
+            req.workspace_id,
+            meta_id(meta, "customer"),
+            actor=req.user_id,
+            name=_text(values, views.B_NAME),
+            website=_text(values, views.B_WEBSITE),
+            owner_user_id=_owner(values),
+            idempotency_key=_form_key(req),
+        )
+    except DuplicateSuspected as dup:
+        names = ", ".join(c.name for c in dup.candidates[:3])
+        return Errors(
+            {views.B_NAME: truncate(f"Another customer already looks like this ({names}). Merge them instead?", 300)}
+        )
+    except Conflict:  # saved already by this very form
+        return None
+    text = views.done_text("Saved", customer.name)
+    req.later(lambda: _confirm(req, customer.id, text, _channel(meta)))
+    return None
+
+
+# -- contacts ----------------------------------------------------------------------------------
+def on_contact_add_open(req: Request) -> None:
+    customer = svc.get_customer(req.sf, req.workspace_id, req.value_id or 0)
+    req.open_view(views.contact_view(customer, None, meta={"channel": req.channel_id}))
+
+
+def on_contact_menu(req: Request) -> None:
+    verb, _, raw_id = req.value.partition(":")
+    contact = svc.get_contact(req.sf, req.workspace_id, as_id(raw_id) or 0)
+    if verb == "edit":
+        customer = svc.get_customer(req.sf, req.workspace_id, contact.customer_id)
+        req.open_view(views.contact_view(customer, contact, meta={"channel": req.channel_id}))
+    elif verb == "remove":
+        svc.delete_contact(req.sf, req.services.search, req.workspace_id, contact.id, actor=req.user_id)
+        req.reply(views.removed_text(contact.name))
+
+
+def on_contact_submit(req: Request) -> ViewAnswer:
+    meta = req.metadata
+    contact, force = _contact_form(req.values)
+    sf, search, ws, key = req.sf, req.services.search, req.workspace_id, _form_key(req)
+    contact_id = meta_id(meta, "contact")
+    try:
+        if contact_id:
+            saved = svc.update_contact(
+                sf, search, ws, contact_id, contact, actor=req.user_id, force_name=force, idempotency_key=key
+            )
+        else:
+            customer_id = meta_id(meta, "customer")
+            saved = svc.add_contact(
+                sf, search, ws, customer_id, contact, actor=req.user_id, force_name=force, idempotency_key=key
+            )
+    except DuplicateSuspected as dup:
+        return Errors({views.B_CONTACT_NAME: truncate(f"{dup.message} {SAVE_ANYWAY}", 300)})
+    except Conflict:  # saved already by this very form
+        return None
+    text = views.done_text("Saved contact", saved.name)
+    req.later(lambda: _confirm(req, saved.customer_id, text, _channel(meta)))
+    return None

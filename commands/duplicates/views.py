@@ -1,0 +1,78 @@
+"""Block Kit for `/crm duplicates`: one section per probable duplicate customer pair, each with
+the customers feature's Merge button, then the contact pairs as text (review only).
+
+Everything users typed (names, and the reasons quoting them) is escaped; the Merge button's
+confirmation dialog is plain text, which can't ping anyone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands.blockkit import context, divider, esc, header, plural, section
+from commands.customers.views import merge_button
+from crm.dedupe import ContactDuplicate, CustomerDuplicate, DuplicateReport
+
+SHOW_CUSTOMERS = 20  # one section with a button each; well under Slack's 50 blocks
+SHOW_CONTACTS = 10
+CONTACT_LINES_BUDGET = 2700  # characters: room for the heading and "and N more"
+
+
+def duplicates_text(report: DuplicateReport) -> str:
+    return (
+        f"Probable duplicates: {len(report.customers)} customer pairs and {len(report.contacts)} contact pairs "
+        f"among {report.customers_checked} customers and {report.contacts_checked} contacts."
+    )
+
+
+def pair_button(pair: CustomerDuplicate) -> dict[str, Any]:
+    """Merge (``"{duplicate_id}:{keeper_id}"``), handled by the customers feature."""
+    detail = f" Its contacts, deals, activities and follow-ups move to {pair.keeper_name}; its name stays searchable."
+    return merge_button(f"{pair.duplicate_id}:{pair.keeper_id}", pair.duplicate_name, pair.keeper_name, detail=detail)
+
+
+def _pair_section(pair: CustomerDuplicate) -> dict[str, Any]:
+    text = (
+        f"*{esc(pair.duplicate_name, 120)}* (#{pair.duplicate_id}) → *{esc(pair.keeper_name, 120)}* "
+        f"(#{pair.keeper_id}) · {pair.score:.0f}%\n_{esc('; '.join(pair.reasons), 600)}_"
+    )
+    return section(text, accessory=pair_button(pair))
+
+
+def _contacts_section(contacts: list[ContactDuplicate]) -> dict[str, Any]:
+    lines: list[str] = []
+    used = 0
+    for c in contacts[:SHOW_CONTACTS]:
+        why = esc("; ".join(c.reasons), 200)
+        line = f"• {esc(c.first, 160)} ~ {esc(c.second, 160)} · {c.score:.0f}% _({why})_"
+        if used + len(line) > CONTACT_LINES_BUDGET:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    more = len(contacts) - len(lines)
+    if more > 0:
+        lines.append(f"_…and {more:,} more contact pairs._")
+    return section(f"*Contacts* ({plural(len(contacts), 'pair')}, review only)\n" + "\n".join(lines))
+
+
+def duplicates_blocks(report: DuplicateReport, *, team_id: str = "T…") -> list[dict[str, Any]]:
+    """The report: one section per customer pair with a Merge button, then contacts as text."""
+    blocks: list[dict[str, Any]] = [
+        header("Probable duplicates"),
+        context(
+            f"Checked {report.customers_checked:,} customers and {report.contacts_checked:,} contacts. "
+            "Merge keeps the second name and moves everything to it."
+        ),
+    ]
+    if not report.customers and not report.contacts:
+        blocks.append(section(":sparkles: No probable duplicates found."))
+        return blocks
+    if report.customers:
+        blocks.append(section(f"*Customers* ({plural(len(report.customers), 'pair')})"))
+    blocks += [_pair_section(pair) for pair in report.customers[:SHOW_CUSTOMERS]]
+    more = len(report.customers) - SHOW_CUSTOMERS
+    if more > 0:
+        blocks.append(context(f"…and {more:,} more customer pairs. The full list: `crm-bot dedupe --team {team_id}`."))
+    if report.contacts:
+        blocks += [divider(), _contacts_section(report.contacts)]
+    return blocks

@@ -1,0 +1,92 @@
+"""Customers and contacts: look-up, create with a duplicate guard, edit, merge, and the card.
+
+Plain functions over a session factory, one transaction each; they raise ``crm.errors``.
+
+- ``values``: what a form may hold (cleaning and checks, before anything reaches SQL);
+- ``records``: look-up, the duplicate guard, create and edit;
+- ``contacts``: the people at a customer;
+- ``merge``: merging a duplicate into the one to keep (admins only);
+- ``card``: what the card and its history pages show;
+- ``store``: row helpers they share (live rows, aliases, once-only claims).
+"""
+
+from crm.customers.card import (
+    CLOSED_STAGES,
+    CustomerCard,
+    HistoryPage,
+    activity_page,
+    customer_card,
+    customer_history,
+    last_touch,
+)
+from crm.customers.contacts import add_contact, delete_contact, get_contact, list_contacts, update_contact
+from crm.customers.merge import (
+    AlreadyMerged,
+    MergePreview,
+    check_can_merge,
+    merge_customers,
+    merge_preview,
+)
+from crm.customers.records import (
+    DUPLICATE_MIN_SCORE,
+    DuplicateCandidate,
+    LookupResult,
+    create_customer,
+    duplicate_candidates,
+    find_customers,
+    get_customer,
+    update_customer,
+)
+from crm.customers.store import live_contact, live_customer
+from crm.customers.values import (
+    MAX_NAME,
+    ContactInput,
+    ContactValues,
+    clean_contact,
+    clean_email,
+    clean_name,
+    clean_owner,
+    clean_phone,
+    clean_text,
+    clean_website,
+)
+
+__all__ = [
+    "CLOSED_STAGES",
+    "DUPLICATE_MIN_SCORE",
+    "MAX_NAME",
+    "AlreadyMerged",
+    "ContactInput",
+    "ContactValues",
+    "CustomerCard",
+    "DuplicateCandidate",
+    "HistoryPage",
+    "LookupResult",
+    "MergePreview",
+    "activity_page",
+    "add_contact",
+    "check_can_merge",
+    "clean_contact",
+    "clean_email",
+    "clean_name",
+    "clean_owner",
+    "clean_phone",
+    "clean_text",
+    "clean_website",
+    "create_customer",
+    "customer_card",
+    "customer_history",
+    "delete_contact",
+    "duplicate_candidates",
+    "find_customers",
+    "get_contact",
+    "get_customer",
+    "last_touch",
+    "list_contacts",
+    "live_contact",
+    "live_customer",
+    "merge_customers",
+    "merge_preview",
+    "update_contact",
+    "update_customer",
+]

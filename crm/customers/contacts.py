@@ -1,0 +1,149 @@
+"""Contacts: the people at a customer. Add, edit, remove (softly), list.
+
+An email belongs to one live contact in the workspace; a second contact with the same name
+at one customer needs ``force_name`` ("Save anyway"). A form's ``idempotency_key`` makes a
+replayed or concurrent second submission raise :class:`~crm.errors.Conflict`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm import audit
+from crm.customers.store import claim_once, insert_contact, live_contact, live_customer
+from crm.customers.values import ContactInput, ContactValues, clean_contact, recorded_id
+from crm.errors import DuplicateSuspected, InvalidInput
+from crm.lookup import SearchRegistry, bump_search_version, touch_customer
+from crm.models import Contact, Customer, utcnow
+
+ALREADY_ADDED = "This contact was already saved from this form."
+
+
+def _conflicts(
+    session: Session, customer: Customer, values: ContactValues, exclude_id: int | None
+) -> tuple[Contact | None, Contact | None]:
+    """(a contact anywhere in the workspace with this email, one at this customer with this name)."""
+    same_email = None
+    if values.email:
+        same_email = session.scalars(
+            select(Contact).where(
+                Contact.workspace_id == customer.workspace_id,
+                Contact.email == values.email,
+                Contact.deleted_at.is_(None),
+                Contact.id != (exclude_id or 0),
+            )
+        ).first()
+    same_name = session.scalars(
+        select(Contact).where(
+            Contact.customer_id == customer.id,
+            Contact.normalized_name == values.normalized_name,
+            Contact.deleted_at.is_(None),
+            Contact.id != (exclude_id or 0),
+        )
+    ).first()
+    return same_email, same_name
+
+
+def _refuse_conflicts(
+    session: Session, customer: Customer, values: ContactValues, exclude_id: int | None, force_name: bool
+) -> None:
+    same_email, same_name = _conflicts(session, customer, values, exclude_id)
+    if same_email is not None:
+        holder = session.get(Customer, same_email.customer_id)
+        where = f" at {holder.name}" if holder is not None else ""
+        raise InvalidInput(f"{values.email} is already {same_email.name}'s email{where}.", field="contact_email")
+    if same_name is not None and not force_name:
+        raise DuplicateSuspected(
+            f"{customer.name} already has a contact called {same_name.name}.", [same_name], field="contact_name"
+        )
+
+
+def add_contact(
+    sf: sessionmaker[Session],
+    registry: SearchRegistry,
+    workspace_id: int,
+    customer_id: int,
+    contact: ContactInput,
+    *,
+    actor: str,
+    force_name: bool = False,
+    idempotency_key: str | None = None,
+) -> Contact:
+    """Add a contact. A used email is always refused; a repeated name needs ``force_name``."""
+    actor = recorded_id(actor)
+    values = clean_contact(contact)
+    with sf.begin() as session:
+        bump_search_version(session, workspace_id)
+        customer = live_customer(session, workspace_id, customer_id)
+        claim_once(session, workspace_id, "contact_add", idempotency_key, ALREADY_ADDED)
+        _refuse_conflicts(session, customer, values, None, force_name)
+        created = insert_contact(session, customer, values, actor)
+        touch_customer(session, customer)
+    registry.refresh(workspace_id)
+    return created
+
+
+def update_contact(
+    sf: sessionmaker[Session],
+    registry: SearchRegistry,
+    workspace_id: int,
+    contact_id: int,
+    contact: ContactInput,
+    *,
+    actor: str,
+    force_name: bool = False,
+    idempotency_key: str | None = None,
+) -> Contact:
+    actor = recorded_id(actor)
+    values = clean_contact(contact)
+    with sf.begin() as session:
+        bump_search_version(session, workspace_id)
+        existing = live_contact(session, workspace_id, contact_id)
+        customer = live_customer(session, workspace_id, existing.customer_id)
+        claim_once(session, workspace_id, "contact_edit", idempotency_key, ALREADY_ADDED)
+        _refuse_conflicts(session, customer, values, existing.id, force_name)
+        before = audit.snapshot(existing)
+        for key, value in values.columns().items():
+            setattr(existing, key, value)
+        existing.updated_by = actor
+        touch_customer(session, customer)
+        audit.change(session, existing, "update", actor=actor, before=before)
+    registry.refresh(workspace_id)
+    return existing
+
+
+def get_contact(sf: sessionmaker[Session], workspace_id: int, contact_id: int) -> Contact:
+    with sf() as session:
+        return live_contact(session, workspace_id, contact_id)
+
+
+def delete_contact(
+    sf: sessionmaker[Session], registry: SearchRegistry, workspace_id: int, contact_id: int, *, actor: str
+) -> Contact:
+    """Soft-delete a contact (activities keep pointing at it). Removing it twice finds it gone."""
+    actor = recorded_id(actor)
+    with sf.begin() as session:
+        bump_search_version(session, workspace_id)
+        contact = live_contact(session, workspace_id, contact_id)
+        before = audit.snapshot(contact)
+        contact.deleted_at, contact.deleted_by = utcnow(), actor
+        customer = session.get(Customer, contact.customer_id)
+        if customer is not None:
+            touch_customer(session, customer)
+        audit.change(session, contact, "delete", actor=actor, before=before)
+    registry.refresh(workspace_id)
+    return contact
+
+
+def list_contacts(sf: sessionmaker[Session], workspace_id: int, customer_id: int, *, limit: int = 100) -> list[Contact]:
+    with sf() as session:
+        customer = live_customer(session, workspace_id, customer_id)
+        return list(
+            session.scalars(
+                select(Contact)
+                .where(Contact.customer_id == customer.id, Contact.deleted_at.is_(None))
+                .order_by(Contact.name)
+                .limit(limit)
+            )
+        )

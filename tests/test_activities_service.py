@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from crm import activities as svc
 from crm.activity_types import DEFAULT, parse_activity_types
+from crm.actors import Actor
 from crm.customers import ContactInput, add_contact, create_customer
 from crm.errors import DateParseError, InvalidInput, NotFound, PermissionDenied
 from crm.followups import add_follow_up
@@ -33,7 +34,7 @@ def acme(services, ws):
 def log(services, ws, customer_id, **kw):
     args = {
         "types": DEFAULT,
-        "actor": REP,
+        "actor": Actor(REP),
         "customer_id": customer_id,
         "type_key": "call",
         "summary": "Talked about renewal",
@@ -187,20 +188,20 @@ def test_edit_own_or_as_admin_with_audit(services, ws, acme):
         "occurred_at": NOW - timedelta(days=1),
     }
     with pytest.raises(PermissionDenied):
-        svc.update_activity(sf, ws, logged.activity.id, actor=REP2, actor_is_admin=False, **edit)
-    updated = svc.update_activity(sf, ws, logged.activity.id, actor=ADMIN, actor_is_admin=True, **edit)
+        svc.update_activity(sf, ws, logged.activity.id, actor=Actor(REP2), **edit)
+    updated = svc.update_activity(sf, ws, logged.activity.id, actor=Actor(ADMIN, is_admin=True), **edit)
     assert (updated.activity.type_key, updated.activity.summary) == ("meeting", "Met in person")
     assert updated.activity.updated_by == ADMIN and updated.activity.created_by == REP
     entry = audit(services, "activity")[-1]
     assert entry.action == "update" and entry.created_by == ADMIN
     assert entry.before["type_key"] == "call" and entry.after["type_key"] == "meeting"
     # summary=None keeps the summary (a form that could not show it).
-    kept = svc.update_activity(sf, ws, logged.activity.id, actor=REP, actor_is_admin=False, **{**edit, "summary": None})
+    kept = svc.update_activity(sf, ws, logged.activity.id, actor=Actor(REP), **{**edit, "summary": None})
     assert kept.activity.summary == "Met in person"
     # Another workspace cannot touch it, even as admin.
     with pytest.raises(NotFound):
         svc.update_activity(
-            sf, services.workspace_id("T0OTHER"), logged.activity.id, actor=ADMIN, actor_is_admin=True, **edit
+            sf, services.workspace_id("T0OTHER"), logged.activity.id, actor=Actor(ADMIN, is_admin=True), **edit
         )
 
 
@@ -210,17 +211,13 @@ def test_retired_types_keep_working_for_old_activities(services, ws, acme):
     narrower = parse_activity_types("call:Call:📞,meeting:Meeting:🤝")
     assert narrower.describe("demo").retired
     edit = {"now": NOW, "customer_id": acme.id, "summary": "still a demo", "occurred_at": NOW - timedelta(hours=1)}
-    kept = svc.update_activity(
-        sf, ws, logged.activity.id, types=narrower, actor=REP, actor_is_admin=False, type_key="demo", **edit
-    )
+    kept = svc.update_activity(sf, ws, logged.activity.id, types=narrower, actor=Actor(REP), type_key="demo", **edit)
     assert kept.activity.type_key == "demo"
     with pytest.raises(InvalidInput):
         log(services, ws, acme.id, types=narrower, type_key="demo")
     other = log(services, ws, acme.id, types=narrower)
     with pytest.raises(InvalidInput):  # no activity moves to a retired type
-        svc.update_activity(
-            sf, ws, other.activity.id, types=narrower, actor=REP, actor_is_admin=False, type_key="demo", **edit
-        )
+        svc.update_activity(sf, ws, other.activity.id, types=narrower, actor=Actor(REP), type_key="demo", **edit)
 
 
 def test_soft_delete_and_restore_take_the_follow_up_along(services, ws, acme):
@@ -228,8 +225,8 @@ def test_soft_delete_and_restore_take_the_follow_up_along(services, ws, acme):
     logged = log(services, ws, acme.id, follow_up=svc.FollowUpRequest(LATER))
     aid = logged.activity.id
     with pytest.raises(PermissionDenied):
-        svc.delete_activity(sf, ws, aid, actor=REP2, actor_is_admin=False, now=NOW)
-    deleted = svc.delete_activity(sf, ws, aid, actor=REP, actor_is_admin=False, now=NOW)
+        svc.delete_activity(sf, ws, aid, actor=Actor(REP2), now=NOW)
+    deleted = svc.delete_activity(sf, ws, aid, actor=Actor(REP), now=NOW)
     assert deleted.activity.deleted_at == NOW and deleted.activity.deleted_by == REP
     [fu] = rows(services, FollowUp)
     assert fu.deleted_at == NOW and fu.nudge_at is None
@@ -237,10 +234,10 @@ def test_soft_delete_and_restore_take_the_follow_up_along(services, ws, acme):
         svc.get_activity(sf, ws, aid)
     assert svc.get_activity(sf, ws, aid, include_deleted=True).id == aid
     # Pressing Undo twice changes nothing more.
-    svc.delete_activity(sf, ws, aid, actor=REP, actor_is_admin=False, now=NOW + timedelta(minutes=1))
+    svc.delete_activity(sf, ws, aid, actor=Actor(REP), now=NOW + timedelta(minutes=1))
     assert rows(services, Activity)[0].deleted_at == NOW
 
-    restored = svc.restore_activity(sf, ws, aid, actor=ADMIN, actor_is_admin=True, now=NOW)
+    restored = svc.restore_activity(sf, ws, aid, actor=Actor(ADMIN, is_admin=True), now=NOW)
     assert restored.activity.deleted_at is None
     [fu] = rows(services, FollowUp)
     assert fu.deleted_at is None and fu.nudge_at == LATER
@@ -257,18 +254,25 @@ def test_add_follow_up_standalone(services, ws, acme):
         customer_id=acme.id,
         owner_user_id=REP2,
         due_at=LATER,
-        actor=REP,
+        actor=Actor(REP),
         now=NOW,
         note=" call back ",
         idempotency_key="view:F1",
     )
     again, created_again = add_follow_up(
-        sf, ws, customer_id=acme.id, owner_user_id=REP2, due_at=LATER, actor=REP, now=NOW, idempotency_key="view:F1"
+        sf,
+        ws,
+        customer_id=acme.id,
+        owner_user_id=REP2,
+        due_at=LATER,
+        actor=Actor(REP),
+        now=NOW,
+        idempotency_key="view:F1",
     )
     assert created and not created_again and again.id == fu.id
     assert (fu.owner_user_id, fu.note, fu.nudge_at, fu.created_by) == (REP2, "call back", LATER, REP)
     with pytest.raises(DateParseError):
-        add_follow_up(sf, ws, customer_id=acme.id, owner_user_id=REP, due_at=NOW, actor=REP, now=NOW)
+        add_follow_up(sf, ws, customer_id=acme.id, owner_user_id=REP, due_at=NOW, actor=Actor(REP), now=NOW)
     with pytest.raises(NotFound):
         add_follow_up(
             sf,
@@ -276,7 +280,7 @@ def test_add_follow_up_standalone(services, ws, acme):
             customer_id=acme.id,
             owner_user_id=REP,
             due_at=LATER,
-            actor=REP,
+            actor=Actor(REP),
             now=NOW,
         )
     assert len(rows(services, FollowUp)) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -278,3 +279,35 @@ def test_add_follow_up_from_the_card(slack, standin, app_server, ws, acme):
     [shown] = standin.wait_for("chat.postEphemeral")
     assert shown.params["channel"] == "C0SALES" and "<!here>" not in json.dumps(shown.params)
     assert len(standin.calls_to("chat.postEphemeral")) == 1
+
+
+def test_the_follow_up_modal_submitted_at_once_creates_one(slack, standin, app_server, ws, acme):
+    slack.click(views.FOLLOW_UP_OPEN_ACTION, str(acme.id))
+    meta = standin.wait_for("views.open")[0].params["view"]["private_metadata"]
+    values = {
+        views.FOLLOW_UP_TEXT_BLOCK: {views.FOLLOW_UP_TEXT_ACTION: {"type": "plain_text_input", "value": "next friday"}},
+        views.NOTE_BLOCK: {views.NOTE_ACTION: {"type": "plain_text_input", "value": "call back"}},
+        views.OWNER_BLOCK: {views.OWNER_ACTION: {"type": "users_select", "selected_user": REP}},
+    }
+    barrier = threading.Barrier(6)
+    results: list = []
+
+    def fire():
+        barrier.wait()
+        results.append(
+            slack.view_submission(views.FOLLOW_UP_CALLBACK, values, private_metadata=meta, view_id="V0FURACE")
+        )
+
+    threads = [threading.Thread(target=fire) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [(r.status, r.text) for r in results] == [(200, "")] * 6
+    [follow_up] = all_follow_ups(app_server)
+    assert follow_up.note == "call back" and follow_up.idempotency_key == "view:V0FURACE"
+    with app_server.services.session_factory() as s:
+        entries = s.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "follow_up")).all()
+    assert entries == ["create"]
+    assert app_server.services.work.drain()
+    assert len(standin.calls_to("chat.postEphemeral")) == 1  # one confirmation

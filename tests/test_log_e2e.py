@@ -298,6 +298,75 @@ def test_concurrent_duplicate_submissions_save_once(slack, app_server, ws, acme)
     assert len(activities(app_server)) == 1
 
 
+def at_once(n: int, fire) -> list:
+    """Call ``fire()`` from ``n`` threads released together; their results (or exceptions)."""
+    barrier = threading.Barrier(n)
+    results: list = []
+
+    def worker():
+        barrier.wait()
+        try:
+            results.append(fire())
+        except Exception as exc:  # reported, not hidden
+            results.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def audit_actions(app_server, entity_type: str, entity_id: int) -> list[str]:
+    with app_server.services.session_factory() as s:
+        query = select(AuditEntry.action).where(
+            AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id
+        )
+        return list(s.scalars(query.order_by(AuditEntry.id)))
+
+
+def test_a_modal_submitted_at_once_logs_one_row_one_audit_entry_one_confirmation(slack, standin, app_server, ws, acme):
+    values = log_values(acme.id, follow_up="next friday")
+    results = at_once(6, lambda: submit(slack, values, view_id="V0RACE2"))
+    assert [getattr(r, "status", r) for r in results] == [200] * 6
+    assert all(not r.text for r in results)  # every one closed the modal calmly
+    [activity] = activities(app_server)
+    [follow_up] = follow_ups(app_server)
+    assert audit_actions(app_server, "activity", activity.id) == ["create"]
+    assert audit_actions(app_server, "follow_up", follow_up.id) == ["create"]
+    assert app_server.services.work.drain()
+    assert len(standin.calls_to("chat.postEphemeral")) == 1
+    # A replay later (Slack retried, or the user clicked again) changes nothing either.
+    assert submit(slack, values, view_id="V0RACE2").status == 200
+    assert app_server.services.work.drain()
+    assert len(activities(app_server)) == 1 and len(standin.calls_to("chat.postEphemeral")) == 1
+
+
+def test_concurrent_undo_clicks_delete_once_and_restore_clicks_restore_once(slack, standin, app_server, ws, acme):
+    slack.command("/log", "call Acme Corp talked, follow up next friday")
+    value = buttons(standin.wait_for("response_url")[0].params)[ui.UNDO_ACTION]["value"]
+    [activity] = activities(app_server)
+    [follow_up] = follow_ups(app_server)
+
+    results = at_once(3, lambda: slack.click(ui.UNDO_ACTION, value))
+    assert [getattr(r, "status", r) for r in results] == [200] * 3
+    assert app_server.services.work.drain()
+    assert audit_actions(app_server, "activity", activity.id) == ["create", "delete"]
+    assert audit_actions(app_server, "follow_up", follow_up.id) == ["create", "delete"]
+    replies = [c.params for c in standin.calls_to("response_url")[1:]]
+    assert len(replies) == 3 and all(ui.RESTORE_ACTION in buttons(r) for r in replies)  # each told calmly
+    assert activities(app_server)[0].deleted_at == NOW
+
+    results = at_once(3, lambda: slack.click(ui.RESTORE_ACTION, value))
+    assert [getattr(r, "status", r) for r in results] == [200] * 3
+    assert app_server.services.work.drain()
+    assert audit_actions(app_server, "activity", activity.id) == ["create", "delete", "restore"]
+    assert audit_actions(app_server, "follow_up", follow_up.id) == ["create", "delete", "restore"]
+    assert activities(app_server)[0].deleted_at is None
+    assert follow_ups(app_server)[0].nudge_at == NEXT_FRIDAY_NY
+
+
 @pytest.mark.parametrize(
     ("values_kw", "block", "message"),
     [

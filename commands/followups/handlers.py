@@ -20,7 +20,7 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from commands import request
-from commands.activities.quick_log import search_lookup
+from commands.activities.quick_log import search_lookup, unescape_slack
 from commands.blockkit import fallback_text, truncate
 from commands.common import as_id, input_value, meta_id
 from commands.followups import home, nudge_dm, views
@@ -203,7 +203,7 @@ def on_follow_up_submitted(req: Request) -> ViewAnswer:
 def on_followup_command(req: Request) -> None:
     actor, now = req.actor, req.now
     line = parse_follow_up_line(
-        req.args, search_lookup(req.services, req.workspace_id), lambda p: actor.read_follow_up(p, now)
+        unescape_slack(req.args), search_lookup(req.services, req.workspace_id), lambda p: actor.read_follow_up(p, now)
     )
     follow_up, _ = add_follow_up(
         req.sf,

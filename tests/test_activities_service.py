@@ -13,7 +13,7 @@ from crm.activity_types import DEFAULT, parse_activity_types
 from crm.actors import Actor
 from crm.customers import ContactInput, add_contact, create_customer
 from crm.errors import DateParseError, InvalidInput, NotFound, PermissionDenied
-from crm.followups import add_follow_up
+from crm.followups import add_follow_up, read_due
 from crm.models import Activity, AuditEntry, Deal, FollowUp
 from tests.conftest import ADMIN, REP, REP2
 
@@ -284,3 +284,107 @@ def test_add_follow_up_standalone(services, ws, acme):
             now=NOW,
         )
     assert len(rows(services, FollowUp)) == 1
+
+
+def test_who_may_edit_is_decided_once(services, ws, acme):
+    sf = services.session_factory
+    logged = log(services, ws, acme.id)
+    aid = logged.activity.id
+    assert svc.editable_activity(sf, ws, aid, actor=Actor(REP)).customer.id == acme.id
+    assert svc.editable_activity(sf, ws, aid, actor=Actor(ADMIN, is_admin=True)).activity.id == aid
+    with pytest.raises(PermissionDenied) as err:
+        svc.editable_activity(sf, ws, aid, actor=Actor(REP2, is_manager=True))  # managers don't edit others'
+    assert err.value.message == "You can change only the activities you logged; an admin can change any."
+    svc.delete_activity(sf, ws, aid, actor=Actor(REP), now=NOW)
+    with pytest.raises(NotFound, match="press Undo"):
+        svc.editable_activity(sf, ws, aid, actor=Actor(REP))
+    with pytest.raises(NotFound):
+        svc.editable_activity(sf, services.workspace_id("T0OTHER"), aid, actor=Actor(ADMIN, is_admin=True))
+
+
+def test_keys_longer_than_the_column_still_save_once(services, ws, acme):
+    key = "view:" + "V" * 500  # a forged view id
+    first = log(services, ws, acme.id, idempotency_key=key)
+    again = log(services, ws, acme.id, idempotency_key=key)
+    assert first.created and not again.created and again.activity.id == first.activity.id
+    assert len(first.activity.idempotency_key) <= 128
+    fu, created = add_follow_up(
+        services.session_factory,
+        ws,
+        customer_id=acme.id,
+        owner_user_id=REP,
+        due_at=LATER,
+        actor=Actor(REP),
+        now=NOW,
+        idempotency_key=key,
+    )
+    assert created and len(fu.idempotency_key) <= 128
+
+
+def test_concurrent_follow_ups_with_one_key_save_once(services, ws, acme):
+    results, errors = [], []
+    barrier = threading.Barrier(8)
+
+    def worker():
+        barrier.wait()
+        try:
+            results.append(
+                add_follow_up(
+                    services.session_factory,
+                    ws,
+                    customer_id=acme.id,
+                    owner_user_id=REP,
+                    due_at=LATER,
+                    actor=Actor(REP),
+                    now=NOW,
+                    idempotency_key="view:RACE",
+                )
+            )
+        except Exception as exc:  # report, don't hide
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(created for _, created in results) == 1 and len({f.id for f, _ in results}) == 1
+    assert len(rows(services, FollowUp)) == 1 and [e.action for e in audit(services, "follow_up")] == ["create"]
+
+
+NY_REP = Actor(REP, tz="America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "expected"),
+    [
+        ("next friday", None, datetime(2026, 3, 6, 14, 0, tzinfo=UTC)),  # Fri 6 Mar, 09:00 EST
+        (None, "2026-03-10", datetime(2026, 3, 10, 13, 0, tzinfo=UTC)),  # 09:00 EDT that day
+        ("  ", None, None),
+        (None, None, None),
+    ],
+)
+def test_a_follow_up_is_due_when_its_text_or_its_date_says(text, day, expected):
+    assert read_due(NY_REP, NOW, text, day) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "field", "message"),
+    [
+        ("friday", "2026-03-10", "follow_up", "not both"),
+        ("yesterday", None, "follow_up", "in the past"),
+        ("when pigs fly", None, "follow_up", "couldn't read"),
+        (None, "2026-03-04", "follow_up_date", "in the past"),  # 09:00 in New York has passed
+        (None, "2026-13-40", "follow_up_date", "Pick a date from the calendar"),
+        (None, "9999-12-31", "follow_up_date", None),  # a real date: fine, if far
+        (None, "99999-01-01", "follow_up_date", "Pick a date from the calendar"),
+    ],
+)
+def test_a_follow_up_date_that_cannot_be_is_refused_naming_its_field(text, day, field, message):
+    if message is None:
+        assert read_due(NY_REP, NOW, text, day) is not None
+        return
+    with pytest.raises(InvalidInput) as err:
+        read_due(NY_REP, NOW, text, day)
+    assert err.value.field == field and message in err.value.message

@@ -9,9 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from commands.activities.quick_log import Found
+from commands.blockkit import validate_message, validate_view
 from commands.followups import home, nudge_dm, views
+from commands.followups.one_line import parse_follow_up_line
 from crm import customers as csvc
-from crm.models import AuditEntry, FollowUp
+from crm.errors import DateParseError, InvalidInput
+from crm.models import Activity, AuditEntry, Customer, Deal, FollowUp
+from crm.my_day import MyDay
+from crm.nudges import Claimed, FollowUpRow
 from reminders.nudges import send_due_nudges
 from reminders.scheduler import make_sender, nudge_client
 from tests.conftest import ADMIN, REP, REP2
@@ -21,6 +27,119 @@ CARD_NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # Wed 4 March 2026, 10:00 in
 NEXT_FRIDAY_NY = datetime(2026, 3, 6, 14, 0, tzinfo=UTC)  # Fri 6 Mar, 09:00 EST
 
 
+# -- pure: the builders and the one-line parser --------------------------------------------------------
+EVIL = "<!channel> Ping <@U0BOSS> <https://evil.example|x> " + "z" * 400
+
+
+def parsed(payload) -> str:
+    """The texts Slack parses for mentions: top-level text and every mrkdwn object."""
+    found = [payload["text"]] if isinstance(payload.get("text"), str) else []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(payload.get("blocks"))
+    return "\n".join(found)
+
+
+def _row(i: int, *, due, owner=REP, note=EVIL, error=None) -> FollowUpRow:
+    follow_up = FollowUp(id=i, customer_id=1, owner_user_id=owner, due_at=due, note=note, nudge_error=error)
+    return FollowUpRow(follow_up, EVIL)
+
+
+def test_nudge_dm_escapes_user_text_and_fits():
+    last = Activity(type_key="call", created_by="<!here>", occurred_at=NOW - timedelta(days=1), summary=EVIL)
+    claimed = Claimed(7, 1, "T1", None, REP, 3, EVIL, NOW, EVIL, 1, False, NOW, last)
+    payload = {"text": nudge_dm.nudge_text(claimed), "blocks": nudge_dm.nudge_blocks(claimed, tz="UTC", now=NOW)}
+    assert validate_message(payload) == []
+    assert payload["text"].startswith("Follow-up due: &lt;!channel&gt; Ping &lt;@U0BOSS&gt;")
+    shown = parsed(payload)
+    for ping in ("<!channel>", "<!here>", "<@U0BOSS>", "<https://"):
+        assert ping not in shown
+    settled = {"text": "x", "blocks": nudge_dm.settled_blocks(nudge_dm.done_text(EVIL), customer_id=3, offer_log=True)}
+    assert validate_message(settled) == [] and "<!channel>" not in parsed(settled)
+
+
+def test_lists_and_home_fit_slacks_limits_whatever_the_data():
+    rows = [_row(i, due=NOW + timedelta(hours=i - 30), owner="<!channel>", error=EVIL) for i in range(1, 61)]
+    listed = {"text": "x", "blocks": views.list_blocks(rows, 500, title=EVIL, tz="UTC", now=NOW, show_owner=True)}
+    assert validate_message(listed) == [] and "<!channel>" not in parsed(listed)
+    day = MyDay(
+        overdue=rows[:30],
+        overdue_total=300,
+        upcoming=rows[30:],
+        upcoming_total=300,
+        activities=[(Activity(type_key="call", occurred_at=NOW, summary=EVIL), EVIL)] * 20,
+        deals=[(Deal(title=EVIL, stage="proposal", amount_minor=10**15, currency="USD"), EVIL)] * 20,
+        failed=rows,
+    )
+    view = home.home_view(day, tz="UTC", now=NOW, type_label=str.title, stage_label=str.title)
+    assert validate_view(view) == [] and len(view["blocks"]) <= 100
+    assert "<!channel>" not in parsed(view)
+    customer = Customer(id=3, name=EVIL[:255])
+    for modal in (
+        views.follow_up_modal(customer, owner=REP, channel="C1"),
+        views.reschedule_view(rows[0].follow_up, EVIL, meta="{}", tz="UTC", now=NOW),
+        home.find_customer_view(),
+    ):
+        assert validate_view(modal) == [] and "<!channel>" not in parsed(modal)
+
+
+ACME_CO = Customer(id=1, name="Acme Corp")
+
+
+def fake_lookup(query: str) -> Found:
+    q = query.lower()
+    if q in ("acme", "acme corp"):
+        return Found("winner", ACME_CO, 100.0 if q == "acme corp" else 90.0)
+    return Found("ambiguous") if q == "initech" else Found("none")
+
+
+def fake_date(phrase: str) -> datetime:
+    if phrase in ("next friday", "tomorrow 3pm"):
+        return NOW + timedelta(days=4)
+    raise DateParseError(f"I couldn't read “{phrase}” <as a date>.")
+
+
+@pytest.mark.parametrize(
+    ("text", "note"),
+    [
+        ("Acme Corp next friday send the proposal", "send the proposal"),
+        ("acme corp   tomorrow 3pm", None),
+        ("Acme next friday", None),
+    ],
+)
+def test_one_line_reads_customer_time_and_note(text, note):
+    line = parse_follow_up_line(text, fake_lookup, fake_date)
+    assert (line.customer, line.due, line.note) == (ACME_CO, NOW + timedelta(days=4), note)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "Say who and when"),
+        ("   ", "Say who and when"),
+        ("Nobody Inc tomorrow", "I can't find a customer at the start of “Nobody Inc tomorrow”"),
+        ("Initech tomorrow", "Several customers match"),
+        ("<!here> tomorrow", "“&lt;!here&gt; tomorrow”"),
+        ("Acme Corp", "When should I remind you?"),
+        ("Acme Corp whenever", "“whenever” &lt;as a date&gt;"),  # the date reader's words, escaped
+    ],
+)
+def test_one_line_refuses_in_one_escaped_sentence(text, message):
+    with pytest.raises(InvalidInput) as err:
+        parse_follow_up_line(text, fake_lookup, fake_date)
+    assert message in err.value.message
+
+
+# -- end to end ----------------------------------------------------------------------------------------
 @pytest.fixture
 def ws(app_server) -> int:
     app_server.services.clock = lambda: NOW

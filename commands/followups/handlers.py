@@ -142,8 +142,10 @@ def on_reschedule_open(req: Request) -> None:
 
 
 def on_reschedule_submitted(req: Request) -> ViewAnswer:
-    due = read_due(req.actor, req.now, input_value(req.values, views.B_WHEN, "value"),
-                   input_value(req.values, views.B_DATE, "value"))  # fmt: skip
+    values = req.values
+    due = read_due(
+        req.actor, req.now, input_value(values, views.B_WHEN, "value"), input_value(values, views.B_DATE, "value")
+    )
     if due is None:
         return Errors({views.B_WHEN: "Type when, or pick a day below."})
     meta = req.metadata

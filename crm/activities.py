@@ -222,68 +222,77 @@ def log_activity(
     """Save an activity and its follow-up (if any) in one transaction.
 
     With ``idempotency_key`` (``view:<id>``, ``slash:<trigger id>``) the activity is saved once:
-    a repeat, even a concurrent one, returns the first with ``created=False``.
+    a repeat returns the first with ``created=False``; of concurrent ones, the unique key lets
+    one insert win and the others return the winner's.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
     summary = clean_summary(summary)
     type_key = _check_type(types, type_key)
     _check_when(occurred_at, now)
-    idempotency_key = fit_key(idempotency_key)
     if permalink is not None and (len(permalink) > MAX_PERMALINK or not _PERMALINK.fullmatch(permalink)):
         permalink = None  # not a link Slack made: dropped rather than shown
-    if idempotency_key:
-        with sf() as session:
-            existing = _by_key(session, workspace_id, idempotency_key)
-            if existing is not None:
-                return _logged(session, existing, created=False)
+    activity = Activity(
+        workspace_id=workspace_id,
+        customer_id=customer_id,
+        contact_id=contact_id,
+        deal_id=deal_id,
+        type_key=type_key,
+        summary=summary,
+        occurred_at=occurred_at,
+        source=source,
+        permalink=permalink,
+        idempotency_key=fit_key(idempotency_key),
+        created_by=actor.user_id,
+        created_at=now,
+    )
+    key = activity.idempotency_key
+    earlier = _logged_by_key(sf, workspace_id, key) if key else None
+    if earlier is not None:
+        return earlier
     try:
         with sf.begin() as session:
-            customer = live_customer(session, workspace_id, customer_id)
-            _check_links(session, workspace_id, customer, contact_id, deal_id)
-            activity = Activity(
-                workspace_id=workspace_id,
-                customer_id=customer.id,
-                contact_id=contact_id,
-                deal_id=deal_id,
-                type_key=type_key,
-                summary=summary,
-                occurred_at=occurred_at,
-                source=source,
-                permalink=permalink,
-                idempotency_key=idempotency_key,
-                created_by=actor.user_id,
-                created_at=now,
-            )
-            session.add(activity)
-            session.flush()
-            audit.change(session, activity, "create", actor=actor.user_id, note=f"source: {source}")
-            saved_follow_up = None
-            if follow_up is not None:
-                saved_follow_up = create_follow_up(
-                    session,
-                    workspace_id=workspace_id,
-                    customer_id=customer.id,
-                    owner_user_id=follow_up.owner_user_id or actor.user_id,
-                    due_at=follow_up.due_at,
-                    actor=actor,
-                    now=now,
-                    note=follow_up.note,
-                    activity_id=activity.id,
-                    deal_id=deal_id,
-                )
-            _touch_deal(session, deal_id)
-            logged = Logged(activity, customer, saved_follow_up, True)
+            logged = _insert(session, activity, actor=actor, now=now, follow_up=follow_up)
     except IntegrityError:
-        if not idempotency_key:
+        winner = _logged_by_key(sf, workspace_id, key) if key else None
+        if winner is None:
             raise
-        # Lost the race to a concurrent request with the same key: return the winner's.
-        with sf() as session:
-            existing = _by_key(session, workspace_id, idempotency_key)
-            if existing is None:
-                raise
-            return _logged(session, existing, created=False)
+        return winner  # lost the race to a concurrent request with the same key
     return logged
+
+
+def _logged_by_key(sf: sessionmaker[Session], workspace_id: int, key: str) -> Logged | None:
+    with sf() as session:
+        existing = _by_key(session, workspace_id, key)
+        return _logged(session, existing, created=False) if existing is not None else None
+
+
+def _insert(
+    session: Session, activity: Activity, *, actor: Actor, now: datetime, follow_up: FollowUpRequest | None
+) -> Logged:
+    """Add a checked activity (and its follow-up) for a live customer, with their audit entries."""
+    customer = live_customer(session, activity.workspace_id, activity.customer_id)
+    _check_links(session, activity.workspace_id, customer, activity.contact_id, activity.deal_id)
+    activity.customer_id = customer.id
+    session.add(activity)
+    session.flush()
+    audit.change(session, activity, "create", actor=actor.user_id, note=f"source: {activity.source}")
+    saved_follow_up = None
+    if follow_up is not None:
+        saved_follow_up = create_follow_up(
+            session,
+            workspace_id=activity.workspace_id,
+            customer_id=customer.id,
+            owner_user_id=follow_up.owner_user_id or actor.user_id,
+            due_at=follow_up.due_at,
+            actor=actor,
+            now=now,
+            note=follow_up.note,
+            activity_id=activity.id,
+            deal_id=activity.deal_id,
+        )
+    _touch_deal(session, activity.deal_id)
+    return Logged(activity, customer, saved_follow_up, True)
 
 
 # -- edit, delete, restore ---------------------------------------------------------------

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
 from crm.activity_types import ActivityTypes
+from crm.actors import Actor
 from crm.customers import CLOSED_STAGES, live_customer
 from crm.errors import InvalidInput, NotFound, PermissionDenied
-from crm.followups import create_follow_up
+from crm.followups import create_follow_up, fit_key
 from crm.models import Activity, Contact, Customer, Deal, FollowUp
 
 SOURCES = ("slash", "modal", "shortcut", "import")
@@ -31,6 +32,7 @@ OLDEST = timedelta(days=366 * 20)
 
 # Controls except tab and newline, and the bidi overrides that can disguise text.
 # (RTL text itself and the isolates/embeddings it uses are kept.)
+_PERMALINK = re.compile(r"https://[^\s<>|\"]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202d\u202e\ufeff]")
 
 
@@ -118,14 +120,19 @@ def _touch_deal(session: Session, deal_id: int | None) -> None:
         )
 
 
-def _may_change(activity: Activity, actor: str, actor_is_admin: bool) -> None:
-    if activity.created_by != actor and not actor_is_admin:
+def _may_change(activity: Activity, actor: Actor) -> None:
+    """The one rule for editing, deleting and restoring: whoever logged it, or an admin."""
+    if activity.created_by != actor.user_id and not actor.is_admin:
         raise PermissionDenied("You can change only the activities you logged; an admin can change any.")
 
 
 # -- queries ----------------------------------------------------------------------------
-def _activity(session: Session, workspace_id: int, activity_id: int, *, include_deleted: bool = False) -> Activity:
-    activity = session.get(Activity, activity_id)
+def _activity(
+    session: Session, workspace_id: int, activity_id: int, *, include_deleted: bool = False, lock: bool = False
+) -> Activity:
+    """The workspace's activity; ``lock`` holds its row until the transaction ends (PostgreSQL
+    ``FOR UPDATE``; SQLite transactions are serialised already), so concurrent changes queue."""
+    activity = session.get(Activity, activity_id, with_for_update=lock)
     if activity is None or activity.workspace_id != workspace_id:
         raise NotFound("That activity doesn't exist.")
     if activity.deleted_at is not None and not include_deleted:
@@ -144,6 +151,18 @@ def get_logged(sf: sessionmaker[Session], workspace_id: int, activity_id: int) -
     """An activity with its customer (as stored, even if since deleted) and its follow-up."""
     with sf() as session:
         activity = _activity(session, workspace_id, activity_id, include_deleted=True)
+        return _logged(session, activity, created=False)
+
+
+def editable_activity(sf: sessionmaker[Session], workspace_id: int, activity_id: int, *, actor: Actor) -> Logged:
+    """The activity for its edit form, if ``actor`` may edit it: NotFound when it is deleted (or
+    its customer is), PermissionDenied when it is someone else's and the actor is no admin."""
+    with sf() as session:
+        activity = _activity(session, workspace_id, activity_id, include_deleted=True)
+        if activity.deleted_at is not None:
+            raise NotFound("That activity was deleted; press Undo to bring it back first.")
+        _may_change(activity, actor)
+        live_customer(session, workspace_id, activity.customer_id)
         return _logged(session, activity, created=False)
 
 
@@ -187,7 +206,7 @@ def log_activity(
     workspace_id: int,
     *,
     types: ActivityTypes,
-    actor: str,
+    actor: Actor,
     customer_id: int,
     type_key: str,
     summary: str,
@@ -203,73 +222,77 @@ def log_activity(
     """Save an activity and its follow-up (if any) in one transaction.
 
     With ``idempotency_key`` (``view:<id>``, ``slash:<trigger id>``) the activity is saved once:
-    a repeat, even a concurrent one, returns the first with ``created=False``.
+    a repeat returns the first with ``created=False``; of concurrent ones, the unique key lets
+    one insert win and the others return the winner's.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
     summary = clean_summary(summary)
     type_key = _check_type(types, type_key)
     _check_when(occurred_at, now)
-    if permalink is not None and (len(permalink) > MAX_PERMALINK or not permalink.startswith("https://")):
-        permalink = None
-    if idempotency_key:
-        with sf() as session:
-            existing = _by_key(session, workspace_id, idempotency_key)
-            if existing is not None:
-                return _logged(session, existing, created=False)
+    if permalink is not None and (len(permalink) > MAX_PERMALINK or not _PERMALINK.fullmatch(permalink)):
+        permalink = None  # not a link Slack made: dropped rather than shown
+    activity = Activity(
+        workspace_id=workspace_id,
+        customer_id=customer_id,
+        contact_id=contact_id,
+        deal_id=deal_id,
+        type_key=type_key,
+        summary=summary,
+        occurred_at=occurred_at,
+        source=source,
+        permalink=permalink,
+        idempotency_key=fit_key(idempotency_key),
+        created_by=actor.user_id,
+        created_at=now,
+    )
+    key = activity.idempotency_key
+    earlier = _logged_by_key(sf, workspace_id, key) if key else None
+    if earlier is not None:
+        return earlier
     try:
         with sf.begin() as session:
-            customer = live_customer(session, workspace_id, customer_id)
-            _check_links(session, workspace_id, customer, contact_id, deal_id)
-            activity = Activity(
-                workspace_id=workspace_id,
-                customer_id=customer.id,
-                contact_id=contact_id,
-                deal_id=deal_id,
-                type_key=type_key,
-                summary=summary,
-                occurred_at=occurred_at,
-                source=source,
-                permalink=permalink,
-                idempotency_key=idempotency_key,
-                created_by=actor,
-                created_at=now,
-            )
-            session.add(activity)
-            session.flush()
-            audit.change(
-                session,
-                activity,
-                "create",
-                actor=actor,
-                note=f"source: {source}",
-            )
-            saved_follow_up = None
-            if follow_up is not None:
-                saved_follow_up = create_follow_up(
-                    session,
-                    workspace_id=workspace_id,
-                    customer_id=customer.id,
-                    owner_user_id=follow_up.owner_user_id or actor,
-                    due_at=follow_up.due_at,
-                    actor=actor,
-                    now=now,
-                    note=follow_up.note,
-                    activity_id=activity.id,
-                    deal_id=deal_id,
-                )
-            _touch_deal(session, deal_id)
-            logged = Logged(activity, customer, saved_follow_up, True)
+            logged = _insert(session, activity, actor=actor, now=now, follow_up=follow_up)
     except IntegrityError:
-        if not idempotency_key:
+        winner = _logged_by_key(sf, workspace_id, key) if key else None
+        if winner is None:
             raise
-        # Lost the race to a concurrent request with the same key: return the winner's.
-        with sf() as session:
-            existing = _by_key(session, workspace_id, idempotency_key)
-            if existing is None:
-                raise
-            return _logged(session, existing, created=False)
+        return winner  # lost the race to a concurrent request with the same key
     return logged
+
+
+def _logged_by_key(sf: sessionmaker[Session], workspace_id: int, key: str) -> Logged | None:
+    with sf() as session:
+        existing = _by_key(session, workspace_id, key)
+        return _logged(session, existing, created=False) if existing is not None else None
+
+
+def _insert(
+    session: Session, activity: Activity, *, actor: Actor, now: datetime, follow_up: FollowUpRequest | None
+) -> Logged:
+    """Add a checked activity (and its follow-up) for a live customer, with their audit entries."""
+    customer = live_customer(session, activity.workspace_id, activity.customer_id)
+    _check_links(session, activity.workspace_id, customer, activity.contact_id, activity.deal_id)
+    activity.customer_id = customer.id
+    session.add(activity)
+    session.flush()
+    audit.change(session, activity, "create", actor=actor.user_id, note=f"source: {activity.source}")
+    saved_follow_up = None
+    if follow_up is not None:
+        saved_follow_up = create_follow_up(
+            session,
+            workspace_id=activity.workspace_id,
+            customer_id=customer.id,
+            owner_user_id=follow_up.owner_user_id or actor.user_id,
+            due_at=follow_up.due_at,
+            actor=actor,
+            now=now,
+            note=follow_up.note,
+            activity_id=activity.id,
+            deal_id=activity.deal_id,
+        )
+    _touch_deal(session, activity.deal_id)
+    return Logged(activity, customer, saved_follow_up, True)
 
 
 # -- edit, delete, restore ---------------------------------------------------------------
@@ -279,8 +302,7 @@ def update_activity(
     activity_id: int,
     *,
     types: ActivityTypes,
-    actor: str,
-    actor_is_admin: bool,
+    actor: Actor,
     now: datetime,
     customer_id: int,
     type_key: str,
@@ -296,8 +318,8 @@ def update_activity(
     new_summary = clean_summary(summary) if summary is not None else None
     _check_when(occurred_at, now)
     with sf.begin() as session:
-        activity = _activity(session, workspace_id, activity_id)
-        _may_change(activity, actor, actor_is_admin)
+        activity = _activity(session, workspace_id, activity_id, lock=True)
+        _may_change(activity, actor)
         type_key = _check_type(types, type_key, keep=activity.type_key)
         customer = live_customer(session, workspace_id, customer_id)
         _check_links(session, workspace_id, customer, contact_id, deal_id)
@@ -312,15 +334,9 @@ def update_activity(
         activity.deal_id = deal_id
         after = audit.snapshot(activity)
         if after != before:
-            activity.updated_by = actor
+            activity.updated_by = actor.user_id
             activity.updated_at = now
-            audit.change(
-                session,
-                activity,
-                "update",
-                actor=actor,
-                before=before,
-            )
+            audit.change(session, activity, "update", actor=actor.user_id, before=before)
             for deal in {old_deal, deal_id}:
                 _touch_deal(session, deal)
         return _logged(session, activity, created=False)
@@ -331,18 +347,18 @@ def delete_activity(
     workspace_id: int,
     activity_id: int,
     *,
-    actor: str,
-    actor_is_admin: bool,
+    actor: Actor,
     now: datetime,
 ) -> Logged:
-    """Soft-delete an activity and cancel the open follow-up logged with it. Deleting twice is a no-op."""
+    """Soft-delete an activity and cancel the open follow-up logged with it. Deleting twice is a
+    no-op, concurrent deletes too: the row is locked, so one writes and the others find it deleted."""
     with sf.begin() as session:
-        activity = _activity(session, workspace_id, activity_id, include_deleted=True)
-        _may_change(activity, actor, actor_is_admin)
+        activity = _activity(session, workspace_id, activity_id, include_deleted=True, lock=True)
+        _may_change(activity, actor)
         if activity.deleted_at is None:
             before = audit.snapshot(activity)
-            activity.deleted_at, activity.deleted_by = now, actor
-            audit.change(session, activity, "delete", actor=actor, before=before)
+            activity.deleted_at, activity.deleted_by = now, actor.user_id
+            audit.change(session, activity, "delete", actor=actor.user_id, before=before)
             follow_ups = session.scalars(
                 select(FollowUp).where(
                     FollowUp.activity_id == activity.id,
@@ -352,8 +368,10 @@ def delete_activity(
             ).all()
             for fu in follow_ups:
                 fu_before = audit.snapshot(fu)
-                fu.deleted_at, fu.deleted_by, fu.nudge_at = now, actor, None
-                audit.change(session, fu, "delete", actor=actor, before=fu_before, note="deleted with its activity")
+                fu.deleted_at, fu.deleted_by, fu.nudge_at = now, actor.user_id, None
+                audit.change(
+                    session, fu, "delete", actor=actor.user_id, before=fu_before, note="deleted with its activity"
+                )
             _touch_deal(session, activity.deal_id)
         return _logged(session, activity, created=False)
 
@@ -363,21 +381,21 @@ def restore_activity(
     workspace_id: int,
     activity_id: int,
     *,
-    actor: str,
-    actor_is_admin: bool,
+    actor: Actor,
     now: datetime,
 ) -> Logged:
-    """Undo a delete: the activity and the follow-up deleted with it come back. Restoring twice is a no-op."""
+    """Undo a delete: the activity and the follow-up deleted with it come back. Restoring twice (or
+    concurrently) is a no-op."""
     with sf.begin() as session:
-        activity = _activity(session, workspace_id, activity_id, include_deleted=True)
-        _may_change(activity, actor, actor_is_admin)
+        activity = _activity(session, workspace_id, activity_id, include_deleted=True, lock=True)
+        _may_change(activity, actor)
         if activity.deleted_at is not None:
             live_customer(session, workspace_id, activity.customer_id)  # refuse if the customer is gone
             deleted_at = activity.deleted_at
             before = audit.snapshot(activity)
             activity.deleted_at, activity.deleted_by = None, None
-            activity.updated_at, activity.updated_by = now, actor
-            audit.change(session, activity, "restore", actor=actor, before=before)
+            activity.updated_at, activity.updated_by = now, actor.user_id
+            audit.change(session, activity, "restore", actor=actor.user_id, before=before)
             follow_ups = session.scalars(
                 select(FollowUp).where(FollowUp.activity_id == activity.id, FollowUp.deleted_at == deleted_at)
             ).all()
@@ -386,6 +404,8 @@ def restore_activity(
                 fu.deleted_at, fu.deleted_by = None, None
                 if fu.status == "open" and fu.nudged_at is None:
                     fu.nudge_at = fu.due_at
-                audit.change(session, fu, "restore", actor=actor, before=fu_before, note="restored with its activity")
+                audit.change(
+                    session, fu, "restore", actor=actor.user_id, before=fu_before, note="restored with its activity"
+                )
             _touch_deal(session, activity.deal_id)
         return _logged(session, activity, created=False)

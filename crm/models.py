@@ -259,6 +259,8 @@ class FollowUp(Tracked, Base):
     __table_args__ = (
         Index("ix_follow_ups_owner_status", "workspace_id", "owner_user_id", "status", "due_at"),
         Index("ix_follow_ups_customer", "customer_id"),
+        # A double-submitted or replayed follow-up modal saves once (NULL keys don't collide).
+        Index("uq_follow_ups_ws_idempotency_key", "workspace_id", "idempotency_key", unique=True),
         # The scheduler's only query on an idle tick: an index range scan over the few
         # rows that still wait for a nudge.
         Index(

@@ -1,4 +1,5 @@
-"""What a rep's App Home shows: their follow-ups, recent activity and open deals."""
+"""What a rep's App Home shows: their follow-ups, recent activity and open deals (and, to
+admins, the reminder DMs Slack refused)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm.actors import Actor
 from crm.customers import CLOSED_STAGES
 from crm.models import Activity, Customer, Deal, FollowUp
 from crm.nudges import OPEN_STATES, FollowUpRow, follow_up_rows
@@ -24,9 +26,8 @@ class MyDay:
     failed: list[FollowUpRow]
 
 
-def my_day(
-    sf: sessionmaker[Session], workspace_id: int, user_id: str, *, now: datetime, include_failed: bool, limit: int = 10
-) -> MyDay:
+def my_day(sf: sessionmaker[Session], workspace_id: int, actor: Actor, *, now: datetime, limit: int = 10) -> MyDay:
+    user_id = actor.user_id
     mine = (
         FollowUp.workspace_id == workspace_id,
         FollowUp.owner_user_id == user_id,
@@ -37,7 +38,7 @@ def my_day(
         overdue, overdue_total = follow_up_rows(session, (*mine, FollowUp.due_at <= now), limit)
         upcoming, upcoming_total = follow_up_rows(session, (*mine, FollowUp.due_at > now), limit)
         failed: list[FollowUpRow] = []
-        if include_failed:
+        if actor.is_admin:
             failed, _ = follow_up_rows(
                 session,
                 (

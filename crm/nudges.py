@@ -14,14 +14,18 @@ of the partial index on ``nudge_at``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
+from crm.actors import Actor
 from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from crm.followups import check_owner, is_user_id
 from crm.models import Activity, Customer, FollowUp, Workspace
 
 OPEN_STATES = ("open", "snoozed")
@@ -108,8 +112,8 @@ def _describe(session: Session, row: FollowUp, recovered: bool, now: datetime) -
     return Claimed(
         follow_up_id=row.id,
         workspace_id=row.workspace_id,
-        team_id=workspace.team_id,
-        enterprise_id=workspace.enterprise_id,
+        team_id=workspace.team_id if workspace else "",
+        enterprise_id=workspace.enterprise_id if workspace else None,
         owner_user_id=row.owner_user_id,
         customer_id=row.customer_id,
         customer_name=customer.name if customer else "a customer",
@@ -144,7 +148,7 @@ def mark_sent(
                 nudge_claimed_until=None,
             )
         )
-        return result.rowcount == 1
+        return cast(CursorResult, result).rowcount == 1
 
 
 def mark_failed(
@@ -187,41 +191,35 @@ def release(sf: sessionmaker[Session], follow_up_ids: list[int], *, replica: str
 
 
 # -- what people do with a nudge ----------------------------------------------------------
-def _owned(session: Session, workspace_id: int, follow_up_id: int, actor: str, actor_is_admin: bool) -> FollowUp:
-    row = session.get(FollowUp, follow_up_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+def _owned(session: Session, workspace_id: int, follow_up_id: int, actor: Actor) -> FollowUp:
+    """The open follow-up, locked, if ``actor`` may change it: its owner, or an admin."""
+    row = session.get(FollowUp, follow_up_id, with_for_update=True)
     if row is None or row.workspace_id != workspace_id or row.deleted_at is not None:
         raise NotFound("That follow-up no longer exists.")
-    if row.owner_user_id != actor and not actor_is_admin:
-        raise PermissionDenied(
-            f"This follow-up belongs to <@{row.owner_user_id}>; only they (or an admin) can change it."
-        )
+    if row.owner_user_id != actor.user_id and not actor.is_admin:
+        owner = f"<@{row.owner_user_id}>" if is_user_id(row.owner_user_id) else "someone else"
+        raise PermissionDenied(f"This follow-up belongs to {owner}; only they (or an admin) can change it.")
     if row.status not in OPEN_STATES:
         raise Conflict(f"This follow-up is already {row.status}; nothing changed.")
     return row
 
 
-def _change(session: Session, row: FollowUp, actor: str, action: str, apply) -> FollowUp:
+def _change(session: Session, row: FollowUp, actor: Actor, action: str, apply: Callable[[FollowUp], None]) -> FollowUp:
     before = audit.snapshot(row)
     apply(row)
-    row.updated_by = actor
-    audit.change(
-        session,
-        row,
-        action,
-        actor=actor,
-        before=before,
-    )
+    row.updated_by = actor.user_id
+    audit.change(session, row, action, actor=actor.user_id, before=before)
     return row
 
 
 def complete(
-    sf: sessionmaker[Session], workspace_id: int, follow_up_id: int, *, actor: str, actor_is_admin: bool, now: datetime
+    sf: sessionmaker[Session], workspace_id: int, follow_up_id: int, *, actor: Actor, now: datetime
 ) -> FollowUp:
     with sf.begin() as session:
-        row = _owned(session, workspace_id, follow_up_id, actor, actor_is_admin)
+        row = _owned(session, workspace_id, follow_up_id, actor)
 
         def apply(r: FollowUp) -> None:
-            r.status, r.completed_at, r.completed_by, r.nudge_at = "done", now, actor, None
+            r.status, r.completed_at, r.completed_by, r.nudge_at = "done", now, actor.user_id, None
 
         return _change(session, row, actor, "done", apply)
 
@@ -231,8 +229,7 @@ def reschedule(
     workspace_id: int,
     follow_up_id: int,
     *,
-    actor: str,
-    actor_is_admin: bool,
+    actor: Actor,
     now: datetime,
     due_at: datetime,
     snooze: bool = False,
@@ -241,7 +238,7 @@ def reschedule(
     if due_at <= now:
         raise InvalidInput("That time is in the past; pick a time after now.", field="when")
     with sf.begin() as session:
-        row = _owned(session, workspace_id, follow_up_id, actor, actor_is_admin)
+        row = _owned(session, workspace_id, follow_up_id, actor)
 
         def apply(r: FollowUp) -> None:
             r.due_at, r.nudge_at = due_at, due_at
@@ -256,14 +253,14 @@ def reassign(
     workspace_id: int,
     follow_up_id: int,
     *,
-    actor: str,
-    actor_is_admin: bool,
+    actor: Actor,
     new_owner: str,
     now: datetime,
 ) -> FollowUp:
     """Hand the follow-up to someone else; if it was already nudged and is due, they get a nudge too."""
+    new_owner = check_owner(new_owner)
     with sf.begin() as session:
-        row = _owned(session, workspace_id, follow_up_id, actor, actor_is_admin)
+        row = _owned(session, workspace_id, follow_up_id, actor)
 
         def apply(r: FollowUp) -> None:
             r.owner_user_id = new_owner
@@ -312,7 +309,7 @@ def list_follow_ups(
 
 def follow_up_rows(session: Session, where, limit: int) -> tuple[list[FollowUpRow], int]:
     """Follow-ups matching ``where`` with their customer's name, earliest due first, and the total."""
-    total = session.scalar(select(func.count()).select_from(FollowUp).where(*where))
+    total = session.scalar(select(func.count()).select_from(FollowUp).where(*where)) or 0
     rows = session.execute(
         select(FollowUp, Customer.name)
         .join(Customer, Customer.id == FollowUp.customer_id)

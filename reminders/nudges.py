@@ -15,12 +15,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
-from commands.followup_views import nudge_blocks, nudge_text
+from commands.followups.nudge_dm import nudge_blocks, nudge_text
 from crm import nudges
 from crm.nudges import Claimed
 from reminders.delivery import Delivery, Pacer, ambiguous, refused
@@ -67,7 +68,8 @@ class SlackNudgeSender:
         # attempt in doubt (they are at most a lease or a backoff old).
         history = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
         wanted = self._payload(claimed)
-        for message in history.get("messages", []):
+        messages: list[dict[str, Any]] = history.get("messages") or []
+        for message in messages:
             meta = message.get("metadata") or {}
             if meta.get("event_type") == METADATA_EVENT and meta.get("event_payload") == wanted:
                 return Delivery(True, channel, message.get("ts"), note="already-sent")

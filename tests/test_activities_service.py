@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from crm import activities as svc
 from crm.activity_types import DEFAULT, parse_activity_types
+from crm.actors import Actor
 from crm.customers import ContactInput, add_contact, create_customer
 from crm.errors import DateParseError, InvalidInput, NotFound, PermissionDenied
-from crm.followups import add_follow_up
+from crm.followups import add_follow_up, read_due
 from crm.models import Activity, AuditEntry, Deal, FollowUp
 from tests.conftest import ADMIN, REP, REP2
 
@@ -33,7 +34,7 @@ def acme(services, ws):
 def log(services, ws, customer_id, **kw):
     args = {
         "types": DEFAULT,
-        "actor": REP,
+        "actor": Actor(REP),
         "customer_id": customer_id,
         "type_key": "call",
         "summary": "Talked about renewal",
@@ -187,20 +188,20 @@ def test_edit_own_or_as_admin_with_audit(services, ws, acme):
         "occurred_at": NOW - timedelta(days=1),
     }
     with pytest.raises(PermissionDenied):
-        svc.update_activity(sf, ws, logged.activity.id, actor=REP2, actor_is_admin=False, **edit)
-    updated = svc.update_activity(sf, ws, logged.activity.id, actor=ADMIN, actor_is_admin=True, **edit)
+        svc.update_activity(sf, ws, logged.activity.id, actor=Actor(REP2), **edit)
+    updated = svc.update_activity(sf, ws, logged.activity.id, actor=Actor(ADMIN, is_admin=True), **edit)
     assert (updated.activity.type_key, updated.activity.summary) == ("meeting", "Met in person")
     assert updated.activity.updated_by == ADMIN and updated.activity.created_by == REP
     entry = audit(services, "activity")[-1]
     assert entry.action == "update" and entry.created_by == ADMIN
     assert entry.before["type_key"] == "call" and entry.after["type_key"] == "meeting"
     # summary=None keeps the summary (a form that could not show it).
-    kept = svc.update_activity(sf, ws, logged.activity.id, actor=REP, actor_is_admin=False, **{**edit, "summary": None})
+    kept = svc.update_activity(sf, ws, logged.activity.id, actor=Actor(REP), **{**edit, "summary": None})
     assert kept.activity.summary == "Met in person"
     # Another workspace cannot touch it, even as admin.
     with pytest.raises(NotFound):
         svc.update_activity(
-            sf, services.workspace_id("T0OTHER"), logged.activity.id, actor=ADMIN, actor_is_admin=True, **edit
+            sf, services.workspace_id("T0OTHER"), logged.activity.id, actor=Actor(ADMIN, is_admin=True), **edit
         )
 
 
@@ -210,17 +211,13 @@ def test_retired_types_keep_working_for_old_activities(services, ws, acme):
     narrower = parse_activity_types("call:Call:📞,meeting:Meeting:🤝")
     assert narrower.describe("demo").retired
     edit = {"now": NOW, "customer_id": acme.id, "summary": "still a demo", "occurred_at": NOW - timedelta(hours=1)}
-    kept = svc.update_activity(
-        sf, ws, logged.activity.id, types=narrower, actor=REP, actor_is_admin=False, type_key="demo", **edit
-    )
+    kept = svc.update_activity(sf, ws, logged.activity.id, types=narrower, actor=Actor(REP), type_key="demo", **edit)
     assert kept.activity.type_key == "demo"
     with pytest.raises(InvalidInput):
         log(services, ws, acme.id, types=narrower, type_key="demo")
     other = log(services, ws, acme.id, types=narrower)
     with pytest.raises(InvalidInput):  # no activity moves to a retired type
-        svc.update_activity(
-            sf, ws, other.activity.id, types=narrower, actor=REP, actor_is_admin=False, type_key="demo", **edit
-        )
+        svc.update_activity(sf, ws, other.activity.id, types=narrower, actor=Actor(REP), type_key="demo", **edit)
 
 
 def test_soft_delete_and_restore_take_the_follow_up_along(services, ws, acme):
@@ -228,8 +225,8 @@ def test_soft_delete_and_restore_take_the_follow_up_along(services, ws, acme):
     logged = log(services, ws, acme.id, follow_up=svc.FollowUpRequest(LATER))
     aid = logged.activity.id
     with pytest.raises(PermissionDenied):
-        svc.delete_activity(sf, ws, aid, actor=REP2, actor_is_admin=False, now=NOW)
-    deleted = svc.delete_activity(sf, ws, aid, actor=REP, actor_is_admin=False, now=NOW)
+        svc.delete_activity(sf, ws, aid, actor=Actor(REP2), now=NOW)
+    deleted = svc.delete_activity(sf, ws, aid, actor=Actor(REP), now=NOW)
     assert deleted.activity.deleted_at == NOW and deleted.activity.deleted_by == REP
     [fu] = rows(services, FollowUp)
     assert fu.deleted_at == NOW and fu.nudge_at is None
@@ -237,10 +234,10 @@ def test_soft_delete_and_restore_take_the_follow_up_along(services, ws, acme):
         svc.get_activity(sf, ws, aid)
     assert svc.get_activity(sf, ws, aid, include_deleted=True).id == aid
     # Pressing Undo twice changes nothing more.
-    svc.delete_activity(sf, ws, aid, actor=REP, actor_is_admin=False, now=NOW + timedelta(minutes=1))
+    svc.delete_activity(sf, ws, aid, actor=Actor(REP), now=NOW + timedelta(minutes=1))
     assert rows(services, Activity)[0].deleted_at == NOW
 
-    restored = svc.restore_activity(sf, ws, aid, actor=ADMIN, actor_is_admin=True, now=NOW)
+    restored = svc.restore_activity(sf, ws, aid, actor=Actor(ADMIN, is_admin=True), now=NOW)
     assert restored.activity.deleted_at is None
     [fu] = rows(services, FollowUp)
     assert fu.deleted_at is None and fu.nudge_at == LATER
@@ -257,18 +254,25 @@ def test_add_follow_up_standalone(services, ws, acme):
         customer_id=acme.id,
         owner_user_id=REP2,
         due_at=LATER,
-        actor=REP,
+        actor=Actor(REP),
         now=NOW,
         note=" call back ",
         idempotency_key="view:F1",
     )
     again, created_again = add_follow_up(
-        sf, ws, customer_id=acme.id, owner_user_id=REP2, due_at=LATER, actor=REP, now=NOW, idempotency_key="view:F1"
+        sf,
+        ws,
+        customer_id=acme.id,
+        owner_user_id=REP2,
+        due_at=LATER,
+        actor=Actor(REP),
+        now=NOW,
+        idempotency_key="view:F1",
     )
     assert created and not created_again and again.id == fu.id
     assert (fu.owner_user_id, fu.note, fu.nudge_at, fu.created_by) == (REP2, "call back", LATER, REP)
     with pytest.raises(DateParseError):
-        add_follow_up(sf, ws, customer_id=acme.id, owner_user_id=REP, due_at=NOW, actor=REP, now=NOW)
+        add_follow_up(sf, ws, customer_id=acme.id, owner_user_id=REP, due_at=NOW, actor=Actor(REP), now=NOW)
     with pytest.raises(NotFound):
         add_follow_up(
             sf,
@@ -276,7 +280,111 @@ def test_add_follow_up_standalone(services, ws, acme):
             customer_id=acme.id,
             owner_user_id=REP,
             due_at=LATER,
-            actor=REP,
+            actor=Actor(REP),
             now=NOW,
         )
     assert len(rows(services, FollowUp)) == 1
+
+
+def test_who_may_edit_is_decided_once(services, ws, acme):
+    sf = services.session_factory
+    logged = log(services, ws, acme.id)
+    aid = logged.activity.id
+    assert svc.editable_activity(sf, ws, aid, actor=Actor(REP)).customer.id == acme.id
+    assert svc.editable_activity(sf, ws, aid, actor=Actor(ADMIN, is_admin=True)).activity.id == aid
+    with pytest.raises(PermissionDenied) as err:
+        svc.editable_activity(sf, ws, aid, actor=Actor(REP2, is_manager=True))  # managers don't edit others'
+    assert err.value.message == "You can change only the activities you logged; an admin can change any."
+    svc.delete_activity(sf, ws, aid, actor=Actor(REP), now=NOW)
+    with pytest.raises(NotFound, match="press Undo"):
+        svc.editable_activity(sf, ws, aid, actor=Actor(REP))
+    with pytest.raises(NotFound):
+        svc.editable_activity(sf, services.workspace_id("T0OTHER"), aid, actor=Actor(ADMIN, is_admin=True))
+
+
+def test_keys_longer_than_the_column_still_save_once(services, ws, acme):
+    key = "view:" + "V" * 500  # a forged view id
+    first = log(services, ws, acme.id, idempotency_key=key)
+    again = log(services, ws, acme.id, idempotency_key=key)
+    assert first.created and not again.created and again.activity.id == first.activity.id
+    assert len(first.activity.idempotency_key) <= 128
+    fu, created = add_follow_up(
+        services.session_factory,
+        ws,
+        customer_id=acme.id,
+        owner_user_id=REP,
+        due_at=LATER,
+        actor=Actor(REP),
+        now=NOW,
+        idempotency_key=key,
+    )
+    assert created and len(fu.idempotency_key) <= 128
+
+
+def test_concurrent_follow_ups_with_one_key_save_once(services, ws, acme):
+    results, errors = [], []
+    barrier = threading.Barrier(8)
+
+    def worker():
+        barrier.wait()
+        try:
+            results.append(
+                add_follow_up(
+                    services.session_factory,
+                    ws,
+                    customer_id=acme.id,
+                    owner_user_id=REP,
+                    due_at=LATER,
+                    actor=Actor(REP),
+                    now=NOW,
+                    idempotency_key="view:RACE",
+                )
+            )
+        except Exception as exc:  # report, don't hide
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(created for _, created in results) == 1 and len({f.id for f, _ in results}) == 1
+    assert len(rows(services, FollowUp)) == 1 and [e.action for e in audit(services, "follow_up")] == ["create"]
+
+
+NY_REP = Actor(REP, tz="America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "expected"),
+    [
+        ("next friday", None, datetime(2026, 3, 6, 14, 0, tzinfo=UTC)),  # Fri 6 Mar, 09:00 EST
+        (None, "2026-03-10", datetime(2026, 3, 10, 13, 0, tzinfo=UTC)),  # 09:00 EDT that day
+        ("  ", None, None),
+        (None, None, None),
+    ],
+)
+def test_a_follow_up_is_due_when_its_text_or_its_date_says(text, day, expected):
+    assert read_due(NY_REP, NOW, text, day) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "field", "message"),
+    [
+        ("friday", "2026-03-10", "follow_up", "not both"),
+        ("yesterday", None, "follow_up", "in the past"),
+        ("when pigs fly", None, "follow_up", "couldn't read"),
+        (None, "2026-03-04", "follow_up_date", "in the past"),  # 09:00 in New York has passed
+        (None, "2026-13-40", "follow_up_date", "Pick a date from the calendar"),
+        (None, "9999-12-31", "follow_up_date", None),  # a real date: fine, if far
+        (None, "99999-01-01", "follow_up_date", "Pick a date from the calendar"),
+    ],
+)
+def test_a_follow_up_date_that_cannot_be_is_refused_naming_its_field(text, day, field, message):
+    if message is None:
+        assert read_due(NY_REP, NOW, text, day) is not None
+        return
+    with pytest.raises(InvalidInput) as err:
+        read_due(NY_REP, NOW, text, day)
+    assert err.value.field == field and message in err.value.message

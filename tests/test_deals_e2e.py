@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from commands import customer_views
+from commands.customers import views as customer_views
 from commands.deals import views as ui
 from crm import customers as csvc
 from crm.models import AuditEntry, Deal, DealStageChange, DigestRun, DigestSubscription

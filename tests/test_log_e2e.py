@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.dev.blockkit_check import validate_message, validate_view
-from commands import activities as ui
+from commands.activities import quick_log
+from commands.activities import views as ui
+from commands.activities.forms import LogMeta
 from crm import activities as svc
 from crm.activity_types import DEFAULT, parse_activity_types
 from crm.customers import ContactInput, add_contact, create_customer
@@ -33,18 +35,18 @@ ACME = _customer(1, "Acme Corp")
 GLOBEX = _customer(2, "Globex")
 
 
-def fake_lookup(query: str) -> ui.Found:
+def fake_lookup(query: str) -> quick_log.Found:
     """Exact names win with 100; "acme corp discussed" still finds Acme, less surely."""
     q = query.lower()
     if q in ("acme corp", "acme"):
-        return ui.Found("winner", ACME, 100.0 if q == "acme corp" else 92.0)
+        return quick_log.Found("winner", ACME, 100.0 if q == "acme corp" else 92.0)
     if q.startswith("acme corp "):
-        return ui.Found("winner", ACME, 91.0)
+        return quick_log.Found("winner", ACME, 91.0)
     if q == "globex":
-        return ui.Found("winner", GLOBEX, 100.0)
+        return quick_log.Found("winner", GLOBEX, 100.0)
     if q in ("initech", "ini"):
-        return ui.Found("ambiguous")
-    return ui.Found("none")
+        return quick_log.Found("ambiguous")
+    return quick_log.Found("none")
 
 
 def fake_date(phrase: str) -> datetime:
@@ -95,7 +97,7 @@ def fake_date(phrase: str) -> datetime:
     ],
 )
 def test_quick_log_reads_type_customer_summary_and_follow_up(text, kind, customer, summary, due, note):
-    quick = ui.parse_quick_log(text, DEFAULT, fake_lookup, fake_date)
+    quick = quick_log.parse_quick_log(text, DEFAULT, fake_lookup, fake_date)
     assert quick.doubts == []
     assert quick.certain
     assert quick.type is not None and quick.type.key == kind
@@ -116,7 +118,7 @@ def test_quick_log_reads_type_customer_summary_and_follow_up(text, kind, custome
     ],
 )
 def test_quick_log_notes_what_is_uncertain(text, kind, customer, doubt):
-    quick = ui.parse_quick_log(text, DEFAULT, fake_lookup, fake_date)
+    quick = quick_log.parse_quick_log(text, DEFAULT, fake_lookup, fake_date)
     assert not quick.certain
     assert (quick.type.key if quick.type else None) == kind
     assert quick.customer is customer
@@ -132,14 +134,14 @@ def test_log_modal_fits_slacks_limits_with_everything_in_it():
         [Deal(id=i, customer_id=7, title=f"Deal {i} " + "z" * 100, stage="open") for i in range(1, 150)],
     )
     form = ui.LogForm(customer=customer, type_key="call", summary="s" * 5000, follow_up_text="f" * 500)
-    meta = ui.LogMeta(channel="C1", permalink="https://x.slack.com/archives/C1/p1" + "9" * 3000)
-    view = ui.build_log_modal(DEFAULT, form, meta, now=NOW, choices=choices, notice="<!channel> " * 500)
+    meta = LogMeta(channel="C1", permalink="https://x.slack.com/archives/C1/p1" + "9" * 3000)
+    view = ui.log_modal(DEFAULT, form, meta, now=NOW, choices=choices, notice="<!channel> " * 500)
     assert validate_view(view) == []
     assert "<!channel>" not in json.dumps(view)
-    edit = ui.build_log_modal(
+    edit = ui.log_modal(
         parse_activity_types("call:Call:📞"),
         ui.LogForm(customer=customer, type_key="demo", summary="long " * 1000),
-        ui.LogMeta(mode="edit", activity_id=3, summary_locked=True),
+        LogMeta(mode="edit", activity_id=3, summary_locked=True),
         now=NOW,
     )
     assert validate_view(edit) == []
@@ -158,7 +160,7 @@ def test_confirmation_escapes_user_text_and_fits():
         permalink="https://x.slack.com/archives/C1/p1",
     )
     follow_up = FollowUp(id=1, due_at=NEXT_FRIDAY_NY, note="<!everyone>")
-    text, blocks = ui.build_confirmation(svc.Logged(activity, customer, follow_up, True), DEFAULT, tz="UTC", now=NOW)
+    text, blocks = ui.confirmation(svc.Logged(activity, customer, follow_up, True), DEFAULT, tz="UTC", now=NOW)
     payload = {"text": text, "blocks": blocks}
     assert validate_message(payload) == []
     dumped = json.dumps(payload)
@@ -294,6 +296,75 @@ def test_concurrent_duplicate_submissions_save_once(slack, app_server, ws, acme)
         t.join()
     assert [r.status for r in results] == [200] * 6
     assert len(activities(app_server)) == 1
+
+
+def at_once(n: int, fire) -> list:
+    """Call ``fire()`` from ``n`` threads released together; their results (or exceptions)."""
+    barrier = threading.Barrier(n)
+    results: list = []
+
+    def worker():
+        barrier.wait()
+        try:
+            results.append(fire())
+        except Exception as exc:  # reported, not hidden
+            results.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def audit_actions(app_server, entity_type: str, entity_id: int) -> list[str]:
+    with app_server.services.session_factory() as s:
+        query = select(AuditEntry.action).where(
+            AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id
+        )
+        return list(s.scalars(query.order_by(AuditEntry.id)))
+
+
+def test_a_modal_submitted_at_once_logs_one_row_one_audit_entry_one_confirmation(slack, standin, app_server, ws, acme):
+    values = log_values(acme.id, follow_up="next friday")
+    results = at_once(6, lambda: submit(slack, values, view_id="V0RACE2"))
+    assert [getattr(r, "status", r) for r in results] == [200] * 6
+    assert all(not r.text for r in results)  # every one closed the modal calmly
+    [activity] = activities(app_server)
+    [follow_up] = follow_ups(app_server)
+    assert audit_actions(app_server, "activity", activity.id) == ["create"]
+    assert audit_actions(app_server, "follow_up", follow_up.id) == ["create"]
+    assert app_server.services.work.drain()
+    assert len(standin.calls_to("chat.postEphemeral")) == 1
+    # A replay later (Slack retried, or the user clicked again) changes nothing either.
+    assert submit(slack, values, view_id="V0RACE2").status == 200
+    assert app_server.services.work.drain()
+    assert len(activities(app_server)) == 1 and len(standin.calls_to("chat.postEphemeral")) == 1
+
+
+def test_concurrent_undo_clicks_delete_once_and_restore_clicks_restore_once(slack, standin, app_server, ws, acme):
+    slack.command("/log", "call Acme Corp talked, follow up next friday")
+    value = buttons(standin.wait_for("response_url")[0].params)[ui.UNDO_ACTION]["value"]
+    [activity] = activities(app_server)
+    [follow_up] = follow_ups(app_server)
+
+    results = at_once(3, lambda: slack.click(ui.UNDO_ACTION, value))
+    assert [getattr(r, "status", r) for r in results] == [200] * 3
+    assert app_server.services.work.drain()
+    assert audit_actions(app_server, "activity", activity.id) == ["create", "delete"]
+    assert audit_actions(app_server, "follow_up", follow_up.id) == ["create", "delete"]
+    replies = [c.params for c in standin.calls_to("response_url")[1:]]
+    assert len(replies) == 3 and all(ui.RESTORE_ACTION in buttons(r) for r in replies)  # each told calmly
+    assert activities(app_server)[0].deleted_at == NOW
+
+    results = at_once(3, lambda: slack.click(ui.RESTORE_ACTION, value))
+    assert [getattr(r, "status", r) for r in results] == [200] * 3
+    assert app_server.services.work.drain()
+    assert audit_actions(app_server, "activity", activity.id) == ["create", "delete", "restore"]
+    assert audit_actions(app_server, "follow_up", follow_up.id) == ["create", "delete", "restore"]
+    assert activities(app_server)[0].deleted_at is None
+    assert follow_ups(app_server)[0].nudge_at == NEXT_FRIDAY_NY
 
 
 @pytest.mark.parametrize(
@@ -551,45 +622,6 @@ def test_only_the_logger_or_an_admin_may_undo_or_edit(slack, standin, app_server
     assert entry.created_by == ADMIN
     updated = standin.wait_for("chat.postEphemeral")[0].params
     assert "Updated" in updated["text"]
-
-
-def test_add_follow_up_from_the_card(slack, standin, app_server, ws, acme):
-    slack.click(ui.FOLLOW_UP_OPEN_ACTION, str(acme.id))
-    view = standin.wait_for("views.open")[0].params["view"]
-    assert view["callback_id"] == ui.FOLLOW_UP_CALLBACK
-    owner = next(b for b in view["blocks"] if b.get("block_id") == ui.OWNER_BLOCK)
-    assert owner["element"]["initial_user"] == REP
-    meta = view["private_metadata"]
-
-    def values(text=None, day=None, owner=REP2):
-        return {
-            ui.FOLLOW_UP_TEXT_BLOCK: {ui.FOLLOW_UP_TEXT_ACTION: {"type": "plain_text_input", "value": text}},
-            ui.FOLLOW_UP_DATE_BLOCK: {ui.FOLLOW_UP_DATE_ACTION: {"type": "datepicker", "selected_date": day}},
-            ui.NOTE_BLOCK: {ui.NOTE_ACTION: {"type": "plain_text_input", "value": "Send <!here> the deck"}},
-            ui.OWNER_BLOCK: {ui.OWNER_ACTION: {"type": "users_select", "selected_user": owner}},
-        }
-
-    body = slack.view_submission(ui.FOLLOW_UP_CALLBACK, values(), private_metadata=meta, view_id="V0FU").json()
-    assert "When is it due" in body["errors"][ui.FOLLOW_UP_TEXT_BLOCK]
-    body = slack.view_submission(
-        ui.FOLLOW_UP_CALLBACK, values("last week"), private_metadata=meta, view_id="V0FU"
-    ).json()
-    assert "past" in body["errors"][ui.FOLLOW_UP_TEXT_BLOCK]
-    for _ in range(2):  # a double-click saves once
-        resp = slack.view_submission(
-            ui.FOLLOW_UP_CALLBACK, values("next friday"), private_metadata=meta, view_id="V0FU"
-        )
-        assert resp.status == 200 and not resp.text
-    [follow_up] = follow_ups(app_server)
-    assert (follow_up.owner_user_id, follow_up.due_at, follow_up.note) == (
-        REP2,
-        NEXT_FRIDAY_NY,
-        "Send <!here> the deck",
-    )
-    assert follow_up.created_by == REP and follow_up.nudge_at == NEXT_FRIDAY_NY
-    [shown] = standin.wait_for("chat.postEphemeral")
-    assert shown.params["channel"] == "C0SALES" and "<!here>" not in json.dumps(shown.params)
-    assert len(standin.calls_to("chat.postEphemeral")) == 1
 
 
 def test_help_lists_log(slack, standin, ws):

@@ -27,8 +27,8 @@ from sqlalchemy import func, select
 
 from bot.dev.playground import ADMIN, MANAGER, REP, Playground, dm_id
 from bot.dev.standin import SlackStandIn
-from commands import activities as log_ui
-from commands import followup_views
+from commands.activities import views as log_ui
+from commands.followups import nudge_dm as followup_views
 from crm.customers import ContactInput, create_customer
 from crm.models import Activity, Customer, FollowUp
 

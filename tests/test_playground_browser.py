@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.dev.playground import ADMIN, REP, Playground
+from crm.actors import Actor
 from crm.customers import ContactInput, create_customer
 from crm.followups import add_follow_up
 
@@ -249,7 +250,7 @@ def test_done_on_a_nudge_after_time_travel(page, playground):
         customer_id=acme_id,
         owner_user_id=REP,
         due_at=services.now() + timedelta(hours=5),
-        actor=REP,
+        actor=Actor(REP),
         now=services.now(),
         note="Send the signed order form",
     )

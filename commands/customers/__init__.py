@@ -12,15 +12,14 @@ and the action ids :data:`SHOW`, :data:`DEAL_NEW_OPEN` and :data:`MERGE_CONFIRM`
 """
 
 from commands.customers.card import card
+from commands.customers.forms import push_create_customer
 from commands.customers.handlers import register
-from commands.customers.legacy import CustomerUI, push_create_customer
 from commands.customers.views import DEAL_NEW_OPEN, MERGE_CONFIRM, SHOW, create_customer_view
 
 __all__ = [
     "DEAL_NEW_OPEN",
     "MERGE_CONFIRM",
     "SHOW",
-    "CustomerUI",
     "card",
     "create_customer_view",
     "push_create_customer",

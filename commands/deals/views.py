@@ -27,7 +27,7 @@ from commands.blockkit import (
     section,
     text_input,
 )
-from commands.customer_views import DEAL_NEW_OPEN, SHOW
+from commands.customers.views import DEAL_NEW_OPEN, SHOW
 from commands.pickers import customer_select
 from crm import deals as svc
 from crm.models import Customer, Deal, DealStageChange

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from commands import customer_views, request
+from commands import request
 from commands.blockkit import SLACK_USER_ID, context
 from commands.common import as_id
+from commands.customers import card as customer_card
 from commands.request import Request
 from commands.router import CommandRouter
 from commands.whos_talked import views
@@ -231,17 +232,7 @@ def on_pick(req: Request) -> None:
 
 def on_open_card(req: Request) -> None:
     """The full card, to the clicker only, without touching the answer (which may be public)."""
-    card = customer_svc.customer_card(
-        req.sf,
-        req.workspace_id,
-        req.value_id or 0,
-        contacts=customer_views.CARD_CONTACTS,
-        deals=customer_views.CARD_DEALS,
-        activities=customer_views.CARD_ACTIVITIES,
-    )
-    blocks = customer_views.card_blocks(
-        card, tz=req.tz, now=req.now, type_label=req.config.type_label, stage_label=req.config.stage_label
-    )
+    card, blocks = customer_card(req, req.value_id or 0)
     req.reply(views.card_text(card.customer.name), blocks)
 
 

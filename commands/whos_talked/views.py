@@ -24,7 +24,7 @@ from commands.blockkit import (
     section,
     truncate,
 )
-from commands.customer_views import LOG_OPEN as CUSTOMER_LOG_OPEN
+from commands.customers.views import LOG_OPEN as CUSTOMER_LOG_OPEN
 from crm import insights
 from crm.dates import format_local
 

@@ -20,6 +20,10 @@ def run_migrations_online() -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # SQLite's DDL is transactional too. Alembic assumes not and commits after each revision,
+        # letting a replica starting at the same moment read the version half-way and run the
+        # same revisions again; one transaction (BEGIN IMMEDIATE) makes the others wait instead.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":

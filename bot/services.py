@@ -26,7 +26,7 @@ from crm.workspace_config import WorkspaceConfig
 from crm.workspaces import get_or_create_workspace
 
 # Threads that run handlers' work after Slack has been answered, and how much may wait for one.
-WORK_THREADS = 32
+WORK_THREADS = 16
 WORK_QUEUE = 512
 # Threads besides the web server's that may hold a database connection at once: Bolt's listener
 # pool (bot.app.LISTENER_THREADS), the work pool (WORK_THREADS), the users.info refreshes

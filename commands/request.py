@@ -250,7 +250,7 @@ def run(req: Request, handler: Handler) -> None:
     try:
         handler(req)
     except CRMError as err:
-        req.reply(err.message)
+        req.reply(err.shown)
     except Exception as exc:  # the one place post-ack failures are caught: logged with a reference
         report_unexpected(req, exc)
 
@@ -336,7 +336,7 @@ def view(app: App, callback_id: str, handler: ViewHandler, *, fields: Mapping[st
             answer = handler(req)
         except CRMError as err:
             block = fields.get(err.field) or fields[None]
-            ack(response_action="errors", errors={block: err.message})
+            ack(response_action="errors", errors={block: err.message})  # plain text: Slack shows it as typed
             return
         if isinstance(answer, Errors) and answer:
             ack(response_action="errors", errors=dict(answer))

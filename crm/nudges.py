@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm import audit
 from crm.actors import Actor
 from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from crm.followups import check_owner, is_user_id
+from crm.followups import check_owner
 from crm.models import Activity, Customer, FollowUp, Workspace
 
 OPEN_STATES = ("open", "snoozed")
@@ -197,8 +197,7 @@ def _owned(session: Session, workspace_id: int, follow_up_id: int, actor: Actor)
     if row is None or row.workspace_id != workspace_id or row.deleted_at is not None:
         raise NotFound("That follow-up no longer exists.")
     if row.owner_user_id != actor.user_id and not actor.is_admin:
-        owner = f"<@{row.owner_user_id}>" if is_user_id(row.owner_user_id) else "someone else"
-        raise PermissionDenied(f"This follow-up belongs to {owner}; only they (or an admin) can change it.")
+        raise PermissionDenied("This follow-up belongs to someone else; only they (or an admin) can change it.")
     if row.status not in OPEN_STATES:
         raise Conflict(f"This follow-up is already {row.status}; nothing changed.")
     return row

@@ -82,7 +82,7 @@ def _press(req: Request, change: Callable[[Request], Settled]) -> None:
     try:
         settled = change(req)
     except CRMError as err:
-        req.tell(err.message, channel=req.container.get("channel_id") or req.channel_id)
+        req.tell(err.shown, channel=req.container.get("channel_id") or req.channel_id)
         return
     in_message = req.container.get("type") == "message"
     _settle(
@@ -114,7 +114,9 @@ def _reassign(req: Request) -> Settled:
     follow_up_id = as_id(str(req.action.get("block_id") or "").rpartition(":")[2]) or 0
     target = req.services.people.get(req.client, req.workspace_id, new_owner)
     if target.is_bot or target.deleted:
-        raise InvalidInput(f"<@{new_owner}> can't take follow-ups (a bot or a deactivated account). Pick a person.")
+        raise InvalidInput(
+            f"<@{new_owner}> can't take follow-ups (a bot or a deactivated account). Pick a person.", formatted=True
+        )
     f = nudges.reassign(req.sf, req.workspace_id, follow_up_id, actor=req.actor, new_owner=new_owner, now=req.now)
     return Settled(f, nudge_dm.reassigned_text(_customer_name(req, f.customer_id), new_owner))
 
@@ -135,7 +137,7 @@ def on_reschedule_open(req: Request) -> None:
     try:
         follow_up = nudges.get_follow_up(req.sf, req.workspace_id, req.value_id or 0)
     except CRMError as err:
-        req.tell(err.message, channel=req.container.get("channel_id") or req.channel_id)
+        req.tell(err.shown, channel=req.container.get("channel_id") or req.channel_id)
         return
     container = req.container
     meta = json.dumps({"id": follow_up.id, "channel": container.get("channel_id"), "ts": container.get("message_ts")})

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commands.activities.quick_log import Lookup, ReadDate, leading_customer
-from commands.blockkit import esc, escape_mrkdwn
+from commands.blockkit import esc
 from crm.errors import CRMError, InvalidInput
 from crm.models import Customer
 
@@ -44,5 +44,5 @@ def parse_follow_up_line(text: str, lookup: Lookup, read_date: ReadDate) -> Foll
             continue
         return FollowUpLine(customer, due, " ".join(words[k:]) or None)
     if last_error is not None:
-        raise InvalidInput(escape_mrkdwn(last_error.message))  # it quotes what was typed
+        raise InvalidInput(last_error.message)  # it quotes what was typed: shown escaped
     raise InvalidInput(f"When should I remind you? {USAGE}")

@@ -62,9 +62,12 @@ _CANDIDATES = (
 _MULTI_BYTE = frozenset({"cp932", "shift_jis", "euc_jp", "gb18030", "big5", "cp949", "euc_kr"})
 
 
+_NOT_WORD = re.compile(r"[\W_]+")  # letters and digits of any script make a header's name
+
+
 def header_key(header: str) -> str:
-    """ "Organization - Name" -> "organization name"; "E-Mail" -> "e mail"."""
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", header.strip().lstrip("\ufeff").lower()).split())
+    """ "Organization - Name" -> "organization name"; "E-Mail" -> "e mail"; "会社名" -> "会社名"."""
+    return " ".join(_NOT_WORD.sub(" ", header.strip().lstrip("\ufeff").lower()).split())
 
 
 @cache
@@ -157,14 +160,19 @@ def _western(sample: bytes) -> str:
 
 def _legacy_encoding(sample: bytes) -> str:
     """An 8-bit or East Asian encoding, by charset-normalizer; Western where it can't tell."""
-    best = charset_normalizer.from_bytes(sample, cp_isolation=list(_CANDIDATES)).best()
+    results = charset_normalizer.from_bytes(sample, cp_isolation=list(_CANDIDATES))
+    best = results.best()
     if best is None:
         return _western(sample)
+    if best.encoding in _MULTI_BYTE:
+        return best.encoding
     same = {best.encoding, *best.could_be_from_charset}  # encodings that read the sample alike
-    if "cp1252" in same:
-        return "cp1252"
-    if best.encoding not in _MULTI_BYTE and ("latin_1" in same or not best.coherence):
-        return _western(sample)  # no sign of a language: the commonest reading
+    as_good = any(  # a tie, which charset-normalizer breaks by name (cp1250 before cp1252)
+        m.encoding == "cp1252" and m.chaos <= best.chaos + 0.005 and m.coherence >= best.coherence - 0.005
+        for m in results
+    )
+    if as_good or "cp1252" in same or "latin_1" in same or not best.coherence:
+        return _western(sample)  # the commonest reading, unless the sample clearly says otherwise
     return best.encoding
 
 

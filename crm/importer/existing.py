@@ -49,19 +49,20 @@ class Existing:
 
     def company(self, ref: str, name: str, email: str | None) -> int | None:
         """A customer id from a company id, a company name, or a work email's domain."""
-        found = self.customers.find("ref", ref)
+        by = self.customers.by  # runs for every row: plain dict look-ups
+        found = by["ref"].get(ref) if ref else None
         if found is not None:
             return found
         if name:
             if name not in self._company_cache:
-                self._company_cache[name] = self.customers.find("name", normalize_name(name))
+                self._company_cache[name] = by["name"].get(normalize_name(name))
             found = self._company_cache[name]
             if found is not None:
                 return found
         if email and "@" in email:
             domain = email.rsplit("@", 1)[1].lower()
             if not is_free_email_domain(domain):
-                return self.customers.find("domain", domain)
+                return by["domain"].get(domain)
         return None
 
 

@@ -18,7 +18,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -66,6 +66,18 @@ class Context:
     existing: Existing
     notes: Counter[str] = field(default_factory=Counter)  # the current file's notes
     type_cache: dict[str, str | None] = field(default_factory=dict)
+    _cleaners: dict[str, tuple[tuple[str, Callable[[str], Any], str], ...]] = field(default_factory=dict)
+
+    def cleaners(self, kind: Kind) -> tuple[tuple[str, Callable[[str], Any], str], ...]:
+        """(field, text -> value, reject category) for the fields that have a cleaner, bound to this import."""
+        found = self._cleaners.get(kind.name)
+        if found is None:
+            found = self._cleaners[kind.name] = tuple(
+                (f.name, partial(f.clean, **f.bind(self)) if f.bind else f.clean, f.category)
+                for f in kind.fields
+                if f.clean is not None
+            )
+        return found
 
     def company(self, ref: str, name: str, email: str | None) -> int:
         """The customer a row belongs to; Reject when there is none."""
@@ -86,7 +98,7 @@ class Field:
     aliases: tuple[str, ...]  # header spellings (case, spaces and punctuation don't matter)
     clean: Callable[..., Any] | None = None  # text -> value; InvalidInput rejects the row under ``category``
     category: str = ""
-    context: bool = False  # the cleaner also takes the Context: clean(text, ctx)
+    bind: Callable[[Context], dict[str, Any]] | None = None  # keyword arguments of ``clean`` from the import
 
 
 @dataclass(frozen=True)
@@ -134,10 +146,6 @@ class Kind:
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
-    @cached_property
-    def cleaners(self) -> tuple[tuple[str, Callable[..., Any], str, bool], ...]:
-        return tuple((f.name, f.clean, f.category, f.context) for f in self.fields if f.clean is not None)
-
 
 def clean_values(kind: Kind, row: Row, ctx: Context) -> dict[str, Any]:
     """The row's values, each field's cleaner run over its text (in field order), in place.
@@ -146,9 +154,9 @@ def clean_values(kind: Kind, row: Row, ctx: Context) -> dict[str, Any]:
     and is absent when the row has none (``values.get(name, "")``).
     """
     values: dict[str, Any] = row.fields
-    for name, clean, category, context in kind.cleaners:
+    for name, clean, category in ctx.cleaners(kind):
         try:
-            values[name] = clean(values.get(name, ""), ctx) if context else clean(values.get(name, ""))
+            values[name] = clean(values.get(name, ""))
         except InvalidInput as err:
             raise Reject(category, err.message) from None
     return values
@@ -291,9 +299,9 @@ CONTACTS = Kind(
                 "phone, phone number, mobile, mobile phone, mobile phone number, person phone, work phone, "
                 "telephone, business phone"
             ),
-            lambda t, c: v.phone(t, c.options.phone_region),
+            v.phone,
             "invalid phone",
-            context=True,
+            bind=lambda c: {"region": c.options.phone_region},
         ),
         Field("title", aliases("title, job title, position, role, person job title"), v.title, _TOO_LONG),
         *_company("person organization, person organization name", "person organization id"),
@@ -363,9 +371,9 @@ DEALS = Kind(
         Field(
             "currency",
             aliases("currency, deal currency, amount currency, currency code, currency iso code"),
-            lambda t, c: v.currency(t, c.options.currency),
+            v.currency,
             "invalid amount",
-            context=True,
+            bind=lambda c: {"default": c.options.currency},
         ),
         Field("amount", aliases("amount, value, deal value, deal amount, opportunity amount")),
         Field("amount_minor", aliases("amount minor")),
@@ -380,9 +388,9 @@ DEALS = Kind(
                 "close date, expected close date, closedate, expected close, deal expected close date, "
                 "deal close date, won time"
             ),
-            lambda t, c: v.close_date(t, c.tz, c.options.dayfirst),
+            v.close_date,
             "invalid date",
-            context=True,
+            bind=lambda c: {"tz": c.tz, "dayfirst": c.options.dayfirst},
         ),
         _owner("deal owner, opportunity owner, owner user id, deal owner id"),
     ),
@@ -399,7 +407,7 @@ DEALS = Kind(
 
 
 # -- activities ------------------------------------------------------------------------------------
-def _activity_type(text: str, ctx: Context) -> str:
+def _activity_type(text: str, *, ctx: Context) -> str:
     """The activity type's key; an unknown type is saved as a note (and counted in the report)."""
     cache = ctx.type_cache
     if text not in cache:
@@ -436,7 +444,9 @@ def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
     else:
         who = (company_ref or normalize_name(company)) if (company_ref or company) else contact_email
         parts = (who, contact_email, occurred.isoformat(), type_key, summary)
-        key = "import:h:" + hashlib.sha1(_SEPARATOR.join(parts).encode()).hexdigest()
+        key = _HASHED + hashlib.sha1(_SEPARATOR.join(parts).encode()).hexdigest()
+    if key in ctx.existing.activities.by["key"]:
+        return Record(row, {}, {"key": key})  # imported before, and never rewritten: nothing to store
     stored = {
         "customer_id": customer_id,
         "contact_id": contact_id,
@@ -453,11 +463,13 @@ def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
 
 
 _SEPARATOR = "\x1f"
+_HASHED = "import:h:"
 
 
 def _earlier_activity(rec: Record, line: int) -> str:
-    ref = rec.row["external_ref"]
-    return f"an earlier row has {f'id {ref}' if ref is not None else 'the same company, time, type and summary'}"
+    key = rec.keys["key"]
+    what = "the same company, time, type and summary" if key.startswith(_HASHED) else f"id {key[len('import:') :]}"
+    return f"an earlier row has {what}"
 
 
 ACTIVITIES = Kind(
@@ -472,15 +484,15 @@ ACTIVITIES = Kind(
                 "date, occurred at, activity date, due date, activity due date, timestamp, date time, "
                 "activity date time, start date, created date"
             ),
-            lambda t, c: v.parse_datetime(t, tz=c.tz, dayfirst=c.options.dayfirst),
+            v.parse_datetime,
             "invalid date",
-            context=True,
+            bind=lambda c: {"tz": c.tz, "dayfirst": c.options.dayfirst},
         ),
         Field(
             "type",
             aliases("type, activity type, type key, task type, engagement type, activity type name"),
             _activity_type,
-            context=True,
+            bind=lambda c: {"ctx": c},
         ),
         Field(
             "summary",

@@ -154,14 +154,22 @@ class _Run:
         self.ctx.notes = job.report.notes
         started = time.perf_counter()
         pending: list[Record] = []
-        for row in self._rows(job):
-            rec = self._record(job, row)
-            if rec is None:
+        counter: list[ByteCount] = []
+        fr, record, batch = job.report, self._record, self.o.batch_size if kind.screen is None else 0
+        for item in read_rows(source, counter):
+            fr.rows_read += 1
+            if fr.rows_read % PROGRESS_EVERY == 0:
+                self._tick(job, counter)
+            if isinstance(item, Broken):
+                job.refuse(item.line, item.category, item.message, None)
                 continue
-            pending.append(rec)
-            if kind.screen is None and len(pending) >= self.o.batch_size:
-                self._write(job, pending)
-                pending = []
+            rec = record(job, item)
+            if rec is not None:
+                pending.append(rec)
+                if len(pending) == batch:
+                    self._write(job, pending)
+                    pending = []
+        self._tick(job, counter, done=True)
         self._write(job, pending)
         self.bulk_update(kind.model, job.updates)
         if kind.history is not None:
@@ -169,19 +177,6 @@ class _Run:
         job.report.seconds = time.perf_counter() - started
         self.report.files.append(job.report)
         return job
-
-    def _rows(self, job: _File) -> Iterator[Row]:
-        counter: list[ByteCount] = []
-        fr = job.report
-        for item in read_rows(job.source, counter):
-            fr.rows_read += 1
-            if isinstance(item, Broken):
-                job.refuse(item.line, item.category, item.message, None)
-            else:
-                yield item
-            if fr.rows_read % PROGRESS_EVERY == 0:
-                self._tick(job, counter)
-        self._tick(job, counter, done=True)
 
     def _tick(self, job: _File, counter: list[ByteCount], done: bool = False) -> None:
         if self.progress is not None:
@@ -213,12 +208,16 @@ class _Run:
         if kind.screen is not None:
             self.report.duplicates += kind.screen(self.session, self.ws, self.o, records, job.refuse_record)
         new: list[Record] = []
+        fr = job.report
         for rec in records:
             if rec.rejected:
                 continue
-            job.report.rows_valid += 1
+            fr.rows_valid += 1
             if rec.existing is not None:
-                self._update(job, rec, rec.existing)
+                if kind.updatable:
+                    self._update(job, rec, rec.existing)
+                else:
+                    fr.unchanged += 1  # activities: what was imported once stays as it is
                 continue
             new.append(rec)
             if len(new) >= self.o.batch_size:
@@ -266,9 +265,6 @@ class _Run:
     def _update(self, job: _File, rec: Record, row_id: int) -> None:
         """A record that is there already: with ``update``, change the fields that differ."""
         kind, fr = job.kind, job.report
-        if not kind.updatable:  # activities: what was imported once stays as it is
-            fr.unchanged += 1
-            return
         index = self.ex[kind.name]
         current = index.values.get(row_id, {})
         change: dict[str, Any] = {}

@@ -133,7 +133,7 @@ def email(text: str) -> str | None:
     return clean_email(text)
 
 
-def phone(text: str, region: str | None) -> str | None:
+def phone(text: str, *, region: str | None) -> str | None:
     return normalize_phone(text[:64], region) if text else None
 
 
@@ -147,7 +147,7 @@ def deal_title(text: str) -> str:
     return value
 
 
-def currency(text: str, default: str) -> str:
+def currency(text: str, *, default: str) -> str:
     code = (text or default).upper()
     if not _CURRENCY.fullmatch(code):
         raise InvalidInput(f"“{code[:20]}” isn't a currency code")
@@ -163,7 +163,7 @@ def amount(minor: str, major: str, code: str) -> int | None:
     return to_minor(major, code) if major else None
 
 
-def close_date(text: str, tz: ZoneInfo, dayfirst: bool) -> datetime | None:
+def close_date(text: str, *, tz: ZoneInfo, dayfirst: bool) -> datetime | None:
     if not text:
         return None
     try:

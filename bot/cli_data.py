@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import textwrap
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,10 +41,12 @@ from the file name (companies.csv, people.csv, deals.csv, tasks.csv ...) or else
 from the headers. Give an export directory (from `crm-bot export`) alone to restore it.
 
 Headers from HubSpot, Salesforce, Pipedrive and generic CSVs are recognised; override with
---map "Firma=name,Web=website,Fax=ignore". Fields: customers id name website owner notes;
-contacts id name first_name last_name email phone title company company_id; deals id title
-company company_id amount amount_minor currency stage close_date owner; activities id type
-summary date company company_id contact_email contact_id deal_id owner.
+--map "Firma=name,Web=website,Fax=ignore".
+{fields}
+
+The encoding is detected (UTF-8 with or without BOM, UTF-16, Windows-1252, Latin-1,
+Shift-JIS, ...; the report says which); name it with --encoding when that is wrong. A row
+longer than 1 MB is rejected, and the rest of the file is read.
 """
 
 
@@ -48,7 +55,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     imp = sub.add_parser(
         "import",
         help="import customers, contacts, deals and activities from CSV (or restore an export)",
-        description=IMPORT_HELP,
+        description=IMPORT_HELP.format(fields=_field_list()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     imp.add_argument("files", nargs="*", type=Path, help="CSV files (kind from name or headers), or an export dir")
@@ -66,7 +73,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--timezone", default="UTC", help="zone of dates without one (default: UTC)")
     imp.add_argument("--currency", default="USD", help="currency of amounts without one (default: USD)")
     imp.add_argument("--phone-region", help="country of phone numbers without +code, e.g. US or DE")
-    imp.add_argument("--rejects-dir", type=Path, help="where <file>.rejects.csv go (default: next to each file)")
+    imp.add_argument("--rejects-dir", type=Path, help="where <name>.rejects.csv go (default: next to each file)")
     imp.add_argument("--batch-size", type=int, default=5000, help="rows per bulk insert (default: 5000)")
     imp.add_argument("--min-score", type=float, default=dedupe.MIN_SCORE, help="duplicate threshold 0-100")
     imp.add_argument("--actor", default="import", help="recorded as created_by (default: import)")
@@ -81,6 +88,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _team_arguments(ded)
     ded.add_argument("--min-score", type=float, default=dedupe.MIN_SCORE, help="report pairs scoring at least this")
     ded.add_argument("--limit", type=int, default=100, help="pairs listed per section (default: 100; 0 = all)")
+
+
+def _field_list() -> str:
+    kinds = "; ".join(f"{name} {' '.join(spec.field_names)}" for name, spec in importer.SPECS.items())
+    return textwrap.fill(f"Fields: {kinds}.", width=90)
 
 
 def _team_arguments(parser: argparse.ArgumentParser) -> None:
@@ -223,13 +235,37 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
         workspace_id = _workspace(services, args, create=not args.dry_run)
         if workspace_id is None:  # a dry run for a workspace not created yet: compare with nothing
             workspace_id = 0
-        report = importer.run_import(
-            services.session_factory, workspace_id, files, options, progress=_progress(args), now=services.now()
-        )
+        with _sigterm_stops():
+            report = importer.run_import(
+                services.session_factory, workspace_id, files, options, progress=_progress(args), now=services.now()
+            )
     except CRMError as err:
         return _fail(f"{err.message} Nothing was imported.")
+    except _Terminated:
+        _fail("stopped by SIGTERM before the import was committed. Nothing was imported.")
+        return 128 + signal.SIGTERM
     print_import_report(report, sys.stdout)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM during an import: unwinds it like Ctrl-C, so it rolls back and removes its temporary files."""
+
+
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _restore(args: argparse.Namespace, services: Services, directory: Path) -> int:
@@ -285,13 +321,42 @@ def _more(out: TextIO, shown: int, total: int) -> None:
         out.write(f"    … and {total - shown:,} more\n")
 
 
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16 LE",
+    "utf-16-be": "UTF-16 BE",
+    "utf-32": "UTF-32",
+    "cp1252": "Windows-1252",
+    "latin-1": "Latin-1",
+    "cp932": "Shift-JIS",
+    "shift_jis": "Shift-JIS",
+    "euc_jp": "EUC-JP",
+    "gb18030": "GB18030",
+    "big5": "Big5",
+    "cp949": "Korean (cp949)",
+    "cp1250": "Windows-1250",
+    "cp1251": "Windows-1251",
+}
+
+
+def encoding_label(fr: importer.FileReport) -> str:
+    """ "Shift-JIS (cp932), detected" or "latin-1, from --encoding": the name to give --encoding, and why."""
+    name = ENCODING_NAMES.get(fr.encoding)
+    shown = name or fr.encoding
+    if name and name.lower() != fr.encoding.lower():
+        shown = f"{name} ({fr.encoding})"
+    return f"{shown}, {'from --encoding' if fr.encoding_given else 'detected'}"
+
+
 def print_import_report(report: importer.ImportReport, out: TextIO) -> None:
     w = out.write
     if report.dry_run:
         w("Dry run: nothing was written.\n")
     for fr in report.files:
         delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(fr.delimiter, fr.delimiter)
-        w(f"\n{fr.path.name} ({fr.kind}; {fr.encoding}, {delimiter}-separated)\n")
+        w(f"\n{fr.path.name} ({fr.kind}; {encoding_label(fr)}; {delimiter}-separated)\n")
         verb = "would be " if report.dry_run else ""
         w(
             f"  {fr.rows_read:,} rows read, {fr.rows_valid:,} valid: {fr.inserted:,} {verb}new, "

@@ -407,7 +407,7 @@ def test_a_failure_halfway_leaves_the_database_as_it_was(services, ws, tmp_path,
     assert count(services, Customer) == 0 and count(services, Activity) == 0
     assert not list(tmp_path.glob("*.rejects.csv")) and not list(tmp_path.glob(".rejects-*"))
     # An unclosed quote swallowing the rest of the file is a clear error too.
-    monkeypatch.setattr(importer, "FIELD_LIMIT", 1000)
+    monkeypatch.setattr(importer.reader, "ROW_LIMIT", 1000)
     (tmp_path / "activities.csv").write_bytes(b'Subject,Date,Company\n"Call,2024-01-01,Acme\n' + b"x" * 2000)
     with pytest.raises(ImportFileError, match="unclosed quote"):
         run_import(services.session_factory, ws, files, ImportOptions())

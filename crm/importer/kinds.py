@@ -1,0 +1,525 @@
+"""What each kind of file holds, and how its rows become records: one :class:`Kind` per kind.
+
+A kind is mostly data: its :class:`Field` s (the header spellings of the usual exports, and
+the cleaner that reads each value), the keys no two rows of a file may share
+(:class:`Unique`), the columns ``--update`` may change. Three small functions say what
+data can't: how the cleaned values become a :class:`Record` (``build``), how a record finds
+the row it already is (``match``), and, for customers, a look over the whole file for
+probable duplicates (``screen``). :mod:`crm.importer.run` drives all four kinds with
+one loop.
+
+Adding a column is adding a :class:`Field` (and, when it is stored, a line in ``build``);
+adding a vendor's spelling of a header is adding it to the field's ``aliases``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from crm.customers import clean_name
+from crm.errors import InvalidInput
+from crm.importer import values as v
+from crm.importer.duplicates import screen_customers
+from crm.importer.existing import Existing, Index
+from crm.importer.reader import Row
+from crm.importer.report import DuplicateFinding, ImportOptions
+from crm.models import Activity, Contact, Customer, Deal, DealStageChange
+from crm.normalize import normalize_name
+
+
+class Reject(Exception):
+    """A row that is refused, with the category and sentence the report and rejects file show."""
+
+    def __init__(self, category: str, message: str, *, missing: str | None = None) -> None:
+        super().__init__(message)
+        self.category = category
+        self.message = message
+        self.missing = missing  # the company that was not found, for the report's list
+
+
+class Record:
+    """A checked row: the columns to store, and the keys it is indexed and matched by."""
+
+    __slots__ = ("existing", "keys", "line", "rejected", "row", "values")
+
+    def __init__(self, source: Row, row: dict[str, Any], keys: dict[str, Any]) -> None:
+        self.line = source.line
+        self.values: list[str] | None = source.values  # the original cells, for the rejects file
+        self.row = row
+        self.keys = keys
+        self.existing: int | None = None  # the id of the row it matched
+        self.rejected = False
+
+
+@dataclass
+class Context:
+    """What cleaning and building a row may look at."""
+
+    options: ImportOptions
+    tz: ZoneInfo
+    existing: Existing
+    notes: Counter[str] = field(default_factory=Counter)  # the current file's notes
+    type_cache: dict[str, str | None] = field(default_factory=dict)
+    _cleaners: dict[str, tuple[tuple[str, Callable[[str], Any], str], ...]] = field(default_factory=dict)
+
+    def cleaners(self, kind: Kind) -> tuple[tuple[str, Callable[[str], Any], str], ...]:
+        """(field, text -> value, reject category) for the fields that have a cleaner, bound to this import."""
+        found = self._cleaners.get(kind.name)
+        if found is None:
+            found = self._cleaners[kind.name] = tuple(
+                (f.name, partial(f.clean, **f.bind(self)) if f.bind else f.clean, f.category)
+                for f in kind.fields
+                if f.clean is not None
+            )
+        return found
+
+    def company(self, ref: str, name: str, email: str | None) -> int:
+        """The customer a row belongs to; Reject when there is none."""
+        found = self.existing.company(ref, name, email)
+        if found is None:
+            raise missing_company(name or ref)
+        return found
+
+
+def missing_company(what: str) -> Reject:
+    what = what or "(none given)"
+    return Reject("company not found", f"company “{what[:80]}” not found", missing=what)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    aliases: tuple[str, ...]  # header spellings (case, spaces and punctuation don't matter)
+    clean: Callable[..., Any] | None = None  # text -> value; InvalidInput rejects the row under ``category``
+    category: str = ""
+    bind: Callable[[Context], dict[str, Any]] | None = None  # keyword arguments of ``clean`` from the import
+
+
+@dataclass(frozen=True)
+class Unique:
+    """No two rows of a file may share this key: the later one is rejected."""
+
+    key: str
+    category: str
+    message: Callable[[Record, int], str]  # (record, line of the first) -> sentence
+    unless: tuple[str, ...] = ()  # not checked when the record has one of these keys (still remembered)
+
+
+@dataclass(frozen=True)
+class History:
+    """Every change of ``column`` is also written as a row of ``model`` (deals: the stage history)."""
+
+    column: str
+    model: type
+    row: Callable[[int, Any, Any], dict[str, Any]]  # (id, before, after) -> the history row's columns
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # "customers": the CLI's --customers, the report's kind
+    entity: str  # the audit entity type
+    model: type
+    fields: tuple[Field, ...]
+    required: tuple[str, ...]  # the file needs a column for one of these
+    distinctive: frozenset[str]  # fields that say a file is of this kind
+    file_hints: tuple[str, ...]  # parts of file names that say so
+    build: Callable[[dict[str, Any], Row, Context], Record]
+    match: Callable[[Record, Index], int | None]
+    unique: tuple[Unique, ...]
+    updatable: tuple[str, ...] = ()  # columns --update may change; empty: rows are never updated
+    derived: frozenset[str] = frozenset()  # updatable columns that alone are no change
+    remember: tuple[str, ...] = ()  # columns of new rows that later files look up
+    touches: str | None = None  # the column naming the customer whose search entry changes
+    backfill_ref: bool = False  # store the source id on a matched row that has none
+    returning: bool = True  # new rows need their ids (later rows refer to them)
+    history: History | None = None
+    # looks over all the file's records before they are written (see duplicates.screen_customers)
+    screen: Callable[..., list[DuplicateFinding]] | None = None
+
+    @cached_property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+def clean_values(kind: Kind, row: Row, ctx: Context) -> dict[str, Any]:
+    """The row's values, each field's cleaner run over its text (in field order), in place.
+
+    Reject on the first value a cleaner refuses. A field without a cleaner keeps its text,
+    and is absent when the row has none (``values.get(name, "")``).
+    """
+    values: dict[str, Any] = row.fields
+    for name, clean, category in ctx.cleaners(kind):
+        try:
+            values[name] = clean(values.get(name, ""))
+        except InvalidInput as err:
+            raise Reject(category, err.message) from None
+    return values
+
+
+def aliases(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+_COMPANY = "company, company name, account, account name, organization, organization name, organisation, \
+organisation name, org name, customer, customer name, associated company, business name"
+_COMPANY_ID = "company id, account id, organization id, organisation id, associated company id, customer id, org id"
+_INVALID_NAME = "missing or invalid name"
+_TOO_LONG = "field too long"
+
+
+def _id_twice(rec: Record, line: int) -> str:
+    return f"id {rec.keys['ref']} appears twice (first on line {line})"
+
+
+_REF = Unique("ref", "duplicate id", _id_twice)
+
+
+def _id(*more: str) -> Field:
+    return Field("id", aliases("id, record id, external id, external ref, " + ", ".join(more)), v.ref)
+
+
+def _owner(more: str) -> Field:
+    return Field("owner", aliases("owner, " + more), v.owner)
+
+
+def _company(names: str, ids: str) -> tuple[Field, Field]:
+    return Field("company", aliases(f"{_COMPANY}, {names}")), Field("company_id", aliases(f"{_COMPANY_ID}, {ids}"))
+
+
+# -- customers -------------------------------------------------------------------------------------
+def _build_customer(values: dict[str, Any], row: Row, ctx: Context) -> Record:
+    name, normalized = values["name"]
+    website, domain = values["website"]
+    ref = values["id"]
+    stored = {
+        "name": name,
+        "normalized_name": normalized,
+        "website": website,
+        "domain": domain,
+        "owner_user_id": values["owner"],
+        "notes": values["notes"],
+        "external_ref": ref,
+        "index_version": 0,
+    }
+    return Record(row, stored, {"ref": ref, "name": normalized, "domain": domain})
+
+
+def _match_customer(rec: Record, index: Index) -> int | None:
+    found = index.find("ref", rec.keys["ref"])
+    return found if found is not None else index.find("name", rec.keys["name"])
+
+
+CUSTOMERS = Kind(
+    name="customers",
+    entity="customer",
+    model=Customer,
+    fields=(
+        _id("company id, account id, organization id, customer id"),
+        Field("name", aliases(_COMPANY + ", name, company legal name"), v.company_name, _INVALID_NAME),
+        Field(
+            "website",
+            aliases(
+                "website, website url, web site, url, domain, company domain name, company domain, "
+                "organization website, homepage, web"
+            ),
+            v.website,
+            "invalid website",
+        ),
+        _owner("company owner, account owner, organization owner, owner user id"),
+        Field("notes", aliases("notes, note, description, about"), v.notes, _TOO_LONG),
+    ),
+    required=("name",),
+    distinctive=frozenset({"website"}),
+    file_hints=("compan", "account", "organi", "customer", "client"),
+    build=_build_customer,
+    match=_match_customer,
+    unique=(_REF, Unique("name", "duplicate in file", lambda r, line: f"same company as line {line}", ("ref",))),
+    updatable=("name", "normalized_name", "website", "domain", "owner_user_id", "notes"),
+    derived=frozenset({"normalized_name"}),
+    touches="id",
+    backfill_ref=True,
+    screen=screen_customers,
+)
+
+
+# -- contacts --------------------------------------------------------------------------------------
+def _build_contact(values: dict[str, Any], row: Row, ctx: Context) -> Record:
+    email = values["email"]
+    name_text = values.get("name") or " ".join(x for x in (values.get("first_name"), values.get("last_name")) if x)
+    try:
+        name, normalized = clean_name(name_text or email, label="contact name")
+    except InvalidInput as err:
+        raise Reject(_INVALID_NAME, err.message) from None
+    customer_id = ctx.company(values.get("company_id", ""), values.get("company", ""), email)
+    ref = values["id"]
+    stored = {
+        "customer_id": customer_id,
+        "name": name,
+        "normalized_name": normalized,
+        "email": email,
+        "phone": values["phone"],
+        "title": values["title"],
+        "external_ref": ref,
+    }
+    return Record(row, stored, {"ref": ref, "email": email, "name": (customer_id, normalized)})
+
+
+def _match_contact(rec: Record, index: Index) -> int | None:
+    keys = rec.keys
+    found = index.find("ref", keys["ref"])
+    if found is None:
+        found = index.find("email", keys["email"]) if keys["email"] else index.find("name", keys["name"])
+    return found
+
+
+CONTACTS = Kind(
+    name="contacts",
+    entity="contact",
+    model=Contact,
+    fields=(
+        _id("contact id, person id"),
+        Field("name", aliases("name, full name, contact name, person name, contact")),
+        Field("first_name", aliases("first name, firstname, given name, person first name")),
+        Field("last_name", aliases("last name, lastname, surname, family name, person last name")),
+        Field(
+            "email",
+            aliases("email, e mail, email address, person email, work email, contact email, primary email"),
+            v.email,
+            "invalid email",
+        ),
+        Field(
+            "phone",
+            aliases(
+                "phone, phone number, mobile, mobile phone, mobile phone number, person phone, work phone, "
+                "telephone, business phone"
+            ),
+            v.phone,
+            "invalid phone",
+            bind=lambda c: {"region": c.options.phone_region},
+        ),
+        Field("title", aliases("title, job title, position, role, person job title"), v.title, _TOO_LONG),
+        *_company("person organization, person organization name", "person organization id"),
+    ),
+    required=("name", "first_name", "last_name", "email"),
+    distinctive=frozenset({"email", "first_name", "last_name", "title", "phone"}),
+    file_hints=("contact", "people", "person", "lead"),
+    build=_build_contact,
+    match=_match_contact,
+    unique=(
+        _REF,
+        Unique("email", "duplicate in file", lambda r, line: f"{r.keys['email']} is also on line {line}"),
+        Unique("name", "duplicate in file", lambda r, line: f"same contact as line {line}", ("email", "ref")),
+    ),
+    updatable=("name", "normalized_name", "email", "phone", "title"),
+    derived=frozenset({"normalized_name"}),
+    remember=("customer_id",),
+    touches="customer_id",
+)
+
+
+# -- deals -----------------------------------------------------------------------------------------
+def _build_deal(values: dict[str, Any], row: Row, ctx: Context) -> Record:
+    code = values["currency"]
+    try:
+        amount = v.amount(values.get("amount_minor", ""), values.get("amount", ""), code)
+    except InvalidInput as err:
+        raise Reject("invalid amount", err.message) from None
+    customer_id = ctx.company(values.get("company_id", ""), values.get("company", ""), None)
+    title, stage, close, ref = values["title"], values["stage"], values["close_date"], values["id"]
+    stored = {
+        "customer_id": customer_id,
+        "title": title,
+        "amount_minor": amount,
+        "currency": code,
+        "stage": stage,
+        "expected_close": v.day(close),
+        "owner_user_id": values["owner"],
+        "closed_at": close if stage in ("won", "lost") and close else None,
+        "external_ref": ref,
+    }
+    return Record(row, stored, {"ref": ref, "title": (customer_id, normalize_name(title))})
+
+
+def _match_deal(rec: Record, index: Index) -> int | None:
+    found = index.find("ref", rec.keys["ref"])
+    return found if found is not None else index.find("title", rec.keys["title"])
+
+
+def _stage_change(deal_id: int, before: Any, after: Any) -> dict[str, Any]:
+    return {"deal_id": deal_id, "from_stage": before, "to_stage": after}
+
+
+DEALS = Kind(
+    name="deals",
+    entity="deal",
+    model=Deal,
+    fields=(
+        _id("deal id, opportunity id"),
+        Field(
+            "title",
+            aliases("title, deal name, deal title, opportunity name, name, deal, opportunity"),
+            v.deal_title,
+            _INVALID_NAME,
+        ),
+        *_company("deal organization, deal organization name", "deal organization id"),
+        Field(
+            "currency",
+            aliases("currency, deal currency, amount currency, currency code, currency iso code"),
+            v.currency,
+            "invalid amount",
+            bind=lambda c: {"default": c.options.currency},
+        ),
+        Field("amount", aliases("amount, value, deal value, deal amount, opportunity amount")),
+        Field("amount_minor", aliases("amount minor")),
+        Field(
+            "stage",
+            aliases("stage, deal stage, stage name, pipeline stage, deal stage name"),
+            v.stage_key,
+        ),
+        Field(
+            "close_date",
+            aliases(
+                "close date, expected close date, closedate, expected close, deal expected close date, "
+                "deal close date, won time"
+            ),
+            v.close_date,
+            "invalid date",
+            bind=lambda c: {"tz": c.tz, "dayfirst": c.options.dayfirst},
+        ),
+        _owner("deal owner, opportunity owner, owner user id, deal owner id"),
+    ),
+    required=("title",),
+    distinctive=frozenset({"stage", "amount", "close_date", "amount_minor"}),
+    file_hints=("deal", "opportunit", "pipeline"),
+    build=_build_deal,
+    match=_match_deal,
+    unique=(_REF, Unique("title", "duplicate in file", lambda r, line: f"same deal as line {line}", ("ref",))),
+    updatable=("title", "amount_minor", "currency", "stage", "expected_close"),
+    remember=("customer_id",),
+    history=History("stage", DealStageChange, _stage_change),
+)
+
+
+# -- activities ------------------------------------------------------------------------------------
+def _activity_type(text: str, *, ctx: Context) -> str:
+    """The activity type's key; an unknown type is saved as a note (and counted in the report)."""
+    cache = ctx.type_cache
+    if text not in cache:
+        found = ctx.options.activity_types.resolve(text)
+        cache[text] = found.key if found else None
+    key = cache[text]
+    if key is None:
+        types = ctx.options.activity_types
+        key = "note" if types.is_active("note") else types.keys[0]
+        ctx.notes[f"unknown activity type saved as {key}"] += 1
+    return key
+
+
+def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
+    type_key, occurred, ref = values["type"], values["date"], values["id"]
+    summary = values["summary"] or ctx.options.activity_types.describe(type_key).label
+    contact_email = values["contact_email"]
+    contacts, deals = ctx.existing.contacts, ctx.existing.deals
+    contact_ref, deal_ref = values.get("contact_id"), values.get("deal_id")
+    contact_id = contacts.by["ref"].get(contact_ref) if contact_ref else None
+    if contact_id is None and contact_email:
+        contact_id = contacts.by["email"].get(contact_email)
+    deal_id = deals.by["ref"].get(deal_ref) if deal_ref else None
+    company_ref, company = values.get("company_id", ""), values.get("company", "")
+    customer_id = ctx.existing.company(company_ref, company, contact_email or None)
+    if customer_id is None and contact_id is not None:
+        customer_id = contacts.values.get(contact_id, {}).get("customer_id")
+    if customer_id is None and deal_id is not None:
+        customer_id = deals.values.get(deal_id, {}).get("customer_id")
+    if customer_id is None:
+        raise missing_company(company or company_ref or contact_email)
+    if ref is not None:
+        key = f"import:{ref}"[:128]
+    else:
+        who = (company_ref or normalize_name(company)) if (company_ref or company) else contact_email
+        parts = (who, contact_email, occurred.isoformat(), type_key, summary)
+        key = _HASHED + hashlib.sha1(_SEPARATOR.join(parts).encode()).hexdigest()
+    if key in ctx.existing.activities.by["key"]:
+        return Record(row, {}, {"key": key})  # imported before, and never rewritten: nothing to store
+    stored = {
+        "customer_id": customer_id,
+        "contact_id": contact_id,
+        "deal_id": deal_id,
+        "type_key": type_key,
+        "summary": summary,
+        "occurred_at": occurred,
+        "source": "import",
+        "idempotency_key": key,
+        "external_ref": ref,
+        "created_by": values["owner"] or ctx.options.actor,
+    }
+    return Record(row, stored, {"key": key})
+
+
+_SEPARATOR = "\x1f"
+_HASHED = "import:h:"
+
+
+def _earlier_activity(rec: Record, line: int) -> str:
+    key = rec.keys["key"]
+    what = "the same company, time, type and summary" if key.startswith(_HASHED) else f"id {key[len('import:') :]}"
+    return f"an earlier row has {what}"
+
+
+ACTIVITIES = Kind(
+    name="activities",
+    entity="activity",
+    model=Activity,
+    fields=(
+        _id("activity id, task id, engagement id"),
+        Field(
+            "date",
+            aliases(
+                "date, occurred at, activity date, due date, activity due date, timestamp, date time, "
+                "activity date time, start date, created date"
+            ),
+            v.parse_datetime,
+            "invalid date",
+            bind=lambda c: {"tz": c.tz, "dayfirst": c.options.dayfirst},
+        ),
+        Field(
+            "type",
+            aliases("type, activity type, type key, task type, engagement type, activity type name"),
+            _activity_type,
+            bind=lambda c: {"ctx": c},
+        ),
+        Field(
+            "summary",
+            aliases(
+                "summary, subject, note, notes, description, body, activity note, activity subject, details, "
+                "comments, content"
+            ),
+            v.summary,
+            _TOO_LONG,
+        ),
+        *_company("activity organization", "activity organization id"),
+        Field(
+            "contact_email",
+            aliases("contact email, email, person email, activity person email"),
+            str.lower,
+        ),
+        Field("contact_id", aliases("contact id, person id, associated contact id, who id, activity person id")),
+        Field("deal_id", aliases("deal id, opportunity id, associated deal id, activity deal id, what id")),
+        _owner("created by, assigned to, activity owner, user"),
+    ),
+    required=("date",),
+    distinctive=frozenset({"type", "summary", "date", "contact_email"}),
+    file_hints=("activit", "task", "call", "meeting", "note", "event", "engagement", "history"),
+    build=_build_activity,
+    match=lambda rec, index: index.find("key", rec.keys["key"]),
+    unique=(Unique("key", "duplicate in file", _earlier_activity),),
+    returning=False,
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (CUSTOMERS, CONTACTS, DEALS, ACTIVITIES)}  # the order of import

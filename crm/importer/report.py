@@ -1,0 +1,96 @@
+"""What an import is asked to do (:class:`ImportOptions`) and what it found (:class:`ImportReport`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crm.activity_types import DEFAULT as DEFAULT_TYPES
+from crm.activity_types import ActivityTypes
+
+SHOW_PROBLEMS = 1_000  # problems kept per file for the report (all are counted)
+
+Progress = Callable[[str, int, int, int, bool], None]  # (label, rows, bytes done, bytes total, finished)
+
+
+@dataclass
+class ImportOptions:
+    dry_run: bool = False
+    update: bool = False
+    skip_duplicates: bool = False  # reject rows that probably duplicate an existing customer
+    dayfirst: bool = False
+    timezone: str = "UTC"
+    currency: str = "USD"
+    phone_region: str | None = None
+    actor: str = "import"
+    batch_size: int = 5_000
+    min_score: float = 85.0
+    mapping: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None  # the files' encoding; None: detected per file
+    rejects_dir: Path | None = None  # where <name>.rejects.csv go (default: next to each file)
+    activity_types: ActivityTypes = DEFAULT_TYPES
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    category: str  # "invalid email", "invalid phone", "invalid date", "company not found", ...
+    message: str
+
+
+@dataclass
+class FileReport:
+    path: Path
+    kind: str
+    encoding: str = ""
+    encoding_given: bool = False  # named with --encoding (else detected)
+    delimiter: str = ","
+    columns: dict[str, str] = field(default_factory=dict)  # field -> header(s) used
+    ignored: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_valid: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    categories: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)  # e.g. "unknown activity type saved as note"
+    rejects_path: Path | None = None
+    seconds: float = 0.0
+
+    def problem(self, line: int, category: str, message: str) -> None:
+        self.rejected += 1
+        self.categories[category] += 1
+        if len(self.problems) < SHOW_PROBLEMS:
+            self.problems.append(Problem(line, category, message))
+
+
+@dataclass(frozen=True)
+class DuplicateFinding:
+    line: int
+    name: str
+    target: str  # "#12 Acme Corp" (in the database) or "line 7 Acme Corp." (in the file)
+    target_id: int | None
+    score: float
+    reasons: tuple[str, ...]
+    in_database: bool
+
+
+@dataclass
+class ImportReport:
+    dry_run: bool
+    files: list[FileReport] = field(default_factory=list)
+    duplicates: list[DuplicateFinding] = field(default_factory=list)
+    missing_companies: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, company)
+    seconds: float = 0.0
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_valid(self) -> int:
+        return sum(f.rows_valid for f in self.files)

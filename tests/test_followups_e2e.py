@@ -136,7 +136,7 @@ def test_one_line_reads_customer_time_and_note(text, note):
 def test_one_line_refuses_in_one_escaped_sentence(text, message):
     with pytest.raises(InvalidInput) as err:
         parse_follow_up_line(text, fake_lookup, fake_date)
-    assert message in err.value.message
+    assert message in err.value.shown  # what Slack shows: the typed words escaped once
 
 
 # -- end to end ----------------------------------------------------------------------------------------

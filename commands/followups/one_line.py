@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commands.activities.quick_log import Lookup, ReadDate, leading_customer
-from commands.blockkit import esc
+from commands.blockkit import truncate
 from crm.errors import CRMError, InvalidInput
 from crm.models import Customer
 
@@ -33,7 +33,7 @@ def parse_follow_up_line(text: str, lookup: Lookup, read_date: ReadDate) -> Foll
     customer, rest, ambiguous = leading_customer(text, lookup)
     if customer is None:
         why = "Several customers match" if ambiguous else "I can't find a customer"
-        raise InvalidInput(f"{why} at the start of “{esc(text, 80)}”. {USAGE}")
+        raise InvalidInput(f"{why} at the start of “{truncate(' '.join(text.split()), 80)}”. {USAGE}")  # shown escaped
     words = rest.split()
     last_error: CRMError | None = None
     for k in range(min(MAX_WHEN_WORDS, len(words)), 0, -1):  # the longest phrase that reads as a time

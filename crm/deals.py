@@ -115,7 +115,7 @@ def clean_stage(stages: PipelineStages, key: str | None, *, current: str | None 
     return stage.key
 
 
-_SYSTEM_ACTOR = re.compile(r"[a-z][a-z_-]{1,31}")  # "import", "system" (crm.actors.system)
+_SYSTEM_ACTOR = re.compile(r"[a-z][a-z_-]{1,31}")  # "import", "system"
 
 
 def check_actor(actor: str) -> str:

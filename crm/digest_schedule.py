@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
+from crm.db import rows_changed
 from crm.errors import InvalidInput, NotFound
 from crm.models import DigestRun, DigestSubscription, Workspace
 
@@ -393,10 +394,10 @@ def claim(sf: sessionmaker[Session], due: DueRun, *, now: datetime, replica: str
             )
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if rows_changed(result) != 1:
             return None
         run = session.scalars(select(DigestRun).where(mine)).one()
-        workspace = session.get(Workspace, sub.workspace_id)
+        workspace = session.get_one(Workspace, sub.workspace_id)
         # No outcome recorded (the claimant died) or one in doubt: the post may exist already.
         recovered = run.attempts > 1 and (run.error is None or run.error.startswith("ambiguous"))
         run.error = None
@@ -444,7 +445,7 @@ def mark_done(
             .values(sent_at=now, message_ts=ts, error=(note or None) and note[:255], claimed_until=None)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if rows_changed(result) != 1:
             return False
         if snapshot is not None:
             session.execute(

@@ -95,10 +95,6 @@ class Tracked(Created):
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)
 
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
-
 
 class Workspace(Created, Base):
     """A Slack workspace (team), optionally inside an Enterprise Grid org."""

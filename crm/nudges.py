@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
 from crm.actors import Actor
+from crm.db import rows_changed
 from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm.followups import check_owner
 from crm.models import Activity, Customer, FollowUp, Workspace
@@ -148,7 +148,7 @@ def mark_sent(
                 nudge_claimed_until=None,
             )
         )
-        return cast(CursorResult, result).rowcount == 1
+        return rows_changed(result) == 1
 
 
 def mark_failed(

@@ -106,7 +106,8 @@ class SlackDigestSender:
         # An attempt in doubt is at most a lease or a backoff old: the latest 200 messages cover it.
         history = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
         wanted = self._payload(claim)
-        for message in history.get("messages", []):
+        messages: list[dict[str, Any]] = history.get("messages") or []
+        for message in messages:
             meta = message.get("metadata") or {}
             if meta.get("event_type") == METADATA_EVENT and meta.get("event_payload") == wanted:
                 return message.get("ts")

@@ -36,7 +36,6 @@ CUSTOMER_FIELDS = {
 }
 CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
 NAME_THE_CONTACT = "Give the contact a name, or clear the fields."
-MERGE_THEM = "Merge them instead?"
 SAVE_ANYWAY = "Tick “Save anyway” if this is a different person."
 
 

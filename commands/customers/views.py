@@ -57,8 +57,8 @@ EDIT_VIEW = "customer_edit"
 CONTACT_VIEW = "contact_save"
 
 # Input blocks (block_id == the field name the service reports in InvalidInput.field).
-B_NAME, A_NAME = "name", "value"
-B_WEBSITE, A_WEBSITE = "website", "value"
+B_NAME = "name"
+B_WEBSITE = "website"
 B_OWNER, A_OWNER = "owner", "value"
 B_CONTACT_NAME, B_CONTACT_EMAIL, B_CONTACT_PHONE, B_CONTACT_TITLE = (
     "contact_name",

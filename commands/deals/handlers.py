@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
-NO_DEAL = "That deal no longer exists."
 NO_CUSTOMER = "That customer no longer exists. It may have been deleted."
 
 

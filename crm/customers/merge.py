@@ -18,6 +18,7 @@ from crm import audit
 from crm.actors import Actor
 from crm.customers.store import add_alias, live_customer
 from crm.customers.values import recorded_id
+from crm.db import rows_changed
 from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm.lookup import SearchRegistry, bump_search_version
 from crm.models import Activity, Contact, Customer, CustomerAlias, Deal, FollowUp, utcnow
@@ -91,7 +92,7 @@ def _move_everything(session: Session, workspace_id: int, duplicate: Customer, k
             .values(customer_id=keeper.id)
             .execution_options(synchronize_session=False)
         )
-        moved[model.__tablename__] = getattr(result, "rowcount", 0) or 0
+        moved[model.__tablename__] = rows_changed(result)
     session.execute(
         update(CustomerAlias)
         .where(CustomerAlias.customer_id == duplicate.id)

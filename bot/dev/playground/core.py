@@ -32,6 +32,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from slack_bolt import App
+
 from bot.app import create_app
 from bot.config import Settings
 from bot.dev.driver import Response, SlackDriver
@@ -52,7 +54,8 @@ from bot.services import Services
 from crm.db import make_engine, make_session_factory
 from crm.migrate import upgrade
 from crm.models import utcnow
-from reminders.digests import digest_tick, make_digest_sender
+from reminders.digests import SlackDigestSender, digest_tick, make_digest_sender
+from reminders.nudges import SlackNudgeSender
 from reminders.scheduler import make_sender, nudge_client, nudge_tick
 
 log = logging.getLogger(__name__)
@@ -118,7 +121,7 @@ class Playground:
         self.driver: SlackDriver | None = None
         self.demo_summary: dict[str, int] = {}
         self._tmpdir: str | None = None
-        self._app = None
+        self._app: App | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._version = 0
@@ -129,8 +132,8 @@ class Playground:
         self._tick_now = threading.Event()
         self._tick_lock = threading.Lock()
         self._ticker: threading.Thread | None = None
-        self._sender = None
-        self._digest_sender = None
+        self._sender: SlackNudgeSender | None = None
+        self._digest_sender: SlackDigestSender | None = None
         self.last_tick: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -692,7 +695,7 @@ class Playground:
 
     def tick(self) -> dict[str, Any]:
         """Run the scheduled jobs once, as each replica's scheduler would."""
-        assert self.services is not None and self._sender is not None
+        assert self.services is not None and self._sender is not None and self._digest_sender is not None
         with self._tick_lock:
             report: dict[str, Any] = {
                 "at": self.clock().isoformat(),

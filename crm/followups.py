@@ -20,6 +20,7 @@ from crm.actors import Actor
 from crm.customers import live_customer
 from crm.errors import DateParseError, InvalidInput, NotFound
 from crm.models import USER_ID, Deal, FollowUp
+from crm.states import AuditAction, FollowUpStatus
 
 MAX_NOTE = 3000
 MAX_KEY = 128  # the idempotency_key columns
@@ -98,7 +99,7 @@ def create_follow_up(
         owner_user_id=owner_user_id,
         due_at=due_at,
         note=note,
-        status="open",
+        status=FollowUpStatus.OPEN,
         nudge_at=due_at,
         created_by=actor.user_id,
         created_at=now,
@@ -106,7 +107,7 @@ def create_follow_up(
     )
     session.add(follow_up)
     session.flush()
-    audit.change(session, follow_up, "create", actor=actor.user_id)
+    audit.change(session, follow_up, AuditAction.CREATE, actor=actor.user_id)
     return follow_up
 
 

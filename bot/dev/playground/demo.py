@@ -22,6 +22,7 @@ from crm.customers import ContactInput, create_customer
 from crm.lookup import bump_search_version
 from crm.models import Activity, Contact, Customer, Deal, DealStageChange, FollowUp
 from crm.normalize import normalize_name
+from crm.states import ActivitySource, FollowUpStatus
 
 SEED = 20240901
 CUSTOMERS = 300
@@ -127,7 +128,7 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
             owner_user_id=owner,
             contact=contact,
             force=True,
-            source="import",
+            source=ActivitySource.IMPORT,
         )
         made.append((customer.id, customer.name, domain, owner))
 
@@ -204,7 +205,7 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                             contact=(people or ["the buyer"])[0], deal=on_deal.title if on_deal else "the renewal"
                         ),
                         occurred_at=occurred,
-                        source="import",
+                        source=ActivitySource.IMPORT,
                         created_by=who,
                         created_at=occurred,
                     )
@@ -237,7 +238,7 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                     owner_user_id=owner,
                     due_at=due,
                     note=note,
-                    status="open",
+                    status=FollowUpStatus.OPEN,
                     nudge_at=due,
                     created_by=owner,
                     created_at=now - timedelta(days=1),

@@ -23,14 +23,13 @@ from crm.errors import InvalidInput, NotFound
 from crm.models import Customer, Deal, DealStageChange
 from crm.money import exponent, format_money, to_minor
 from crm.pipeline_stages import CLOSED_KEYS, PipelineStages
+from crm.slack_ids import is_user_id
 from crm.states import AuditAction
 
 MAX_TITLE = 255  # deals.title
 ALREADY_SAVED = "This deal was already saved."
 MAX_AMOUNT_CHARS = 40  # longer than any amount a rep types ("999,999,999,999.99 USD")
 DEFAULT_CURRENCY = "USD"
-# A Slack user id (deals.owner_user_id holds at most 32 characters).
-SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 # ISO 4217 codes in circulation (2024), plus the precious metals traders use.
 ISO_CURRENCIES = frozenset(
@@ -120,7 +119,7 @@ _SYSTEM_ACTOR = re.compile(r"[a-z][a-z_-]{1,31}")  # "import", "system"
 
 def check_actor(actor: str) -> str:
     """The user id recorded as having made the change: a Slack user id, or a system name."""
-    if not (SLACK_USER_ID.fullmatch(actor) or _SYSTEM_ACTOR.fullmatch(actor)):
+    if not (is_user_id(actor) or _SYSTEM_ACTOR.fullmatch(actor)):
         raise InvalidInput("I can't tell who is asking, so nothing was saved. Please try again from Slack.")
     return actor
 
@@ -130,7 +129,7 @@ def clean_owner(user_id: str | None) -> str | None:
     text = (user_id or "").strip()
     if not text:
         return None
-    if not SLACK_USER_ID.fullmatch(text):
+    if not is_user_id(text):
         raise InvalidInput("Pick the deal's owner from the list of people.", field="owner")
     return text
 

@@ -8,7 +8,6 @@ own transaction. An open follow-up waits for its nudge at ``nudge_at`` (= ``due_
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -19,12 +18,12 @@ from crm import audit
 from crm.actors import Actor
 from crm.customers import live_customer
 from crm.errors import DateParseError, InvalidInput, NotFound
-from crm.models import USER_ID, Deal, FollowUp
+from crm.models import Deal, FollowUp
+from crm.slack_ids import is_user_id
 from crm.states import AuditAction, FollowUpStatus
 
 MAX_NOTE = 3000
 MAX_KEY = 128  # the idempotency_key columns
-_SLACK_USER_ID = re.compile(rf"[UW][A-Z0-9]{{2,{USER_ID - 1}}}")
 
 
 def fit_key(key: str | None) -> str | None:
@@ -33,11 +32,6 @@ def fit_key(key: str | None) -> str | None:
     if not key or len(key) <= MAX_KEY:
         return key or None
     return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def is_user_id(value: object) -> bool:
-    """Whether ``value`` looks like a Slack user id (``U…`` or ``W…``), the only kind of owner."""
-    return isinstance(value, str) and _SLACK_USER_ID.fullmatch(value) is not None
 
 
 def check_owner(owner_user_id: str | None) -> str:

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Sequence
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import OperationalError
 
 from bot import cli_data
 from bot.config import ConfigError, Settings, load_settings
@@ -56,17 +55,7 @@ def _setup_logging(level: str) -> None:
 
 
 def _migrate(services: Services) -> None:
-    from crm.migrate import upgrade
-
-    try:
-        revision = upgrade(services.engine)
-    except OperationalError as exc:
-        raise ConfigError(
-            "DATABASE_URL points at a database that does not answer "
-            f"({exc.orig.__class__.__name__}: {str(exc.orig).strip().splitlines()[0]}); "
-            "check the host, port, user and database name."
-        ) from None
-    log.info("database schema is at revision %s", revision)
+    log.info("database schema is at revision %s", services.migrate())
 
 
 def cmd_migrate(settings: Settings) -> int:

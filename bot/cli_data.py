@@ -22,7 +22,6 @@ from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from bot.config import ConfigError, Settings
 from bot.services import Services
@@ -150,7 +149,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema talk is for `crm-bot migrate`
     services = Services.from_settings(settings)
     try:
-        _migrate(services)
+        services.migrate()
         if args.command == "import":
             return cmd_import(args, services)
         if args.command == "export":
@@ -158,19 +157,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_dedupe(args, services)
     finally:
         services.close()
-
-
-def _migrate(services: Services) -> None:
-    from crm.migrate import upgrade
-
-    try:
-        upgrade(services.engine)
-    except OperationalError as exc:
-        raise ConfigError(
-            "DATABASE_URL points at a database that does not answer "
-            f"({exc.orig.__class__.__name__}: {str(exc.orig).strip().splitlines()[0]}); "
-            "check the host, port, user and database name."
-        ) from None
 
 
 def _workspace(services: Services, args: argparse.Namespace, *, create: bool) -> int | None:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm.activity_types import parse_activity_types
 from crm.pipeline_stages import parse_pipeline_stages
+from crm.slack_ids import is_user_id
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
@@ -216,7 +217,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
 
     managers_raw = _clean(env, "CRM_MANAGERS") or ""
     managers = frozenset(m.strip() for m in managers_raw.split(",") if m.strip())
-    bad = [m for m in managers if not re.fullmatch(r"[UW][A-Z0-9]{2,}", m)]
+    bad = [m for m in managers if not is_user_id(m)]
     if bad:
         raise ConfigError(
             "CRM_MANAGERS must be Slack user ids separated by commas, such as U012ABCDEF,U034GHIJKL "

@@ -338,7 +338,7 @@ class KeptAck(Ack):
 
     _kept: BoltResponse | None = None
 
-    @property  # type: ignore[override]
+    @property
     def response(self) -> BoltResponse | None:
         return self._kept
 

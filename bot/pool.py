@@ -12,8 +12,11 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class TrackedExecutor(ThreadPoolExecutor):
@@ -24,7 +27,7 @@ class TrackedExecutor(ThreadPoolExecutor):
         self._pending = 0
         self._cond = threading.Condition()
 
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         with self._cond:
             self._pending += 1
         try:
@@ -35,7 +38,7 @@ class TrackedExecutor(ThreadPoolExecutor):
         future.add_done_callback(self._done)
         return future
 
-    def _done(self, _future: Future | None) -> None:
+    def _done(self, _future: Future[Any] | None) -> None:
         with self._cond:
             self._pending -= 1
             self._cond.notify_all()

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.pool import WorkPool
 from commands.users import UserDirectory
 from crm.activity_types import types_for
@@ -98,6 +99,20 @@ class Services:
         """Build the per-workspace search indexes and name dictionaries (at start, in the background)."""
         self.search.warm_all()
         self.mentions.warm_all()
+
+    def migrate(self) -> str | None:
+        """Bring the schema up to date; the revision it is at. A database that does not answer is
+        a :class:`ConfigError` saying what to check."""
+        from crm.migrate import upgrade
+
+        try:
+            return upgrade(self.engine)
+        except OperationalError as exc:
+            raise ConfigError(
+                "DATABASE_URL points at a database that does not answer "
+                f"({exc.orig.__class__.__name__}: {str(exc.orig).strip().splitlines()[0]}); "
+                "check the host, port, user and database name."
+            ) from None
 
     def close(self) -> None:
         self.work.shutdown()

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from crm.slack_ids import is_user_id
+
 MAX_BLOCKS: dict[str, int] = {"message": 50, "modal": 100, "home": 100}
 SECTION_TEXT_MAX = 3000
 SECTION_FIELDS_MAX = 10
@@ -38,7 +40,6 @@ MESSAGE_TEXT_MAX = 40_000
 # --------------------------------------------------------------------------------------------
 
 _PARTIAL_ENTITY = re.compile(r"&(a|am|amp|l|lt|g|gt)?$")
-SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 
 def truncate(text: str, limit: int, suffix: str = "…") -> str:
@@ -158,7 +159,7 @@ def person(user_id: str | None, name_of: Callable[[str], str] | None = None) -> 
         return "nobody"
     if name_of is not None:
         return esc(name_of(user_id), 80)
-    if SLACK_USER_ID.fullmatch(user_id):
+    if is_user_id(user_id):
         return f"<@{user_id}>"
     return esc(user_id, 80)
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +46,6 @@ def _dict(value: Any) -> dict[str, Any]:
 def _id_of(value: Any) -> Any:
     """``x`` or ``{"id": x}`` → x."""
     return value.get("id") if isinstance(value, dict) else value
-
-
-def workspace_of(services: Services, body: dict[str, Any]) -> int:
-    team_id, enterprise_id = team_of(body)
-    return services.workspace_id(team_id, enterprise_id)
 
 
 def _event(body: dict[str, Any]) -> dict[str, Any]:

@@ -145,10 +145,6 @@ class Request:
     def container(self) -> dict[str, Any]:
         return self.body.get("container") or {}
 
-    @property
-    def workspace_key(self) -> tuple[str, str | None]:
-        return self.team_id, self.enterprise_id
-
     # -- answering -----------------------------------------------------------------------------
     def reply(self, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False) -> None:
         """A private answer: through the response URL when there is one (replacing the message

@@ -9,6 +9,7 @@ a double-clicked submit or a replayed payload returns the activity saved the fir
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,8 +24,8 @@ from crm.customers import CLOSED_STAGES, live_customer
 from crm.errors import InvalidInput, NotFound, PermissionDenied
 from crm.followups import create_follow_up, fit_key
 from crm.models import Activity, Contact, Customer, Deal, FollowUp
+from crm.states import OPEN_STATUSES, ActivitySource, AuditAction, FollowUpStatus
 
-SOURCES = ("slash", "modal", "shortcut", "import")
 MAX_SUMMARY = 20_000  # the column is Text; this only stops absurd input
 MAX_PERMALINK = 1024
 FUTURE_TOLERANCE = timedelta(hours=1)  # clocks and time zones disagree a little
@@ -211,7 +212,7 @@ def log_activity(
     type_key: str,
     summary: str,
     occurred_at: datetime,
-    source: str,
+    source: ActivitySource,
     now: datetime,
     contact_id: int | None = None,
     deal_id: int | None = None,
@@ -225,8 +226,8 @@ def log_activity(
     a repeat returns the first with ``created=False``; of concurrent ones, the unique key lets
     one insert win and the others return the winner's.
     """
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+    if source not in set(ActivitySource):
+        raise ValueError(f"source must be one of {', '.join(ActivitySource)}, not {source!r}")
     summary = clean_summary(summary)
     type_key = _check_type(types, type_key)
     _check_when(occurred_at, now)
@@ -276,7 +277,7 @@ def _insert(
     activity.customer_id = customer.id
     session.add(activity)
     session.flush()
-    audit.change(session, activity, "create", actor=actor.user_id, note=f"source: {activity.source}")
+    audit.change(session, activity, AuditAction.CREATE, actor=actor.user_id, note=f"source: {activity.source}")
     saved_follow_up = None
     if follow_up is not None:
         saved_follow_up = create_follow_up(
@@ -336,19 +337,14 @@ def update_activity(
         if after != before:
             activity.updated_by = actor.user_id
             activity.updated_at = now
-            audit.change(session, activity, "update", actor=actor.user_id, before=before)
+            audit.change(session, activity, AuditAction.UPDATE, actor=actor.user_id, before=before)
             for deal in {old_deal, deal_id}:
                 _touch_deal(session, deal)
         return _logged(session, activity, created=False)
 
 
 def delete_activity(
-    sf: sessionmaker[Session],
-    workspace_id: int,
-    activity_id: int,
-    *,
-    actor: Actor,
-    now: datetime,
+    sf: sessionmaker[Session], workspace_id: int, activity_id: int, *, actor: Actor, now: datetime
 ) -> Logged:
     """Soft-delete an activity and cancel the open follow-up logged with it. Deleting twice is a
     no-op, concurrent deletes too: the row is locked, so one writes and the others find it deleted."""
@@ -358,31 +354,25 @@ def delete_activity(
         if activity.deleted_at is None:
             before = audit.snapshot(activity)
             activity.deleted_at, activity.deleted_by = now, actor.user_id
-            audit.change(session, activity, "delete", actor=actor.user_id, before=before)
+            audit.change(session, activity, AuditAction.DELETE, actor=actor.user_id, before=before)
             follow_ups = session.scalars(
                 select(FollowUp).where(
                     FollowUp.activity_id == activity.id,
                     FollowUp.deleted_at.is_(None),
-                    FollowUp.status.in_(("open", "snoozed")),
+                    FollowUp.status.in_(OPEN_STATUSES),
                 )
             ).all()
-            for fu in follow_ups:
-                fu_before = audit.snapshot(fu)
+
+            def delete(fu: FollowUp) -> None:
                 fu.deleted_at, fu.deleted_by, fu.nudge_at = now, actor.user_id, None
-                audit.change(
-                    session, fu, "delete", actor=actor.user_id, before=fu_before, note="deleted with its activity"
-                )
+
+            _change_along(session, follow_ups, delete, AuditAction.DELETE, actor, "deleted with its activity")
             _touch_deal(session, activity.deal_id)
         return _logged(session, activity, created=False)
 
 
 def restore_activity(
-    sf: sessionmaker[Session],
-    workspace_id: int,
-    activity_id: int,
-    *,
-    actor: Actor,
-    now: datetime,
+    sf: sessionmaker[Session], workspace_id: int, activity_id: int, *, actor: Actor, now: datetime
 ) -> Logged:
     """Undo a delete: the activity and the follow-up deleted with it come back. Restoring twice (or
     concurrently) is a no-op."""
@@ -395,17 +385,31 @@ def restore_activity(
             before = audit.snapshot(activity)
             activity.deleted_at, activity.deleted_by = None, None
             activity.updated_at, activity.updated_by = now, actor.user_id
-            audit.change(session, activity, "restore", actor=actor.user_id, before=before)
+            audit.change(session, activity, AuditAction.RESTORE, actor=actor.user_id, before=before)
             follow_ups = session.scalars(
                 select(FollowUp).where(FollowUp.activity_id == activity.id, FollowUp.deleted_at == deleted_at)
             ).all()
-            for fu in follow_ups:
-                fu_before = audit.snapshot(fu)
+
+            def restore(fu: FollowUp) -> None:
                 fu.deleted_at, fu.deleted_by = None, None
-                if fu.status == "open" and fu.nudged_at is None:
+                if fu.status == FollowUpStatus.OPEN and fu.nudged_at is None:
                     fu.nudge_at = fu.due_at
-                audit.change(
-                    session, fu, "restore", actor=actor.user_id, before=fu_before, note="restored with its activity"
-                )
+
+            _change_along(session, follow_ups, restore, AuditAction.RESTORE, actor, "restored with its activity")
             _touch_deal(session, activity.deal_id)
         return _logged(session, activity, created=False)
+
+
+def _change_along(
+    session: Session,
+    follow_ups: Sequence[FollowUp],
+    apply: Callable[[FollowUp], None],
+    action: AuditAction,
+    actor: Actor,
+    note: str,
+) -> None:
+    """Apply ``apply`` to the follow-ups logged with an activity, each with its audit entry."""
+    for fu in follow_ups:
+        before = audit.snapshot(fu)
+        apply(fu)
+        audit.change(session, fu, action, actor=actor.user_id, before=before, note=note)

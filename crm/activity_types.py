@@ -16,13 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any
 
-from crm.fixed_lists import GENERIC_EMOJI, MAX_ITEMS, FixedList, Item, parse_items
+from crm.fixed_lists import GENERIC_EMOJI, FixedList, Item, parse_items
 
-__all__ = ["DEFAULT", "DEFAULT_ALIASES", "GENERIC_EMOJI", "MAX_TYPES", "ActivityType", "ActivityTypes"]
-
-MAX_TYPES = MAX_ITEMS
+__all__ = ["DEFAULT", "DEFAULT_ALIASES", "GENERIC_EMOJI", "ActivityType", "ActivityTypes"]
 
 
 class ActivityType(Item):
@@ -49,14 +47,15 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-class ActivityTypes(FixedList):
+class ActivityTypes(FixedList[ActivityType]):
     """The workspace's types in display order, with look-up by key, label or alias."""
-
-    item_class: ClassVar[type[Item]] = ActivityType
 
     @property
     def types(self) -> tuple[ActivityType, ...]:
-        return self.items  # type: ignore[return-value]
+        return self.items
+
+    def retired(self, key: str) -> ActivityType:
+        return ActivityType(key, key, GENERIC_EMOJI, retired=True)
 
     def extra_words(self, item: Item) -> Iterable[str]:
         return DEFAULT_ALIASES.get(item.key, ())

@@ -1,7 +1,7 @@
 """Who is acting: a Slack user as the CRM's rules see them (roles, zone, date habits).
 
 Built once per request by the Slack layer (``commands.request``) and passed to the services,
-which decide what the actor may do. Scheduled jobs and imports act as :func:`system` actors.
+which decide what the actor may do.
 """
 
 from __future__ import annotations
@@ -59,8 +59,3 @@ class Actor:
                 field="follow_up_date",
             )
         return due
-
-
-def system(name: str = "system", *, tz: str = "UTC") -> Actor:
-    """An actor for imports and jobs: recorded as ``name``, with an admin's reach."""
-    return Actor(name, is_admin=True, is_manager=True, tz=tz)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm.models import Activity, AuditEntry, Contact, Customer, Deal, DigestSubscription, FollowUp
+from crm.states import AuditAction
 
 # Model -> (entity type in the audit log, the fields kept before and after a change).
 AUDITED: dict[type, tuple[str, tuple[str, ...]]] = {
@@ -80,7 +81,7 @@ def record(
     workspace_id: int,
     entity_type: str,
     entity_id: int,
-    action: str,
+    action: AuditAction,
     actor: str,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
@@ -104,7 +105,7 @@ def record(
 def change(
     session: Session,
     row: Any,
-    action: str,
+    action: AuditAction,
     *,
     actor: str,
     before: dict[str, Any] | None = None,

@@ -8,10 +8,9 @@ failing with "database is locked" half-way through a request.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -20,14 +19,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL: connections kept open at most; the rest of a burst opens (and closes) on demand.
 POOL_KEPT = 20
 POOL_TIMEOUT_S = 10
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
 
 
 def make_engine(url: str, *, threads: int = 30, echo: bool = False) -> Engine:
@@ -87,8 +78,7 @@ def ping(engine: Engine) -> bool:
         return False
 
 
-@contextmanager
-def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
-    with session_factory.begin() as session:
-        yield session
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed. ``Session.execute`` is typed to return a plain
+    ``Result``, but for those statements it is a ``CursorResult``, which knows the count."""
+    return cast(CursorResult[Any], result).rowcount

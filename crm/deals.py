@@ -14,23 +14,22 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import case, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
 from crm.customers import clean_text, live_customer
-from crm.errors import Conflict, InvalidInput, NotFound
-from crm.models import Customer, Deal, DealStageChange, ProcessedEvent
+from crm.customers.store import claim_once
+from crm.errors import InvalidInput, NotFound
+from crm.models import Customer, Deal, DealStageChange
 from crm.money import exponent, format_money, to_minor
 from crm.pipeline_stages import CLOSED_KEYS, PipelineStages
+from crm.slack_ids import is_user_id
+from crm.states import AuditAction
 
 MAX_TITLE = 255  # deals.title
-EVENT_KEY_MAX = 128  # processed_events.event_key
 ALREADY_SAVED = "This deal was already saved."
 MAX_AMOUNT_CHARS = 40  # longer than any amount a rep types ("999,999,999,999.99 USD")
 DEFAULT_CURRENCY = "USD"
-# A Slack user id (deals.owner_user_id holds at most 32 characters).
-SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 # ISO 4217 codes in circulation (2024), plus the precious metals traders use.
 ISO_CURRENCIES = frozenset(
@@ -115,12 +114,12 @@ def clean_stage(stages: PipelineStages, key: str | None, *, current: str | None 
     return stage.key
 
 
-_SYSTEM_ACTOR = re.compile(r"[a-z][a-z_-]{1,31}")  # "import", "system" (crm.actors.system)
+_SYSTEM_ACTOR = re.compile(r"[a-z][a-z_-]{1,31}")  # "import", "system"
 
 
 def check_actor(actor: str) -> str:
     """The user id recorded as having made the change: a Slack user id, or a system name."""
-    if not (SLACK_USER_ID.fullmatch(actor) or _SYSTEM_ACTOR.fullmatch(actor)):
+    if not (is_user_id(actor) or _SYSTEM_ACTOR.fullmatch(actor)):
         raise InvalidInput("I can't tell who is asking, so nothing was saved. Please try again from Slack.")
     return actor
 
@@ -130,7 +129,7 @@ def clean_owner(user_id: str | None) -> str | None:
     text = (user_id or "").strip()
     if not text:
         return None
-    if not SLACK_USER_ID.fullmatch(text):
+    if not is_user_id(text):
         raise InvalidInput("Pick the deal's owner from the list of people.", field="owner")
     return text
 
@@ -181,22 +180,6 @@ def _record_stage(session: Session, deal: Deal, from_stage: str | None, actor: s
     )
 
 
-def _claim_once(session: Session, workspace_id: int, key: str | None, message: str) -> None:
-    """Record ``key`` in this transaction, or raise :class:`Conflict` when it was recorded before.
-
-    The unique ``processed_events (workspace_id, event_key)`` is the arbiter: of two concurrent
-    submissions of one modal, the second waits for the first and then fails here, and because
-    the claim is part of the same transaction, a save that fails later leaves no claim behind.
-    """
-    if not key:
-        return
-    try:
-        with session.begin_nested():
-            session.add(ProcessedEvent(workspace_id=workspace_id, event_key=key[:EVENT_KEY_MAX]))
-    except IntegrityError:
-        raise Conflict(message) from None
-
-
 def create_deal(
     sf: sessionmaker[Session],
     workspace_id: int,
@@ -214,7 +197,7 @@ def create_deal(
     values = _clean(form, stages)
     with sf.begin() as session:
         customer = live_customer(session, workspace_id, customer_id)
-        _claim_once(session, workspace_id, idempotency_key and f"deal:{idempotency_key}", ALREADY_SAVED)
+        claim_once(session, workspace_id, "deal", idempotency_key, ALREADY_SAVED)
         deal = Deal(
             workspace_id=workspace_id,
             customer_id=customer.id,
@@ -231,7 +214,7 @@ def create_deal(
         session.add(deal)
         session.flush()
         _record_stage(session, deal, None, actor, now)
-        audit.change(session, deal, "create", actor=actor)
+        audit.change(session, deal, AuditAction.CREATE, actor=actor)
         return deal
 
 
@@ -278,7 +261,7 @@ def update_deal(
     with sf.begin() as session:
         deal = _live_deal(session, workspace_id, deal_id, lock=True)
         values = _clean(form, stages, current_stage=deal.stage)
-        _claim_once(session, workspace_id, idempotency_key and f"deal-edit:{idempotency_key}", ALREADY_SAVED)
+        claim_once(session, workspace_id, "deal-edit", idempotency_key, ALREADY_SAVED)
         before = audit.snapshot(deal)
         old_stage = deal.stage
         _apply(deal, values, actor, now)
@@ -288,7 +271,13 @@ def update_deal(
         deal.updated_at = now
         if deal.stage != old_stage:
             _record_stage(session, deal, old_stage, actor, now)
-        audit.change(session, deal, "stage" if deal.stage != old_stage else "update", actor=actor, before=before)
+        audit.change(
+            session,
+            deal,
+            AuditAction.STAGE if deal.stage != old_stage else AuditAction.UPDATE,
+            actor=actor,
+            before=before,
+        )
         return deal
 
 

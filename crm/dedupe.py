@@ -342,6 +342,13 @@ def _order(rec: CustomerRecord) -> int:
     return rec.key if isinstance(rec.key, int) else 1 << 62
 
 
+def _row_id(key: Hashable) -> int:
+    """A record loaded from the database is keyed by its row id."""
+    if not isinstance(key, int):
+        raise TypeError(f"expected a row id, got {key!r}")
+    return key
+
+
 def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: float = MIN_SCORE) -> DuplicateReport:
     """Probable duplicate customers (with a proposed keeper) and contacts in a workspace."""
     with sf() as session:
@@ -366,7 +373,7 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
     for pair in customer_pairs(customers, min_score=min_score):
         dup, keeper = keeper_of(by_id[pair.a], by_id[pair.b])
         customer_dups.append(
-            CustomerDuplicate(dup.key, dup.name, keeper.key, keeper.name, pair.score, pair.reasons)  # type: ignore[arg-type]
+            CustomerDuplicate(_row_id(dup.key), dup.name, _row_id(keeper.key), keeper.name, pair.score, pair.reasons)
         )
     contact_by_id = {c.key: c for c in contacts}
 
@@ -381,9 +388,9 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
 
     contact_dups = [
         ContactDuplicate(
-            p.a,  # type: ignore[arg-type]
+            _row_id(p.a),
             describe(contact_by_id[p.a]),
-            p.b,  # type: ignore[arg-type]
+            _row_id(p.b),
             describe(contact_by_id[p.b]),
             p.score,
             p.reasons,

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm.deals import StageTotal, add_totals, open_stage_list, stage_totals
 from crm.models import Activity, Customer, Deal, DealStageChange, FollowUp
-from crm.nudges import OPEN_STATES
 from crm.pipeline_stages import CLOSED_KEYS, LOST, WON, PipelineStages
+from crm.states import OPEN_STATUSES
 
 LIST_LIMIT = 5  # deals listed per part; the counts and totals cover them all
 PARETO_SHARE = (4, 5)  # 80%: a customer is in the top while the ones before it sum to < 4/5
@@ -242,7 +242,7 @@ def _overdue(session: Session, workspace_id: int, now: datetime) -> tuple[list[R
         select(FollowUp.owner_user_id, func.count(), func.min(FollowUp.due_at))
         .where(
             FollowUp.workspace_id == workspace_id,
-            FollowUp.status.in_(OPEN_STATES),
+            FollowUp.status.in_(OPEN_STATUSES),
             FollowUp.deleted_at.is_(None),
             FollowUp.due_at < now,
         )

@@ -30,20 +30,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
+from crm.db import rows_changed
 from crm.errors import InvalidInput, NotFound
 from crm.models import DigestRun, DigestSubscription, Workspace
+from crm.states import AuditAction, DigestDays, DigestScope, is_ambiguous
 
-WEEKDAYS, DAILY = "weekdays", "daily"
+WEEKDAYS, DAILY = DigestDays.WEEKDAYS, DigestDays.DAILY
 DEFAULT_TIME = time(9, 0)
 LATE_AFTER = timedelta(minutes=15)  # posted later than this after its time, a digest says it is late
 
 _DAY_WORDS = {
-    "weekdays": WEEKDAYS,
+    WEEKDAYS: WEEKDAYS,
     "weekday": WEEKDAYS,
     "workdays": WEEKDAYS,
     "workday": WEEKDAYS,
     "mon-fri": WEEKDAYS,
-    "daily": DAILY,
+    DAILY: DAILY,
     "everyday": DAILY,
     "every-day": DAILY,
 }
@@ -54,7 +56,7 @@ USAGE = "`/crm digest subscribe 9:00 weekdays`, `/crm digest subscribe 8:30am da
 @dataclass(frozen=True)
 class Schedule:
     local_time: time = DEFAULT_TIME
-    days: str = WEEKDAYS
+    days: DigestDays = WEEKDAYS
 
     @property
     def hhmm(self) -> str:
@@ -103,7 +105,7 @@ def parse_schedule(text: str) -> Schedule:
     normal = re.sub(r"\b(mon(?:day)?)\s*(?:-|to|through)\s*(fri(?:day)?)\b", "mon-fri", normal)
     normal = re.sub(r"(\d)\s*([ap])\.?m\.?\b", r"\1\2m", normal)
     when: time | None = None
-    days: str | None = None
+    days: DigestDays | None = None
     for word in normal.split():
         if word in _DAY_WORDS:
             if days is not None and _DAY_WORDS[word] != days:
@@ -148,8 +150,13 @@ def next_slot(schedule: Schedule, tz: str, after: datetime) -> datetime:
 
 
 def schedule_of(sub: DigestSubscription) -> Schedule:
-    hour, _, minute = (sub.local_time or "09:00").partition(":")
-    return Schedule(time(int(hour), int(minute or 0)), sub.days or WEEKDAYS)
+    return _stored_schedule(sub.local_time, sub.days)
+
+
+def _stored_schedule(local_time: str | None, days: str | None) -> Schedule:
+    """The schedule a subscription row holds (``"09:00"``, ``"weekdays"``)."""
+    hour, _, minute = (local_time or "09:00").partition(":")
+    return Schedule(time(int(hour), int(minute or 0)), DAILY if days == DAILY else WEEKDAYS)
 
 
 # -- subscriptions ----------------------------------------------------------------------------
@@ -202,7 +209,11 @@ def subscribe(
                 before = None if created else audit.snapshot(sub)
                 if sub is None:
                     sub = DigestSubscription(
-                        workspace_id=workspace_id, channel_id=channel_id, created_by=user, created_at=now, scope="team"
+                        workspace_id=workspace_id,
+                        channel_id=channel_id,
+                        created_by=user,
+                        created_at=now,
+                        scope=DigestScope.TEAM,
                     )
                     session.add(sub)
                 else:
@@ -232,7 +243,7 @@ def subscribe(
                 audit.change(
                     session,
                     sub,
-                    "subscribe" if created else "update",
+                    AuditAction.SUBSCRIBE if created else AuditAction.UPDATE,
                     actor=user,
                     before=before,
                 )
@@ -255,7 +266,7 @@ def unsubscribe(sf: sessionmaker[Session], workspace_id: int, *, channel_id: str
         audit.change(
             session,
             sub,
-            "unsubscribe",
+            AuditAction.UNSUBSCRIBE,
             actor=user,
             before=before,
         )
@@ -315,8 +326,7 @@ def due_runs(sf: sessionmaker[Session], now: datetime) -> list[DueRun]:
         ).all()
         candidates: dict[tuple[int, date], DueRun] = {}
         for sub_id, local_time, days, tz, created_at in subs:
-            hour, _, minute = (local_time or "09:00").partition(":")
-            schedule = Schedule(time(int(hour), int(minute or 0)), days or WEEKDAYS)
+            schedule = _stored_schedule(local_time, days)
             today = now.astimezone(zone(tz)).date()
             if not schedule.runs_on(today):
                 continue
@@ -393,12 +403,12 @@ def claim(sf: sessionmaker[Session], due: DueRun, *, now: datetime, replica: str
             )
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if rows_changed(result) != 1:
             return None
         run = session.scalars(select(DigestRun).where(mine)).one()
-        workspace = session.get(Workspace, sub.workspace_id)
+        workspace = session.get_one(Workspace, sub.workspace_id)
         # No outcome recorded (the claimant died) or one in doubt: the post may exist already.
-        recovered = run.attempts > 1 and (run.error is None or run.error.startswith("ambiguous"))
+        recovered = run.attempts > 1 and (run.error is None or is_ambiguous(run.error))
         run.error = None
         return Claim(
             run_id=run.id,
@@ -444,7 +454,7 @@ def mark_done(
             .values(sent_at=now, message_ts=ts, error=(note or None) and note[:255], claimed_until=None)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if rows_changed(result) != 1:
             return False
         if snapshot is not None:
             session.execute(

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Date, DateTime, Table, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -149,7 +149,9 @@ def export_workspace(
         for name, model in TABLES:
             table: Table = model.__table__
             columns = _columns(table)
-            total = session.scalar(select(func.count()).select_from(table).where(table.c.workspace_id == workspace_id))
+            total = (
+                session.scalar(select(func.count()).select_from(table).where(table.c.workspace_id == workspace_id)) or 0
+            )
             csv_path, jsonl_path = directory / f"{name}.csv", directory / f"{name}.jsonl"
             csv_tmp, jsonl_tmp = csv_path.with_suffix(".csv.part"), jsonl_path.with_suffix(".jsonl.part")
             count = 0
@@ -305,7 +307,7 @@ def restore_workspace(
                 )
             report.counts[name] = count
         version = bump_search_version(session, workspace_id)
-        table = Customer.__table__
+        table = cast(Table, Customer.__table__)  # declared as a FromClause; it is this Table
         session.execute(  # setting updated_at to itself keeps its onupdate from firing
             update(table)
             .where(table.c.workspace_id == workspace_id)
@@ -383,8 +385,8 @@ def _restore_table(
                 progress(name, count, count, expected, False)
     flush()
     updates: dict[str, list[dict[str, Any]]] = {}
-    for old, column, target, updated_at in deferred:
-        new = {"id": ids[name][old], column: ids[name].get(target)}
+    for old, column, old_target, updated_at in deferred:
+        new = {"id": ids[name][old], column: ids[name].get(old_target)}
         if "updated_at" in known:
             new["updated_at"] = updated_at  # restored as it was, not "now"
         updates.setdefault(column, []).append(new)

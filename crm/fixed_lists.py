@@ -13,9 +13,9 @@ use its key keep it and are shown with the key and the generic emoji.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Generic, TypeVar
 
 GENERIC_EMOJI = "🗂️"
 MAX_ITEMS = 100  # a static_select holds at most 100 options
@@ -85,13 +85,15 @@ def parse_items(raw: str, *, emoji_example: str) -> list[tuple[str, str, str, tu
     return items
 
 
+ItemT = TypeVar("ItemT", bound=Item)
+
+
 @dataclass(frozen=True)
-class FixedList:
+class FixedList(Generic[ItemT]):
     """Items in display order, with look-up by key, label or alias (strongest first)."""
 
-    items: tuple[Item, ...]
+    items: tuple[ItemT, ...]
     _words: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
-    item_class: ClassVar[type[Item]] = Item
 
     def __post_init__(self) -> None:
         passes = (lambda i: (i.key,), lambda i: (i.label,), lambda i: i.aliases, self.extra_words)
@@ -104,7 +106,11 @@ class FixedList:
         """Built-in words, weaker than the admin's (none by default)."""
         return ()
 
-    def __iter__(self):
+    def retired(self, key: str) -> ItemT:
+        """How a key that is no longer in the list is shown (each kind of list says)."""
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[ItemT]:
         return iter(self.items)
 
     def __len__(self) -> int:
@@ -114,19 +120,19 @@ class FixedList:
     def keys(self) -> tuple[str, ...]:
         return tuple(i.key for i in self.items)
 
-    def get(self, key: str | None):
+    def get(self, key: str | None) -> ItemT | None:
         """The active item with this exact key, or None (unknown or retired)."""
         return next((i for i in self.items if i.key == key), None)
 
     def is_active(self, key: str | None) -> bool:
         return self.get(key) is not None
 
-    def resolve(self, word: str | None):
+    def resolve(self, word: str | None) -> ItemT | None:
         """The item a rep means by ``word`` (a key, label or alias), or None."""
         if not word:
             return None
         return self.get(self._words.get(word_key(word)))
 
-    def describe(self, key: str):
+    def describe(self, key: str) -> ItemT:
         """How to show a stored key; a retired one shows as itself with a generic emoji."""
-        return self.get(key) or self.item_class(key, key, GENERIC_EMOJI, retired=True)
+        return self.get(key) or self.retired(key)

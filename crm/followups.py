@@ -8,7 +8,6 @@ own transaction. An open follow-up waits for its nudge at ``nudge_at`` (= ``due_
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -19,11 +18,12 @@ from crm import audit
 from crm.actors import Actor
 from crm.customers import live_customer
 from crm.errors import DateParseError, InvalidInput, NotFound
-from crm.models import USER_ID, Deal, FollowUp
+from crm.models import Deal, FollowUp
+from crm.slack_ids import is_user_id
+from crm.states import AuditAction, FollowUpStatus
 
 MAX_NOTE = 3000
 MAX_KEY = 128  # the idempotency_key columns
-_SLACK_USER_ID = re.compile(rf"[UW][A-Z0-9]{{2,{USER_ID - 1}}}")
 
 
 def fit_key(key: str | None) -> str | None:
@@ -32,11 +32,6 @@ def fit_key(key: str | None) -> str | None:
     if not key or len(key) <= MAX_KEY:
         return key or None
     return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def is_user_id(value: object) -> bool:
-    """Whether ``value`` looks like a Slack user id (``U…`` or ``W…``), the only kind of owner."""
-    return isinstance(value, str) and _SLACK_USER_ID.fullmatch(value) is not None
 
 
 def check_owner(owner_user_id: str | None) -> str:
@@ -98,7 +93,7 @@ def create_follow_up(
         owner_user_id=owner_user_id,
         due_at=due_at,
         note=note,
-        status="open",
+        status=FollowUpStatus.OPEN,
         nudge_at=due_at,
         created_by=actor.user_id,
         created_at=now,
@@ -106,7 +101,7 @@ def create_follow_up(
     )
     session.add(follow_up)
     session.flush()
-    audit.change(session, follow_up, "create", actor=actor.user_id)
+    audit.change(session, follow_up, AuditAction.CREATE, actor=actor.user_id)
     return follow_up
 
 

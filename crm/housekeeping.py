@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm.db import rows_changed
 from crm.models import ProcessedEvent
 
 # Slack retries an event for about 5 minutes and a payload's signature is good for 5; a
@@ -18,4 +19,4 @@ def prune_processed_events(sf: sessionmaker[Session], *, now: datetime, keep: ti
     """Delete delivery keys older than ``keep``; return how many went. Safe on every replica."""
     with sf.begin() as session:
         result = session.execute(delete(ProcessedEvent).where(ProcessedEvent.created_at < now - keep))
-        return result.rowcount or 0
+        return rows_changed(result)

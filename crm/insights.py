@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm.customers import live_customer
 from crm.lookup import SearchRegistry, WorkspaceCache
-from crm.models import Activity, Contact, Customer, CustomerAlias, ProcessedEvent
+from crm.models import EVENT_KEY, Activity, Contact, Customer, CustomerAlias, ProcessedEvent
 from crm.normalize import extract_domain, extract_emails, is_free_email_domain, is_valid_domain, name_tokens
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,6 @@ MAX_NGRAM = 6  # names of up to this many normalised tokens are found in free te
 MAX_TEXT_CHARS = 20_000  # longer texts are cut (a Slack message holds 40,000 at most)
 MAX_MENTIONS = 25  # distinct customers reported from one text, at most
 EXACT_KEY_SCORE = 95.0  # email / domain matches from the search index at least this good count
-EVENT_KEY_MAX = 128  # processed_events.event_key
 
 # Function words: a one-word customer name equal to one of these is never found in free text.
 STOPWORDS = frozenset(
@@ -478,7 +477,7 @@ def claim_delivery(sf: sessionmaker[Session], workspace_id: int, *keys: str) -> 
     try:
         with sf.begin() as session:
             for key in dict.fromkeys(keys):
-                session.add(ProcessedEvent(workspace_id=workspace_id, event_key=key[:EVENT_KEY_MAX]))
+                session.add(ProcessedEvent(workspace_id=workspace_id, event_key=key[:EVENT_KEY]))
         return True
     except IntegrityError:
         return False

@@ -36,6 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from crm.states import ActivitySource, AliasSource, DigestDays, DigestScope, FollowUpStatus
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -45,6 +47,7 @@ NAMING_CONVENTION = {
 }
 
 USER_ID = 32  # Slack ids are ~11 chars; "system", "import" fit too.
+EVENT_KEY = 128  # processed_events.event_key: longer keys are cut to fit
 
 
 def utcnow() -> datetime:
@@ -94,10 +97,6 @@ class Tracked(Created):
     updated_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
 
 
 class Workspace(Created, Base):
@@ -160,7 +159,7 @@ class CustomerAlias(Created, Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     alias: Mapped[str] = mapped_column(String(255))
     normalized: Mapped[str] = mapped_column(String(255))
-    source: Mapped[str] = mapped_column(String(32), default="manual")  # manual | merge | import
+    source: Mapped[str] = mapped_column(String(32), default=AliasSource.MANUAL)
 
     customer: Mapped[Customer] = relationship(back_populates="aliases")
 
@@ -245,7 +244,7 @@ class Activity(Tracked, Base):
     type_key: Mapped[str] = mapped_column(String(32))
     summary: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column()
-    source: Mapped[str] = mapped_column(String(16), default="modal")  # slash | modal | shortcut | import
+    source: Mapped[str] = mapped_column(String(16), default=ActivitySource.MODAL)
     permalink: Mapped[str | None] = mapped_column(String(1024))
     # Unique per workspace: a double-clicked submit or a replayed payload saves once.
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
@@ -279,7 +278,7 @@ class FollowUp(Tracked, Base):
     owner_user_id: Mapped[str] = mapped_column(String(USER_ID))
     due_at: Mapped[datetime] = mapped_column()
     note: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | snoozed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default=FollowUpStatus.OPEN)
     # When the next nudge should go out; NULL once sent or when closed.
     nudge_at: Mapped[datetime | None] = mapped_column(default=None)
     nudge_claimed_by: Mapped[str | None] = mapped_column(String(64))
@@ -315,10 +314,10 @@ class DigestSubscription(Tracked, Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
     channel_id: Mapped[str] = mapped_column(String(32))
     local_time: Mapped[str] = mapped_column(String(5), default="09:00")  # HH:MM
-    days: Mapped[str] = mapped_column(String(16), default="weekdays")  # weekdays | daily
+    days: Mapped[str] = mapped_column(String(16), default=DigestDays.WEEKDAYS)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     subscriber_user_id: Mapped[str] = mapped_column(String(USER_ID))
-    scope: Mapped[str] = mapped_column(String(16), default="team")
+    scope: Mapped[str] = mapped_column(String(16), default=DigestScope.TEAM)
     last_snapshot: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
@@ -349,7 +348,7 @@ class ProcessedEvent(Created, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
-    event_key: Mapped[str] = mapped_column(String(128))
+    event_key: Mapped[str] = mapped_column(String(EVENT_KEY))
 
 
 class AuditEntry(Created, Base):

@@ -33,6 +33,7 @@ def to_minor(amount: str | Decimal | int, currency: str) -> int:
     if isinstance(amount, int):
         amount = Decimal(amount)
     if isinstance(amount, str):
+        given = amount
         text = re.sub(r"[\s,_'$€£¥₹]", "", amount.strip())
         multiplier = Decimal(1)
         if text[-1:].lower() in ("k", "m"):
@@ -41,7 +42,7 @@ def to_minor(amount: str | Decimal | int, currency: str) -> int:
         try:
             amount = Decimal(text) * multiplier
         except InvalidOperation:
-            raise InvalidInput(f"“{amount[:30]}” isn't an amount. Try 12500 or 12,500.00.", field="amount") from None
+            raise InvalidInput(f"“{given[:30]}” isn't an amount. Try 12500 or 12,500.00.", field="amount") from None
     if not amount.is_finite() or amount < 0:
         raise InvalidInput("The amount must be zero or more.", field="amount")
     scaled = (amount * (Decimal(10) ** exponent(currency))).quantize(Decimal(1), rounding=ROUND_HALF_UP)

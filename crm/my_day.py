@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm.actors import Actor
 from crm.customers import CLOSED_STAGES
 from crm.models import Activity, Customer, Deal, FollowUp
-from crm.nudges import OPEN_STATES, FollowUpRow, follow_up_rows
+from crm.nudges import FollowUpRow, follow_up_rows
+from crm.states import OPEN_STATUSES
 
 
 @dataclass
@@ -32,7 +33,7 @@ def my_day(sf: sessionmaker[Session], workspace_id: int, actor: Actor, *, now: d
         FollowUp.workspace_id == workspace_id,
         FollowUp.owner_user_id == user_id,
         FollowUp.deleted_at.is_(None),
-        FollowUp.status.in_(OPEN_STATES),
+        FollowUp.status.in_(OPEN_STATUSES),
     )
     with sf() as session:
         overdue, overdue_total = follow_up_rows(session, (*mine, FollowUp.due_at <= now), limit)
@@ -44,7 +45,7 @@ def my_day(sf: sessionmaker[Session], workspace_id: int, actor: Actor, *, now: d
                 (
                     FollowUp.workspace_id == workspace_id,
                     FollowUp.deleted_at.is_(None),
-                    FollowUp.status.in_(OPEN_STATES),
+                    FollowUp.status.in_(OPEN_STATUSES),
                     FollowUp.nudge_error.is_not(None),
                     FollowUp.nudge_at.is_(None),
                 ),

@@ -17,18 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
 from crm.actors import Actor
+from crm.db import rows_changed
 from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm.followups import check_owner
 from crm.models import Activity, Customer, FollowUp, Workspace
+from crm.states import OPEN_STATUSES, AuditAction, FollowUpStatus, is_ambiguous
 
-OPEN_STATES = ("open", "snoozed")
 MAX_BACKOFF = timedelta(hours=1)
 
 # Slack errors after which sending again cannot help; the nudge is parked and shown to admins.
@@ -89,9 +89,9 @@ def claim_due(sf: sessionmaker[Session], *, now: datetime, replica: str, limit: 
         claimed = []
         for row in rows:
             # An expired claim, or an attempt that ended in doubt (timeout, 5xx), may have posted.
-            recovered = (row.nudge_claimed_by is not None and row.nudge_error is None and row.nudge_attempts > 0) or (
-                row.nudge_error or ""
-            ).startswith("ambiguous")
+            recovered = (
+                row.nudge_claimed_by is not None and row.nudge_error is None and row.nudge_attempts > 0
+            ) or is_ambiguous(row.nudge_error)
             row.nudge_claimed_by = replica
             row.nudge_claimed_until = now + lease
             row.nudge_attempts += 1
@@ -148,7 +148,7 @@ def mark_sent(
                 nudge_claimed_until=None,
             )
         )
-        return cast(CursorResult, result).rowcount == 1
+        return rows_changed(result) == 1
 
 
 def mark_failed(
@@ -198,12 +198,14 @@ def _owned(session: Session, workspace_id: int, follow_up_id: int, actor: Actor)
         raise NotFound("That follow-up no longer exists.")
     if row.owner_user_id != actor.user_id and not actor.is_admin:
         raise PermissionDenied("This follow-up belongs to someone else; only they (or an admin) can change it.")
-    if row.status not in OPEN_STATES:
+    if row.status not in OPEN_STATUSES:
         raise Conflict(f"This follow-up is already {row.status}; nothing changed.")
     return row
 
 
-def _change(session: Session, row: FollowUp, actor: Actor, action: str, apply: Callable[[FollowUp], None]) -> FollowUp:
+def _change(
+    session: Session, row: FollowUp, actor: Actor, action: AuditAction, apply: Callable[[FollowUp], None]
+) -> FollowUp:
     before = audit.snapshot(row)
     apply(row)
     row.updated_by = actor.user_id
@@ -218,9 +220,9 @@ def complete(
         row = _owned(session, workspace_id, follow_up_id, actor)
 
         def apply(r: FollowUp) -> None:
-            r.status, r.completed_at, r.completed_by, r.nudge_at = "done", now, actor.user_id, None
+            r.status, r.completed_at, r.completed_by, r.nudge_at = FollowUpStatus.DONE, now, actor.user_id, None
 
-        return _change(session, row, actor, "done", apply)
+        return _change(session, row, actor, AuditAction.DONE, apply)
 
 
 def reschedule(
@@ -241,10 +243,10 @@ def reschedule(
 
         def apply(r: FollowUp) -> None:
             r.due_at, r.nudge_at = due_at, due_at
-            r.status = "snoozed" if snooze else "open"
+            r.status = FollowUpStatus.SNOOZED if snooze else FollowUpStatus.OPEN
             r.nudge_error, r.nudge_claimed_by, r.nudge_claimed_until = None, None, None
 
-        return _change(session, row, actor, "snooze" if snooze else "reschedule", apply)
+        return _change(session, row, actor, AuditAction.SNOOZE if snooze else AuditAction.RESCHEDULE, apply)
 
 
 def reassign(
@@ -267,7 +269,7 @@ def reassign(
             if r.nudge_at is None:
                 r.nudge_at = max(r.due_at, now)
 
-        return _change(session, row, actor, "reassign", apply)
+        return _change(session, row, actor, AuditAction.REASSIGN, apply)
 
 
 def get_follow_up(sf: sessionmaker[Session], workspace_id: int, follow_up_id: int) -> FollowUp:
@@ -296,7 +298,7 @@ def list_follow_ups(
     where = [
         FollowUp.workspace_id == workspace_id,
         FollowUp.deleted_at.is_(None),
-        FollowUp.status.in_(OPEN_STATES),
+        FollowUp.status.in_(OPEN_STATUSES),
     ]
     if owner:
         where.append(FollowUp.owner_user_id == owner)

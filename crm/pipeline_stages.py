@@ -15,15 +15,14 @@ still in it keep their key and show it with :data:`GENERIC_EMOJI` until someone 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any
 
-from crm.fixed_lists import GENERIC_EMOJI, MAX_ITEMS, FixedList, Item, parse_items
+from crm.fixed_lists import GENERIC_EMOJI, FixedList, Item, parse_items
 
 __all__ = ["CLOSED_KEYS", "DEFAULT", "GENERIC_EMOJI", "LOST", "WON", "PipelineStages", "Stage"]
 
 CLOSED_KEYS = ("won", "lost")
 WON, LOST = CLOSED_KEYS
-MAX_STAGES = MAX_ITEMS
 
 
 class Stage(Item):
@@ -44,14 +43,15 @@ DEFAULT_STAGES: tuple[Stage, ...] = (
 )
 
 
-class PipelineStages(FixedList):
+class PipelineStages(FixedList[Stage]):
     """The stages in pipeline order, with look-up by key, label or alias."""
-
-    item_class: ClassVar[type[Item]] = Stage
 
     @property
     def stages(self) -> tuple[Stage, ...]:
-        return self.items  # type: ignore[return-value]
+        return self.items
+
+    def retired(self, key: str) -> Stage:
+        return Stage(key, key, GENERIC_EMOJI, retired=True)
 
     @property
     def open_keys(self) -> tuple[str, ...]:

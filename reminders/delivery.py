@@ -6,18 +6,22 @@ import threading
 import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+
+from crm.states import DeliveryError
 
 
 @dataclass
 class Delivery:
-    """How one send ended. ``error`` starting with "ambiguous" means Slack may have posted."""
+    """How one send ended. An ``error`` that :func:`crm.states.is_ambiguous` means Slack may have posted."""
 
     ok: bool
     channel: str | None = None
     ts: str | None = None
-    note: str | None = None  # how it was handled when not simply posted (e.g. "already-sent")
+    note: str | None = None  # how it was handled when not simply posted (a crm.states.DeliveryNote)
     error: str | None = None
     permanent: bool = False
     retry_after: float | None = None
@@ -31,15 +35,36 @@ def refused(exc: SlackApiError, *, permanent_errors: Container[str] | None = Non
     if status == 429:
         headers = exc.response.headers
         retry = headers.get("Retry-After", headers.get("retry-after", 30))
-        return Delivery(False, error="ratelimited", retry_after=float(retry))
+        return Delivery(False, error=DeliveryError.RATELIMITED, retry_after=float(retry))
     if status >= 500:
-        return Delivery(False, error=f"ambiguous: http {status}")
+        return Delivery(False, error=DeliveryError.AMBIGUOUS.of(f"http {status}"))
     return Delivery(False, error=error, permanent=permanent_errors is None or error in permanent_errors)
 
 
 def ambiguous(exc: Exception) -> Delivery:
     """A timeout or a dropped connection: Slack may have posted."""
-    return Delivery(False, error=f"ambiguous: {type(exc).__name__}")
+    return Delivery(False, error=DeliveryError.AMBIGUOUS.of(type(exc).__name__))
+
+
+def open_dm(client: WebClient, known: dict[str, str], user: str) -> str:
+    """The bot's DM channel with ``user``, opened once and then kept in ``known``."""
+    channel = known.get(user)
+    if channel is None:
+        channel = client.conversations_open(users=user)["channel"]["id"]
+        known[user] = channel
+    return channel
+
+
+def find_posted(client: WebClient, channel: str, event_type: str, payload: dict[str, Any]) -> str | None:
+    """The ``ts`` of a message in ``channel`` that carries this metadata: what an earlier attempt in
+    doubt posted. That attempt is at most a lease or a backoff old, so the latest 200 messages cover it."""
+    history = client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
+    messages: list[dict[str, Any]] = history.get("messages") or []
+    for message in messages:
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") == event_type and meta.get("event_payload") == payload:
+            return message.get("ts")
+    return None
 
 
 class Pacer:

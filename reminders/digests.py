@@ -37,7 +37,8 @@ from crm.activity_types import label_for
 from crm.digest import Digest, build_digest
 from crm.digest_schedule import Claim
 from crm.pipeline_stages import PipelineStages, stages_of
-from reminders.delivery import Delivery, Pacer, ambiguous, refused
+from crm.states import DeliveryError, DeliveryNote, DmReason
+from reminders.delivery import Delivery, Pacer, ambiguous, find_posted, open_dm, refused
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -96,41 +97,30 @@ class SlackDigestSender:
         }
 
     def dm_channel(self, user: str) -> str:
-        channel = self._dm.get(user)
-        if channel is None:
-            channel = self.client.conversations_open(users=user)["channel"]["id"]
-            self._dm[user] = channel
-        return channel
+        return open_dm(self.client, self._dm, user)
 
     def _find_in(self, channel: str, claim: Claim) -> str | None:
-        # An attempt in doubt is at most a lease or a backoff old: the latest 200 messages cover it.
-        history = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
-        wanted = self._payload(claim)
-        for message in history.get("messages", []):
-            meta = message.get("metadata") or {}
-            if meta.get("event_type") == METADATA_EVENT and meta.get("event_payload") == wanted:
-                return message.get("ts")
-        return None
+        return find_posted(self.client, channel, METADATA_EVENT, self._payload(claim))
 
     def find_sent(self, claim: Claim) -> Delivery | None:
         """The post an earlier, interrupted attempt made (in the channel or the subscriber's DM)."""
         try:
             ts = self._find_in(claim.channel_id, claim)
             if ts:
-                return Delivery(True, claim.channel_id, ts, note="already-sent")
+                return Delivery(True, claim.channel_id, ts, note=DeliveryNote.ALREADY_SENT)
         except SlackApiError as exc:
             if exc.response.get("error") not in ("not_in_channel", "channel_not_found"):
                 raise
         dm = self.dm_channel(claim.subscriber_user_id)
         ts = self._find_in(dm, claim)
-        return Delivery(True, dm, ts, note="already-sent") if ts else None
+        return Delivery(True, dm, ts, note=DeliveryNote.ALREADY_SENT) if ts else None
 
     def _post(self, channel: str, message: dict[str, Any]) -> Delivery:
         self.pacer.wait()
         response = self.client.chat_postMessage(channel=channel, **message)
         return Delivery(True, response.get("channel", channel), response.get("ts"))
 
-    def to_subscriber(self, claim: Claim, digest: Digest, reason: str) -> Delivery:
+    def to_subscriber(self, claim: Claim, digest: Digest, reason: DmReason) -> Delivery:
         """The digest by DM to whoever subscribed, saying why it didn't go to the channel."""
         try:
             dm = self.dm_channel(claim.subscriber_user_id)
@@ -139,7 +129,7 @@ class SlackDigestSender:
             failed = refused(exc)
             failed.error = f"dm after {reason}: {failed.error}"
             return failed
-        sent.note = f"dm: {reason}"
+        sent.note = DeliveryNote.BY_DM.of(reason)
         return sent
 
     # -- the delivery ----------------------------------------------------------------------
@@ -153,12 +143,12 @@ class SlackDigestSender:
                 info = self.client.conversations_info(channel=claim.channel_id)["channel"]
             except SlackApiError as exc:
                 if exc.response.get("error") == "channel_not_found":
-                    return self.to_subscriber(claim, digest, "channel_not_found")
+                    return self.to_subscriber(claim, digest, DmReason.CHANNEL_NOT_FOUND)
                 raise
             if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
-                return self.to_subscriber(claim, digest, "slack_connect")
+                return self.to_subscriber(claim, digest, DmReason.SLACK_CONNECT)
             if info.get("is_archived"):
-                return self.to_subscriber(claim, digest, "archived")
+                return self.to_subscriber(claim, digest, DmReason.ARCHIVED)
             message = self._message(claim, digest)
             try:
                 return self._post(claim.channel_id, message)
@@ -167,7 +157,8 @@ class SlackDigestSender:
                 if error == "not_in_channel":
                     return self._join_and_post(claim, digest, message, private=bool(info.get("is_private")))
                 if error in GONE:
-                    return self.to_subscriber(claim, digest, "archived" if error == "is_archived" else error)
+                    reason = DmReason.ARCHIVED if error == "is_archived" else DmReason.CHANNEL_NOT_FOUND
+                    return self.to_subscriber(claim, digest, reason)
                 raise
         except SlackApiError as exc:
             return refused(exc)
@@ -176,12 +167,12 @@ class SlackDigestSender:
 
     def _join_and_post(self, claim: Claim, digest: Digest, message: dict[str, Any], *, private: bool) -> Delivery:
         if private:
-            return self.to_subscriber(claim, digest, "not_in_channel")
+            return self.to_subscriber(claim, digest, DmReason.NOT_IN_CHANNEL)
         try:
             self.client.conversations_join(channel=claim.channel_id)
         except SlackApiError as exc:
             log.info("could not join %s: %s", claim.channel_id, exc.response.get("error"))
-            return self.to_subscriber(claim, digest, "not_in_channel")
+            return self.to_subscriber(claim, digest, DmReason.NOT_IN_CHANNEL)
         return self._post(claim.channel_id, message)
 
 
@@ -218,7 +209,7 @@ def send_due_digests(
             )
         except Exception:  # one workspace's broken data must not stop the other digests
             log.exception("digest %s: building failed", claimed.subscription_id)
-            schedule.mark_failed(sf, claimed, replica=replica, now=now, error="build failed")
+            schedule.mark_failed(sf, claimed, replica=replica, now=now, error=DeliveryError.BUILD_FAILED)
             report.failed += 1
             continue
         outcome = sender.deliver(claimed, digest)
@@ -228,8 +219,8 @@ def send_due_digests(
             ):
                 report.posted += 1
                 report.late += claimed.late
-                report.by_dm += bool(outcome.note and outcome.note.startswith("dm:"))
-                report.found_already_sent += outcome.note == "already-sent"
+                report.by_dm += bool(outcome.note and outcome.note.startswith(f"{DeliveryNote.BY_DM}:"))
+                report.found_already_sent += outcome.note == DeliveryNote.ALREADY_SENT
             else:
                 report.lost_claims += 1
                 log.warning("digest %s: claim lost while posting", claimed.subscription_id)
@@ -237,12 +228,24 @@ def send_due_digests(
         report.failed += 1
         log.warning("digest %s: not posted (%s)", claimed.subscription_id, outcome.error)
         if outcome.permanent:
-            schedule.mark_done(sf, claimed, replica=replica, now=now, ts=None, note=f"failed: {outcome.error}")
+            schedule.mark_done(
+                sf,
+                claimed,
+                replica=replica,
+                now=now,
+                ts=None,
+                note=DeliveryNote.FAILED.of(outcome.error or DeliveryError.UNKNOWN),
+            )
             continue
         schedule.mark_failed(
-            sf, claimed, replica=replica, now=now, error=outcome.error or "unknown", retry_after=outcome.retry_after
+            sf,
+            claimed,
+            replica=replica,
+            now=now,
+            error=outcome.error or DeliveryError.UNKNOWN,
+            retry_after=outcome.retry_after,
         )
-        if outcome.error == "ratelimited":
+        if outcome.error == DeliveryError.RATELIMITED:
             break  # Slack says slow down: the rest stay unclaimed for a later tick
     return report
 

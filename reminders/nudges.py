@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -24,7 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from commands.followups.nudge_dm import nudge_blocks, nudge_text
 from crm import nudges
 from crm.nudges import Claimed
-from reminders.delivery import Delivery, Pacer, ambiguous, refused
+from crm.states import DeliveryError, DeliveryNote
+from reminders.delivery import Delivery, Pacer, ambiguous, find_posted, open_dm, refused
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,7 @@ class SlackNudgeSender:
     _dm: dict[str, str] = field(default_factory=dict)
 
     def dm_channel(self, user: str) -> str:
-        channel = self._dm.get(user)
-        if channel is None:
-            channel = self.client.conversations_open(users=user)["channel"]["id"]
-            self._dm[user] = channel
-        return channel
+        return open_dm(self.client, self._dm, user)
 
     @staticmethod
     def _payload(claimed: Claimed) -> dict:
@@ -64,16 +60,8 @@ class SlackNudgeSender:
     def find_sent(self, claimed: Claimed) -> Delivery | None:
         """The DM an earlier, interrupted attempt posted, if it did."""
         channel = self.dm_channel(claimed.owner_user_id)
-        # The bot's DM with a rep holds little but nudges: the latest 200 messages cover any
-        # attempt in doubt (they are at most a lease or a backoff old).
-        history = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
-        wanted = self._payload(claimed)
-        messages: list[dict[str, Any]] = history.get("messages") or []
-        for message in messages:
-            meta = message.get("metadata") or {}
-            if meta.get("event_type") == METADATA_EVENT and meta.get("event_payload") == wanted:
-                return Delivery(True, channel, message.get("ts"), note="already-sent")
-        return None
+        ts = find_posted(self.client, channel, METADATA_EVENT, self._payload(claimed))
+        return Delivery(True, channel, ts, note=DeliveryNote.ALREADY_SENT) if ts else None
 
     def _find_sent_if_allowed(self, claimed: Claimed) -> Delivery | None:
         """:meth:`find_sent`, unless the app may not read DMs: then sending again (at least once)
@@ -129,7 +117,7 @@ def send_due_nudges(
     for position, item in enumerate(claimed):
         outcome = sender.send(item, now)
         if outcome.ok:
-            if outcome.note == "already-sent":
+            if outcome.note == DeliveryNote.ALREADY_SENT:
                 report.found_already_sent += 1
             if nudges.mark_sent(
                 sf, item.follow_up_id, replica=replica, now=now, channel=outcome.channel, ts=outcome.ts
@@ -146,11 +134,11 @@ def send_due_nudges(
                 item.follow_up_id,
                 replica=replica,
                 now=now,
-                error=outcome.error or "unknown",
+                error=outcome.error or DeliveryError.UNKNOWN,
                 permanent=outcome.permanent,
                 retry_after=outcome.retry_after,
             )
-            if outcome.error == "ratelimited":
+            if outcome.error == DeliveryError.RATELIMITED:
                 # Slack says slow down: hand the rest back for a later tick instead of hammering.
                 rest = [c.follow_up_id for c in claimed[position + 1 :]]
                 nudges.release(sf, rest, replica=replica)

@@ -75,35 +75,29 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
     client = nudge_client(services)
     sender = make_sender(services, client)
     scheduler = BackgroundScheduler(timezone=UTC)
+    # A fixed id (replace_existing), one run at a time, missed runs folded into one.
+    once = {"replace_existing": True, "max_instances": 1, "coalesce": True}
+    # The senders start at once, and a tick up to 30 s late still runs.
+    prompt = {**once, "misfire_grace_time": 30, "next_run_time": datetime.now(UTC)}
     scheduler.add_job(
         nudge_tick,
         IntervalTrigger(seconds=services.settings.nudge_interval_seconds, timezone=UTC),
         args=(services, sender),
         id="follow_up_nudges",
-        replace_existing=True,
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=30,
-        next_run_time=datetime.now(UTC),
+        **prompt,
     )
     scheduler.add_job(
         digest_tick,
         IntervalTrigger(seconds=60, timezone=UTC),
         args=(services, make_digest_sender(services, client)),
         id="pipeline_digests",
-        replace_existing=True,
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=30,
-        next_run_time=datetime.now(UTC),
+        **prompt,
     )
     scheduler.add_job(
         lambda: prune_processed_events(services.session_factory, now=services.now()),
         IntervalTrigger(hours=1, timezone=UTC),
         id="prune_processed_events",
-        replace_existing=True,
-        max_instances=1,
-        coalesce=True,
+        **once,
     )
     scheduler.start()
     log.info("scheduler started: nudges every %ss", services.settings.nudge_interval_seconds)

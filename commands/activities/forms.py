@@ -30,8 +30,10 @@ from commands.activities.views import (
 from commands.blockkit import PRIVATE_METADATA_MAX
 from commands.common import as_id, input_value
 from commands.pickers import picked
+from crm.states import ActivitySource
 
-SOURCES = ("modal", "shortcut", "slash")  # "slash": a one-liner that needed the form
+# How the form can be opened; SLASH: a one-liner that needed the form.
+SOURCES = (ActivitySource.MODAL, ActivitySource.SHORTCUT, ActivitySource.SLASH)
 
 
 @dataclass
@@ -39,7 +41,7 @@ class LogMeta:
     """The modal's private_metadata: how it was opened and what it edits."""
 
     mode: str = "log"  # "log" | "edit"
-    source: str = "modal"
+    source: ActivitySource = ActivitySource.MODAL
     channel: str | None = None
     activity_id: int | None = None
     customer_id: int | None = None
@@ -69,7 +71,7 @@ class LogMeta:
         source = data.get("source")
         return cls(
             mode="edit" if data.get("mode") == "edit" else "log",
-            source=source if isinstance(source, str) and source in SOURCES else "modal",
+            source=ActivitySource(source) if source in SOURCES else ActivitySource.MODAL,
             channel=text("channel"),
             activity_id=as_id(data.get("activity_id")),
             customer_id=as_id(data.get("customer_id")),

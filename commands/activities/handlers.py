@@ -43,6 +43,7 @@ from crm.customers import get_customer
 from crm.errors import CRMError, InvalidInput, NotFound
 from crm.followups import read_due
 from crm.models import Customer
+from crm.states import ActivitySource
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -103,7 +104,7 @@ def _save_quick_log(req: Request, quick: QuickLog) -> tuple[str, list]:
         type_key=quick.type.key,
         summary=quick.summary,
         occurred_at=req.now,
-        source="slash",
+        source=ActivitySource.SLASH,
         now=req.now,
         idempotency_key=f"slash:{req.trigger_id}" if req.trigger_id else None,
         follow_up=follow_up,
@@ -127,12 +128,14 @@ def _ask_about(req: Request, quick: QuickLog) -> None:
         summary=summary,
         follow_up_text=quick.follow_up_text or "",
     )
-    open_log_modal(req, form, LogMeta(channel=req.channel_id or None, source="slash"), notice=" ".join(quick.doubts))
+    open_log_modal(
+        req, form, LogMeta(channel=req.channel_id or None, source=ActivitySource.SLASH), notice=" ".join(quick.doubts)
+    )
 
 
 # -- shortcuts and the card's button -------------------------------------------------------------------
 def on_global_shortcut(req: Request) -> None:
-    open_log_modal(req, LogForm(), LogMeta(source="shortcut"))
+    open_log_modal(req, LogForm(), LogMeta(source=ActivitySource.SHORTCUT))
 
 
 def on_message_shortcut(req: Request) -> None:
@@ -148,7 +151,7 @@ def on_message_shortcut(req: Request) -> None:
         notice = f"The message is {len(text):,} characters; the form holds the first {PLAIN_TEXT_INPUT_MAX:,}." + (
             " The link to the whole message is saved with the activity." if permalink else ""
         )
-    meta = LogMeta(source="shortcut", channel=req.channel_id, permalink=permalink)
+    meta = LogMeta(source=ActivitySource.SHORTCUT, channel=req.channel_id, permalink=permalink)
     open_log_modal(req, LogForm(customer=customer, summary=text), meta, notice=notice)
 
 
@@ -269,7 +272,7 @@ def _log(req: Request, meta: LogMeta, sub: LogSubmission, follow_up: FollowUpReq
         type_key=sub.type_key,
         summary=sub.summary or "",
         occurred_at=sub.occurred_at(req.now),
-        source="shortcut" if meta.source == "shortcut" else "modal",
+        source=ActivitySource.SHORTCUT if meta.source == ActivitySource.SHORTCUT else ActivitySource.MODAL,
         now=req.now,
         contact_id=sub.contact_id,
         deal_id=sub.deal_id,

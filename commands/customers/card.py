@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.blockkit import SLACK_USER_ID
 from commands.customers import views
 from commands.request import Request
 from crm import customers as svc
+from crm.slack_ids import is_user_id
 
 
 def _name_of(req: Request):
     """Display names for a shared card; an id that can't be a Slack user is shown as it is."""
-    return lambda user_id: req.name_of(user_id) if SLACK_USER_ID.fullmatch(user_id) else user_id
+    return lambda user_id: req.name_of(user_id) if is_user_id(user_id) else user_id
 
 
 def card(req: Request, customer_id: int, *, shared: bool = False) -> tuple[svc.CustomerCard, list[dict[str, Any]]]:

@@ -9,7 +9,6 @@ closes, as it did the first time.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from commands.blockkit import esc, truncate
@@ -19,6 +18,7 @@ from commands.customers.card import card
 from commands.request import Errors, Request, Update, ViewAnswer
 from crm import customers as svc
 from crm.errors import Conflict, DuplicateSuspected, NotFound
+from crm.slack_ids import is_channel_id
 
 CONTACT_FIELDS = {
     None: views.B_CONTACT_NAME,
@@ -34,9 +34,7 @@ CUSTOMER_FIELDS = {
     "website": views.B_WEBSITE,
     "owner": views.B_OWNER,
 }
-CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
 NAME_THE_CONTACT = "Give the contact a name, or clear the fields."
-MERGE_THEM = "Merge them instead?"
 SAVE_ANYWAY = "Tick “Save anyway” if this is a different person."
 
 
@@ -50,7 +48,7 @@ def _form_key(req: Request) -> str | None:
 def _channel(meta: dict[str, Any]) -> str | None:
     """Where the form was opened (for the confirmation), if the metadata names a real channel."""
     channel = meta.get("channel")
-    return channel if isinstance(channel, str) and CHANNEL_ID.fullmatch(channel) else None
+    return channel if is_channel_id(channel) else None
 
 
 def _text(values: dict[str, Any], block_id: str) -> str:

@@ -15,7 +15,6 @@ from typing import Any
 
 from commands.blockkit import (
     PRIVATE_METADATA_MAX,
-    SLACK_USER_ID,
     actions,
     button,
     context,
@@ -35,6 +34,7 @@ from crm.customers import CustomerCard, DuplicateCandidate, HistoryPage, LookupR
 from crm.dates import format_local
 from crm.models import Activity, Contact, Customer
 from crm.money import format_money
+from crm.slack_ids import is_user_id
 
 # Actions on the card and lists.
 SHOW = "customer_show"
@@ -57,8 +57,8 @@ EDIT_VIEW = "customer_edit"
 CONTACT_VIEW = "contact_save"
 
 # Input blocks (block_id == the field name the service reports in InvalidInput.field).
-B_NAME, A_NAME = "name", "value"
-B_WEBSITE, A_WEBSITE = "website", "value"
+B_NAME = "name"
+B_WEBSITE = "website"
 B_OWNER, A_OWNER = "owner", "value"
 B_CONTACT_NAME, B_CONTACT_EMAIL, B_CONTACT_PHONE, B_CONTACT_TITLE = (
     "contact_name",
@@ -352,7 +352,7 @@ def _text(
 
 def _owner_input(owner: str | None) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "users_select", "action_id": A_OWNER}
-    if owner and SLACK_USER_ID.fullmatch(owner):  # a forged owner is not offered back to Slack
+    if is_user_id(owner):  # a forged owner is not offered back to Slack
         element["initial_user"] = owner
     return input_block(B_OWNER, "Owner", element, optional=True)
 

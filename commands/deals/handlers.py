@@ -9,7 +9,6 @@ concurrent submissions of one view are one deal (or one edit), whichever replica
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +25,11 @@ from crm.customers import find_customers, get_customer
 from crm.errors import Conflict, InvalidInput, NotFound
 from crm.models import Deal
 from crm.search import MAX_QUERY_CHARS
+from crm.slack_ids import is_channel_id
 
 if TYPE_CHECKING:
     from bot.services import Services
 
-CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
-NO_DEAL = "That deal no longer exists."
 NO_CUSTOMER = "That customer no longer exists. It may have been deleted."
 
 
@@ -135,7 +133,7 @@ def read_form(values: dict[str, Any]) -> svc.DealInput:
 
 def _reply_channel(meta: dict[str, Any]) -> str | None:
     channel = meta.get("channel")
-    return channel if isinstance(channel, str) and CHANNEL_ID.fullmatch(channel) else None
+    return channel if is_channel_id(channel) else None
 
 
 def _idempotency_key(req: Request) -> str | None:

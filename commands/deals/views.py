@@ -13,7 +13,6 @@ from typing import Any
 
 from commands.blockkit import (
     PRIVATE_METADATA_MAX,
-    SLACK_USER_ID,
     actions,
     button,
     context,
@@ -33,6 +32,7 @@ from crm import deals as svc
 from crm.models import Customer, Deal, DealStageChange
 from crm.money import exponent, format_money
 from crm.pipeline_stages import PipelineStages
+from crm.slack_ids import is_user_id
 
 NEW_OPEN = DEAL_NEW_OPEN  # the card's "New deal" button; value: customer id
 EDIT_OPEN = "deal_edit_open"  # value: deal id
@@ -159,7 +159,7 @@ def _stage_input(stages: PipelineStages, deal: Deal | None) -> dict[str, Any]:
 
 def _owner_input(owner: str, deal: Deal | None) -> dict[str, Any]:
     initial = (deal.owner_user_id if deal else None) or owner
-    if not SLACK_USER_ID.fullmatch(initial):  # an imported deal's owner may be no Slack user
+    if not is_user_id(initial):  # an imported deal's owner may be no Slack user
         initial = owner
     return input_block(B_OWNER, "Owner", {"type": "users_select", "action_id": A_VALUE, "initial_user": initial})
 

@@ -28,6 +28,7 @@ from crm.digest import DealLine, Digest, Movement
 from crm.digest_schedule import Schedule, SubscriptionRow, schedule_of
 from crm.money import format_money
 from crm.pipeline_stages import PipelineStages
+from crm.states import DmReason
 
 MAX_DIGEST_BLOCKS = 30  # well under Slack's 50
 SECTION_BUDGET = 2900  # characters per section, leaving room for the "…and N more" line
@@ -229,17 +230,17 @@ def digest_blocks(
     return blocks[:MAX_DIGEST_BLOCKS]
 
 
-def delivery_notice(reason: str, channel_id: str) -> str:
+def delivery_notice(reason: DmReason, channel_id: str) -> str:
     """Why a digest came to the subscriber by DM instead of the channel."""
     channel = f"<#{channel_id}>"
     reasons = {
-        "slack_connect": f"{channel} is shared with another organisation (Slack Connect), so I don't post CRM "
+        DmReason.SLACK_CONNECT: f"{channel} is shared with another organisation (Slack Connect), so I don't post CRM "
         "data there. Here is today's digest, just for you.",
-        "not_in_channel": f"I couldn't post today's digest in {channel}: I'm not a member and can't join it "
+        DmReason.NOT_IN_CHANNEL: f"I couldn't post today's digest in {channel}: I'm not a member and can't join it "
         f"(it is private). Invite me with `/invite @crm` in {channel}; until then, here it is.",
-        "archived": f"{channel} is archived, so today's digest comes to you. Subscribe another channel with "
+        DmReason.ARCHIVED: f"{channel} is archived, so today's digest comes to you. Subscribe another channel with "
         "`/crm digest subscribe` there, or stop this one with `/crm digest unsubscribe` in it.",
-        "channel_not_found": f"I can't see {channel} any more (deleted, or private without me). Invite me with "
+        DmReason.CHANNEL_NOT_FOUND: f"I can't see {channel} any more (deleted, or private without me). Invite me with "
         "`/invite @crm`, or subscribe another channel. Here is today's digest.",
     }
     return ":warning: " + reasons.get(reason, f"I couldn't post today's digest in {channel} ({esc(reason, 80)}).")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -36,13 +35,13 @@ from crm.errors import CRMError, InvalidInput
 from crm.followups import add_follow_up, check_owner, read_due
 from crm.models import FollowUp
 from crm.my_day import my_day
+from crm.slack_ids import SLACK_USER_MENTION
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-_USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>$")
 LIST_USAGE = "Use `/crm followups` for yours, `/crm followups @someone` or `/crm followups all`."
 
 
@@ -231,7 +230,7 @@ def on_followups_command(req: Request) -> None:
     owner: str | None = req.user_id
     title = "Your open follow-ups"
     if arg:
-        match = _USER_MENTION.match(arg)
+        match = SLACK_USER_MENTION.fullmatch(arg)
         if arg.lower() not in ("all", "team") and not match:
             raise InvalidInput(LIST_USAGE)
         if not req.actor.sees_team:

@@ -17,7 +17,7 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from commands import request
-from commands.blockkit import SLACK_USER_ID, context
+from commands.blockkit import context
 from commands.common import as_id
 from commands.customers import card as customer_card
 from commands.request import Request
@@ -26,6 +26,7 @@ from commands.whos_talked import views
 from commands.whos_talked.questions import Found, from_query, from_text, message_text, parse_question, plain_text
 from crm import customers as customer_svc
 from crm import insights
+from crm.slack_ids import is_user_id
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -114,7 +115,7 @@ def answer(req: Request, where: Where, customer_id: int) -> None:
         req.sf, req.workspace_id, customer_id, limit=views.REPS_SHOWN, contacts_per_rep=views.CONTACTS_PER_REP
     )
     people = {r.rep for r in summary.reps} | {summary.owner_user_id or ""}
-    names = {uid: req.name_of(uid) for uid in people if SLACK_USER_ID.fullmatch(uid)}
+    names = {uid: req.name_of(uid) for uid in people if is_user_id(uid)}
     text, blocks = views.build_answer(
         summary, names=names, type_label=req.config.type_label, tz=req.tz, now=req.now, note=where.note
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm.customers.store import live_customer
 from crm.models import Activity, Contact, Customer, Deal, FollowUp
+from crm.states import OPEN_STATUSES
 
 CLOSED_STAGES = ("won", "lost")
 
@@ -89,7 +90,7 @@ def _next_follow_up(session: Session, customer_id: int) -> FollowUp | None:
         .where(
             FollowUp.customer_id == customer_id,
             FollowUp.deleted_at.is_(None),
-            FollowUp.status.in_(("open", "snoozed")),
+            FollowUp.status.in_(OPEN_STATUSES),
         )
         .order_by(FollowUp.due_at)
         .limit(1)

@@ -7,6 +7,9 @@ replayed or concurrent second submission raise :class:`~crm.errors.Conflict`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,8 +19,19 @@ from crm.customers.values import ContactInput, ContactValues, clean_contact, rec
 from crm.errors import DuplicateSuspected, InvalidInput
 from crm.lookup import SearchRegistry, bump_search_version, touch_customer
 from crm.models import Contact, Customer, utcnow
+from crm.states import AuditAction
 
 ALREADY_ADDED = "This contact was already saved from this form."
+
+
+@contextmanager
+def _changing_contacts(sf: sessionmaker[Session], registry: SearchRegistry, workspace_id: int) -> Iterator[Session]:
+    """The transaction of a change to the workspace's contacts, which the search index holds too:
+    its version is bumped inside (serialising such changes), and the index refreshed after."""
+    with sf.begin() as session:
+        bump_search_version(session, workspace_id)
+        yield session
+    registry.refresh(workspace_id)
 
 
 def _conflicts(
@@ -73,14 +87,12 @@ def add_contact(
     """Add a contact. A used email is always refused; a repeated name needs ``force_name``."""
     actor = recorded_id(actor)
     values = clean_contact(contact)
-    with sf.begin() as session:
-        bump_search_version(session, workspace_id)
+    with _changing_contacts(sf, registry, workspace_id) as session:
         customer = live_customer(session, workspace_id, customer_id)
         claim_once(session, workspace_id, "contact_add", idempotency_key, ALREADY_ADDED)
         _refuse_conflicts(session, customer, values, None, force_name)
         created = insert_contact(session, customer, values, actor)
         touch_customer(session, customer)
-    registry.refresh(workspace_id)
     return created
 
 
@@ -97,8 +109,7 @@ def update_contact(
 ) -> Contact:
     actor = recorded_id(actor)
     values = clean_contact(contact)
-    with sf.begin() as session:
-        bump_search_version(session, workspace_id)
+    with _changing_contacts(sf, registry, workspace_id) as session:
         existing = live_contact(session, workspace_id, contact_id)
         customer = live_customer(session, workspace_id, existing.customer_id)
         claim_once(session, workspace_id, "contact_edit", idempotency_key, ALREADY_ADDED)
@@ -108,8 +119,7 @@ def update_contact(
             setattr(existing, key, value)
         existing.updated_by = actor
         touch_customer(session, customer)
-        audit.change(session, existing, "update", actor=actor, before=before)
-    registry.refresh(workspace_id)
+        audit.change(session, existing, AuditAction.UPDATE, actor=actor, before=before)
     return existing
 
 
@@ -123,16 +133,14 @@ def delete_contact(
 ) -> Contact:
     """Soft-delete a contact (activities keep pointing at it). Removing it twice finds it gone."""
     actor = recorded_id(actor)
-    with sf.begin() as session:
-        bump_search_version(session, workspace_id)
+    with _changing_contacts(sf, registry, workspace_id) as session:
         contact = live_contact(session, workspace_id, contact_id)
         before = audit.snapshot(contact)
         contact.deleted_at, contact.deleted_by = utcnow(), actor
         customer = session.get(Customer, contact.customer_id)
         if customer is not None:
             touch_customer(session, customer)
-        audit.change(session, contact, "delete", actor=actor, before=before)
-    registry.refresh(workspace_id)
+        audit.change(session, contact, AuditAction.DELETE, actor=actor, before=before)
     return contact
 
 

@@ -18,9 +18,11 @@ from crm import audit
 from crm.actors import Actor
 from crm.customers.store import add_alias, live_customer
 from crm.customers.values import recorded_id
+from crm.db import rows_changed
 from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm.lookup import SearchRegistry, bump_search_version
 from crm.models import Activity, Contact, Customer, CustomerAlias, Deal, FollowUp, utcnow
+from crm.states import AliasSource, AuditAction
 
 ADMINS_ONLY = "Only workspace admins can merge customers. Ask an admin, or tell them which two are the same."
 SAME_CUSTOMER = "Those are the same customer; pick two different ones."
@@ -91,7 +93,7 @@ def _move_everything(session: Session, workspace_id: int, duplicate: Customer, k
             .values(customer_id=keeper.id)
             .execution_options(synchronize_session=False)
         )
-        moved[model.__tablename__] = getattr(result, "rowcount", 0) or 0
+        moved[model.__tablename__] = rows_changed(result)
     session.execute(
         update(CustomerAlias)
         .where(CustomerAlias.customer_id == duplicate.id)
@@ -124,7 +126,7 @@ def merge_customers(
         duplicate, keeper = _pair(session, workspace_id, duplicate_id, keeper_id)
         counts = _counts(session, duplicate.id)
         moved = _move_everything(session, workspace_id, duplicate, keeper)
-        add_alias(session, keeper, duplicate.name, "merge", who)
+        add_alias(session, keeper, duplicate.name, AliasSource.MERGE, who)
         if duplicate.website and not keeper.website:
             keeper.website, keeper.domain = duplicate.website, duplicate.domain
         before = audit.snapshot(duplicate)
@@ -135,7 +137,7 @@ def merge_customers(
         audit.change(
             session,
             duplicate,
-            "merge",
+            AuditAction.MERGE,
             actor=who,
             before=before,
             note=f"merged {duplicate.name} (#{duplicate.id}) into {keeper.name} (#{keeper.id})",

@@ -28,6 +28,7 @@ from crm.lookup import SearchRegistry, bump_search_version, touch_customer
 from crm.models import Contact, Customer, CustomerAlias
 from crm.normalize import is_free_email_domain, normalize_name
 from crm.search import CustomerIndex, Match, classify
+from crm.states import AliasSource, AuditAction
 
 DUPLICATE_MIN_SCORE = 80.0
 ALREADY_CREATED = "This customer was already created from this form."
@@ -204,7 +205,7 @@ def create_customer(
         )
         session.add(customer)
         session.flush()
-        audit.change(session, customer, "create", actor=actor, note=_creation_note(candidates, source))
+        audit.change(session, customer, AuditAction.CREATE, actor=actor, note=_creation_note(candidates, source))
         if values:
             insert_contact(session, customer, values, actor)
     registry.refresh(workspace_id)
@@ -252,11 +253,11 @@ def update_customer(
         old_name = customer.name
         customer.name, customer.normalized_name = display, normalized
         if normalize_name(old_name) != normalized:
-            add_alias(session, customer, old_name, "rename", actor)
+            add_alias(session, customer, old_name, AliasSource.RENAME, actor)
         customer.website, customer.domain = site, domain
         customer.owner_user_id = owner or customer.owner_user_id
         customer.updated_by = actor
         touch_customer(session, customer)
-        audit.change(session, customer, "update", actor=actor, before=before)
+        audit.change(session, customer, AuditAction.UPDATE, actor=actor, before=before)
     registry.refresh(workspace_id)
     return customer

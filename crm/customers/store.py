@@ -9,10 +9,9 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.customers.values import MAX_NAME, ContactValues
 from crm.errors import Conflict, NotFound
-from crm.models import Contact, Customer, CustomerAlias, ProcessedEvent
+from crm.models import EVENT_KEY, Contact, Customer, CustomerAlias, ProcessedEvent
 from crm.normalize import normalize_name
-
-EVENT_KEY_MAX = 128  # processed_events.event_key
+from crm.states import AliasSource, AuditAction
 
 
 def live_customer(session: Session, workspace_id: int, customer_id: int) -> Customer:
@@ -46,12 +45,12 @@ def claim_once(session: Session, workspace_id: int, kind: str, key: str | None, 
         return
     try:
         with session.begin_nested():
-            session.add(ProcessedEvent(workspace_id=workspace_id, event_key=f"{kind}:{key}"[:EVENT_KEY_MAX]))
+            session.add(ProcessedEvent(workspace_id=workspace_id, event_key=f"{kind}:{key}"[:EVENT_KEY]))
     except IntegrityError:
         raise Conflict(message) from None
 
 
-def add_alias(session: Session, customer: Customer, alias: str, source: str, actor: str) -> None:
+def add_alias(session: Session, customer: Customer, alias: str, source: AliasSource, actor: str) -> None:
     """Keep ``alias`` (a former name) findable for ``customer``, once."""
     normalized = normalize_name(alias)[:MAX_NAME]
     if not normalized or normalized == customer.normalized_name:
@@ -78,5 +77,5 @@ def insert_contact(session: Session, customer: Customer, values: ContactValues, 
     contact = Contact(workspace_id=customer.workspace_id, customer_id=customer.id, created_by=actor, **values.columns())
     session.add(contact)
     session.flush()
-    audit.change(session, contact, "create", actor=actor)
+    audit.change(session, contact, AuditAction.CREATE, actor=actor)
     return contact

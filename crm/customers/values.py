@@ -19,14 +19,13 @@ from crm.normalize import (
     normalize_phone,
     strip_control,
 )
+from crm.slack_ids import is_user_id
 
 MAX_NAME = 255
 MAX_WEBSITE = 255
 MAX_EMAIL = 320
 MAX_PHONE = 64
 MAX_TITLE = 255
-# A Slack user id ("U0123ABCD", "W…" on Enterprise Grid): the only kind of owner a form can pick.
-SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,31}")
 # Who is recorded as having done something: a Slack user id, or "import" / "system".
 RECORDED_ID = re.compile(rf"[A-Za-z0-9_.:-]{{1,{USER_ID}}}")
 
@@ -83,7 +82,7 @@ def clean_owner(owner: str | None) -> str | None:
     """An owner picked in a form: a Slack user id, or None for "keep the default"."""
     if owner is None or owner == "":
         return None
-    if not isinstance(owner, str) or not SLACK_USER.fullmatch(owner):
+    if not is_user_id(owner):
         raise InvalidInput("Pick the owner from the list of people in this workspace.", field="owner")
     return owner
 

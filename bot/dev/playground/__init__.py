@@ -4,9 +4,10 @@
 calls :func:`serve`. See :mod:`bot.dev.playground.core` for how it fits together.
 
 Dependencies go one way: ``core`` (the running playground) uses ``web`` (the page and its JSON
-API, which only knows the :class:`~bot.dev.playground.web.Backend` it is given) and ``demo``
-(the demo data); ``core`` and ``demo`` share the pretend people and channels in ``workspace``,
-which imports nothing of the playground.
+API, which only knows the :class:`~bot.dev.playground.web.Backend` it is given), ``payloads``
+(what the page's clicks become: the requests Slack would send), ``clock`` and ``demo`` (the
+demo data); ``core`` and ``demo`` share the pretend people and channels in ``workspace``. None
+of those imports ``core``.
 """
 
 from __future__ import annotations

@@ -4,14 +4,16 @@ What happens where:
 
 * The **app** is built by :func:`bot.app.create_app` and served by the same waitress server as
   the page, at ``/slack/events``. Everything the page does reaches it as a request Slack would
-  send, signed with the signing secret (:class:`bot.dev.driver.SlackDriver` does the signing).
+  send, signed with the signing secret (:class:`bot.dev.driver.SlackDriver` does the signing);
+  :mod:`bot.dev.playground.payloads` builds those requests.
 * The app's **Web API client** talks to :class:`bot.dev.standin.SlackStandIn`, the stand-in the
   test-suite uses; the page shows what the stand-in holds (messages, ephemeral messages, views,
   the App Home). Every payload the app sends passes Slack's Block Kit checks there.
 * **Modals**: Slack keeps a stack of views per user. The playground mints every ``trigger_id``
   itself and remembers who it was for, so a ``views.open`` / ``views.push`` the stand-in records
   lands on that user's stack; a view submission's ``response_action`` is applied as Slack would.
-* **Time**: :class:`Services` gets the playground's :class:`Clock`, which can be moved forward.
+* **Time**: :class:`Services` gets the playground's :class:`~bot.dev.playground.clock.Clock`, which
+  can be moved forward.
   The scheduled jobs (follow-up nudges, digests when present) are called directly every few
   seconds and straight after a jump; APScheduler is not used here.
 """
@@ -28,13 +30,17 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from slack_bolt import App
 
 from bot.app import create_app
 from bot.config import Settings
 from bot.dev.driver import Response, SlackDriver
+from bot.dev.playground import payloads
+from bot.dev.playground.clock import Clock
 from bot.dev.playground.demo import seed_demo
 from bot.dev.playground.web import PlaygroundError, make_page_app
 from bot.dev.playground.workspace import (
@@ -51,40 +57,14 @@ from bot.server import EVENTS_PATH, HEALTH_PATH, ServerThread, make_wsgi_app
 from bot.services import Services
 from crm.db import make_engine, make_session_factory
 from crm.migrate import upgrade
-from crm.models import utcnow
-from reminders.digests import digest_tick, make_digest_sender
+from reminders.digests import SlackDigestSender, digest_tick, make_digest_sender
+from reminders.nudges import SlackNudgeSender
 from reminders.scheduler import make_sender, nudge_client, nudge_tick
 
 log = logging.getLogger(__name__)
 
 BOT_TOKEN = "xoxb-playground"
 ACK_DEADLINE = 3.0  # seconds Slack waits for an ack
-
-
-class Clock:
-    """Aware UTC now, plus however far the playground has been moved forward."""
-
-    def __init__(self, now: Callable[[], datetime] = utcnow) -> None:
-        self._now = now
-        self._offset = timedelta(0)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            offset = self._offset
-        return self._now() + offset
-
-    @property
-    def offset(self) -> timedelta:
-        with self._lock:
-            return self._offset
-
-    def advance(self, delta: timedelta) -> datetime:
-        if delta < timedelta(0):
-            raise ValueError("time only moves forward")
-        with self._lock:
-            self._offset += delta
-        return self()
 
 
 class Playground:
@@ -118,7 +98,7 @@ class Playground:
         self.driver: SlackDriver | None = None
         self.demo_summary: dict[str, int] = {}
         self._tmpdir: str | None = None
-        self._app = None
+        self._app: App | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._version = 0
@@ -129,8 +109,8 @@ class Playground:
         self._tick_now = threading.Event()
         self._tick_lock = threading.Lock()
         self._ticker: threading.Thread | None = None
-        self._sender = None
-        self._digest_sender = None
+        self._sender: SlackNudgeSender | None = None
+        self._digest_sender: SlackDigestSender | None = None
         self.last_tick: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -374,38 +354,38 @@ class Playground:
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 
-    def _team(self) -> dict[str, Any]:
-        return {"id": TEAM_ID, "domain": TEAM_DOMAIN}
+    def _acting(self, user: str) -> payloads.Sender:
+        name = self._user(user)["name"]
+        return payloads.Sender(TEAM_ID, TEAM_DOMAIN, self.standin.app_id, user, name)
 
-    def _payload_user(self, user: str) -> dict[str, Any]:
-        info = self._user(user)
-        return {"id": user, "username": info["name"], "name": info["name"], "team_id": TEAM_ID}
+    def _in_message(self, channel: str, ts: str, user: str, response_url: str) -> payloads.InMessage:
+        name = payloads.channel_name(self._channel(channel))
+        message, ephemeral = self._find_message(channel, ts, user)
+        return payloads.InMessage(channel, name, ts, message, ephemeral, response_url)
+
+    def _send(self, payload: dict[str, Any], what: str) -> dict[str, Any]:
+        driver = self.driver
+        assert driver is not None
+        return self._post(lambda: driver.post_payload(payload), what)
+
+    def _send_event(self, event: dict[str, Any], what: str) -> dict[str, Any]:
+        driver = self.driver
+        assert driver is not None
+        return self._post(lambda: driver.event(event, authorizations_user=self.standin.bot_user_id), what)
 
     def command(self, user: str, channel: str, text: str) -> dict[str, Any]:
         """A slash command typed in the composer (``/crm help``)."""
-        assert self.driver is not None
-        self._user(user)
+        driver = self.driver
+        assert driver is not None
+        sender = self._acting(user)
         info = self._channel(channel)
         command, _, args = text.strip().partition(" ")
         if not re.fullmatch(r"/[\w-]{1,31}", command):
             raise PlaygroundError("a slash command starts with / and a name, such as /crm help")
         response_url = self.standin.response_url(channel, user=user)
-        fields = {
-            "token": "playground-verification-token",
-            "team_id": TEAM_ID,
-            "team_domain": TEAM_DOMAIN,
-            "channel_id": channel,
-            "channel_name": "directmessage" if info.get("is_im") else info["name"],
-            "user_id": user,
-            "user_name": self._user(user)["name"],
-            "command": command,
-            "text": args.strip(),
-            "api_app_id": self.standin.app_id,
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": self._trigger(user),
-        }
-        driver = self.driver
+        fields = payloads.slash_command(
+            sender, command, args.strip(), channel=info, response_url=response_url, trigger_id=self._trigger(user)
+        )
         result = self._post(lambda: driver.post_form(fields), command)
         body = result.get("body")
         if result["status"] == 404:
@@ -421,7 +401,6 @@ class Playground:
 
     def message(self, user: str, channel: str, text: str, thread_ts: str | None = None) -> dict[str, Any]:
         """A message typed in the composer; ``@crm`` in it reaches the app as an app_mention event."""
-        assert self.driver is not None
         self._user(user)
         info = self._channel(channel)
         if not text.strip():
@@ -432,39 +411,18 @@ class Playground:
         self._bump()
         result: dict[str, Any] = {"ts": stored["ts"]}
         if f"<@{self.standin.bot_user_id}>" in encoded:
-            event: dict[str, Any] = {
-                "type": "app_mention",
-                "user": user,
-                "text": encoded,
-                "ts": stored["ts"],
-                "channel": channel,
-                "event_ts": stored["ts"],
-                "team": TEAM_ID,
-                "channel_type": "im" if info.get("is_im") else ("group" if info.get("is_private") else "channel"),
-            }
-            if thread_ts:
-                event["thread_ts"] = thread_ts
-            driver = self.driver
-            result.update(self._post(lambda: driver.event(event, authorizations_user=self.standin.bot_user_id), "@crm"))
+            event = payloads.app_mention(
+                user, encoded, stored["ts"], channel=info, team_id=TEAM_ID, thread_ts=thread_ts
+            )
+            result.update(self._send_event(event, "@crm"))
         return result
 
     def encode_text(self, text: str) -> str:
-        """Typed text as Slack stores it: ``&<>`` escaped, ``@name`` as ``<@U…>``, ``#name`` as ``<#C…|name>``."""
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        names = {u["name"]: u["id"] for u in self.users()}
-        names.setdefault(self.standin.bot_name, self.standin.bot_user_id)
+        """Typed text as Slack stores it, with this workspace's people and channels."""
+        users = {u["name"]: u["id"] for u in self.users()}
+        users.setdefault(self.standin.bot_name, self.standin.bot_user_id)
         channels = {c["name"]: c["id"] for c in self.standin.channels() if not c.get("is_im")}
-
-        def user_ref(match: re.Match[str]) -> str:
-            user_id = names.get(match.group(1).lower())
-            return f"<@{user_id}>" if user_id else match.group(0)
-
-        def channel_ref(match: re.Match[str]) -> str:
-            channel_id = channels.get(match.group(1).lower())
-            return f"<#{channel_id}|{match.group(1).lower()}>" if channel_id else match.group(0)
-
-        text = re.sub(r"(?<![\w<])@([A-Za-z][\w.-]*)", user_ref, text)
-        return re.sub(r"(?<![\w&])#([a-z0-9][\w-]*)", channel_ref, text)
+        return payloads.encode_text(text, users=users, channels=channels)
 
     def _find_message(self, channel: str, ts: str, user: str) -> tuple[dict[str, Any], bool]:
         for message in self.standin.messages(channel):
@@ -498,98 +456,51 @@ class Playground:
         values: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A click or a choice in a message, a modal or the App Home (a block_actions payload)."""
-        assert self.driver is not None
         if not action.get("action_id") or not action.get("type"):
             raise PlaygroundError("an action needs a type and an action_id")
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "team": self._team(),
-            "user": self._payload_user(user),
-            "api_app_id": self.standin.app_id,
-            "token": "playground-verification-token",
-            "trigger_id": self._trigger(user),
-            "is_enterprise_install": False,
-            "actions": [{"block_id": "b", **action, "action_ts": f"{time.time():.6f}"}],
-        }
+        sender, trigger = self._acting(user), self._trigger(user)
         if view_id:
-            payload["view"] = self._view_with_state(user, view_id, values)
-            payload["container"] = {"type": "view", "view_id": view_id}
+            view = self._view_with_state(user, view_id, values)
+            payload = payloads.block_actions(sender, action, trigger_id=trigger, values=values, view=view)
         elif channel and message_ts:
-            info = self._channel(channel)
-            message, ephemeral = self._find_message(channel, message_ts, user)
-            payload["channel"] = {"id": channel, "name": "directmessage" if info.get("is_im") else info["name"]}
-            payload["container"] = {
-                "type": "message",
-                "message_ts": message_ts,
-                "channel_id": channel,
-                "is_ephemeral": ephemeral,
-            }
-            if not ephemeral:  # Slack sends no message with a click on an ephemeral one
-                payload["message"] = message
-            payload["state"] = {"values": values or {}}
-            payload["response_url"] = self.standin.response_url(channel, message_ts=message_ts, user=user)
+            response_url = self.standin.response_url(channel, message_ts=message_ts, user=user)
+            where = self._in_message(channel, message_ts, user, response_url)
+            payload = payloads.block_actions(sender, action, trigger_id=trigger, values=values, where=where)
         else:
             raise PlaygroundError("an action happens in a message (channel, message_ts) or a view (view_id)")
-        driver = self.driver
-        return self._post(lambda: driver.post_payload(payload), "a click")
+        return self._send(payload, "a click")
 
     def suggest(
         self, user: str, view_id: str, block_id: str, action_id: str, value: str, values: dict | None = None
     ) -> dict[str, Any]:
         """Typeahead for an external_select: a block_suggestion payload; returns the options."""
-        assert self.driver is not None
-        payload = {
-            "type": "block_suggestion",
-            "team": self._team(),
-            "user": self._payload_user(user),
-            "api_app_id": self.standin.app_id,
-            "token": "playground-verification-token",
-            "action_id": action_id,
-            "block_id": block_id,
-            "value": value,
-            "view": self._view_with_state(user, view_id, values),
-            "container": {"type": "view", "view_id": view_id},
-        }
-        driver = self.driver
-        result = self._post(lambda: driver.post_payload(payload), "a typeahead")
-        body = result.get("body") if isinstance(result.get("body"), dict) else {}
-        return {
-            **result,
-            "options": body.get("options") or [],  # type: ignore[union-attr]
-            "option_groups": body.get("option_groups") or [],  # type: ignore[union-attr]
-        }
+        view = self._view_with_state(user, view_id, values)
+        result = self._send(
+            payloads.block_suggestion(self._acting(user), view, block_id, action_id, value), "a typeahead"
+        )
+        body = payloads.body_of(result)
+        return {**result, "options": body.get("options") or [], "option_groups": body.get("option_groups") or []}
 
     def submit(self, user: str, view_id: str, values: dict[str, Any]) -> dict[str, Any]:
         """The modal's submit button: a view_submission, then its response_action as Slack does it."""
-        assert self.driver is not None
-        payload = {
-            "type": "view_submission",
-            "team": self._team(),
-            "user": self._payload_user(user),
-            "api_app_id": self.standin.app_id,
-            "token": "playground-verification-token",
-            "trigger_id": self._trigger(user),
-            "view": self._view_with_state(user, view_id, values),
-            "response_urls": [],
-            "is_enterprise_install": False,
-        }
-        driver = self.driver
-        result = self._post(lambda: driver.post_payload(payload), "a form")
-        body = result.get("body") if isinstance(result.get("body"), dict) else {}
-        action = body.get("response_action")  # type: ignore[union-attr]
+        view = self._view_with_state(user, view_id, values)
+        payload = payloads.view_submission(self._acting(user), view, trigger_id=self._trigger(user))
+        result = self._send(payload, "a form")
+        body = payloads.body_of(result)
+        action = body.get("response_action")
         if result["status"] != 200:
             result["error"] = "We had some trouble connecting. Try again?"
         elif action == "errors":
-            result["errors"] = body.get("errors") or {}  # type: ignore[union-attr]
+            result["errors"] = body.get("errors") or {}
         elif action in ("update", "push"):
             try:
-                view = self.standin.view_response(view_id, action, body.get("view") or {})  # type: ignore[union-attr]
+                pushed = self.standin.view_response(view_id, action, body.get("view") or {})
             except ValueError as err:
                 result["error"] = f"Slack refused the app's view: {err}"
             else:
                 if action == "push":
                     with self._lock:
-                        self._stacks.setdefault(user, []).append(view["id"])
+                        self._stacks.setdefault(user, []).append(pushed["id"])
         elif action == "clear":
             with self._lock:
                 self._stacks[user] = []
@@ -606,22 +517,13 @@ class Playground:
 
     def close(self, user: str, view_id: str, *, everything: bool = False) -> dict[str, Any]:
         """The modal's Cancel (this view) or ✕ (the whole stack); view_closed if the view asks for it."""
-        assert self.driver is not None
         view = self.standin.view(view_id)
         with self._lock:
             stack = list(self._stacks.get(user, []))
         closing = stack if everything else [view_id]
         if view is not None and view.get("notify_on_close"):
-            payload = {
-                "type": "view_closed",
-                "team": self._team(),
-                "user": self._payload_user(user),
-                "api_app_id": self.standin.app_id,
-                "view": view,
-                "is_cleared": everything and len(closing) > 1,
-            }
-            driver = self.driver
-            self._post(lambda: driver.post_payload(payload), "view_closed")
+            cleared = everything and len(closing) > 1
+            self._send(payloads.view_closed(self._acting(user), view, cleared=cleared), "view_closed")
         if everything:
             with self._lock:
                 self._stacks[user] = []
@@ -632,53 +534,21 @@ class Playground:
 
     def open_home(self, user: str) -> dict[str, Any]:
         """The user opened the app's Home tab: an app_home_opened event."""
-        assert self.driver is not None
         self._user(user)
-        event: dict[str, Any] = {
-            "type": "app_home_opened",
-            "user": user,
-            "channel": dm_id(user),
-            "tab": "home",
-            "event_ts": f"{time.time():.6f}",
-        }
-        home = self.standin.home_view(user)
-        if home is not None:
-            event["view"] = home
-        driver = self.driver
-        return self._post(lambda: driver.event(event, authorizations_user=self.standin.bot_user_id), "App Home")
+        event = payloads.app_home_opened(user, dm_id(user), self.standin.home_view(user))
+        return self._send_event(event, "App Home")
 
     def shortcut(
         self, user: str, callback_id: str, *, channel: str | None = None, message_ts: str | None = None
     ) -> dict[str, Any]:
         """A global shortcut (the ⚡ menu) or a message shortcut (a message's ⋮ menu)."""
-        assert self.driver is not None
-        base = {
-            "callback_id": callback_id,
-            "team": self._team(),
-            "user": self._payload_user(user),
-            "api_app_id": self.standin.app_id,
-            "token": "playground-verification-token",
-            "trigger_id": self._trigger(user),
-            "action_ts": f"{time.time():.6f}",
-            "is_enterprise_install": False,
-        }
+        sender, trigger = self._acting(user), self._trigger(user)
+        on = None
         if channel and message_ts:
-            info = self._channel(channel)
-            message, ephemeral = self._find_message(channel, message_ts, user)
-            if ephemeral:
+            on = self._in_message(channel, message_ts, user, self.standin.response_url(channel, user=user))
+            if on.ephemeral:
                 raise PlaygroundError("shortcuts don't work on messages only you can see")
-            payload = {
-                **base,
-                "type": "message_action",
-                "channel": {"id": channel, "name": "directmessage" if info.get("is_im") else info["name"]},
-                "message": message,
-                "message_ts": message_ts,
-                "response_url": self.standin.response_url(channel, user=user),
-            }
-        else:
-            payload = {**base, "type": "shortcut"}
-        driver = self.driver
-        return self._post(lambda: driver.post_payload(payload), "a shortcut")
+        return self._send(payloads.shortcut(sender, callback_id, trigger_id=trigger, on=on), "a shortcut")
 
     # ------------------------------------------------------------------ time
     def advance(self, seconds: float) -> dict[str, Any]:
@@ -692,7 +562,7 @@ class Playground:
 
     def tick(self) -> dict[str, Any]:
         """Run the scheduled jobs once, as each replica's scheduler would."""
-        assert self.services is not None and self._sender is not None
+        assert self.services is not None and self._sender is not None and self._digest_sender is not None
         with self._tick_lock:
             report: dict[str, Any] = {
                 "at": self.clock().isoformat(),

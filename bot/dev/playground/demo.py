@@ -22,6 +22,7 @@ from crm.customers import ContactInput, create_customer
 from crm.lookup import bump_search_version
 from crm.models import Activity, Contact, Customer, Deal, DealStageChange, FollowUp
 from crm.normalize import normalize_name
+from crm.states import ActivitySource, FollowUpStatus
 
 SEED = 20240901
 CUSTOMERS = 300
@@ -71,7 +72,6 @@ SUMMARIES = {
     "note": ["{contact} is moving to a new role next month.", "Procurement needs a W-9 before signing."],
 }
 STAGES = ["lead", "qualified", "proposal", "negotiation", "won", "lost"]
-OPEN_STAGES = STAGES[:4]
 
 
 def _slug(name: str) -> str:
@@ -128,7 +128,7 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
             owner_user_id=owner,
             contact=contact,
             force=True,
-            source="import",
+            source=ActivitySource.IMPORT,
         )
         made.append((customer.id, customer.name, domain, owner))
 
@@ -189,7 +189,7 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
             history = rng.choice([0, 1, 2, 3, 4, 6, 8, 12])
             for _ in range(history):
                 type_key = rng.choices(type_keys, weights)[0]
-                deal = rng.choice(deals) if deals and rng.random() < 0.5 else None
+                on_deal = rng.choice(deals) if deals and rng.random() < 0.5 else None
                 template = rng.choice(SUMMARIES.get(type_key, SUMMARIES["note"]))
                 who = owner if rng.random() < 0.75 else rng.choice(owners)
                 occurred = now - timedelta(
@@ -199,24 +199,24 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                     Activity(
                         workspace_id=workspace_id,
                         customer_id=customer_id,
-                        deal_id=deal.id if deal else None,
+                        deal_id=on_deal.id if on_deal else None,
                         type_key=type_key,
                         summary=template.format(
-                            contact=(people or ["the buyer"])[0], deal=deal.title if deal else "the renewal"
+                            contact=(people or ["the buyer"])[0], deal=on_deal.title if on_deal else "the renewal"
                         ),
                         occurred_at=occurred,
-                        source="import",
+                        source=ActivitySource.IMPORT,
                         created_by=who,
                         created_at=occurred,
                     )
                 )
-                if deal is not None and (deal.last_activity_at is None or occurred > deal.last_activity_at):
-                    deal.last_activity_at = occurred
+                if on_deal is not None and (on_deal.last_activity_at is None or occurred > on_deal.last_activity_at):
+                    on_deal.last_activity_at = occurred
                 counts["activities"] += 1
 
         # Follow-ups: a couple due within minutes and hours for the rep (time travel shows the nudges
         # arriving), one overdue (nudged at the first tick), and the rest over the next two weeks.
-        soon = [
+        soon: list[tuple[str, timedelta, str | None]] = [
             (REP, timedelta(minutes=-5), "Send the signed order form back"),
             (REP, timedelta(minutes=20), "Call back about the discount"),
             (REP, timedelta(hours=2), "Check the pilot feedback"),
@@ -238,7 +238,7 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                     owner_user_id=owner,
                     due_at=due,
                     note=note,
-                    status="open",
+                    status=FollowUpStatus.OPEN,
                     nudge_at=due,
                     created_by=owner,
                     created_at=now - timedelta(days=1),

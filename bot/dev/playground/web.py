@@ -111,15 +111,23 @@ def make_page_app(playground: Backend) -> Callable[..., Iterable[bytes]]:
             raise BadRequest("the body must be a JSON object")
         return body
 
-    def text(body: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+    def optional(body: dict[str, Any], key: str) -> str | None:
         value = body.get(key)
         if value is None or value == "":
-            if required:
-                raise BadRequest(f"{key} is required")
             return None
         if not isinstance(value, str):
             raise BadRequest(f"{key} must be a string")
         return value
+
+    def text(body: dict[str, Any], key: str) -> str:
+        value = optional(body, key)
+        if value is None:
+            raise BadRequest(f"{key} is required")
+        return value
+
+    def action_of(body: dict[str, Any]) -> dict[str, Any]:
+        action = body.get("action")
+        return action if isinstance(action, dict) else {}
 
     def values_of(body: dict[str, Any]) -> dict[str, Any]:
         values = body.get("values") or {}
@@ -130,14 +138,14 @@ def make_page_app(playground: Backend) -> Callable[..., Iterable[bytes]]:
     posts: dict[str, Callable[[dict[str, Any]], Any]] = {
         "/api/command": lambda b: playground.command(text(b, "user"), text(b, "channel"), text(b, "text")),
         "/api/message": lambda b: playground.message(
-            text(b, "user"), text(b, "channel"), text(b, "text"), text(b, "thread_ts", required=False)
+            text(b, "user"), text(b, "channel"), text(b, "text"), optional(b, "thread_ts")
         ),
         "/api/action": lambda b: playground.action(
             text(b, "user"),
-            b.get("action") if isinstance(b.get("action"), dict) else {},
-            channel=text(b, "channel", required=False),
-            message_ts=text(b, "message_ts", required=False),
-            view_id=text(b, "view_id", required=False),
+            action_of(b),
+            channel=optional(b, "channel"),
+            message_ts=optional(b, "message_ts"),
+            view_id=optional(b, "view_id"),
             values=values_of(b),
         ),
         "/api/view_submission": lambda b: playground.submit(text(b, "user"), text(b, "view_id"), values_of(b)),
@@ -156,8 +164,8 @@ def make_page_app(playground: Backend) -> Callable[..., Iterable[bytes]]:
         "/api/shortcut": lambda b: playground.shortcut(
             text(b, "user"),
             text(b, "callback_id"),
-            channel=text(b, "channel", required=False),
-            message_ts=text(b, "message_ts", required=False),
+            channel=optional(b, "channel"),
+            message_ts=optional(b, "message_ts"),
         ),
         "/api/time": lambda b: playground.advance(_number(b.get("seconds"))),
         "/api/tick": lambda b: playground.tick(),

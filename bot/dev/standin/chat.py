@@ -25,7 +25,7 @@ class ChatMethods(Workspace):
         """Seed a message as if ``user`` had posted it (no call is recorded). Unknown channels are
         created. Returns the stored message, whose ``ts`` is what Slack would have given it."""
         with self._lock:
-            channel_id = self._dm_for(channel, create=True) if is_user_id(channel) else channel
+            channel_id = self._open_dm(channel) if is_user_id(channel) else channel
             if channel_id not in self._channels:
                 self.add_channel(channel_id, name=channel_id.lower())
             message: dict[str, Any] = {"type": "message", "user": user, "text": text}
@@ -95,8 +95,8 @@ class ChatMethods(Workspace):
     def _api_chat_scheduleMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._postable(params)
         try:
-            post_at = int(params.get("post_at"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            post_at = int(params["post_at"])
+        except (KeyError, TypeError, ValueError):
             raise SlackError("invalid_time") from None
         now = time.time()
         if post_at <= now:

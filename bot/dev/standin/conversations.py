@@ -62,7 +62,7 @@ class ConversationMethods(Workspace):
                 self._user(user)
         if len(users) == 1:
             existing = self._dm_for(users[0])
-            channel_id = existing or self._dm_for(users[0], create=True)
+            channel_id = self._open_dm(users[0])
             result: dict[str, Any] = {"channel": {"id": channel_id}}
             if existing:
                 result.update(no_op=True, already_open=True)

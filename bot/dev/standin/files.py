@@ -25,7 +25,8 @@ class FileMethods(Workspace):
             raise SlackError("invalid_arguments")
         files = []
         for item in wanted:
-            file = self._files.get(item.get("id")) if isinstance(item, dict) else None
+            file_id = item.get("id") if isinstance(item, dict) else None
+            file = self._files.get(file_id) if isinstance(file_id, str) else None
             if file is None:
                 raise SlackError("file_not_found")
             if file["size"] is None:

@@ -32,7 +32,6 @@ class ResponseUrls(Workspace):
         binding = self._response_urls.get(rid)
         if binding is None:
             return Answer.json({"ok": False, "error": "expired_url"}, status=404)
-        binding.uses += 1
         if truthy(body.get("delete_original")):
             if binding.channel and binding.message_ts:
                 message = self._find(binding.channel, binding.message_ts)

@@ -432,7 +432,8 @@ def _decode_multipart(raw: bytes, content_type: str) -> dict[str, Any]:
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             continue
-        data = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
         if part.get_filename():
             fields[name] = {"filename": part.get_filename(), "size": len(data)}
         else:

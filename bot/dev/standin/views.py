@@ -103,7 +103,7 @@ class ViewMethods(Workspace):
 
     def _new_view(self, view: dict[str, Any], **extra: Any) -> dict[str, Any]:
         view_id = self._mint("V")
-        stored = {
+        stored: dict[str, Any] = {
             "id": view_id,
             "team_id": self.team_id,
             "type": view.get("type"),

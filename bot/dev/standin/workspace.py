@@ -43,7 +43,6 @@ class ResponseUrl:
     channel: str | None
     message_ts: str | None
     user: str | None
-    uses: int = 0
 
 
 class Workspace(StandInServer):
@@ -111,10 +110,6 @@ class Workspace(StandInServer):
         with self._lock:
             found = self._ephemeral.get(channel, [])
             return copy.deepcopy([m for m in found if user is None or m.get("recipient") == user])
-
-    def scheduled_messages(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return copy.deepcopy(self._scheduled)
 
     def view(self, view_id: str) -> dict[str, Any] | None:
         """The latest version of a view opened, pushed, updated or published."""
@@ -250,12 +245,17 @@ class Workspace(StandInServer):
         self._id_counter += 1
         return f"{prefix}{self._id_counter:08X}"
 
-    def _dm_for(self, user_id: str, *, create: bool = False) -> str | None:
+    def _dm_for(self, user_id: str) -> str | None:
         for channel in self._channels.values():
             if channel.is_im and channel.user == user_id:
                 return channel.id
-        if not create:
-            return None
+        return None
+
+    def _open_dm(self, user_id: str) -> str:
+        """The bot's DM with ``user_id``, opened when there is none yet."""
+        existing = self._dm_for(user_id)
+        if existing is not None:
+            return existing
         channel_id = self._mint("D")
         self.add_channel(channel_id, name=user_id, is_im=True, user=user_id)
         return channel_id
@@ -267,7 +267,7 @@ class Workspace(StandInServer):
         if is_user_id(channel_id):
             if self.strict_channels and channel_id not in self._users:
                 raise SlackError("channel_not_found")
-            dm = self._dm_for(channel_id, create=create)
+            dm = self._open_dm(channel_id) if create else self._dm_for(channel_id)
             if dm is None:
                 raise SlackError("channel_not_found")
             return self._channels[dm]

@@ -1,0 +1,112 @@
+"""The fixed words the CRM stores and compares: statuses, sources, audit actions, send outcomes.
+
+Each is a :class:`enum.StrEnum`, so a member *is* its string: what the database holds, what the
+audit log shows and what tests compare stay exactly the words they were (no migration), while the
+code names each word once, here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class FollowUpStatus(StrEnum):
+    """``follow_ups.status``. A deleted follow-up keeps its status and gets ``deleted_at``."""
+
+    OPEN = "open"
+    SNOOZED = "snoozed"  # open, with a new due time the owner picked from the nudge
+    DONE = "done"
+
+
+# Still to be done: listed, counted and nudged.
+OPEN_STATUSES = (FollowUpStatus.OPEN, FollowUpStatus.SNOOZED)
+
+
+class ActivitySource(StrEnum):
+    """``activities.source``: where an activity was logged from."""
+
+    SLASH = "slash"  # a one-line /log
+    MODAL = "modal"
+    SHORTCUT = "shortcut"  # the message shortcut (the modal it opens is recorded as this too)
+    IMPORT = "import"
+
+
+class AliasSource(StrEnum):
+    """``customer_aliases.source``: how a customer came to be known by a former name."""
+
+    MANUAL = "manual"
+    RENAME = "rename"
+    MERGE = "merge"
+    IMPORT = "import"
+
+
+class AuditAction(StrEnum):
+    """``audit_log.action``."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    RESTORE = "restore"
+    MERGE = "merge"  # a customer merged into another
+    STAGE = "stage"  # a deal moved to another stage
+    DONE = "done"  # a follow-up marked done (from its nudge or the Home tab)
+    SNOOZE = "snooze"
+    RESCHEDULE = "reschedule"
+    REASSIGN = "reassign"
+    SUBSCRIBE = "subscribe"  # a channel subscribed to the digest
+    UNSUBSCRIBE = "unsubscribe"
+    IMPORT = "import"
+
+
+class DigestDays(StrEnum):
+    """``digest_subscriptions.days``."""
+
+    WEEKDAYS = "weekdays"
+    DAILY = "daily"
+
+
+class DigestScope(StrEnum):
+    """``digest_subscriptions.scope``: whose deals the digest covers."""
+
+    TEAM = "team"
+
+
+class DeliveryNote(StrEnum):
+    """How a scheduled send (nudge or digest) ended when it did not simply post, as recorded.
+
+    ``BY_DM`` and ``FAILED`` begin a note: ``"dm: archived"``, ``"failed: is_archived"``."""
+
+    ALREADY_SENT = "already-sent"  # an earlier attempt in doubt had posted after all
+    BY_DM = "dm"  # the digest went to the subscriber; the note says why (a :class:`DmReason`)
+    FAILED = "failed"  # Slack refused for good; not retried
+
+    def of(self, detail: str) -> str:
+        """``"dm: archived"``: this note with what it is about."""
+        return f"{self}: {detail}"
+
+
+class DmReason(StrEnum):
+    """Why a channel's digest went to the subscriber by DM instead."""
+
+    CHANNEL_NOT_FOUND = "channel_not_found"
+    SLACK_CONNECT = "slack_connect"
+    ARCHIVED = "archived"
+    NOT_IN_CHANNEL = "not_in_channel"
+
+
+class DeliveryError(StrEnum):
+    """The errors a scheduled send records that are ours rather than Slack's own error names."""
+
+    AMBIGUOUS = "ambiguous"  # begins the error: Slack may have posted (a timeout, a 5xx)
+    RATELIMITED = "ratelimited"  # Slack said slow down (HTTP 429)
+    BUILD_FAILED = "build failed"  # the digest could not be built from the workspace's data
+    UNKNOWN = "unknown"
+
+    def of(self, detail: str) -> str:
+        """``"ambiguous: http 502"``: this error with what happened."""
+        return f"{self}: {detail}"
+
+
+def is_ambiguous(error: str | None) -> bool:
+    """True when a recorded send error means Slack may have posted the message anyway."""
+    return (error or "").startswith(DeliveryError.AMBIGUOUS)

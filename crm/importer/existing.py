@@ -45,7 +45,8 @@ class Existing:
         self._company_cache: dict[str, int | None] = {}
 
     def __getitem__(self, kind: str) -> Index:
-        return getattr(self, kind)  # type: ignore[no-any-return]
+        index: Index = getattr(self, kind)
+        return index
 
     def company(self, ref: str, name: str, email: str | None) -> int | None:
         """A customer id from a company id, a company name, or a work email's domain."""

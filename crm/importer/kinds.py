@@ -31,6 +31,7 @@ from crm.importer.reader import Row
 from crm.importer.report import DuplicateFinding, ImportOptions
 from crm.models import Activity, Contact, Customer, Deal, DealStageChange
 from crm.normalize import normalize_name
+from crm.states import ActivitySource
 
 
 class Reject(Exception):
@@ -454,7 +455,7 @@ def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "type_key": type_key,
         "summary": summary,
         "occurred_at": occurred,
-        "source": "import",
+        "source": ActivitySource.IMPORT,
         "idempotency_key": key,
         "external_ref": ref,
         "created_by": values["owner"] or ctx.options.actor,

@@ -29,6 +29,7 @@ from crm.importer.report import FileReport, ImportOptions, ImportReport, Progres
 from crm.importer.sources import ByteCount, SourceFile, open_source, read_rows
 from crm.lookup import bump_search_version
 from crm.models import Customer, utcnow
+from crm.states import AuditAction
 
 PROGRESS_EVERY = 5_000
 
@@ -299,7 +300,7 @@ class _Run:
                 workspace_id=self.ws,
                 entity_type=kind.entity,
                 entity_id=row_id,
-                action="update",
+                action=AuditAction.UPDATE,
                 actor=self.o.actor,
                 before={k: audit.jsonable(current.get(k)) for k in change},
                 after={k: audit.jsonable(value) for k, value in change.items()},
@@ -327,7 +328,7 @@ class _Run:
                 workspace_id=self.ws,
                 entity_type="import",
                 entity_id=0,
-                action="import",
+                action=AuditAction.IMPORT,
                 actor=self.o.actor,
                 after={
                     "file": fr.path.name,

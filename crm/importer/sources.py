@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
 import charset_normalizer
 
@@ -286,17 +286,17 @@ def map_columns(kind: str, header: list[str], mapping: dict[str, str]) -> tuple[
 class ByteCount(io.RawIOBase):
     """A binary file wrapper that counts the bytes read (for progress and ETA)."""
 
-    def __init__(self, fh: BinaryIO) -> None:
+    def __init__(self, fh: io.BufferedIOBase) -> None:
         self.fh = fh
         self.done = 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
-        n = self.fh.readinto(buffer)  # type: ignore[attr-defined]
+    def readinto(self, buffer: Any) -> int:
+        n = self.fh.readinto(buffer)
         self.done += n or 0
-        return n  # type: ignore[no-any-return]
+        return n
 
     def close(self) -> None:
         self.fh.close()

@@ -15,10 +15,10 @@ from crm.customers import clean_email, clean_name, clean_text, clean_website
 from crm.errors import InvalidInput
 from crm.money import to_minor
 from crm.normalize import normalize_phone
+from crm.slack_ids import is_user_id
 
 MAX_SUMMARY = 20_000
 MAX_NOTES = 20_000
-SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _MINOR = re.compile(r"\d{1,18}")
 
@@ -95,7 +95,7 @@ def stage_key(text: str) -> str:
 def owner(text: str) -> str | None:
     """A Slack user id, or None for anything else (a name, an e-mail address...)."""
     text = text.strip()
-    return text if SLACK_USER_ID.match(text) else None
+    return text if is_user_id(text) else None
 
 
 def ref(text: str) -> str | None:

@@ -41,10 +41,15 @@
     S.poll = controller;
     const params = new URLSearchParams({ user: S.user, channel: S.channel, since: wait ? S.version : -1, wait: wait ? 20 : 0 });
     const response = await fetch("/api/state?" + params, { signal: controller.signal });
-    const data = await response.json();
+    const body = await response.text();
     if (S.poll === controller) S.poll = null;
+    const data = JSON.parse(body);
     if (data.me !== S.user || (data.channel || null) !== S.channel) return; // the user switched meanwhile
     S.version = data.version;
+    // A long poll that brings nothing new leaves the page (and what the user is doing) as it is;
+    // an explicit refresh always redraws, since local state (field errors, the tab) may have changed.
+    if (wait && body === S.lastBody) return;
+    S.lastBody = body;
     S.data = data;
     render();
   }

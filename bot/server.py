@@ -77,7 +77,10 @@ class ServerThread:
     """A waitress server running on a background thread (tests, the playground)."""
 
     def __init__(self, wsgi_app, *, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
-        self.server = make_server(wsgi_app, host=host, port=port, threads=threads, asyncore_loop_timeout=0.05)
+        # waitress's own default loop timeout: its worker threads wake the loop when an answer is
+        # ready, and stop() wakes it too, so a shorter one buys nothing and costs a third of a
+        # core in a busy loop while idle (bench/bench_idle.py).
+        self.server = make_server(wsgi_app, host=host, port=port, threads=threads, asyncore_loop_timeout=1.0)
         self.host = host
         self.port: int = self.server.effective_port
         self._thread = threading.Thread(target=self._run, name=f"waitress:{self.port}", daemon=True)

@@ -287,3 +287,73 @@ def test_done_on_a_nudge_after_time_travel(page, playground):
     assert "Acme Robotics" in settled.text
     assert not settled.find_elements("css selector", "button[data-action-id='followup_done']")
     shot(page, "12-nudge-done")
+
+
+def _nudge_for(playground, page, note: str):
+    """A follow-up for Acme Robotics due in 5 hours, then the clock a day on: its nudge in the DM."""
+    services = playground.services
+    ws = services.workspace_id("T0PLAYGROUND")
+    with services.session_factory() as session:
+        from sqlalchemy import select
+
+        from crm.models import Customer
+
+        acme_id = session.scalar(select(Customer.id).where(Customer.name == "Acme Robotics"))
+    add_follow_up(
+        services.session_factory,
+        ws,
+        customer_id=acme_id,
+        owner_user_id=REP,
+        due_at=services.now() + timedelta(hours=5),
+        actor=Actor(REP),
+        now=services.now(),
+        note=note,
+    )
+    click(page, "#apps .sidebar-item", text="crm")
+    click(page, "#tabs [data-tab='messages']")
+    page.find_element("css selector", "[data-advance='86400']").click()
+    return wait_for(page, ".msg", text=note, timeout=20)
+
+
+def test_snooze_from_the_menu_rewrites_the_nudge_at_once(page, playground):
+    from selenium.webdriver.support.ui import Select
+
+    _nudge_for(playground, page, "Call about the pilot")
+    menu = wait_for(page, ".msg select[data-action-id='followup_snooze']")
+    Select(menu).select_by_visible_text(Select(menu).options[1].text)
+    # No click elsewhere: the DM is rewritten while the menu would still have had the focus.
+    snoozed = wait_for(page, ".msg", text="Snoozed: follow up with Acme Robotics", timeout=5)
+    assert not snoozed.find_elements("css selector", "select[data-action-id='followup_snooze']")
+    shot(page, "13-nudge-snoozed")
+
+
+def test_an_idle_tick_leaves_an_open_menu_open_and_counts_the_nudges(page, playground):
+    sent_before = playground.last_tick.get("nudges_total", 0)
+    _nudge_for(playground, page, "Bring the contract")
+    total = playground.last_tick["nudges_total"]  # this one, and any snoozed earlier that fell due again
+    assert total > sent_before
+    wait_for(page, "#last-tick", text=f"{total} nudge{'' if total == 1 else 's'} and")
+    # Open the message's ⋮ menu (message shortcuts), then let the scheduler run with nothing to send.
+    message = wait_for(page, ".msg", text="Bring the contract")
+    page.execute_script("arguments[0].dataset.mark = 'still-here'", message)
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(page).move_to_element(message).perform()  # the ⋮ shows on hover, as in Slack
+    message.find_element("css selector", ".shortcut-button").click()
+    wait_for(page, ".bk-menu-item", text="Log to CRM")
+    before = page.find_element("css selector", "#last-tick").get_attribute("data-at")
+    playground.tick()
+    until(page, lambda d: d.find_element("css selector", "#last-tick").get_attribute("data-at") != before)
+    # The header moved on; the list was not redrawn, so the menu is still open on the same message.
+    assert page.find_elements("css selector", ".msg[data-mark='still-here']")
+    assert wait_for(page, ".bk-menu-item", text="Log to CRM").is_displayed()
+    assert (
+        f"{total} nudge{'' if total == 1 else 's'} and 0 digests sent so far"
+        in page.find_element("css selector", "#last-tick").text
+    )
+
+
+def until(driver, condition, timeout: float = WAIT) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)

@@ -569,8 +569,11 @@ class Playground:
                 "nudges": nudge_tick(self.services, self._sender),
                 "digests": digest_tick(self.services, self._digest_sender),
             }
+            before = self.last_tick
+            report["nudges_total"] = before.get("nudges_total", 0) + report["nudges"]
+            report["digests_total"] = before.get("digests_total", 0) + report["digests"]
             self.last_tick = report
-        self._bump()
+        self._bump()  # the header's "last check" (the page redraws only the header if that is all)
         return report
 
     def _tick_loop(self) -> None:

@@ -35,23 +35,30 @@
     return answer;
   }
 
+  // One long poll at a time waits for news (refresh(true)); an explicit refresh (after the user did
+  // something) cuts the long poll short, so that it starts again from the newest version, but is
+  // never cut short itself.
   async function refresh(wait) {
     if (S.poll) S.poll.abort();
-    const controller = new AbortController();
-    S.poll = controller;
+    const controller = wait ? new AbortController() : null;
+    if (wait) S.poll = controller;
     const params = new URLSearchParams({ user: S.user, channel: S.channel, since: wait ? S.version : -1, wait: wait ? 20 : 0 });
-    const response = await fetch("/api/state?" + params, { signal: controller.signal });
+    const response = await fetch("/api/state?" + params, controller ? { signal: controller.signal } : {});
     const body = await response.text();
-    if (S.poll === controller) S.poll = null;
+    if (wait && S.poll === controller) S.poll = null;
     const data = JSON.parse(body);
     if (data.me !== S.user || (data.channel || null) !== S.channel) return; // the user switched meanwhile
+    if (data.version < S.version) return; // an answer overtaken by a newer one
     S.version = data.version;
-    // A long poll that brings nothing new leaves the page (and what the user is doing) as it is;
-    // an explicit refresh always redraws, since local state (field errors, the tab) may have changed.
-    if (wait && body === S.lastBody) return;
-    S.lastBody = body;
+    // A long poll that brings nothing new but the time leaves the page (and what the user is doing,
+    // such as an open menu) as it is and only sets the clock; an explicit refresh always redraws,
+    // since local state (field errors, the tab) may have changed.
+    const content = JSON.stringify(Object.assign({}, data, { version: null, now: null, last_tick: null }));
+    const sameContent = content === S.lastContent;
+    S.lastContent = content;
     S.data = data;
-    render();
+    if (wait && sameContent) renderTop();
+    else render();
   }
 
   async function pollForever() {
@@ -135,7 +142,15 @@
     const ahead = S.data.offset_seconds;
     $("#clock-offset").textContent = ahead ? "⏩ " + describeOffset(ahead) + " ahead" : "real time";
     const tick = S.data.last_tick || {};
-    $("#last-tick").textContent = tick.at ? `last check ${formatTime(tick.at)}: ${tick.nudges || 0} nudge(s) sent` : "";
+    $("#last-tick").dataset.at = tick.at || "";
+    $("#last-tick").textContent = tick.at
+      ? `last check ${formatTime(tick.at)} · ${plural(tick.nudges_total || 0, "nudge")} and ` +
+        `${plural(tick.digests_total || 0, "digest")} sent so far`
+      : "";
+  }
+
+  function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? "" : "s"}`;
   }
 
   function describeOffset(seconds) {

@@ -208,6 +208,11 @@
       extra
     );
     ctx.onAction(action, element);
+    // In a message or the Home tab the app answers a choice by rewriting the surface, as Slack
+    // does: let go of the menu so the page can redraw it (a focused menu is never pulled away).
+    if (ctx.surface !== "modal" && document.activeElement && document.activeElement !== document.body) {
+      document.activeElement.blur();
+    }
   }
 
   // ---------------------------------------------------------------- elements

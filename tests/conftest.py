@@ -39,6 +39,21 @@ REQUIRE_PG = os.environ.get("CRM_REQUIRE_POSTGRES") == "1"
 # Users the stand-in knows: a rep, a manager and a workspace admin.
 REP, REP2, MANAGER, ADMIN = "U0REP", "U0REP2", "U0MGR", "U0ADMIN"
 
+# The layers: each folder under tests/ is one, and its tests carry its marker (`pytest -m slack`).
+LAYERS = ("pure", "service", "slack", "browser")
+TESTS = Path(__file__).resolve().parent
+collect_ignore = ["support"]  # shared helpers, not tests
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        try:
+            layer = Path(item.path).resolve().relative_to(TESTS).parts[0]
+        except ValueError:  # a test outside tests/ (e.g. a path given on the command line)
+            continue
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
+
 
 # -- databases -------------------------------------------------------------------------
 def _pg_unavailable_reason() -> str | None:

@@ -236,7 +236,7 @@ def test_add_remove_and_replace(names):
 
 
 def _load_datagen():
-    path = Path(__file__).resolve().parents[1] / "bench" / "datagen.py"
+    path = Path(__file__).resolve().parents[2] / "bench" / "datagen.py"
     if not path.exists():
         return None
     spec = importlib.util.spec_from_file_location("_datagen", path)

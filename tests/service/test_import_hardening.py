@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from crm import importer
 from crm.importer import ImportFileError, ImportOptions, reader, rejects, run_import
 from crm.models import Customer
-from tests.test_import import CRM_BOT, count, crm_bot, write
+from tests.service.test_import import CRM_BOT, count, crm_bot, write
 
 JAPANESE = [["Company name", "Website", "メモ"], ["株式会社山田製作所", "yamada.co.jp", "毎月の定例会議"]]
 JAPANESE += [[f"東京商事{i}号", f"tokyo{i}.example", "新規顧客です。よろしくお願いします"] for i in range(40)]

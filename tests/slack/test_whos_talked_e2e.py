@@ -18,7 +18,7 @@ from crm import customers as svc
 from crm import insights
 from crm.models import Activity, Customer, ProcessedEvent
 from tests.conftest import REP, REP2
-from tests.hostile import PLANTED, assert_nothing_raw, mrkdwn_in, wait_logged
+from tests.support.hostile import PLANTED, assert_nothing_raw, mrkdwn_in, wait_logged
 
 WHEN = datetime(2025, 1, 15, 14, 0, tzinfo=UTC)  # 09:00 in New York, where REP lives
 

@@ -25,7 +25,7 @@ from crm.followups import add_follow_up
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 REQUIRE_BROWSER = os.environ.get("CRM_REQUIRE_BROWSER") == "1"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FLAGS = (
     "--headless",
     "--no-sandbox",

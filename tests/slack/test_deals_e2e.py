@@ -17,7 +17,7 @@ from crm.models import AuditEntry, Deal, DealStageChange, DigestRun, DigestSubsc
 from reminders.digests import make_digest_sender, send_due_digests
 from reminders.scheduler import nudge_client
 from tests.conftest import REP, REP2
-from tests.hostile import PLANTED, assert_nothing_raw, together
+from tests.support.hostile import PLANTED, assert_nothing_raw, together
 
 # Wednesday 4 March 2026, 15:00 UTC (10:00 for the rep in New York).
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)

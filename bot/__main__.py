@@ -74,7 +74,53 @@ def cmd_playground(settings: Settings, host: str, *, demo: bool, database: str |
     from bot.dev.playground import serve
 
     database_url = _check_database_url(database) if database else None
+    _check_port(host, settings.port)
     return serve(settings, host=host, port=settings.port, demo=demo, database_url=database_url)
+
+
+def _check_port(host: str, port: int) -> None:
+    from bot.server import port_problem
+
+    problem = port_problem(host, port)
+    if problem:
+        raise ConfigError(problem)
+
+
+# auth.test errors that mean the token itself is wrong (not that Slack is having a bad moment).
+TOKEN_REFUSED = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_allowed_token_type",
+}
+
+
+def _check_token(settings: Settings) -> None:
+    """Ask Slack who the bot token belongs to before serving, so that a wrong token is one sentence
+    at start instead of a failure when Slack first calls in. An unreachable Slack only warns: the
+    app must still start while Slack has a bad moment."""
+    from slack_sdk import WebClient
+
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
+    try:
+        who = client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error in TOKEN_REFUSED:
+            raise ConfigError(
+                f"Slack refused SLACK_BOT_TOKEN ({error}): copy the Bot User OAuth Token (xoxb-...) from the "
+                "app's OAuth & Permissions page, and reinstall the app if it was revoked."
+            ) from None
+        log.warning("Slack's auth.test answered %s; starting anyway", error)
+        return
+    except OSError as exc:  # urllib's URLError, timeouts, refused connections
+        log.warning(
+            "could not reach Slack at %s to check the bot token (%s); starting anyway", settings.slack_api_url, exc
+        )
+        return
+    log.info("Slack token checked: the app is %s in %s (%s)", who.get("user"), who.get("team"), who.get("team_id"))
 
 
 def cmd_run(settings: Settings, host: str) -> int:
@@ -82,6 +128,7 @@ def cmd_run(settings: Settings, host: str) -> int:
     from bot.server import make_server, make_wsgi_app
 
     if not settings.has_slack_credentials:
+        _check_port("127.0.0.1", settings.port)
         print(
             "crm-bot: SLACK_BOT_TOKEN is not set, so this starts the local playground at "
             f"http://127.0.0.1:{settings.port}/ with demo data; to connect to real Slack, "
@@ -92,6 +139,8 @@ def cmd_run(settings: Settings, host: str) -> int:
         )
         return cmd_playground(settings, "127.0.0.1", demo=True, database=None)
     settings.require_slack()
+    _check_port(host, settings.port)
+    _check_token(settings)
     services = Services.from_settings(settings)
     _migrate(services)
     app = create_app(services)

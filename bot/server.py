@@ -7,8 +7,10 @@ Bolt's own ``app.start()`` is a development server and is not used.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -55,6 +57,31 @@ def make_wsgi_app(app: App | None, engine: Engine) -> Callable[..., Iterable[byt
         return [b"Not Found"]
 
     return wsgi
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` can't be served (one sentence), or None: checked before any slow start-up
+    work, so that a taken port is said at once instead of after seeding, as a traceback."""
+    if port == 0:
+        return None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (OSError, UnicodeError) as exc:
+        return f"Can't listen on {host}: not an address this machine has ({exc})."
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"Port {port} on {host} is already in use (another crm-bot or playground may be "
+                    f"running): stop that program, or pick another port with --port {port + 1}."
+                )
+            if exc.errno == errno.EACCES:
+                return f"Not allowed to listen on port {port}; pick a port above 1023 with --port."
+            return f"Can't listen on {host}:{port} ({exc.strerror or exc})."
+    return None
 
 
 def make_server(wsgi_app, *, host: str, port: int, threads: int, **tuning: Any):

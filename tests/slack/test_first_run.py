@@ -1,0 +1,101 @@
+"""The first start as a new user meets it: a taken port and a wrong token are one sentence, at once."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SIGNING_SECRET
+
+CRM_BOT = str(Path(sys.executable).parent / "crm-bot")
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_", "PORT"))}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another program is listening on."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["playground", "--demo"],
+        ["run"],  # without a token: falls back to the playground with demo data
+    ],
+    ids=["playground", "run-without-token"],
+)
+def test_a_taken_port_is_one_sentence_before_any_seeding(tmp_path, taken_port, argv):
+    started = time.monotonic()
+    result = subprocess.run(
+        [CRM_BOT, *argv, "--port", str(taken_port)],
+        cwd=tmp_path,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    took = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    assert f"crm-bot: Port {taken_port} on 127.0.0.1 is already in use" in result.stderr
+    assert f"--port {taken_port + 1}" in result.stderr
+    assert "Traceback" not in result.stderr and "OSError" not in result.stderr
+    assert "demo data:" not in result.stderr  # refused before the demo was seeded
+    assert took < 30, f"took {took:.1f} s"  # not a benchmark: seeding the demo first took ~27 s
+
+
+def test_a_taken_port_stops_crm_bot_run_before_it_touches_the_database(tmp_path, taken_port, standin):
+    result = subprocess.run(
+        [CRM_BOT, "run", "--host", "127.0.0.1", "--port", str(taken_port)],
+        cwd=tmp_path,
+        env=_clean_env(
+            SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=standin.base_url
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "is already in use" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "crm.db").exists()
+    assert not standin.calls_to("auth.test")
+
+
+def test_a_made_up_bot_token_is_refused_at_start_in_one_sentence(tmp_path, standin):
+    standin.fail_next("auth.test", error="invalid_auth")
+    port = _free_port()
+    result = subprocess.run(
+        [CRM_BOT, "run", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        env=_clean_env(
+            SLACK_BOT_TOKEN="xoxb-made-up", SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=standin.base_url
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "crm-bot: Slack refused SLACK_BOT_TOKEN (invalid_auth)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [c.token for c in standin.calls_to("auth.test")] == ["xoxb-made-up"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -52,6 +52,9 @@ def _setup_logging(level: str) -> None:
     if level != "DEBUG":
         # Alembic announces every plugin and revision at INFO; our own line says where the schema is.
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        # APScheduler logs every run of every job at INFO (thousands of lines a day); its warnings
+        # (a missed or overlapping run) still show.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _migrate(services: Services) -> None:

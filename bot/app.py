@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -59,10 +60,22 @@ def make_web_client(services: Services) -> WebClient:
     )
 
 
+class _NoTokenSkipped(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself, and warns at every start that it is
+    unused when a client is given, as here (the client carries the token, the retry handlers and
+    the Web API address). The warning is about Bolt's own wiring, so it is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def create_app(services: Services) -> App:
     """Build the Bolt app. Nothing connects to Slack here (no auth.test at start)."""
     settings = services.settings
     settings.require_slack()
+    bolt_log = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _NoTokenSkipped) for f in bolt_log.filters):
+        bolt_log.addFilter(_NoTokenSkipped())
     app = App(
         client=make_web_client(services),
         signing_secret=settings.slack_signing_secret or "socket-mode-needs-no-signature",

@@ -27,6 +27,8 @@ from crm.search import CustomerIndex, Match
 log = logging.getLogger(__name__)
 
 _LOAD_CHUNK = 5000
+# A (re)load of the search index that took this long is logged at INFO; quicker ones at DEBUG.
+SLOW_LOAD_SECONDS = 1.0
 T = TypeVar("T")
 
 
@@ -147,13 +149,17 @@ class WorkspaceCache(Generic[T]):
                 self.apply(session, state.value, rows)
                 changed += len(rows)
             state.version = db_version
+            took = time.perf_counter() - started
             if changed:
-                log.info(
+                # Worth a line only when it is slow enough to notice; every small reload (each
+                # customer created while seeding, say) would bury the log.
+                log.log(
+                    logging.INFO if took >= SLOW_LOAD_SECONDS else logging.DEBUG,
                     "%s for workspace %s: %d customers (re)loaded in %.0f ms",
                     self.what,
                     workspace_id,
                     changed,
-                    (time.perf_counter() - started) * 1000,
+                    took * 1000,
                 )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import random
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -247,31 +246,22 @@ def _load_datagen():
     return module
 
 
-def test_finder_speed_with_100k_names(capsys):
+def test_the_finder_finds_one_name_among_20k_in_a_long_text():
+    # Its speed at 100k names is measured by bench/bench_finder.py, not here.
     datagen = _load_datagen()
     if datagen is not None:
-        generated = [c.name for c in datagen.generate(100_000)]
+        generated = [c.name for c in datagen.generate(20_000)]
     else:  # bench/ not in this checkout: random invented names
         rng = random.Random(7)
         syllables = "ka lo mi ne su ta ri vo ze pa".split()
         generated = [
             " ".join("".join(rng.choices(syllables, k=3)).title() for _ in range(rng.randint(1, 3)))
-            for _ in range(100_000)
+            for _ in range(20_000)
         ]
-    started = time.perf_counter()
     d = NameDictionary()
     for i, name in enumerate(generated):
         d.add(i, [normalize_name(name)])
-    built = time.perf_counter() - started
-    needle = generated[54_321]
+    needle = generated[14_321]
     text = ("We talked about the renewal and the next steps with the team, " * 60) + f"then {needle} called."
-    started = time.perf_counter()
-    for _ in range(10):
-        found = d.find(text)
-    per_text = (time.perf_counter() - started) / 10
-    assert 54_321 in {m.customer_id for m in found} or normalize_name(needle).count(" ") >= 6
-    with capsys.disabled():
-        print(
-            f"\n[finder] {len(d):,} names indexed in {built:.2f} s; "
-            f"a {len(text):,}-character text scanned in {per_text * 1000:.1f} ms"
-        )
+    found = d.find(text)
+    assert 14_321 in {m.customer_id for m in found} or normalize_name(needle).count(" ") >= 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -99,3 +100,37 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_bolt_does_not_warn_at_start_about_the_token_it_reads_itself(services, monkeypatch, caplog):
+    from bot.app import create_app
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")
+    with caplog.at_level(logging.INFO):
+        create_app(services)
+    assert not [r for r in caplog.records if "token will be unused" in r.getMessage()]
+
+
+def test_the_scheduler_does_not_log_each_run_at_info():
+    from bot.__main__ import _setup_logging
+
+    before = logging.getLogger("apscheduler").level
+    try:
+        _setup_logging("INFO")
+        assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+        assert logging.getLogger("apscheduler.scheduler").isEnabledFor(logging.WARNING)
+        _setup_logging("DEBUG")  # asked for everything: the runs show again
+    finally:
+        logging.getLogger("apscheduler").setLevel(before)
+
+
+def test_small_search_index_reloads_are_not_logged_at_info(services, caplog):
+    from crm.customers import create_customer
+
+    ws = services.workspace_id("T0QUIET")
+    names = ["Quiet Harbour Foods", "Zephyr Logistics", "Marlowe Dental", "Okapi Robotics", "Brindle Textiles"]
+    with caplog.at_level(logging.INFO, logger="crm.lookup"):
+        for name in names:
+            create_customer(services.session_factory, services.search, ws, actor="U0REP", name=name)
+            assert services.search.search(ws, name)  # each one loads the index again
+    assert not [r for r in caplog.records if "(re)loaded" in r.getMessage() and r.levelno >= logging.INFO]

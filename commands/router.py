@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rapidfuzz.distance import DamerauLevenshtein
 from slack_bolt import Ack, App, BoltContext
 
 from commands.blockkit import escape_mrkdwn, fallback_text, truncate
@@ -71,6 +72,26 @@ class CommandRouter:
         rest = words[1] if len(words) > 1 else ""
         return self._lookup.get(word), rest, words[0]
 
+    def near_misses(self, typed: str) -> list[Subcommand]:
+        """The subcommands ``typed`` is probably a slip for (``pipline``, ``hlep``, ``folowups``):
+        those at the smallest edit distance (a swap of two letters counts once), if it is small
+        for the word's length; several when they tie. Empty for a word that is nothing like any."""
+        word = typed.lower()
+        if not word.isascii() or not 2 <= len(word) <= 20:
+            return []
+        allowed = 1 if len(word) <= 4 else 2
+        best: dict[str, int] = {}
+        for key, sub in self._lookup.items():
+            if len(key) < 3:
+                continue  # "?", "fu": too short to be what a longer slip meant
+            distance = DamerauLevenshtein.distance(word, key, score_cutoff=allowed)
+            if distance <= allowed:
+                best[sub.name] = min(distance, best.get(sub.name, distance))
+        if not best:
+            return []
+        closest = min(best.values())
+        return [self.subcommands[name] for name, d in best.items() if d == closest]
+
     def install(self, app: App, services: Services) -> None:
         """Register `/crm` and every subcommand's own slash command with Bolt."""
 
@@ -81,6 +102,10 @@ class CommandRouter:
                 return
             sub, args, typed = self.resolve(req.args)
             if sub is None:
+                guesses = self.near_misses(typed)
+                if guesses:
+                    req.reply(*did_you_mean(typed, guesses, args))
+                    return
                 req.reply(
                     fallback_text(f"I don't know `{UMBRELLA} {typed[:40]}`. Here is what I can do:"),
                     blocks=help_blocks(self, unknown=typed),
@@ -104,6 +129,25 @@ class CommandRouter:
         for sub in self.subcommands.values():
             if sub.slash:
                 app.command(sub.slash)(direct_listener(sub))
+
+
+def did_you_mean(typed: str, guesses: list[Subcommand], args: str) -> tuple[str, list[dict]]:
+    """A near miss: the likely command(s) with what the user typed after it, instead of the help."""
+    tried = f"`{UMBRELLA} {escape_mrkdwn(typed[:40])}`"
+    rest = f" {args.strip()}" if args.strip() else ""
+    options = [f"`{UMBRELLA} {sub.name}{escape_mrkdwn(rest[:200])}`" for sub in guesses[:3]]
+    question = f":thinking_face: I don't know {tried}. Did you mean {' or '.join(options)}?"
+    examples = "   ".join(f"_e.g._ `{sub.example}`" for sub in guesses[:3])
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(question, 3000)}},
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": truncate(f"{examples}   ·   `{UMBRELLA} help` lists every command.", 3000)}
+            ],
+        },
+    ]
+    return fallback_text(f"I don't know {UMBRELLA} {typed[:40]}. Did you mean {UMBRELLA} {guesses[0].name}?"), blocks
 
 
 def help_blocks(router: CommandRouter, *, unknown: str | None = None) -> list[dict]:

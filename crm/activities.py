@@ -50,6 +50,7 @@ class Logged:
     customer: Customer
     follow_up: FollowUp | None
     created: bool  # False when the idempotency key had been used: nothing new was saved
+    contact: Contact | None = None  # the contact it was with, if one was picked
 
 
 @dataclass
@@ -173,7 +174,8 @@ def _logged(session: Session, activity: Activity, *, created: bool) -> Logged:
         select(FollowUp).where(FollowUp.activity_id == activity.id).order_by(FollowUp.id).limit(1)
     ).first()
     assert customer is not None
-    return Logged(activity, customer, follow_up, created)
+    contact = session.get(Contact, activity.contact_id) if activity.contact_id else None
+    return Logged(activity, customer, follow_up, created, contact)
 
 
 def _by_key(session: Session, workspace_id: int, key: str) -> Activity | None:
@@ -293,7 +295,8 @@ def _insert(
             deal_id=activity.deal_id,
         )
     _touch_deal(session, activity.deal_id)
-    return Logged(activity, customer, saved_follow_up, True)
+    contact = session.get(Contact, activity.contact_id) if activity.contact_id else None
+    return Logged(activity, customer, saved_follow_up, True, contact)
 
 
 # -- edit, delete, restore ---------------------------------------------------------------

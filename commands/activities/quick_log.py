@@ -149,11 +149,11 @@ def _customer_and_type(
                 summary = summary[after[0].end() :].lstrip(_EDGE_PUNCT)
     if customer is None:
         words = _tokens(body)
-        first_words = " ".join(w.group() for w in words[:3])
+        first_words = " ".join(w.group() for w in words[:3]) + ("…" if len(words) > 3 else "")  # … only if cut
         if ambiguous:
             doubts.append(f"Several customers match “{first_words}”; pick the right one.")
         elif words:
-            doubts.append(f"I couldn't find a customer in “{first_words}…”. Pick one, or create it from the picker.")
+            doubts.append(f"I couldn't find a customer in “{first_words}”. Pick one, or create it from the picker.")
         else:
             doubts.append("Which customer was it with?")
     return customer, summary, kind

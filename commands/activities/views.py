@@ -210,8 +210,9 @@ def confirmation(
     kind = types.describe(activity.type_key)
     name = esc(customer.name)
     when = dates.format_local(activity.occurred_at, tz, now=now)
+    who = f"*{esc(logged.contact.name, 100)}* at *{name}*" if logged.contact is not None else f"*{name}*"
     blocks: list[dict[str, Any]] = [
-        section(f"✅ {verb} {kind.emoji} *{esc(kind.label, 60)}* with *{name}* ({when})\n{quote(activity.summary)}")
+        section(f"✅ {verb} {kind.emoji} *{esc(kind.label, 60)}* with {who} ({when})\n{quote(activity.summary)}")
     ]
     notes = []
     follow_up = logged.follow_up
@@ -226,7 +227,8 @@ def confirmation(
     blocks.append(
         actions(button("Undo", UNDO_ACTION, value), button("Edit", EDIT_ACTION, value), block_id=f"activity:{value}")
     )
-    return fallback_text(f"{verb}: {kind.label} with {customer.name}"), blocks
+    at = f"{logged.contact.name} at {customer.name}" if logged.contact is not None else customer.name
+    return fallback_text(f"{verb}: {kind.label} with {at}"), blocks
 
 
 def deleted(logged: Logged, types: ActivityTypes) -> tuple[str, list[dict[str, Any]]]:

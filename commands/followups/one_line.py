@@ -12,9 +12,11 @@ from datetime import datetime
 
 from commands.activities.quick_log import Lookup, ReadDate, leading_customer
 from commands.blockkit import truncate
+from crm import dates
 from crm.errors import CRMError, InvalidInput
 from crm.models import Customer
 
+UNREADABLE = "I couldn't read"  # how crm.dates begins a phrase it can't read at all
 USAGE = "Say who and when: `/crm followup Acme Corp next friday send the proposal`."
 MAX_WHEN_WORDS = 6
 
@@ -35,14 +37,19 @@ def parse_follow_up_line(text: str, lookup: Lookup, read_date: ReadDate) -> Foll
         why = "Several customers match" if ambiguous else "I can't find a customer"
         raise InvalidInput(f"{why} at the start of “{truncate(' '.join(text.split()), 80)}”. {USAGE}")  # shown escaped
     words = rest.split()
-    last_error: CRMError | None = None
+    refused: CRMError | None = None  # a phrase read as a time but refused (in the past, say)
     for k in range(min(MAX_WHEN_WORDS, len(words)), 0, -1):  # the longest phrase that reads as a time
         try:
             due = read_date(" ".join(words[:k]))
         except CRMError as err:
-            last_error = err
+            if refused is None and not err.message.startswith(UNREADABLE):
+                refused = err
             continue
         return FollowUpLine(customer, due, " ".join(words[k:]) or None)
-    if last_error is not None:
-        raise InvalidInput(last_error.message)  # it quotes what was typed: shown escaped
+    if refused is not None:
+        raise InvalidInput(refused.message)  # it quotes what was typed: shown escaped
+    if words:
+        # Quote what was really tried (every word after the customer), not just the last guess.
+        tried = truncate(" ".join(words), 80)
+        raise InvalidInput(f"I couldn't read a date or time at the start of “{tried}”. Try: {dates.EXAMPLES}.")
     raise InvalidInput(f"When should I remind you? {USAGE}")

@@ -105,6 +105,8 @@ def fake_lookup(query: str) -> Found:
 def fake_date(phrase: str) -> datetime:
     if phrase in ("next friday", "tomorrow 3pm"):
         return NOW + timedelta(days=4)
+    if phrase == "in the past":
+        raise DateParseError(f"“{phrase}” <is over>.")
     raise DateParseError(f"I couldn't read “{phrase}” <as a date>.")
 
 
@@ -130,7 +132,10 @@ def test_one_line_reads_customer_time_and_note(text, note):
         ("Initech tomorrow", "Several customers match"),
         ("<!here> tomorrow", "“&lt;!here&gt; tomorrow”"),
         ("Acme Corp", "When should I remind you?"),
-        ("Acme Corp whenever", "“whenever” &lt;as a date&gt;"),  # the date reader's words, escaped
+        # Every word tried is quoted (not only the last guess), escaped once.
+        ("Acme Corp whenever <b>", "at the start of “whenever &lt;b&gt;”"),
+        ("Acme Corp next blursday send the proposal", "at the start of “next blursday send the proposal”"),
+        ("Acme Corp in the past", "“in the past” &lt;is over&gt;"),  # a time refused: the reader's words
     ],
 )
 def test_one_line_refuses_in_one_escaped_sentence(text, message):

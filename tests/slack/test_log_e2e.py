@@ -437,6 +437,10 @@ def test_picking_a_customer_loads_contacts_and_open_deals(slack, standin, app_se
     assert (activity.contact_id, activity.deal_id) == (bob.id, deal_id)
     with s.session_factory() as session:
         assert session.get(Deal, deal_id).last_activity_at == NOW
+    # The confirmation names the contact picked in the form, as the card does.
+    [confirmation] = standin.wait_for("chat.postEphemeral")
+    assert "with *Bob Buyer* at *Acme Corp*" in json.dumps(confirmation.params["blocks"])
+    assert confirmation.params["text"] == "Logged: Call with Bob Buyer at Acme Corp"
 
 
 def test_a_contact_of_another_customer_is_refused(slack, app_server, ws, acme):

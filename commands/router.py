@@ -138,7 +138,7 @@ def did_you_mean(typed: str, guesses: list[Subcommand], args: str) -> tuple[str,
     options = [f"`{UMBRELLA} {sub.name}{escape_mrkdwn(rest[:200])}`" for sub in guesses[:3]]
     question = f":thinking_face: I don't know {tried}. Did you mean {' or '.join(options)}?"
     examples = "   ".join(f"_e.g._ `{sub.example}`" for sub in guesses[:3])
-    blocks = [
+    blocks: list[dict] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": truncate(question, 3000)}},
         {
             "type": "context",

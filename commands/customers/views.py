@@ -31,7 +31,7 @@ from commands.blockkit import (
     truncate,
 )
 from crm.customers import CustomerCard, DuplicateCandidate, HistoryPage, LookupResult, MergePreview
-from crm.dates import format_local
+from crm.dates import format_date, format_local
 from crm.models import Activity, Contact, Customer
 from crm.money import format_money
 from crm.slack_ids import is_user_id
@@ -174,7 +174,7 @@ def _deals(card: CustomerCard, stage_label: Label) -> dict[str, Any]:
         return section("*Open deals:* none")
     lines = [
         f"• {esc(d.title, 120)} · {esc(stage_label(d.stage), 40)} · {format_money(d.amount_minor, d.currency)}"
-        + (f" · closes {d.expected_close:%d %b %Y}" if d.expected_close else "")
+        + (f" · closes {format_date(d.expected_close)}" if d.expected_close else "")
         for d in card.open_deals
     ]
     text = f"*Open deals* ({card.open_deal_count})\n" + "\n".join(lines)

@@ -29,6 +29,7 @@ from commands.blockkit import (
 from commands.customers.views import DEAL_NEW_OPEN, SHOW
 from commands.pickers import customer_select
 from crm import deals as svc
+from crm.dates import format_date
 from crm.models import Customer, Deal, DealStageChange
 from crm.money import exponent, format_money
 from crm.pipeline_stages import PipelineStages
@@ -67,7 +68,7 @@ def deal_summary(deal: Deal, stages: PipelineStages) -> str:
         format_money(deal.amount_minor, deal.currency),
     ]
     if deal.expected_close:
-        parts.append(f"{'closed' if stage.closed else 'closes'} {deal.expected_close:%d %b %Y}")
+        parts.append(f"{'closed' if stage.closed else 'closes'} {format_date(deal.expected_close)}")
     if deal.owner_user_id:
         parts.append(person(deal.owner_user_id))
     return " · ".join(parts)
@@ -141,7 +142,7 @@ def history_context(history: list[DealStageChange], stages: PipelineStages) -> d
         before = stages.describe(change.from_stage).label if change.from_stage else "created"
         after = stages.describe(change.to_stage).label
         lines.append(
-            f"{esc(before, 30)} → {esc(after, 30)} · {person(change.created_by)} · {change.created_at:%d %b %Y}"
+            f"{esc(before, 30)} → {esc(after, 30)} · {person(change.created_by)} · {format_date(change.created_at)}"
         )
     more = f" (latest {HISTORY_SHOWN} of {len(history)})" if len(history) > HISTORY_SHOWN else ""
     return context(f"*Stage history{more}:*\n" + "\n".join(lines))

@@ -23,6 +23,7 @@ from commands.blockkit import (
     section,
     truncate,
 )
+from crm.dates import format_day
 from crm.deals import PipelineSummary, StageTotal, format_totals
 from crm.digest import DealLine, Digest, Movement
 from crm.digest_schedule import Schedule, SubscriptionRow, schedule_of
@@ -114,7 +115,7 @@ def _movement_section(title: str, movement: Movement, stages: PipelineStages, **
 # -- the digest ---------------------------------------------------------------------------------
 def digest_text(digest: Digest) -> str:
     """The notification / screen-reader text."""
-    day = f"{digest.local_date:%a %d %b}"
+    day = format_day(digest.local_date)
     return truncate(
         f"Pipeline digest for {day}: {plural(digest.open_count, 'open deal')} worth "
         f"{format_totals(digest.open_totals, empty='nothing yet')}; {digest.won.count} won, "
@@ -142,9 +143,9 @@ def digest_blocks(
     if notice:
         blocks.append(section(notice))
     blocks.append(
-        {"type": "header", "text": plain(truncate(f"📊 Pipeline digest · {local_now:%a %d %b}", HEADER_TEXT_MAX))}
+        {"type": "header", "text": plain(truncate(f"📊 Pipeline digest · {format_day(local_now)}", HEADER_TEXT_MAX))}
     )
-    meta = [f"Changes since {since:%a %d %b %H:%M} ({esc(digest.tz, 40)})"]
+    meta = [f"Changes since {format_day(since)} {since:%H:%M} ({esc(digest.tz, 40)})"]
     if late_for is not None:
         meta.insert(0, f"⏰ *Late:* due at {late_for.astimezone(zone):%H:%M}, posted at {local_now:%H:%M}")
     if preview:
@@ -274,7 +275,7 @@ def subscribed_text(channel_id: str, schedule: Schedule, tz: str, first_at: date
     first = first_at.astimezone(ZoneInfo(tz))
     return (
         f":white_check_mark: <#{channel_id}> {verb} the pipeline digest at {schedule_phrase(schedule, tz)}. "
-        f"The first one comes {first:%a %d %b at %H:%M}. `/crm digest preview` shows it now, just to you."
+        f"The first one comes {format_day(first)} at {first:%H:%M}. `/crm digest preview` shows it now, just to you."
     )
 
 
@@ -286,7 +287,7 @@ def subscriptions_blocks(rows: list[SubscriptionRow], *, tz: str) -> list[dict[s
         sub = row.subscription
         last = ""
         if row.last_run is not None and row.last_run.sent_at is not None:
-            last = f" · last {row.last_run.sent_at.astimezone(ZoneInfo(tz)):%a %d %b %H:%M}"
+            last = f" · last {_day_and_time(row.last_run.sent_at.astimezone(ZoneInfo(tz)))}"
             if row.last_run.late:
                 last += " (late)"
         lines.append(
@@ -294,3 +295,7 @@ def subscriptions_blocks(rows: list[SubscriptionRow], *, tz: str) -> list[dict[s
             f" · by {person(sub.subscriber_user_id)}{last}"
         )
     return [bounded_section(f"*Digest subscriptions* ({len(rows)})", lines, len(rows), "channels")]
+
+
+def _day_and_time(moment: datetime) -> str:
+    return f"{format_day(moment)} {moment:%H:%M}"

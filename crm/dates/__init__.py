@@ -30,7 +30,7 @@ messages and calendar arithmetic.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from crm.dates.days import Ctx, DateOrder, Prefer, aware_utc, normalise, quote, too_far, zone_of
@@ -45,6 +45,8 @@ __all__ = [
     "DateOrder",
     "Prefer",
     "date_order_for_locale",
+    "format_date",
+    "format_day",
     "format_local",
     "parse_follow_up",
     "parse_when",
@@ -172,6 +174,17 @@ def format_local(dt_utc: datetime, tz: str, *, now: datetime | None = None) -> s
     if today is None or today.year != local.year:
         day += f" {local.year}"
     return f"{day}, {clock}"
+
+
+def format_day(day: date | datetime, *, with_year: bool = False) -> str:
+    """A day as every message writes it: "Thu 5 Mar" (no zero before the day), "Thu 5 Mar 2026"."""
+    shown = f"{DAY_ABBR[day.weekday()]} {day.day} {MONTH_ABBR[day.month]}"
+    return f"{shown} {day.year}" if with_year else shown
+
+
+def format_date(day: date | datetime) -> str:
+    """A date without its weekday, as messages write it: "22 Feb 2027"."""
+    return f"{day.day} {MONTH_ABBR[day.month]} {day.year}"
 
 
 def warm_up() -> None:

@@ -8,6 +8,7 @@ reason, unless ``CRM_REQUIRE_BROWSER=1`` (set by ``.ci/run``) turns that into a 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -357,3 +358,24 @@ def until(driver, condition, timeout: float = WAIT) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+
+
+def test_the_pages_own_examples_each_find_one_customer_in_the_demo(browser):
+    """On the demo data, what the page suggests trying lands on one customer, never a pick list."""
+    with Playground(port=0, demo=True, tick_seconds=3600) as demo:
+        browser.get(demo.url + "/")
+        browser.execute_script("localStorage.clear()")
+        browser.get(demo.url + "/")
+        wait_for(browser, "#channels .sidebar-item.active")
+        suggested = wait_for(browser, ".sidebar-help").text
+        assert "/customer acme" in suggested and "/log call Acme discussed pricing" in suggested
+        type_in_composer(browser, "/customer acme")
+        wait_for(browser, ".msg.ephemeral .bkb-header", text="Acme Robotics")
+        type_in_composer(browser, "/log call Acme discussed pricing, follow up tomorrow")
+        assert "Acme Robotics" in settled(browser, ".msg.ephemeral", "Logged", lambda e: e.text)
+        type_in_composer(browser, "@crm who's talked to Acme?")
+        [answer] = demo.standin.wait_for("chat.postMessage")  # in the thread of the question
+        said = json.dumps(answer.params.get("blocks"), ensure_ascii=False)
+        assert "Acme Robotics" in said and "Several customers" not in said
+        wait_for(browser, ".msg", text="1 reply")
+        shot(browser, "14-demo-examples")

@@ -404,3 +404,14 @@ def test_date_order_for_locale(locale: str | None, expected: str | None) -> None
 )
 def test_format_local(dt_utc: datetime, tz: str, now: datetime | None, expected: str) -> None:
     assert format_local(dt_utc, tz, now=now) == expected
+
+
+def test_days_and_dates_are_written_one_way_everywhere():
+    from datetime import date
+
+    from crm.dates import format_date, format_day
+
+    assert format_day(date(2026, 12, 2)) == "Wed 2 Dec"  # never "Wed 02 Dec" beside "Fri 4 Dec"
+    assert format_day(datetime(2026, 3, 5, 9, 0), with_year=True) == "Thu 5 Mar 2026"
+    assert format_date(date(2027, 2, 22)) == "22 Feb 2027"
+    assert format_date(date(2027, 2, 2)) == "2 Feb 2027"

@@ -190,7 +190,7 @@ def test_digest_subscribe_list_preview_unsubscribe(slack, standin, app_server, w
     assert "9:00 (24-hour clock) or 9am" in ambiguous["text"]
     first, second = (ask(slack, standin, t) for t in ("digest subscribe", "digest subscribe 8:30 daily"))
     assert "at 09:00 on weekdays (America/New_York)" in first["text"]
-    assert "Thu 05 Mar at 09:00" in first["text"]  # 10:00 now in New York: tomorrow
+    assert "Thu 5 Mar at 09:00" in first["text"]  # 10:00 now in New York: tomorrow
     assert "now gets" in second["text"] and "08:30 every day" in second["text"]
     with app_server.services.session_factory() as s:
         [sub] = s.scalars(select(DigestSubscription)).all()

@@ -371,6 +371,28 @@ def test_demo_data_is_realistic_and_the_same_every_time():
         assert session.scalars(select(Customer.name).order_by(Customer.id).limit(5)).all() == names
 
 
+def test_a_kept_demo_database_is_not_seeded_again_and_its_data_reads_true(tmp_path):
+    from crm import dedupe
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    with Playground(port=0, demo=True, database_url=url, tick_seconds=3600) as first:
+        seeded = first.demo_summary["customers"]
+        services = first.services
+        ws = services.workspace_id("T0PLAYGROUND")
+        with services.session_factory() as session:
+            domains = session.scalars(select(Customer.domain).where(Customer.domain.is_not(None))).all()
+        # Different companies never share a made-up domain, so no merge suggestion is wrong.
+        assert len(domains) == len(set(domains)) and len(domains) > seeded // 2
+        report = dedupe.find_duplicates(services.session_factory, ws)
+        assert not report.customers, [(p.duplicate_name, p.keeper_name, p.reasons) for p in report.customers][:5]
+        # The page's examples ("/customer acme", "/log call Acme …") name exactly one customer.
+        assert [m.matched for m in services.search.search(ws, "acme")] == ["Acme Robotics"]
+    with Playground(port=0, demo=True, database_url=url, tick_seconds=3600) as again:
+        assert again.demo_summary == {} and again.demo_kept == seeded
+        with again.services.session_factory() as session:
+            assert session.scalar(select(func.count()).select_from(Customer)) == seeded
+
+
 def _hours(n: int):
     from datetime import timedelta
 

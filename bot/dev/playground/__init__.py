@@ -45,6 +45,8 @@ def serve(
             log.info(
                 "demo data: %s", ", ".join(f"{n} {k.replace('_', '-')}" for k, n in playground.demo_summary.items())
             )
+        if playground.demo_kept:
+            log.info("demo data: kept from the database (%d customers)", playground.demo_kept)
         log.info("playground ready: open %s/ in your browser (Ctrl-C stops it)", playground.url)
         stop.wait()
     finally:

@@ -41,7 +41,7 @@ from bot.config import Settings
 from bot.dev.driver import Response, SlackDriver
 from bot.dev.playground import payloads
 from bot.dev.playground.clock import Clock
-from bot.dev.playground.demo import seed_demo
+from bot.dev.playground.demo import already_seeded, seed_demo
 from bot.dev.playground.web import PlaygroundError, make_page_app
 from bot.dev.playground.workspace import (
     CHANNELS,
@@ -97,6 +97,7 @@ class Playground:
         self.server: ServerThread | None = None
         self.driver: SlackDriver | None = None
         self.demo_summary: dict[str, int] = {}
+        self.demo_kept = 0  # customers found in a kept --database instead of seeding again
         self._tmpdir: str | None = None
         self._app: App | None = None
         self._lock = threading.Lock()
@@ -145,7 +146,12 @@ class Playground:
         upgrade(engine)
         if self.demo:
             workspace_id = self.services.workspace_id(TEAM_ID)
-            self.demo_summary = seed_demo(self.services, workspace_id, now=self.clock())
+            kept = already_seeded(self.services, workspace_id)
+            if kept:
+                self.demo_kept = kept
+                log.info("the database already holds the demo workspace (%d customers): not seeded again", kept)
+            else:
+                self.demo_summary = seed_demo(self.services, workspace_id, now=self.clock())
         self._app = create_app(self.services)
         self._sender = make_sender(self.services, nudge_client(self.services), rate=50.0)
         self._digest_sender = make_digest_sender(self.services, nudge_client(self.services), rate=50.0)

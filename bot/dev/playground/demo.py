@@ -13,7 +13,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from bot.dev.playground.workspace import ADMIN, MANAGER, REP, USERS
 from bot.services import Services
@@ -27,7 +27,7 @@ from crm.states import ActivitySource, FollowUpStatus
 SEED = 20240901
 CUSTOMERS = 300
 
-PREFIXES = """Acme Apex Summit Pinnacle Blue Silver Golden Iron Oak Maple Cedar Willow Northern Pacific
+PREFIXES = """Apex Summit Pinnacle Blue Silver Golden Iron Oak Maple Cedar Willow Northern Pacific
 Atlantic Nordic Alpine Coastal Metro Prime Vertex Nova Stellar Quantum Vector Horizon Evergreen Crystal
 Bright River Harbor Bridge Keystone Liberty Heritage Pioneer Frontier Titan Atlas Orion Phoenix Falcon
 Lion Bear Fox Hawk Global United Royal Premier Swift Clear True Bold Core Next Grand Globex Initech
@@ -79,6 +79,18 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", ascii_name.lower())
 
 
+HEADLINE = "Acme Robotics"
+HEADLINE_DOMAIN = "acme-robotics.com"
+# Words of a company name that say nothing about which company it is.
+_NOT_DISTINCTIVE = {"and", "&"} | {word.lower().rstrip(".") for suffix in SUFFIXES for word in suffix.split()}
+
+
+def _made_up_domain(name: str, rng: random.Random) -> str:
+    """A made-up domain from all of the name's distinctive words ("Chen and Wang Ltd" → chenwang.…)."""
+    words = [w for w in name.split() if w.lower().rstrip(".") not in _NOT_DISTINCTIVE]
+    return _slug("".join(words)) + rng.choice([".com", ".com", ".io", ".de", ".co.uk", ".net"])
+
+
 def _customer_name(rng: random.Random) -> str:
     shape = rng.random()
     if shape < 0.55:
@@ -89,6 +101,14 @@ def _customer_name(rng: random.Random) -> str:
         words = [rng.choice(PREFIXES), rng.choice(PREFIXES), rng.choice(INDUSTRIES)]
     suffix = rng.choice(SUFFIXES)
     return " ".join(words + ([suffix] if suffix else []))
+
+
+def already_seeded(services: Services, workspace_id: int) -> int:
+    """How many customers the workspace has (a kept ``--database`` is not seeded twice)."""
+    with services.session_factory() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace_id)) or 0
+        )
 
 
 def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers: int = CUSTOMERS) -> dict[str, int]:
@@ -102,16 +122,23 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
     owner_weights = [45, 15, 5, 35]  # Rita, Maria, Alex, Sam
 
     names: set[str] = set()
+    domains: set[str] = set()
     made: list[tuple[int, str, str, str]] = []  # (customer id, name, domain, owner)
     while len(made) < customers:
-        name = _customer_name(rng)
+        # The first is the one the page's examples name ("/customer acme", "/log call Acme …"):
+        # no other demo customer shares a word with it, so the examples find it and only it.
+        headline = not made
+        name = HEADLINE if headline else _customer_name(rng)
         key = normalize_name(name)
         if key in names:
             continue
+        domain = HEADLINE_DOMAIN if headline else _made_up_domain(name, rng)
+        if domain in domains:
+            continue  # two different companies never share a made-up domain (that reads as a duplicate)
         names.add(key)
-        domain = _slug(" ".join(name.split()[:2])) + rng.choice([".com", ".com", ".io", ".de", ".co.uk", ".net"])
-        owner = rng.choices(owners, owner_weights)[0]
-        first, last = rng.choice(FIRST), rng.choice(SURNAMES)
+        domains.add(domain)
+        owner = REP if headline else rng.choices(owners, owner_weights)[0]
+        first, last = ("Jane", "Doe") if headline else (rng.choice(FIRST), rng.choice(SURNAMES))
         contact = ContactInput(
             name=f"{first} {last}",
             email=f"{_slug(first)}.{_slug(last)}@{domain}",
@@ -124,7 +151,7 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
             workspace_id,
             actor=owner,
             name=name,
-            website=f"https://www.{domain}" if rng.random() < 0.8 else None,
+            website=f"https://www.{domain}" if rng.random() < 0.8 or headline else None,
             owner_user_id=owner,
             contact=contact,
             force=True,
@@ -224,7 +251,7 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
             (ADMIN, timedelta(hours=3), "Confirm the merged records with finance"),
         ]
         picks = rng.sample(made, 45)
-        for index, (customer_id, _name, _domain, owner) in enumerate(picks):
+        for index, (customer_id, _name, _site, owner) in enumerate(picks):
             if index < len(soon):
                 owner, offset, note = soon[index]
             else:

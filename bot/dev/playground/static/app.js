@@ -88,11 +88,12 @@
     $("#toasts").append(node);
     setTimeout(() => node.remove(), kind === "error" ? 8000 : 5000);
   }
+  // Times as the app writes them in its messages ("Wed 2 Dec, 17:07"): 24-hour, day before month.
   function formatTime(iso, withDay) {
     if (!iso) return "";
-    const opts = { timeZone: me().tz, hour: "numeric", minute: "2-digit" };
+    const opts = { timeZone: me().tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
     if (withDay) Object.assign(opts, { weekday: "short", month: "short", day: "numeric" });
-    return new Intl.DateTimeFormat("en-US", opts).format(new Date(iso));
+    return new Intl.DateTimeFormat("en-GB", opts).format(new Date(iso));
   }
   function bkContext(surface, key, extra) {
     S.forms[key] = S.forms[key] || {};
@@ -135,9 +136,7 @@
     }
     switcher.value = S.user;
     const now = new Date(S.data.now);
-    $("#clock").textContent = new Intl.DateTimeFormat("en-US", {
-      timeZone: me().tz, weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
-    }).format(now);
+    $("#clock").textContent = formatTime(now.toISOString(), true);
     $("#clock-zone").textContent = me().tz;
     const ahead = S.data.offset_seconds;
     $("#clock-offset").textContent = ahead ? "⏩ " + describeOffset(ahead) + " ahead" : "real time";
@@ -331,11 +330,11 @@
     }
     let lastDay = null;
     for (const m of top) {
-      const day = m.time ? formatTime(m.time, true).split(",").slice(0, 2).join(",") : null;
+      const day = m.time ? formatTime(m.time, true).split(",")[0] : null;
       if (day && day !== lastDay) {
         const sep = document.createElement("div");
         sep.className = "day-separator";
-        sep.textContent = new Intl.DateTimeFormat("en-US", { timeZone: me().tz, weekday: "long", month: "long", day: "numeric" }).format(new Date(m.time));
+        sep.textContent = new Intl.DateTimeFormat("en-GB", { timeZone: me().tz, weekday: "long", month: "long", day: "numeric" }).format(new Date(m.time));
         box.append(sep);
         lastDay = day;
       }

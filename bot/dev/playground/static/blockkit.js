@@ -82,7 +82,7 @@
     const opts = { timeZone: tz || undefined };
     if (/\{date_short_pretty\}|\{date_short\}/.test(fmt)) Object.assign(opts, { month: "short", day: "numeric" });
     else if (/\{date_long|\{date\}/.test(fmt)) Object.assign(opts, { weekday: "long", month: "long", day: "numeric", year: "numeric" });
-    if (/\{time/.test(fmt)) Object.assign(opts, { hour: "numeric", minute: "2-digit" });
+    if (/\{time/.test(fmt)) Object.assign(opts, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
     if (Object.keys(opts).length === 1) Object.assign(opts, { dateStyle: "medium", timeStyle: "short" });
     try {
       return new Intl.DateTimeFormat("en-US", opts).format(date);

@@ -10,7 +10,7 @@ checked), *which customer* it is about (``questions``), and sends ``views``' ans
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
@@ -170,6 +170,10 @@ def on_mention(req: Request) -> None:
         send(req, Where(channel, thread_ts, not is_dm), *views.build_help())
         return
     where = where_to_answer(req, channel, thread_ts, is_dm=is_dm)
+    if where.private and parent_ts is None:
+        # Asked in the channel itself: a private answer in the question's thread would be seen
+        # only by opening that thread, so it goes where the asker is looking.
+        where = replace(where, thread_ts=None)
     if question.query:
         found = from_query(req.services, req.workspace_id, question.query)
     else:

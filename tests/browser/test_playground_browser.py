@@ -280,13 +280,18 @@ def test_done_on_a_nudge_after_time_travel(page, playground):
 
     page.find_element("css selector", "[data-advance='86400']").click()
     wait_for(page, "#clock-offset", text="1d")
-    nudge = wait_for(page, ".msg", text="Send the signed order form", timeout=20)
-    assert "Acme Robotics" in nudge.text
+    wait_for(page, ".msg", text="Send the signed order form", timeout=20)
+    assert "Acme Robotics" in settled(page, ".msg", "Send the signed order form", lambda e: e.text)
     shot(page, "11-nudge-arrived")
     click(page, ".msg button[data-action-id='followup_done']")
-    settled = wait_for(page, ".msg", text="Done: follow up")
-    assert "Acme Robotics" in settled.text
-    assert not settled.find_elements("css selector", "button[data-action-id='followup_done']")
+    text, buttons = settled(
+        page,
+        ".msg",
+        "Done: follow up",
+        lambda e: (e.text, e.find_elements("css selector", "button[data-action-id='followup_done']")),
+    )
+    assert "Acme Robotics" in text
+    assert not buttons
     shot(page, "12-nudge-done")
 
 
@@ -323,8 +328,13 @@ def test_snooze_from_the_menu_rewrites_the_nudge_at_once(page, playground):
     menu = wait_for(page, ".msg select[data-action-id='followup_snooze']")
     Select(menu).select_by_visible_text(Select(menu).options[1].text)
     # No click elsewhere: the DM is rewritten while the menu would still have had the focus.
-    snoozed = wait_for(page, ".msg", text="Snoozed: follow up with Acme Robotics", timeout=5)
-    assert not snoozed.find_elements("css selector", "select[data-action-id='followup_snooze']")
+    menus = settled(
+        page,
+        ".msg",
+        "Snoozed: follow up with Acme Robotics",
+        lambda e: e.find_elements("css selector", "select[data-action-id='followup_snooze']"),
+    )
+    assert not menus
     shot(page, "13-nudge-snoozed")
 
 
@@ -379,3 +389,13 @@ def test_the_pages_own_examples_each_find_one_customer_in_the_demo(browser):
         assert "Acme Robotics" in said and "Several customers" not in said
         wait_for(browser, ".msg", text="1 reply")
         shot(browser, "14-demo-examples")
+
+
+def test_a_private_answer_in_a_shared_channel_shows_in_the_channel(page):
+    click(page, "#channels .sidebar-item", text="ext-globex-partners")
+    wait_for(page, "#channels .sidebar-item.active", text="ext-globex-partners")
+    type_in_composer(page, "@crm who's talked to Acme Robotics?")
+    # Not hidden in the question's thread: right below it, marked as only for the asker.
+    answer = settled(page, "#messages .msg.ephemeral", "shared with another organisation", lambda e: e.text)
+    assert "Only visible to you" in answer and "Acme Robotics" in answer
+    shot(page, "15-shared-channel-private-answer")

@@ -271,14 +271,24 @@ def test_several_customers_in_the_parent_ask_with_buttons(slack, standin, app_se
 
 def test_ext_shared_channel_answers_privately_and_says_why(slack, standin, acme):
     standin.add_channel("C0SHARED", name="acme-partners", is_ext_shared=True)
-    question = ask(slack, standin, "<@U0BOT> who's talked to Acme?", channel="C0SHARED")
+    ask(slack, standin, "<@U0BOT> who's talked to Acme?", channel="C0SHARED")
     [call] = standin.wait_for("chat.postEphemeral")
     assert call.params["channel"] == "C0SHARED" and call.params["user"] == REP
-    assert call.params["thread_ts"] == question["ts"]
+    # Asked in the channel: answered in the channel, where the asker is looking, not hidden in a thread.
+    assert "thread_ts" not in call.params
     assert "Who's talked to Acme Corporation" in blocks_text(call.params)
     assert "shared with another organisation" in blocks_text(call.params)
     assert [m for m in standin.messages("C0SHARED") if m.get("user") == "U0BOT"] == []
     assert standin.calls_to("chat.postMessage") == []
+
+
+def test_asked_inside_a_thread_of_a_shared_channel_the_private_answer_stays_in_the_thread(slack, standin, acme):
+    standin.add_channel("C0SHARED", name="acme-partners", is_ext_shared=True)
+    parent = standin.post_message("C0SHARED", "Renewal talks with Acme next week", user=REP2)
+    ask(slack, standin, "<@U0BOT> who's talked to Acme?", channel="C0SHARED", thread_ts=parent["ts"])
+    [call] = standin.wait_for("chat.postEphemeral")
+    assert call.params["thread_ts"] == parent["ts"]  # the asker is in that thread
+    assert "shared with another organisation" in blocks_text(call.params)
 
 
 def test_unknown_sharing_is_treated_as_shared(slack, standin, acme):

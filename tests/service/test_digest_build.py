@@ -41,11 +41,6 @@ def test_local_day_bounds_follow_dst():
     assert (end - start) == timedelta(hours=25)
 
 
-@pytest.fixture
-def ws(services) -> int:
-    return services.workspace_id("T0TEST")
-
-
 def customer(services, ws, name):
     return create_customer(services.session_factory, services.search, ws, actor=REP, name=name)
 

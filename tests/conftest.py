@@ -1,9 +1,15 @@
-"""Shared fixtures: real databases, the Slack Web API stand-in, and the real app over HTTP.
+"""Shared fixtures for every layer: real databases, the Slack Web API stand-in, the real app over
+HTTP, row factories and process helpers.
 
-Every test that takes ``database_url`` (directly or through ``services`` / ``app_server``)
-runs twice: on a fresh SQLite file and on a fresh PostgreSQL database. PostgreSQL tests
-skip with a reason when the server is unreachable, unless ``CRM_REQUIRE_POSTGRES=1``
-(set by ``.ci/run``), which turns that into a failure so CI can never pass vacuously.
+The folders are the layers (``pure``, ``service``, ``slack``, ``browser``); each test carries
+its folder's marker, so ``pytest -m slack`` runs one layer. ``tests/support/`` holds the shared
+helpers (``make.py`` factories, ``processes.py``, ``hostile.py``, ``constants.py``).
+
+Every test that takes ``database_url`` (directly or through ``services`` / ``app_server`` /
+``make`` / ``ws``) runs twice: on a fresh SQLite file and on a fresh PostgreSQL database; a test
+that takes none runs once. PostgreSQL tests skip with a reason when the server is unreachable,
+unless ``CRM_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), which turns that into a failure so CI can
+never pass vacuously. Each xdist worker has its own PostgreSQL database and temporary folders.
 """
 
 from __future__ import annotations
@@ -28,21 +34,38 @@ from bot.server import ServerThread, make_wsgi_app
 from bot.services import Services
 from crm.db import make_engine
 from crm.migrate import upgrade
-from crm.models import Base
+from crm.models import Base, Customer
+from tests.support.constants import ADMIN, BOT_TOKEN, MANAGER, REP, REP2, SIGNING_SECRET, TEAM_ID
+from tests.support.make import Make
+from tests.support.processes import Processes
 
-SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
-BOT_TOKEN = "xoxb-test-token"
-TEAM_ID = "T0TEST"
+__all__ = ["ADMIN", "BOT_TOKEN", "MANAGER", "REP", "REP2", "SIGNING_SECRET", "TEAM_ID", "make_settings"]
+
 PG_ADMIN_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CRM_REQUIRE_POSTGRES") == "1"
 
-# Users the stand-in knows: a rep, a manager and a workspace admin.
-REP, REP2, MANAGER, ADMIN = "U0REP", "U0REP2", "U0MGR", "U0ADMIN"
 
 # The layers: each folder under tests/ is one, and its tests carry its marker (`pytest -m slack`).
 LAYERS = ("pure", "service", "slack", "browser")
 TESTS = Path(__file__).resolve().parent
 collect_ignore = ["support"]  # shared helpers, not tests
+
+
+WORKERS = 2  # this is a 2-core machine; CI too
+SMALL_RUN = 3  # test files: up to this many run in this process, without workers
+
+
+def pytest_xdist_auto_num_workers(config) -> int | None:
+    """``-n auto`` (in pyproject's addopts): two workers for the suite or a layer, none for a few
+    files, so ``pytest tests/slack/test_guard.py`` starts at once. ``-n 0`` or ``-n 4`` still win,
+    and so does PYTEST_XDIST_AUTO_NUM_WORKERS."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own rule reads it
+    files = 0
+    for arg in config.args or [str(TESTS)]:
+        path = Path(arg.split("::")[0])
+        files += sum(1 for _ in path.rglob("test_*.py")) if path.is_dir() else 1
+    return min(WORKERS, os.cpu_count() or 1) if files > SMALL_RUN else 0
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -99,12 +122,40 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-def _truncate_all(url: str) -> None:
-    engine = create_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+class _EmptyAgain:
+    """Empties the run's PostgreSQL database between tests, as TRUNCATE ... RESTART IDENTITY would,
+    in a few milliseconds instead of most of a second: it DELETEs only from the tables that hold
+    rows (children first) and restarts only the sequences that were used."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, pool_size=1)
+        tables = Base.metadata.sorted_tables
+        self.children_first = list(reversed(tables))
+        self.probe = text(
+            " UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")" for t in tables)
+        )
+
+    def __call__(self) -> None:
+        with self.engine.begin() as conn:
+            holding = set(conn.scalars(self.probe))
+            for table in self.children_first:
+                if table.name in holding:
+                    conn.execute(table.delete())
+            used = conn.scalars(
+                text("SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences WHERE last_value IS NOT NULL")
+            )
+            for sequence in list(used):
+                conn.execute(text("SELECT setval(CAST(:s AS regclass), 1, false)"), {"s": sequence})
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_empty_again(pg_database) -> Iterator[_EmptyAgain]:
+    empty = _EmptyAgain(pg_database)
+    yield empty
+    empty.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -114,9 +165,8 @@ def database_url(request, tmp_path) -> str:
         path = tmp_path / "crm.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
-    url = request.getfixturevalue("pg_database")
-    _truncate_all(url)
-    return url
+    request.getfixturevalue("pg_empty_again")()
+    return request.getfixturevalue("pg_database")
 
 
 # -- Slack ----------------------------------------------------------------------------
@@ -199,3 +249,42 @@ def slack(app_server) -> SlackDriver:
         team_id=TEAM_ID,
         response_url_factory=app_server.standin.response_url,
     )
+
+
+# -- rows -----------------------------------------------------------------------------
+@pytest.fixture
+def make(services) -> Make:
+    """Factories for workspaces, customers, contacts, deals, activities and follow-ups
+    (tests/support/make.py), on the test's database and clock."""
+    return Make(services)
+
+
+@pytest.fixture
+def ws(make) -> int:
+    """The T0TEST workspace's row id."""
+    return make.ws
+
+
+@pytest.fixture
+def acme(make) -> Customer:
+    """A customer "Acme Corp" created by REP (a module may declare its own ``acme``)."""
+    return make.customer("Acme Corp")
+
+
+# -- processes ------------------------------------------------------------------------
+@pytest.fixture
+def processes(tmp_path) -> Iterator[Processes]:
+    """Start processes with logs in files (tests/support/processes.py); whatever still runs is
+    stopped at the end, and a failed test's report tells what each process did."""
+    started = Processes(tmp_path / "processes")
+    yield started
+    started.stop_all()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    started = getattr(item, "funcargs", {}).get("processes")
+    if report.failed and isinstance(started, Processes) and started.started:
+        report.sections.append(("processes: what each one did", started.story()))

@@ -132,6 +132,30 @@ def wait_for(driver, css: str, *, text: str | None = None, visible: bool = True,
         raise
 
 
+def read(driver, css: str, *, text: str, inner: str | None = None, timeout: float = WAIT) -> tuple[str, list[str]]:
+    """The text of the newest (last) visible element matching ``css`` that contains ``text``, with the
+    texts of its ``inner`` elements, read together: an element the page re-renders while it is
+    being read is looked up again (a WebElement kept across a re-render goes stale)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def found(d):
+        for element in reversed(d.find_elements(By.CSS_SELECTOR, css)):
+            try:
+                if element.is_displayed() and text in (seen := element.text):
+                    return seen, [e.text for e in element.find_elements(By.CSS_SELECTOR, inner)] if inner else []
+            except StaleElementReferenceException:
+                continue
+        return False
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(found)
+    except Exception:
+        shot(driver, "failed-" + css.replace(" ", "_").replace("/", "")[:40])
+        raise
+
+
 def click(driver, css: str, *, text: str | None = None) -> None:
     """Click the element, finding it again if the page re-rendered it meanwhile."""
     from selenium.common.exceptions import StaleElementReferenceException
@@ -145,14 +169,14 @@ def click(driver, css: str, *, text: str | None = None) -> None:
     raise AssertionError(f"{css} kept changing under the click")
 
 
-def settled(driver, css: str, text: str, read):
-    """``read(element)`` for the element matching ``css`` and ``text``, found again if the page
+def settled(driver, css: str, text: str, reader):
+    """``reader(element)`` for the element matching ``css`` and ``text``, found again if the page
     redrew it while it was being read."""
     from selenium.common.exceptions import StaleElementReferenceException
 
     for _ in range(5):
         try:
-            return read(wait_for(driver, css, text=text))
+            return reader(wait_for(driver, css, text=text))
         except StaleElementReferenceException:
             continue
     raise AssertionError(f"{css} kept changing while it was read")
@@ -202,14 +226,10 @@ def test_log_a_call_through_the_modal(page, playground):
     page.find_element("css selector", "#modal-submit").click()
 
     gone(page, "#modal-overlay")
-    # The message list may be redrawn while we read it: read the confirmation again if it was.
-    texts = settled(
-        page, ".msg.ephemeral", "Acme Robotics", lambda e: (e.text, e.find_element("css selector", "b").text)
-    )
-    confirmation_text, bold = texts
-    assert "Only visible to you" in confirmation_text and "Logged" in confirmation_text
+    confirmation, bold = read(page, ".msg.ephemeral", text="Acme Robotics", inner="b")
+    assert "Only visible to you" in confirmation and "Logged" in confirmation
     shot(page, "3-log-confirmation")
-    assert "Jane" in bold or "Jane" in confirmation_text
+    assert (bold and "Jane" in bold[0]) or "Jane" in confirmation
 
 
 def test_a_field_error_is_shown_on_the_field(page):
@@ -225,9 +245,9 @@ def test_a_field_error_is_shown_on_the_field(page):
 
 def test_look_up_a_customer(page):
     type_in_composer(page, "/customer acme robotics")
-    card = wait_for(page, ".msg.ephemeral .bkb-header", text="Acme Robotics")
-    card = card.find_element("xpath", "./ancestor::div[contains(@class, 'msg')]")
-    assert "Jane Doe" in card.text and "acme-robotics.com" in card.text
+    wait_for(page, ".msg.ephemeral .bkb-header", text="Acme Robotics")
+    card, _ = read(page, ".msg.ephemeral", text="Acme Robotics")  # the message holding that header
+    assert "Jane Doe" in card and "acme-robotics.com" in card
     shot(page, "6-customer-card")
     click(page, ".msg.ephemeral button[data-action-id^='customer_history']")
     wait_for(page, ".msg.ephemeral", text="History")
@@ -240,13 +260,13 @@ def test_a_confirm_dialog_guards_an_admins_merge(page, playground):
     Select(wait_for(page, "#user-switcher")).select_by_value(ADMIN)
     wait_for(page, "#clock-zone", text="Europe/London")
     type_in_composer(page, "/crm merge Globex Corp Europe into Globex Corporation")
-    button = wait_for(page, ".msg.ephemeral button.danger, .msg.ephemeral button.primary", text="Merge")
-    button.click()
+    merge = ".msg.ephemeral button.danger, .msg.ephemeral button.primary"
+    click(page, merge, text="Merge")
     wait_for(page, "#confirm-overlay #confirm-title")
     shot(page, "8-merge-confirm-dialog")
     page.find_element("css selector", "#confirm-no").click()  # denied: nothing happens
     gone(page, "#confirm-overlay")
-    button.click()
+    click(page, merge, text="Merge")
     wait_for(page, "#confirm-yes").click()
     wait_for(page, ".msg.ephemeral", text="Merged")
     shot(page, "9-merged")
@@ -280,17 +300,12 @@ def test_done_on_a_nudge_after_time_travel(page, playground):
 
     page.find_element("css selector", "[data-advance='86400']").click()
     wait_for(page, "#clock-offset", text="1d")
-    wait_for(page, ".msg", text="Send the signed order form", timeout=20)
-    assert "Acme Robotics" in settled(page, ".msg", "Send the signed order form", lambda e: e.text)
+    nudge, _ = read(page, ".msg", text="Send the signed order form", timeout=20)
+    assert "Acme Robotics" in nudge
     shot(page, "11-nudge-arrived")
     click(page, ".msg button[data-action-id='followup_done']")
-    text, buttons = settled(
-        page,
-        ".msg",
-        "Done: follow up",
-        lambda e: (e.text, e.find_elements("css selector", "button[data-action-id='followup_done']")),
-    )
-    assert "Acme Robotics" in text
+    settled, buttons = read(page, ".msg", text="Done: follow up", inner="button[data-action-id='followup_done']")
+    assert "Acme Robotics" in settled
     assert not buttons
     shot(page, "12-nudge-done")
 

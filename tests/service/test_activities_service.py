@@ -21,16 +21,6 @@ NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=2)
 
 
-@pytest.fixture
-def ws(services) -> int:
-    return services.workspace_id("T0TEST")
-
-
-@pytest.fixture
-def acme(services, ws):
-    return create_customer(services.session_factory, services.search, ws, actor=REP, name="Acme Corp")
-
-
 def log(services, ws, customer_id, **kw):
     args = {
         "types": DEFAULT,

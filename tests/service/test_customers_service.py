@@ -13,23 +13,13 @@ from crm.actors import Actor
 from crm.errors import DuplicateSuspected, InvalidInput, NotFound, PermissionDenied
 from crm.lookup import SearchRegistry
 from crm.models import Activity, AuditEntry, Contact, Customer, CustomerAlias, Deal, FollowUp
+from tests.support.make import Make
 
 REP, ADMIN = "U0REP", "U0ADMIN"
 
 
-@pytest.fixture
-def ws(services) -> int:
-    return services.workspace_id("T0TEST")
-
-
-def create(services, ws, name, **kw):
-    return svc.create_customer(services.session_factory, services.search, ws, actor=REP, name=name, **kw)
-
-
-def test_create_with_first_contact(services, ws):
-    c = create(
-        services,
-        ws,
+def test_create_with_first_contact(services, ws, make):
+    c = make.customer(
         "  Acme   Corporation ",
         website="https://www.acme.com/about",
         contact=svc.ContactInput(name="Jane Doe", email="Jane@Acme.com", phone="+1 (415) 555-0100", title="CTO"),
@@ -54,27 +44,27 @@ def test_create_with_first_contact(services, ws):
         ("Acmee Corporation", {}, "similar name"),
     ],
 )
-def test_duplicate_guard(services, ws, second, kw, reason):
-    first = create(services, ws, "Acme Corporation", website="acme.com")
+def test_duplicate_guard(services, ws, second, kw, reason, make):
+    first = make.customer("Acme Corporation", website="acme.com")
     with pytest.raises(DuplicateSuspected) as err:
-        create(services, ws, second, **kw)
+        make.customer(second, **kw)
     [candidate] = err.value.candidates
     assert candidate.customer_id == first.id
     assert any(reason in r for r in candidate.reasons), candidate.reasons
 
 
-def test_contact_email_duplicate_is_caught_even_on_free_mail(services, ws):
-    create(services, ws, "Acme", contact=svc.ContactInput(name="Jo", email="jo.smith@gmail.com"))
+def test_contact_email_duplicate_is_caught_even_on_free_mail(services, ws, make):
+    make.customer("Acme", contact=svc.ContactInput(name="Jo", email="jo.smith@gmail.com"))
     with pytest.raises(DuplicateSuspected) as err:
-        create(services, ws, "Jo Smith Consulting", contact=svc.ContactInput(name="Jo", email="jo.smith@gmail.com"))
+        make.customer("Jo Smith Consulting", contact=svc.ContactInput(name="Jo", email="jo.smith@gmail.com"))
     assert "has contact jo.smith@gmail.com" in err.value.candidates[0].reasons
     # A gmail address says nothing about the company: no domain match for another gmail user.
-    create(services, ws, "Other Co", contact=svc.ContactInput(name="Al", email="al@gmail.com"))
+    make.customer("Other Co", contact=svc.ContactInput(name="Al", email="al@gmail.com"))
 
 
-def test_create_anyway_is_recorded_with_who_chose_it(services, ws):
-    create(services, ws, "Globex")
-    twin = create(services, ws, "Globex", force=True)
+def test_create_anyway_is_recorded_with_who_chose_it(services, ws, make):
+    make.customer("Globex")
+    twin = make.customer("Globex", force=True)
     assert twin.duplicate_override_by == REP
     with services.session_factory() as s:
         note = s.scalar(select(AuditEntry.note).where(AuditEntry.entity_id == twin.id, AuditEntry.action == "create"))
@@ -101,14 +91,14 @@ def test_invalid_values_name_their_field_and_write_nothing(services, ws, kw, fie
         assert s.scalar(select(func.count()).select_from(Customer)) == 0
 
 
-def test_two_people_creating_the_same_company_at_once_get_one(services, ws):
+def test_two_people_creating_the_same_company_at_once_get_one(services, ws, make):
     barrier = threading.Barrier(4)
     outcomes: list[str] = []
 
     def attempt(name: str) -> None:
         barrier.wait()
         try:
-            create(services, ws, name)
+            make.customer(name)
             outcomes.append("created")
         except DuplicateSuspected:
             outcomes.append("duplicate")
@@ -123,10 +113,10 @@ def test_two_people_creating_the_same_company_at_once_get_one(services, ws):
         assert s.scalar(select(func.count()).select_from(Customer)) == 1
 
 
-def test_another_replicas_index_sees_changes_within_its_recheck(services, ws):
+def test_another_replicas_index_sees_changes_within_its_recheck(services, ws, make):
     other = SearchRegistry(services.session_factory, recheck_seconds=0)
     assert other.search(ws, "umbrella") == []
-    c = create(services, ws, "Umbrella Corporation")
+    c = make.customer("Umbrella Corporation")
     assert other.search(ws, "umbrela corp")[0].customer_id == c.id
     svc.update_customer(
         services.session_factory,
@@ -147,10 +137,8 @@ def test_another_replicas_index_sees_changes_within_its_recheck(services, ws):
     assert other.search(ws, "umbrella pharma")[0].matched == "Umbrella Pharma"
 
 
-def test_lookup_by_contact_email_and_domain(services, ws):
-    c = create(
-        services,
-        ws,
+def test_lookup_by_contact_email_and_domain(services, ws, make):
+    c = make.customer(
         "Stark Industries",
         website="stark.com",
         contact=svc.ContactInput(name="Pepper Potts", email="pepper@starkmail.io"),
@@ -166,18 +154,19 @@ def test_lookup_by_contact_email_and_domain(services, ws):
         assert result.winner is not None and result.winner.id == c.id, query
 
 
-def test_workspaces_never_see_each_other(services, ws):
-    other_ws = services.workspace_id("T0OTHER")
-    create(services, other_ws, "Wayne Enterprises")
+def test_workspaces_never_see_each_other(services, ws, make):
+    other = Make(services, team_id="T0OTHER")
+    other_ws = other.ws
+    other.customer("Wayne Enterprises")
     assert svc.find_customers(services.session_factory, services.search, ws, "Wayne Enterprises").kind == "none"
-    mine = create(services, ws, "Wayne Enterprises")  # no duplicate across workspaces
+    mine = make.customer("Wayne Enterprises")  # no duplicate across workspaces
     with pytest.raises(NotFound):
         svc.get_customer(services.session_factory, other_ws, mine.id)
 
 
-def test_contacts_duplicate_rules(services, ws):
-    acme = create(services, ws, "Acme")
-    globex = create(services, ws, "Globex")
+def test_contacts_duplicate_rules(services, ws, make):
+    acme = make.customer("Acme")
+    globex = make.customer("Globex")
     sf, reg = services.session_factory, services.search
     bob = svc.add_contact(sf, reg, ws, acme.id, svc.ContactInput(name="Bob Stone", email="bob@acme.com"), actor=REP)
     with pytest.raises(InvalidInput) as err:
@@ -228,10 +217,10 @@ def _seed_history(services, ws, customer_id, n_activities=3):
         s.add(FollowUp(workspace_id=ws, customer_id=customer_id, owner_user_id=REP, due_at=now + timedelta(days=2)))
 
 
-def test_merge_moves_everything_and_keeps_the_old_name(services, ws):
+def test_merge_moves_everything_and_keeps_the_old_name(services, ws, make):
     sf, reg = services.session_factory, services.search
-    keeper = create(services, ws, "Initech", website="initech.com")
-    dup = create(services, ws, "Initech Software Ltd (old)", force=True)
+    keeper = make.customer("Initech", website="initech.com")
+    dup = make.customer("Initech Software Ltd (old)", force=True)
     _seed_history(services, ws, dup.id)
     with pytest.raises(PermissionDenied):
         svc.merge_customers(sf, reg, ws, dup.id, keeper.id, actor=Actor(REP))
@@ -256,9 +245,9 @@ def test_merge_moves_everything_and_keeps_the_old_name(services, ws):
         svc.merge_customers(sf, reg, ws, dup.id, keeper.id, actor=Actor(ADMIN, is_admin=True))
 
 
-def test_card_counts_and_history_paging(services, ws):
+def test_card_counts_and_history_paging(services, ws, make):
     sf = services.session_factory
-    c = create(services, ws, "Cyberdyne Systems")
+    c = make.customer("Cyberdyne Systems")
     _seed_history(services, ws, c.id, n_activities=23)
     card = svc.customer_card(sf, ws, c.id, contacts=10, activities=5)
     assert card.activity_count == 23 and len(card.activities) == 5

@@ -11,7 +11,6 @@ from bot.dev.blockkit_check import validate_message, validate_view
 from commands.deals import views as ui
 from commands.digests import views
 from crm import deals as svc
-from crm.customers import create_customer
 from crm.errors import InvalidInput, NotFound
 from crm.models import AuditEntry, Customer, Deal, DealStageChange
 from crm.pipeline_stages import DEFAULT, parse_pipeline_stages
@@ -172,16 +171,6 @@ def test_deal_modal_fits_with_history_and_a_retired_stage():
 
 
 # -- services ------------------------------------------------------------------------------------
-@pytest.fixture
-def ws(services) -> int:
-    return services.workspace_id("T0TEST")
-
-
-@pytest.fixture
-def acme(services, ws):
-    return create_customer(services.session_factory, services.search, ws, actor=REP, name="Acme Corp")
-
-
 def form(**kw) -> svc.DealInput:
     values = {"title": "Annual licence", "amount": "12,500.50", "currency": "usd", "stage": "lead"}
     values.update(kw)

@@ -93,27 +93,24 @@ def test_contact_pairs():
 
 
 # -- the workspace report on SQLite and PostgreSQL -------------------------------------------
-def make(services, ws, name, **kw):
-    return svc.create_customer(services.session_factory, services.search, ws, actor=REP, name=name, force=True, **kw)
-
-
-def seed(services, ws):
-    acme = make(services, ws, "Acme Corporation", website="acme.com")
-    svc.add_contact(
-        services.session_factory, services.search, ws, acme.id, svc.ContactInput(name="Jane Doe"), actor=REP
+def seed(make):
+    """Seven customers, four contacts; forced in, as an import or "Create anyway" would."""
+    acme = make.customer("Acme Corporation", force=True, website="acme.com")
+    make.contact(acme, "Jane Doe")
+    twin = make.customer("ACME Corp", force=True, contacts=[svc.ContactInput(name="Wile E", email="wile@acme.com")])
+    make.customer("Globex", force=True)
+    make.customer("Initech", force=True, website="initech.com")
+    make.customer("Initek", force=True, website="https://www.initech.com")
+    make.customer(
+        "Roadrunner Supplies", force=True, contacts=[svc.ContactInput(name="Jane Doe", email="jdoe@example.com")]
     )
-    twin = make(services, ws, "ACME Corp", contact=svc.ContactInput(name="Wile E", email="wile@acme.com"))
-    make(services, ws, "Globex")
-    make(services, ws, "Initech", website="initech.com")
-    make(services, ws, "Initek", website="https://www.initech.com")
-    make(services, ws, "Roadrunner Supplies", contact=svc.ContactInput(name="Jane Doe", email="jdoe@example.com"))
-    make(services, ws, "Roadrunner Supply", contact=svc.ContactInput(name="J. Doe", email="JDoe@example.com"))
+    make.customer("Roadrunner Supply", force=True, contacts=[svc.ContactInput(name="J. Doe", email="JDoe@example.com")])
     return acme, twin
 
 
-def test_find_duplicates_proposes_the_record_with_more_data_as_keeper(services):
+def test_find_duplicates_proposes_the_record_with_more_data_as_keeper(services, make):
     ws = services.workspace_id("T0TEST")
-    acme, twin = seed(services, ws)
+    acme, twin = seed(make)
     report = dedupe.find_duplicates(services.session_factory, ws)
     assert report.customers_checked == 7 and report.contacts_checked == 4
     first = report.customers[0]
@@ -153,10 +150,9 @@ def test_duplicates_blocks_fit_slack_limits():
 
 
 # -- `/crm duplicates` end to end, and the CLI ---------------------------------------------------
-def test_crm_duplicates_for_admins_with_a_working_merge_button(slack, standin, app_server):
+def test_crm_duplicates_for_admins_with_a_working_merge_button(slack, standin, app_server, make):
     services = app_server.services
-    ws = services.workspace_id("T0TEST")
-    acme, twin = seed(services, ws)
+    acme, twin = seed(make)
     slack.command("/crm", "duplicates", user=REP)
     assert "Only workspace admins" in standin.wait_for("response_url")[-1].params["text"]
     slack.command("/crm", "duplicates", user=ADMIN)
@@ -175,9 +171,8 @@ def test_crm_duplicates_for_admins_with_a_working_merge_button(slack, standin, a
     assert "/crm duplicates" in str(standin.wait_for("response_url", count=4)[-1].params["blocks"])
 
 
-def test_cli_dedupe(services, database_url, tmp_path):
-    ws = services.workspace_id("T0TEST")
-    acme, twin = seed(services, ws)
+def test_cli_dedupe(services, database_url, tmp_path, make):
+    acme, twin = seed(make)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_"))}
     env["DATABASE_URL"] = database_url
     result = subprocess.run(

@@ -10,7 +10,6 @@ from sqlalchemy import event, insert
 from bot.dev.blockkit_check import validate_message
 from commands.digests import views
 from crm import deals as dsvc
-from crm.customers import create_customer
 from crm.deals import StageTotal
 from crm.digest import (
     DealLine,
@@ -39,15 +38,6 @@ def test_local_day_bounds_follow_dst():
     assert start == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)
     start, end = local_day_bounds(date(2026, 10, 25), BERLIN)
     assert (end - start) == timedelta(hours=25)
-
-
-@pytest.fixture
-def ws(services) -> int:
-    return services.workspace_id("T0TEST")
-
-
-def customer(services, ws, name):
-    return create_customer(services.session_factory, services.search, ws, actor=REP, name=name)
 
 
 def deal(services, ws, cust, *, stage="lead", amount="1000", currency="USD", owner=REP, at=LAST - timedelta(days=30)):
@@ -88,8 +78,8 @@ def activities(services, ws, cust, rows):
 
 
 @pytest.fixture
-def seeded(services, ws):
-    acme, globex, initech, quiet = (customer(services, ws, n) for n in ("Acme", "Globex", "Initech", "Quiet Ltd"))
+def seeded(services, ws, make):
+    acme, globex, initech, quiet = (make.customer(n) for n in ("Acme", "Globex", "Initech", "Quiet Ltd"))
     old = LAST - timedelta(days=30)
     # Open pipeline: Acme 70k, Globex 20k, Initech 10k (USD) and one EUR deal.
     deal(services, ws, acme, stage="proposal", amount="70k", at=old)

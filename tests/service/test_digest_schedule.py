@@ -87,11 +87,6 @@ def test_next_digest_time_across_dst(after, days, expected):
 
 
 # -- subscriptions -------------------------------------------------------------------------------
-@pytest.fixture
-def ws(services) -> int:
-    return services.workspace_id("T0TEST")
-
-
 def subscribe(services, ws, channel="C0SALES", *, at, when=time(9, 0), days=WEEKDAYS, tz=BERLIN, user=REP):
     return subs.subscribe(
         services.session_factory,

@@ -37,11 +37,6 @@ def count(services, model) -> int:
         return s.scalar(select(func.count()).select_from(model))
 
 
-@pytest.fixture
-def ws(services) -> int:
-    return services.workspace_id("T0TEST")
-
-
 # -- pure: headers, kinds, values -------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kind", "header", "field"),

@@ -20,6 +20,7 @@ from crm import importer
 from crm.importer import ImportFileError, ImportOptions, reader, rejects, run_import
 from crm.models import Customer
 from tests.service.test_import import CRM_BOT, count, crm_bot, write
+from tests.support.processes import Processes, Started, clean_env
 
 JAPANESE = [["Company name", "Website", "メモ"], ["株式会社山田製作所", "yamada.co.jp", "毎月の定例会議"]]
 JAPANESE += [[f"東京商事{i}号", f"tokyo{i}.example", "新規顧客です。よろしくお願いします"] for i in range(40)]
@@ -299,12 +300,9 @@ def test_cli_a_100_mb_line_is_rejected_with_bounded_memory(database_url, tmp_pat
     assert peak - base_peak < 40 * 1024 * 1024, (peak, base_peak)
 
 
-def _start(database_url: str, cwd: Path, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_"))}
-    env["DATABASE_URL"] = database_url
-    return subprocess.Popen(
-        [CRM_BOT, "import", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+def _start(processes: Processes, database_url: str, cwd: Path, *args: str) -> Started:
+    env = clean_env(DATABASE_URL=database_url)
+    return processes.start("crm-bot-import", [CRM_BOT, "import", *args], cwd=cwd, env=env, split_stderr=True)
 
 
 def _big_companies(path: Path) -> None:
@@ -314,28 +312,19 @@ def _big_companies(path: Path) -> None:
             fh.write(f"Company {i},c{i}.example\n")
 
 
-def _wait_for_temp(proc: subprocess.Popen, folder: Path) -> Path:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = list(folder.glob(".companies.rejects.csv.*.tmp"))
-        if found:
-            return found[0]
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"the import ended before it wrote its rejects: {proc.returncode}\n{out}\n{err}")
-        time.sleep(0.02)
-    proc.kill()
-    out, err = proc.communicate()
-    pytest.fail(f"no temporary rejects file within 60 s\n{out}\n{err}")
+def _wait_for_temp(processes: Processes, folder: Path) -> Path:
+    found = processes.wait_until(
+        lambda: list(folder.glob(".companies.rejects.csv.*.tmp")), "the import's temporary rejects file", timeout=60
+    )
+    return found[0]
 
 
-def test_cli_kill_9_mid_import_leaves_nothing_after_the_next_run(database_url, tmp_path):
+def test_cli_kill_9_mid_import_leaves_nothing_after_the_next_run(database_url, tmp_path, processes):
     _big_companies(tmp_path / "companies.csv")
-    proc = _start(database_url, tmp_path, "companies.csv", "--team", "T0KILL", "--quiet")
-    temp = _wait_for_temp(proc, tmp_path)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    proc = _start(processes, database_url, tmp_path, "companies.csv", "--team", "T0KILL", "--quiet")
+    temp = _wait_for_temp(processes, tmp_path)
+    proc.signal(signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL, processes.story()
     assert temp.exists()  # what a kill leaves behind...
     write(tmp_path / "other.csv", [["Name"], ["Initech"]])
     again = crm_bot(database_url, "import", "--customers", "other.csv", "--team", "T0KILL", cwd=tmp_path)
@@ -351,13 +340,13 @@ def test_cli_kill_9_mid_import_leaves_nothing_after_the_next_run(database_url, t
     engine.dispose()
 
 
-def test_cli_sigterm_rolls_back_and_removes_the_temporary_file(database_url, tmp_path):
+def test_cli_sigterm_rolls_back_and_removes_the_temporary_file(database_url, tmp_path, processes):
     _big_companies(tmp_path / "companies.csv")
-    proc = _start(database_url, tmp_path, "companies.csv", "--team", "T0TERM", "--quiet")
-    temp = _wait_for_temp(proc, tmp_path)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGTERM, err
+    proc = _start(processes, database_url, tmp_path, "companies.csv", "--team", "T0TERM", "--quiet")
+    temp = _wait_for_temp(processes, tmp_path)
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM, processes.story()
+    err = proc.errors()
     assert "stopped by SIGTERM before the import was committed. Nothing was imported." in err
     assert "Traceback" not in err
     assert not temp.exists() and not (tmp_path / "companies.rejects.csv").exists()

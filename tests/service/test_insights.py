@@ -24,13 +24,6 @@ NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 
 # -- services ---------------------------------------------------------------------------------
-@pytest.fixture
-def ws(services) -> int:
-    return services.workspace_id("T0TEST")
-
-
-def make(services, ws, name, **kw):
-    return svc.create_customer(services.session_factory, services.search, ws, actor=REP, name=name, **kw)
 
 
 def add_activities(services, ws, customer_id, rows) -> None:
@@ -58,9 +51,9 @@ def add_contact(services, ws, customer_id, name) -> int:
     return contact.id
 
 
-def test_who_talked_summarises_each_rep(services, ws):
-    acme = make(services, ws, "Acme Corporation", owner_user_id=REP2)
-    other = make(services, ws, "Globex")
+def test_who_talked_summarises_each_rep(services, ws, make):
+    acme = make.customer("Acme Corporation", owner_user_id=REP2)
+    other = make.customer("Globex")
     jane = add_contact(services, ws, acme.id, "Jane Doe")
     bob = add_contact(services, ws, acme.id, "Bob Stone")
     add_activities(
@@ -93,16 +86,16 @@ def test_who_talked_summarises_each_rep(services, ws):
     assert imported.contacts == () and imported.contact_count == 0
 
 
-def test_who_talked_limits_reps_and_counts_the_rest(services, ws):
-    acme = make(services, ws, "Acme Corporation")
+def test_who_talked_limits_reps_and_counts_the_rest(services, ws, make):
+    acme = make.customer("Acme Corporation")
     add_activities(services, ws, acme.id, [(f"U{i:04d}", "call", i, f"call {i}", None) for i in range(60)])
     result = insights.who_talked(services.session_factory, ws, acme.id, limit=15, contacts_per_rep=2)
     assert (result.rep_count, len(result.reps), result.more_reps) == (60, 15, 45)
     assert [r.rep for r in result.reps] == [f"U{i:04d}" for i in range(15)]
 
 
-def test_who_talked_with_nobody_and_for_missing_customers(services, ws):
-    acme = make(services, ws, "Acme Corporation")
+def test_who_talked_with_nobody_and_for_missing_customers(services, ws, make):
+    acme = make.customer("Acme Corporation")
     empty = insights.who_talked(services.session_factory, ws, acme.id)
     assert (empty.reps, empty.rep_count, empty.activity_count) == ([], 0, 0)
     with pytest.raises(NotFound):
@@ -122,10 +115,10 @@ def test_claim_delivery_is_once_per_key_and_workspace(services, ws):
     assert insights.claim_delivery(sf, ws, "x" * 500) and not insights.claim_delivery(sf, ws, "x" * 600)
 
 
-def test_customers_in_text_by_name_email_and_domain(services, ws):
-    acme = make(services, ws, "Acme Robotics", website="acme-robotics.com")
-    globex = make(services, ws, "Globex", contact=svc.ContactInput(name="Hank Scorpio", email="hank@gmail.com"))
-    apple = make(services, ws, "Apple Inc.")
+def test_customers_in_text_by_name_email_and_domain(services, ws, make):
+    acme = make.customer("Acme Robotics", website="acme-robotics.com")
+    globex = make.customer("Globex", contact=svc.ContactInput(name="Hank Scorpio", email="hank@gmail.com"))
+    apple = make.customer("Apple Inc.")
     registry = insights.MentionRegistry(services.session_factory, recheck_seconds=0)
 
     def found(text, **kw):
@@ -141,7 +134,7 @@ def test_customers_in_text_by_name_email_and_domain(services, ws):
     assert found("apple", relaxed=True) == [(apple.id, "name")]
     # Changes made anywhere show up at the next version check: a new customer, a rename (the
     # old name stays an alias), a merge (the duplicate is gone; its name leads to the keeper).
-    initech = make(services, ws, "Initech")
+    initech = make.customer("Initech")
     assert found("Initech and Globex") == [(initech.id, "name"), (globex.id, "name")]
     svc.update_customer(
         services.session_factory,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 
@@ -38,7 +37,7 @@ def test_upgrade_is_idempotent(database_url):
         engine.dispose()
 
 
-def test_replicas_migrating_at_once_do_not_collide(tmp_path, request):
+def test_replicas_migrating_at_once_do_not_collide(tmp_path, request, processes):
     """Three processes run `crm-bot migrate` on one fresh database at the same moment."""
     for kind in ("sqlite", "postgresql"):
         url = f"sqlite:///{tmp_path / 'race.db'}" if kind == "sqlite" else _fresh_pg_database(request)
@@ -50,13 +49,11 @@ def test_replicas_migrating_at_once_do_not_collide(tmp_path, request):
             """
         )
         procs = [
-            subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(3)
+            processes.start(f"{kind}-migrate-{i}", [sys.executable, "-c", script], split_stderr=True) for i in range(3)
         ]
-        outputs = [p.communicate(timeout=120) for p in procs]
-        for proc, (out, err) in zip(procs, outputs, strict=True):
-            assert proc.returncode == 0, err
-            assert out.strip() == head_revision()
+        for proc in procs:
+            assert proc.wait(timeout=120) == 0, processes.story()
+            assert proc.output().strip() == head_revision(), processes.story()
 
 
 def _fresh_pg_database(request) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -9,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, insert, select
 
-from crm import customers as csvc
 from crm import nudges
 from crm.models import FollowUp
 from reminders.nudges import SlackNudgeSender, send_due_nudges
@@ -20,13 +21,8 @@ NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def ws(services) -> int:
-    return services.workspace_id("T0TEST")
-
-
-@pytest.fixture
-def customer(services, ws):
-    return csvc.create_customer(services.session_factory, services.search, ws, actor=REP, name="Acme Corporation")
+def customer(make):
+    return make.customer("Acme Corporation")
 
 
 def add_follow_ups(services, ws, customer_id, n, *, due=NOW - timedelta(minutes=1), owners=(REP, REP2)):
@@ -233,25 +229,18 @@ while True:
 """
 
 
-def test_a_process_killed_mid_tick_leaves_no_nudge_lost_or_doubled(services, standin, ws, customer, database_url):
-    import signal
-    import subprocess
-    import sys
-    import time
-
+def test_a_process_killed_mid_tick_leaves_no_nudge_lost_or_doubled(
+    services, standin, ws, customer, database_url, processes
+):
     add_follow_ups(services, ws, customer.id, 120, owners=(REP,))
     standin.set_latency("chat.postMessage", 0.02)  # Slack posts, then answers 20 ms later
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED_REPLICA, database_url, standin.base_url, NOW.isoformat()],
-        stdout=subprocess.PIPE,
-        text=True,
+    doomed = processes.start(
+        "doomed-replica", [sys.executable, "-c", KILLED_REPLICA, database_url, standin.base_url, NOW.isoformat()]
     )
-    assert proc.stdout.readline().strip() == "ticking"
-    deadline = time.time() + 30
-    while len(standin.calls_to("chat.postMessage")) < 30 and time.time() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)  # mid-tick: claims held, some DMs posted but not recorded
-    proc.wait(timeout=10)
+    processes.wait_until(lambda: "ticking" in doomed.output(), "the replica to start ticking", timeout=60)
+    processes.wait_until(lambda: len(standin.calls_to("chat.postMessage")) >= 30, "30 DMs", timeout=30, every=0.01)
+    doomed.signal(signal.SIGKILL)  # mid-tick: claims held, some DMs posted but not recorded
+    doomed.wait(timeout=10)
     standin.set_latency("chat.postMessage", 0)
     before = len(dm_counts(standin))
     assert 0 < before < 120

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from bot.dev.driver import SlackDriver
 from tests.conftest import SIGNING_SECRET
+from tests.support.processes import CRM_BOT, Started, clean_env
 
 
 def _free_port() -> int:
@@ -23,53 +20,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_crm_bot_run_serves_slack_over_http(tmp_path, standin):
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def test_crm_bot_run_serves_slack_over_http(tmp_path, standin, processes):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_", "PORT"))}
-    env.update(
+    env = clean_env(
         SLACK_BOT_TOKEN="xoxb-test-token",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=standin.base_url,
         PORT=str(port),
     )
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "crm-bot"), "run", "--host", "127.0.0.1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    bot = processes.start("crm-bot-run", [CRM_BOT, "run", "--host", "127.0.0.1"], cwd=tmp_path, env=env)
+    processes.wait_until(lambda: _healthy(port), "crm-bot run to answer /healthz", timeout=30)
+    assert (tmp_path / "crm.db").exists()  # the embedded default, migrated on start
+    driver = SlackDriver(
+        f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, response_url_factory=standin.response_url
     )
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                    assert resp.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read()
-                assert time.time() < deadline, "crm-bot run did not come up"
-                time.sleep(0.2)
-        assert (tmp_path / "crm.db").exists()  # the embedded default, migrated on start
-        driver = SlackDriver(
-            f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, response_url_factory=standin.response_url
-        )
-        ok = driver.command("/crm", "help")
-        # Acknowledged inside Slack's 3 s deadline (typically ~10 ms; not a benchmark: machines are noisy).
-        assert ok.status == 200 and ok.elapsed < 3.0
-        assert "CRM commands" in str(standin.wait_for("response_url")[0].params["blocks"])
-        assert driver.command("/crm", "help", secret="forged").status == 401
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0, output
-    assert "Traceback" not in output
+    ok = driver.command("/crm", "help")
+    # Acknowledged inside Slack's 3 s deadline (typically ~10 ms; not a benchmark: machines are noisy).
+    assert ok.status == 200 and ok.elapsed < 3.0
+    assert "CRM commands" in str(standin.wait_for("response_url")[0].params["blocks"])
+    assert driver.command("/crm", "help", secret="forged").status == 401
+    assert bot.terminate_and_wait() == 0, processes.story()
+    assert "Traceback" not in bot.output(), processes.story()
 
 
 def test_socket_mode_refused_by_slack_is_one_clear_sentence(tmp_path, standin):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_", "PORT"))}
-    env.update(
+    env = clean_env(
         SLACK_BOT_TOKEN="xoxb-test-token",
         SLACK_APP_TOKEN="xapp-1-A0-revoked",
         SLACK_API_URL=standin.base_url,
@@ -77,21 +60,21 @@ def test_socket_mode_refused_by_slack_is_one_clear_sentence(tmp_path, standin):
     )
     standin.fail_next("apps.connections.open", error="invalid_auth")
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "crm-bot"), "run", "--host", "127.0.0.1"],
+        [CRM_BOT, "run", "--host", "127.0.0.1"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stderr
     assert "Slack refused the Socket Mode connection (invalid_auth)" in result.stderr
     assert "Traceback" not in result.stderr
     assert standin.calls_to("apps.connections.open")
 
 
 @pytest.mark.parametrize("database_url", ["postgresql", "sqlite"], indirect=True)
-def test_two_replicas_and_a_restart_nudge_each_follow_up_once(tmp_path, standin, database_url):
+def test_two_replicas_and_a_restart_nudge_each_follow_up_once(tmp_path, standin, database_url, processes):
     """Two `crm-bot run` processes tick on one database; one is killed and started again."""
     from datetime import UTC, datetime, timedelta
 
@@ -126,8 +109,7 @@ def test_two_replicas_and_a_restart_nudge_each_follow_up_once(tmp_path, standin,
                 for _ in range(40)
             ],
         )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_", "PORT"))}
-    env.update(
+    env = clean_env(
         SLACK_BOT_TOKEN="xoxb-test-token",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=standin.base_url,
@@ -137,52 +119,30 @@ def test_two_replicas_and_a_restart_nudge_each_follow_up_once(tmp_path, standin,
     )
     standin.set_latency("chat.postMessage", 0.05)
 
-    logs: list[Path] = []
-
-    def start() -> subprocess.Popen:
-        log_path = tmp_path / f"replica-{len(logs)}.log"
-        logs.append(log_path)
-        return subprocess.Popen(
-            [str(Path(sys.executable).parent / "crm-bot"), "run", "--host", "127.0.0.1", "--port", str(_free_port())],
-            cwd=tmp_path,
-            env=env,
-            stdout=log_path.open("w"),
-            stderr=subprocess.STDOUT,
+    def start() -> Started:
+        name = f"replica-{len(processes.started)}"
+        return processes.start(
+            name, [CRM_BOT, "run", "--host", "127.0.0.1", "--port", str(_free_port())], cwd=tmp_path, env=env
         )
 
     def still_due() -> int:
         with sf() as s:
             return s.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.nudge_at.is_not(None))) or 0
 
-    def story() -> str:
-        """What the replicas did: exit codes (a replica killed from outside shows here) and their logs."""
-        parts = [f"replica {i}: exit code {proc.poll()}" for i, proc in enumerate(replicas)]
-        for path in logs:
-            parts.append(f"--- {path.name} ---\n{path.read_text(errors='replace')[-4000:]}")
-        return "\n".join(parts)
-
-    replicas = [start(), start()]
     try:
-        first_sends = time.monotonic() + 60
-        while len(standin.calls_to("chat.postMessage")) < 8:
-            assert time.monotonic() < first_sends, "no 8 nudges within 60 s\n" + story()
-            assert all(proc.poll() is None for proc in replicas), "a replica stopped\n" + story()
-            time.sleep(0.05)
-        replicas[0].send_signal(signal.SIGKILL)  # mid-tick: it may hold claims and unrecorded sends
-        replicas[0].wait(timeout=10)
-        replicas.append(start())  # ... and comes back
-        all_sent = time.monotonic() + 90  # its own deadline: leases (5 s) and ticks (5 s) must pass first
-        while still_due():
-            assert time.monotonic() < all_sent, f"{still_due()} follow-ups still due after 90 s\n" + story()
-            assert all(proc.poll() is None for proc in replicas[1:]), "a replica stopped\n" + story()
-            time.sleep(0.2)
+        first, second = start(), start()
+        processes.wait_until(lambda: len(standin.calls_to("chat.postMessage")) >= 8, "8 nudges", timeout=60)
+        first.signal(signal.SIGKILL)  # mid-tick: it may hold claims and unrecorded sends
+        first.wait(timeout=10)
+        again = start()  # ... and comes back
+        # Its own deadline: leases (5 s) and ticks (5 s) must pass first.
+        processes.wait_until(
+            lambda: still_due() == 0, "every follow-up to be nudged", timeout=90, alive=[second, again], every=0.2
+        )
     finally:
-        for proc in replicas:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in replicas:
-            proc.wait(timeout=20)
+        processes.stop_all()
         engine.dispose()
     sent = [c.params["metadata"]["event_payload"]["follow_up_id"] for c in standin.calls_to("chat.postMessage") if c.ok]
-    assert len(set(sent)) == 40, f"{40 - len(set(sent))} follow-ups were never nudged\n" + story()
-    assert len(sent) == 40, f"duplicates: {sorted(i for i in set(sent) if sent.count(i) > 1)}\n" + story()
+    story = "\n" + processes.story()
+    assert len(set(sent)) == 40, f"{40 - len(set(sent))} follow-ups were never nudged" + story
+    assert len(sent) == 40, f"duplicates: {sorted(i for i in set(sent) if sent.count(i) > 1)}" + story

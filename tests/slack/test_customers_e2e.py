@@ -15,16 +15,6 @@ from crm.models import Activity, Contact, Customer
 from tests.conftest import ADMIN, REP
 
 
-@pytest.fixture
-def ws(app_server) -> int:
-    return app_server.services.workspace_id("T0TEST")
-
-
-def make(app_server, ws, name, **kw):
-    s = app_server.services
-    return svc.create_customer(s.session_factory, s.search, ws, actor=REP, name=name, **kw)
-
-
 def last_reply(standin, count=1):
     return standin.wait_for("response_url", count=count)[-1].params
 
@@ -46,15 +36,13 @@ def blocks_text(payload) -> str:
     return json.dumps(payload.get("blocks") or payload.get("view", {}).get("blocks"), ensure_ascii=False)
 
 
-def test_lookup_with_a_typo_shows_the_card(slack, standin, app_server, ws):
-    acme = make(
-        app_server,
-        ws,
+def test_lookup_with_a_typo_shows_the_card(slack, standin, app_server, ws, make):
+    acme = make.customer(
         "Acme Corporation",
         website="acme.com",
         contact=svc.ContactInput(name="Jane Doe", email="jane@acme.com", title="CTO"),
     )
-    make(app_server, ws, "Globex")
+    make.customer("Globex")
     assert slack.command("/customer", "acme corp.").status == 200
     reply = last_reply(standin)
     assert reply["response_type"] == "ephemeral"
@@ -77,15 +65,15 @@ def test_lookup_with_a_typo_shows_the_card(slack, standin, app_server, ws):
     assert "Acme Corporation" in blocks_text(last_reply(standin, 2))
 
 
-def test_lookup_by_email_and_domain(slack, standin, app_server, ws):
-    make(app_server, ws, "Stark Industries", website="https://stark.com")
+def test_lookup_by_email_and_domain(slack, standin, app_server, ws, make):
+    make.customer("Stark Industries", website="https://stark.com")
     slack.command("/customer", "tony@stark.com")
     assert "Stark Industries" in blocks_text(last_reply(standin))
 
 
-def test_several_candidates_give_a_pick_list_then_a_card(slack, standin, app_server, ws):
-    make(app_server, ws, "Acme Analytics")
-    robotics = make(app_server, ws, "Acme Robotics")
+def test_several_candidates_give_a_pick_list_then_a_card(slack, standin, app_server, ws, make):
+    make.customer("Acme Analytics")
+    robotics = make.customer("Acme Robotics")
     slack.command("/customer", "acme")
     reply = last_reply(standin)
     assert "Several customers match" in reply["text"]
@@ -118,8 +106,8 @@ def test_empty_query_gets_usage(slack, standin):
     "query",
     ["x" * 2000, "🚀🔥💯", "شركة الأمل", "'; DROP TABLE customers; --", "acme\x00\x07\x1b[31m", "%_%", "<!channel>"],
 )
-def test_hostile_queries_get_a_sensible_answer(slack, standin, app_server, ws, query):
-    make(app_server, ws, "Acme Corporation")
+def test_hostile_queries_get_a_sensible_answer(slack, standin, app_server, ws, query, make):
+    make.customer("Acme Corporation")
     assert slack.command("/customer", query).status == 200
     reply = last_reply(standin)
     assert reply["text"]
@@ -173,8 +161,8 @@ def test_create_modal_shows_field_errors(slack, app_server):
         assert s.scalar(select(func.count()).select_from(Customer)) == 0
 
 
-def test_create_modal_duplicate_guard_then_create_anyway(slack, standin, app_server, ws):
-    existing = make(app_server, ws, "Acme Corporation", website="acme.com")
+def test_create_modal_duplicate_guard_then_create_anyway(slack, standin, app_server, ws, make):
+    existing = make.customer("Acme Corporation", website="acme.com")
     resp = slack.view_submission(views.CREATE_VIEW, create_values("ACME corp.", "www.acme.com"))
     answer = resp.json()
     assert answer["response_action"] == "update"
@@ -196,8 +184,8 @@ def test_create_modal_duplicate_guard_then_create_anyway(slack, standin, app_ser
         assert twin.duplicate_override_by == REP
 
 
-def test_use_existing_from_the_duplicate_warning(slack, standin, app_server, ws):
-    existing = make(app_server, ws, "Acme Corporation")
+def test_use_existing_from_the_duplicate_warning(slack, standin, app_server, ws, make):
+    existing = make.customer("Acme Corporation")
     slack.command("/crm", "new ACME corp")
     opened = standin.wait_for("views.open")[0]
     assert opened.params["view"]["callback_id"] == views.CREATE_VIEW
@@ -207,9 +195,8 @@ def test_use_existing_from_the_duplicate_warning(slack, standin, app_server, ws)
     assert "Acme Corporation" in blocks_text(standin.wait_for("chat.postEphemeral")[0].params)
 
 
-def test_customer_picker_options(slack, app_server, ws):
-    for i in range(150):
-        make(app_server, ws, f"Northwind Trading {i:03d} " + "X" * 90, force=True)
+def test_customer_picker_options(slack, app_server, make):
+    make.customers(f"Northwind Trading {i:03d} " + "X" * 90 for i in range(150))
     options = slack.block_suggestion("customer_picker:log", "northwind").json()["options"]
     assert 1 < len(options) <= 100
     assert validate_options(options, None) == []
@@ -218,8 +205,8 @@ def test_customer_picker_options(slack, app_server, ws):
     assert any(o["value"].isdigit() for o in two_letters)
 
 
-def test_share_in_channel(slack, standin, app_server, ws):
-    acme = make(app_server, ws, "Acme Corporation")
+def test_share_in_channel(slack, standin, app_server, ws, make):
+    acme = make.customer("Acme Corporation")
     slack.click(views.SHARE, str(acme.id), channel="C0SALES")
     post = standin.wait_for("chat.postMessage")[0].params
     assert post["channel"] == "C0SALES" and "Acme Corporation" in blocks_text(post)
@@ -228,24 +215,25 @@ def test_share_in_channel(slack, standin, app_server, ws):
     assert "<@" not in mrkdwn_texts(post["blocks"]) and "rita" in mrkdwn_texts(post["blocks"])
 
 
-def test_share_refused_in_slack_connect_channel(slack, standin, app_server, ws):
+def test_share_refused_in_slack_connect_channel(slack, standin, app_server, ws, make):
     standin.add_channel("C0EXT", name="acme-shared", is_ext_shared=True)
-    acme = make(app_server, ws, "Acme Corporation")
+    acme = make.customer("Acme Corporation")
     slack.click(views.SHARE, str(acme.id), channel="C0EXT")
     reply = last_reply(standin)
     assert "shared with another organisation" in reply["text"]
+    app_server.drain()  # handled completely: nothing more is on its way
     assert standin.calls_to("chat.postMessage") == []
 
 
-def test_share_when_not_in_channel(slack, standin, app_server, ws):
-    acme = make(app_server, ws, "Acme Corporation")
+def test_share_when_not_in_channel(slack, standin, app_server, ws, make):
+    acme = make.customer("Acme Corporation")
     standin.fail_next("chat.postMessage", error="not_in_channel")
     slack.click(views.SHARE, str(acme.id), channel="C0SALES")
     assert "/invite @crm" in last_reply(standin)["text"]
 
 
-def test_history_pages_through_all_activities(slack, standin, app_server, ws):
-    acme = make(app_server, ws, "Acme Corporation")
+def test_history_pages_through_all_activities(slack, standin, app_server, ws, make):
+    acme = make.customer("Acme Corporation")
     base = datetime(2026, 11, 1, tzinfo=UTC)
     with app_server.services.session_factory.begin() as s:
         for i in range(25):
@@ -272,9 +260,9 @@ def test_history_pages_through_all_activities(slack, standin, app_server, ws):
     assert "call number 0" in blocks_text(page3) and "Page 3 of 3" in blocks_text(page3)
 
 
-def test_merge_needs_an_admin_and_a_confirmation(slack, standin, app_server, ws):
-    keeper = make(app_server, ws, "Initech")
-    dup = make(app_server, ws, "Initek Software", force=True)
+def test_merge_needs_an_admin_and_a_confirmation(slack, standin, app_server, ws, make):
+    keeper = make.customer("Initech")
+    dup = make.customer("Initek Software", force=True)
     slack.command("/crm", "merge Initek Software into Initech", user=REP)
     assert "Only workspace admins" in last_reply(standin)["text"]
     slack.command("/crm", "merge Initek Software into Initech", user=ADMIN)
@@ -291,8 +279,8 @@ def test_merge_needs_an_admin_and_a_confirmation(slack, standin, app_server, ws)
         assert s.get(Customer, dup.id).merged_into_id == keeper.id
 
 
-def test_add_contact_through_the_modal(slack, standin, app_server, ws):
-    acme = make(app_server, ws, "Acme", contact=svc.ContactInput(name="Jane Doe", email="jane@acme.com"))
+def test_add_contact_through_the_modal(slack, standin, app_server, ws, make):
+    acme = make.customer("Acme", contact=svc.ContactInput(name="Jane Doe", email="jane@acme.com"))
     slack.click(views.CONTACT_ADD_OPEN, str(acme.id))
     view = standin.wait_for("views.open")[0].params["view"]
     assert view["callback_id"] == views.CONTACT_VIEW
@@ -314,11 +302,11 @@ def test_add_contact_through_the_modal(slack, standin, app_server, ws):
         assert sorted(s.scalars(select(Contact.name))) == ["Jane Doe", "John Roe"]
 
 
-def test_card_fits_slacks_limits_whatever_the_data(app_server, ws):
+def test_card_fits_slacks_limits_whatever_the_data(app_server, ws, make):
     """80 contacts, 500 activities and very long names still give a valid message."""
     s = app_server.services
     long = "Ünïcödé Holdings " + "W" * 230
-    c = make(app_server, ws, long)
+    c = make.customer(long)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     with s.session_factory.begin() as session:
         for i in range(80):

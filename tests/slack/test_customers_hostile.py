@@ -32,16 +32,6 @@ HOSTILE = " ".join(PLANTED)
 ANSWERS = ("response_url", "chat.postEphemeral", "chat.postMessage", "views.open", "views.push", "views.update")
 
 
-@pytest.fixture
-def ws(app_server) -> int:
-    return app_server.services.workspace_id("T0TEST")
-
-
-def make(app_server, ws, name, **kw):
-    s = app_server.services
-    return svc.create_customer(s.session_factory, s.search, ws, actor=REP2, name=name, **kw)
-
-
 def count(app_server, model, *where) -> int:
     with app_server.services.session_factory() as s:
         return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
@@ -129,8 +119,8 @@ def nothing_went_wrong(standin) -> None:
 
 
 # -- exactly once ---------------------------------------------------------------------------------
-def test_create_anyway_submitted_at_once_and_replayed_creates_one_customer(slack, standin, app_server, ws):
-    existing = make(app_server, ws, "Acme Corporation")
+def test_create_anyway_submitted_at_once_and_replayed_creates_one_customer(slack, standin, app_server, ws, make):
+    existing = make.customer("Acme Corporation", actor=REP2)
     meta = json.dumps({"channel": "C0SALES"})
     values = create_values("ACME corp.", force=True)
 
@@ -163,8 +153,8 @@ def test_a_pushed_create_form_replayed_still_answers_with_the_notice(slack, app_
     assert count(app_server, Customer) == 1
 
 
-def test_add_contact_submitted_at_once_and_replayed_adds_one(slack, standin, app_server, ws):
-    acme = make(app_server, ws, "Acme")
+def test_add_contact_submitted_at_once_and_replayed_adds_one(slack, standin, app_server, ws, make):
+    acme = make.customer("Acme", actor=REP2)
     meta = json.dumps({"channel": "C0SALES", "customer": acme.id, "contact": None})
     values = contact_values("Bob Stone", force=True)
 
@@ -179,8 +169,8 @@ def test_add_contact_submitted_at_once_and_replayed_adds_one(slack, standin, app
     nothing_went_wrong(standin)
 
 
-def test_edit_submitted_at_once_saves_once(slack, standin, app_server, ws):
-    acme = make(app_server, ws, "Acme")
+def test_edit_submitted_at_once_saves_once(slack, standin, app_server, ws, make):
+    acme = make.customer("Acme", actor=REP2)
     meta = json.dumps({"channel": "C0SALES", "customer": acme.id})
     values = {
         views.B_NAME: text_input("Acme Rockets"),
@@ -200,9 +190,9 @@ def test_edit_submitted_at_once_saves_once(slack, standin, app_server, ws):
     nothing_went_wrong(standin)
 
 
-def test_merge_confirmed_at_once_and_replayed_merges_once_and_answers_calmly(slack, standin, app_server, ws):
-    keeper = make(app_server, ws, "Initech")
-    dup = make(app_server, ws, "Initek Software", force=True)
+def test_merge_confirmed_at_once_and_replayed_merges_once_and_answers_calmly(slack, standin, app_server, ws, make):
+    keeper = make.customer("Initech", actor=REP2)
+    dup = make.customer("Initek Software", actor=REP2, force=True)
     sf = app_server.services.session_factory
     with sf.begin() as s:
         s.add(Deal(workspace_id=ws, customer_id=dup.id, title="Renewal", stage="proposal", created_by=REP))
@@ -236,8 +226,8 @@ def test_merging_a_pair_twice_in_the_service_says_already_merged(services):
     "action_id",
     [views.SHOW, views.HISTORY, views.SHARE, views.EDIT_OPEN, views.CONTACT_ADD_OPEN, views.USE_EXISTING],
 )
-def test_out_of_range_ids_in_buttons_get_one_calm_sentence(slack, standin, app_server, ws, action_id):
-    make(app_server, ws, "Acme")
+def test_out_of_range_ids_in_buttons_get_one_calm_sentence(slack, standin, app_server, ws, action_id, make):
+    make.customer("Acme", actor=REP2)
     for value in (HUGE, f"{HUGE}:{HUGE}", "-5", "0x10", "１２"):
         assert slack.click(action_id, value, user=REP2).status == 200
     app_server.drain()

@@ -24,15 +24,15 @@ NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def ws(app_server) -> int:
-    app_server.services.clock = lambda: NOW
-    return app_server.services.workspace_id("T0TEST")
+def ws(services, ws) -> int:
+    """The shared workspace, with the app's clock at NOW."""
+    services.clock = lambda: NOW
+    return ws
 
 
 @pytest.fixture
-def acme(app_server, ws):
-    s = app_server.services
-    return csvc.create_customer(s.session_factory, s.search, ws, actor=REP, name="Acme Corporation")
+def acme(make, ws):
+    return make.customer("Acme Corporation")
 
 
 def replies(standin, count=1) -> list[dict]:
@@ -203,6 +203,7 @@ def test_digest_subscribe_list_preview_unsubscribe(slack, standin, app_server, w
     listing, preview = (ask(slack, standin, t) for t in ("digest list", "digest preview"))
     assert "<#C0SALES> at 08:30 every day" in json.dumps(listing["blocks"])
     assert preview["response_type"] == "ephemeral" and "Preview, only you can see this" in json.dumps(preview["blocks"])
+    app_server.drain()  # handled completely: nothing more is on its way
     assert standin.calls_to("chat.postMessage") == []  # a preview posts nothing in the channel
     stopped, again, unknown = (
         ask(slack, standin, t) for t in ("digest unsubscribe", "digest unsubscribe", "digest weekly")
@@ -351,6 +352,7 @@ def test_buttons_with_forged_ids_say_it_is_gone(slack, standin, app_server, ws, 
     slack.click(action_id, HUGE)
     [reply] = replies(standin)
     assert "no longer exists" in reply["text"] and reply["replace_original"] is False
+    app_server.drain()  # handled completely: nothing more is on its way
     assert standin.calls_to("views.open") == []
 
 

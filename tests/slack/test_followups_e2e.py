@@ -13,7 +13,6 @@ from bot.dev.blockkit_check import validate_message, validate_view
 from commands.activities.quick_log import Found
 from commands.followups import home, nudge_dm, views
 from commands.followups.one_line import parse_follow_up_line
-from crm import customers as csvc
 from crm.errors import DateParseError, InvalidInput
 from crm.models import Activity, AuditEntry, Customer, Deal, FollowUp
 from crm.my_day import MyDay
@@ -146,15 +145,15 @@ def test_one_line_refuses_in_one_escaped_sentence(text, message):
 
 # -- end to end ----------------------------------------------------------------------------------------
 @pytest.fixture
-def ws(app_server) -> int:
-    app_server.services.clock = lambda: NOW
-    return app_server.services.workspace_id("T0TEST")
+def ws(services, ws) -> int:
+    """The shared workspace, with the app's clock at NOW."""
+    services.clock = lambda: NOW
+    return ws
 
 
 @pytest.fixture
-def acme(app_server, ws):
-    s = app_server.services
-    return csvc.create_customer(s.session_factory, s.search, ws, actor=REP, name="Acme Corporation")
+def acme(make, ws):
+    return make.customer("Acme Corporation")
 
 
 def add(app_server, ws, customer_id, *, owner=REP, due=NOW - timedelta(minutes=5), note="send the quote"):

@@ -3,6 +3,7 @@ anything acts on them (no Slack call, no response_url post, no row, one short lo
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
@@ -19,7 +20,15 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.dev.driver import sign
-from bot.guard import Refusal, _QuietLog, came_from_slack, check_ids, parse_body, signature_matches
+from bot.guard import (
+    Refusal,
+    _QuietLog,
+    came_from_slack,
+    check_ids,
+    check_signature,
+    parse_body,
+    signature_matches,
+)
 from crm.models import Base
 from tests.conftest import REP, SIGNING_SECRET, TEAM_ID
 
@@ -145,7 +154,9 @@ CASES: list[tuple[str, int, Case]] = [
         lambda m: m.unsigned(m.command(text="merge"), _now(), sign(SIGNING_SECRET, _now(), m.command())),
     ),
     ("stale timestamp", 401, lambda m: m.signed(m.command(), ts=int(time.time()) - 301)),
-    ("future timestamp", 401, lambda m: m.signed(m.command(), ts=int(time.time()) + 301)),
+    # A minute past the window, so a slow machine cannot carry it back inside before the check;
+    # the exact edges (300 s in, 301 s out, both ways) are test_the_replay_window_edges.
+    ("future timestamp", 401, lambda m: m.signed(m.command(), ts=int(time.time()) + 360)),
     # -- unsigned garbage is refused as unsigned, never parsed -----------------------------
     ("unsigned payload={nope", 401, lambda m: m.unsigned(b"payload=%7Bnope", "abc", "v0=x")),
     ("unsigned payload=[1]", 401, lambda m: m.unsigned(b"payload=%5B1%5D", _now(), "v0=x")),
@@ -379,6 +390,22 @@ def test_check_ids_refuses_an_org_level_command_without_a_workspace():
     with pytest.raises(Refusal) as refused:
         check_ids({"command": "/crm", "enterprise_id": "E0ORG", "user_id": "U0REP"})
     assert refused.value.status == 400
+
+
+@pytest.mark.parametrize(("offset", "fresh"), [(-301, False), (-300, True), (0, True), (300, True), (301, False)])
+def test_the_replay_window_edges(offset, fresh):
+    now = 1_700_000_000
+    body = b"command=%2Fcrm&text=help"
+    timestamp = str(now + offset)
+    check = functools.partial(check_signature, SIGNING_SECRET, timestamp, body=body, now=float(now))
+    if fresh:
+        check(signature=sign(SIGNING_SECRET, timestamp, body))
+        with pytest.raises(Refusal, match="signature does not match"):
+            check(signature="v0=" + "0" * 64)
+    else:
+        with pytest.raises(Refusal, match="outside the 5-minute window") as refused:
+            check(signature=sign(SIGNING_SECRET, timestamp, body))
+        assert refused.value.status == 401
 
 
 def test_signature_matches_slacks_documented_example():

@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from commands.activities import views as log_views
 from commands.followups import home, nudge_dm
 from commands.followups import views as fu_views
-from crm import customers as csvc
 from crm.models import Activity, AuditEntry, Deal, FollowUp
 from reminders.nudges import send_due_nudges
 from reminders.scheduler import make_sender, nudge_client
@@ -60,21 +59,20 @@ def no_server_errors(standin) -> None:
 
 
 @pytest.fixture
-def ws(app_server) -> int:
-    app_server.services.clock = lambda: NOW
-    return app_server.services.workspace_id("T0TEST")
+def ws(services, ws) -> int:
+    """The shared workspace, with the app's clock at NOW."""
+    services.clock = lambda: NOW
+    return ws
 
 
 @pytest.fixture
-def acme(app_server, ws):
-    s = app_server.services
-    return csvc.create_customer(s.session_factory, s.search, ws, actor=REP2, name="Acme Corp")
+def acme(make, ws):
+    return make.customer("Acme Corp", actor=REP2)
 
 
 @pytest.fixture
-def evil(app_server, ws):
-    s = app_server.services
-    return csvc.create_customer(s.session_factory, s.search, ws, actor=REP2, name=f"{EVIL} Corp", force=True)
+def evil(make, ws):
+    return make.customer(f"{EVIL} Corp", actor=REP2, force=True)
 
 
 def plant(app_server, ws, evil) -> dict[str, int]:

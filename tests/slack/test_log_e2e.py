@@ -171,15 +171,15 @@ def test_confirmation_escapes_user_text_and_fits():
 
 # -- end to end ------------------------------------------------------------------------------------------
 @pytest.fixture
-def ws(app_server) -> int:
-    app_server.services.clock = lambda: NOW
-    return app_server.services.workspace_id("T0TEST")
+def ws(services, ws) -> int:
+    """The shared workspace, with the app's clock at NOW."""
+    services.clock = lambda: NOW
+    return ws
 
 
 @pytest.fixture
-def acme(app_server, ws) -> Customer:
-    s = app_server.services
-    return create_customer(s.session_factory, s.search, ws, actor=REP, name="Acme Corp")
+def acme(make, ws) -> Customer:
+    return make.customer("Acme Corp")
 
 
 def activities(app_server, **where) -> list[Activity]:
@@ -484,6 +484,7 @@ def test_one_line_log_saves_and_confirms_with_undo_and_edit(slack, standin, app_
     assert activity.idempotency_key.startswith("slash:")
     [follow_up] = follow_ups(app_server)
     assert follow_up.due_at == NEXT_FRIDAY_NY
+    app_server.drain()  # handled completely: nothing more is on its way
     assert standin.calls_to("views.open") == []
 
 
@@ -534,6 +535,7 @@ def test_uncertain_one_liner_too_long_for_the_form_is_refused_before_saving(slac
     slack.command("/log", "call Nobody " + "x" * 3100)
     [reply] = standin.wait_for("response_url")
     assert "Nothing was saved" in reply.params["text"]
+    app_server.drain()  # handled completely: nothing more is on its way
     assert activities(app_server) == [] and standin.calls_to("views.open") == []
 
 
@@ -603,6 +605,7 @@ def test_only_the_logger_or_an_admin_may_undo_or_edit(slack, standin, app_server
     slack.click(ui.EDIT_ACTION, value, user=REP2)
     assert "only the activities you logged" in standin.wait_for("response_url", count=3)[2].params["text"]
     assert activities(app_server)[0].deleted_at is None
+    app_server.drain()  # handled completely: nothing more is on its way
     assert standin.calls_to("views.open") == []
 
     # A forged edit submission by another rep is refused by the server too.

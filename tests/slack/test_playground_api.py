@@ -8,16 +8,11 @@ would see in the next ``/api/state`` (or what the database holds).
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +26,7 @@ from commands.activities import views as log_ui
 from commands.followups import nudge_dm as followup_views
 from crm.customers import ContactInput, create_customer
 from crm.models import Activity, Customer, FollowUp
+from tests.support.processes import CRM_BOT, clean_env
 
 SALES = "C0SALES"
 
@@ -436,33 +432,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_crm_bot_run_without_slack_credentials_starts_the_playground(tmp_path):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_", "PORT"))}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "crm-bot"), "run", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def _serves_the_page(port: int) -> bool:
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                    assert b"CRM playground" in response.read()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "the playground did not start within 60 s"
-                time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            return b"CRM playground" in response.read()
+    except OSError:
+        return False
+
+
+def test_crm_bot_run_without_slack_credentials_starts_the_playground(tmp_path, processes):
+    port = _free_port()
+    playground = processes.start(
+        "crm-bot-run", [CRM_BOT, "run", "--port", str(port)], env=clean_env(), cwd=tmp_path, split_stderr=True
+    )
+    processes.wait_until(lambda: _serves_the_page(port), "the playground's page", timeout=60, every=0.3)
+    assert playground.terminate_and_wait(timeout=30) == 0, processes.story()
+    stderr = playground.errors()
     first = stderr.strip().splitlines()[0]
     assert first.startswith("crm-bot: SLACK_BOT_TOKEN is not set, so this starts the local playground")
     assert "SLACK_SIGNING_SECRET" in first and "Traceback" not in stderr
-    assert proc.returncode == 0
     assert not (tmp_path / "crm.db").exists()  # the playground never touches the real database

@@ -130,39 +130,15 @@ def test_no_activity_pick_and_not_found_messages_are_valid():
 
 
 # -- end to end ----------------------------------------------------------------------------------
-@pytest.fixture
-def ws(app_server) -> int:
-    return app_server.services.workspace_id("T0TEST")
-
-
-def make(app_server, ws, name, **kw):
-    s = app_server.services
-    return svc.create_customer(s.session_factory, s.search, ws, actor=REP, name=name, **kw)
-
-
-def log(app_server, ws, customer_id, rep, type_key, when, summary, contact_id=None) -> None:
-    with app_server.services.session_factory.begin() as s:
-        s.add(
-            Activity(
-                workspace_id=ws,
-                customer_id=customer_id,
-                contact_id=contact_id,
-                type_key=type_key,
-                summary=summary,
-                occurred_at=when,
-                created_by=rep,
-            )
-        )
 
 
 @pytest.fixture
-def acme(app_server, ws):
-    customer = make(app_server, ws, "Acme Corporation", owner_user_id=REP2, contact=svc.ContactInput(name="Jane Doe"))
-    s = app_server.services
-    jane = svc.list_contacts(s.session_factory, ws, customer.id)[0].id
-    log(app_server, ws, customer.id, REP, "call", WHEN, "Discussed <!channel> renewal", jane)
-    log(app_server, ws, customer.id, REP, "email", WHEN - timedelta(days=2), "Sent the deck")
-    log(app_server, ws, customer.id, REP2, "meeting", WHEN - timedelta(days=30), "Kick-off")
+def acme(make, ws):
+    customer = make.customer("Acme Corporation", owner_user_id=REP2, contacts=["Jane Doe"])
+    jane = svc.list_contacts(make.services.session_factory, ws, customer.id)[0].id
+    make.activity(customer.id, "Discussed <!channel> renewal", type_key="call", at=WHEN, by=REP, contact=jane)
+    make.activity(customer.id, "Sent the deck", type_key="email", at=WHEN - timedelta(days=2), by=REP)
+    make.activity(customer.id, "Kick-off", type_key="meeting", at=WHEN - timedelta(days=30), by=REP2)
     return customer
 
 
@@ -235,8 +211,8 @@ def test_retries_and_duplicates_answer_once(slack, standin, app_server, acme, lo
     assert "event:Ev0ONCE" in keys and f"mention:C0SALES:{question['ts']}" in keys
 
 
-def test_them_reads_the_thread_parent(slack, standin, app_server, ws, acme):
-    make(app_server, ws, "Globex")
+def test_them_reads_the_thread_parent(slack, standin, app_server, ws, acme, make):
+    make.customer("Globex")
     parent = standin.post_message("C0SALES", "Call notes: Acme wants pricing for 200 seats", user=REP2)
     ask(slack, standin, "<@U0BOT> who's talked to them?", thread_ts=parent["ts"])
     [reply] = standin.wait_for("chat.postMessage")
@@ -245,9 +221,9 @@ def test_them_reads_the_thread_parent(slack, standin, app_server, ws, acme):
     assert replies.params["ts"] == parent["ts"] and str(replies.params["limit"]) == "1"
 
 
-def test_several_customers_in_the_parent_ask_with_buttons(slack, standin, app_server, ws, acme):
-    globex = make(app_server, ws, "Globex")
-    log(app_server, ws, globex.id, REP2, "demo", WHEN, "Demo went well")
+def test_several_customers_in_the_parent_ask_with_buttons(slack, standin, app_server, ws, acme, make):
+    globex = make.customer("Globex")
+    make.activity(globex.id, "Demo went well", type_key="demo", at=WHEN, by=REP2)
     parent = standin.post_message("C0SALES", "Acme and Globex both asked about SSO", user=REP2)
     ask(slack, standin, "<@U0BOT> who has talked to them?", thread_ts=parent["ts"])
     [pick] = standin.wait_for("chat.postMessage")
@@ -269,7 +245,7 @@ def test_several_customers_in_the_parent_ask_with_buttons(slack, standin, app_se
     assert len(standin.calls_to("chat.postMessage")) == 2
 
 
-def test_ext_shared_channel_answers_privately_and_says_why(slack, standin, acme):
+def test_ext_shared_channel_answers_privately_and_says_why(slack, standin, app_server, acme):
     standin.add_channel("C0SHARED", name="acme-partners", is_ext_shared=True)
     ask(slack, standin, "<@U0BOT> who's talked to Acme?", channel="C0SHARED")
     [call] = standin.wait_for("chat.postEphemeral")
@@ -278,6 +254,7 @@ def test_ext_shared_channel_answers_privately_and_says_why(slack, standin, acme)
     assert "thread_ts" not in call.params
     assert "Who's talked to Acme Corporation" in blocks_text(call.params)
     assert "shared with another organisation" in blocks_text(call.params)
+    app_server.drain()  # handled completely: nothing more is on its way
     assert [m for m in standin.messages("C0SHARED") if m.get("user") == "U0BOT"] == []
     assert standin.calls_to("chat.postMessage") == []
 
@@ -291,16 +268,17 @@ def test_asked_inside_a_thread_of_a_shared_channel_the_private_answer_stays_in_t
     assert "shared with another organisation" in blocks_text(call.params)
 
 
-def test_unknown_sharing_is_treated_as_shared(slack, standin, acme):
+def test_unknown_sharing_is_treated_as_shared(slack, standin, app_server, acme):
     standin.fail_next("conversations.info", error="missing_scope")
     ask(slack, standin, "<@U0BOT> who's talked to Acme?")
     [call] = standin.wait_for("chat.postEphemeral")
     assert "couldn't check who else is in this channel" in blocks_text(call.params)
+    app_server.drain()  # handled completely: nothing more is on its way
     assert standin.calls_to("chat.postMessage") == []
 
 
-def test_no_activity_offers_to_log_the_first_call(slack, standin, app_server, ws):
-    initech = make(app_server, ws, "Initech")
+def test_no_activity_offers_to_log_the_first_call(slack, standin, app_server, ws, make):
+    initech = make.customer("Initech")
     ask(slack, standin, "<@U0BOT> who's talked to Initech?")
     reply = standin.wait_for("chat.postMessage")[0].params
     assert reply["text"] == "Nobody has logged anything with Initech yet — log the first call?"
@@ -357,8 +335,8 @@ def test_bad_input_is_answered_or_ignored_on_purpose(slack, standin, acme, logge
     assert all(c.params["channel"] != "D0REP" for c in standin.calls_to("conversations.info"))
 
 
-def test_message_shortcut_answers_in_that_messages_thread(slack, standin, app_server, ws, acme):
-    make(app_server, ws, "Stark Industries", website="stark.com")
+def test_message_shortcut_answers_in_that_messages_thread(slack, standin, app_server, ws, acme, make):
+    make.customer("Stark Industries", website="stark.com")
     note = standin.post_message("C0SALES", "Tony from stark.com called", user=REP2)
     shortcut = {"type": "message", "user": REP2, "text": note["text"], "ts": note["ts"]}
     slack.message_shortcut(wt.MESSAGE_SHORTCUT, shortcut)
@@ -381,6 +359,7 @@ def test_crm_who_is_private(slack, standin, app_server, ws, acme):
     slack.command("/crm", "who acme corp")
     reply = standin.wait_for("response_url")[0].params
     assert reply["response_type"] == "ephemeral" and "Who's talked to Acme Corporation" in blocks_text(reply)
+    app_server.drain()  # handled completely: nothing more is on its way
     assert standin.calls_to("chat.postMessage") == []
     slack.command("/crm", "who")
     assert "Which customer?" in standin.wait_for("response_url", count=2)[1].params["text"]
@@ -388,10 +367,10 @@ def test_crm_who_is_private(slack, standin, app_server, ws, acme):
     assert "/crm who acme" in blocks_text(standin.wait_for("response_url", count=3)[2].params)
 
 
-def test_crm_who_with_several_matches_then_a_private_pick(slack, standin, app_server, ws):
-    make(app_server, ws, "Acme Analytics")
-    robotics = make(app_server, ws, "Acme Robotics")
-    log(app_server, ws, robotics.id, REP2, "call", WHEN, "Robots!")
+def test_crm_who_with_several_matches_then_a_private_pick(slack, standin, app_server, ws, make):
+    make.customer("Acme Analytics")
+    robotics = make.customer("Acme Robotics")
+    make.activity(robotics.id, "Robots!", type_key="call", at=WHEN, by=REP2)
     slack.command("/crm", "who acme")
     pick = standin.wait_for("response_url")[0].params
     values = [b["accessory"]["value"] for b in pick["blocks"] if "accessory" in b]
@@ -399,6 +378,7 @@ def test_crm_who_with_several_matches_then_a_private_pick(slack, standin, app_se
     slack.click(wt.PICK, f"{robotics.id}:private")
     answer = standin.wait_for("response_url", count=2)[1].params
     assert answer["replace_original"] is True and "Who's talked to Acme Robotics" in blocks_text(answer)
+    app_server.drain()  # handled completely: nothing more is on its way
     assert standin.calls_to("chat.postMessage") == []
 
 
@@ -409,10 +389,10 @@ def test_open_card_button_shows_the_card_without_replacing_the_answer(slack, sta
     assert "Acme Corporation" in blocks_text(card) and "Jane Doe" in blocks_text(card)
 
 
-def test_sixty_reps_fit_in_one_message(slack, standin, app_server, ws, acme):
+def test_sixty_reps_fit_in_one_message(slack, standin, app_server, ws, acme, make):
     for i in range(60):
         standin.add_user(f"U1{i:04d}", name=f"rep{i}", tz="UTC")
-        log(app_server, ws, acme.id, f"U1{i:04d}", "call", WHEN - timedelta(hours=i), f"call {i}")
+        make.activity(acme.id, f"call {i}", type_key="call", at=WHEN - timedelta(hours=i), by=f"U1{i:04d}")
     ask(slack, standin, "<@U0BOT> who's talked to Acme?")
     reply = standin.wait_for("chat.postMessage", timeout=15)[0].params
     assert validate_message(reply) == []
@@ -422,14 +402,14 @@ def test_sixty_reps_fit_in_one_message(slack, standin, app_server, ws, acme):
 
 
 # -- hostile input (issue 12) -----------------------------------------------------------------------
-def test_every_answer_escapes_what_users_typed_and_pings_nobody_in_public(slack, standin, app_server, ws):
+def test_every_answer_escapes_what_users_typed_and_pings_nobody_in_public(slack, standin, app_server, ws, make):
     s = app_server.services
     standin.add_user("U0HANK", name=f"Hank {PLANTED}", tz="UTC")
-    one = make(app_server, ws, f"Planted {PLANTED} One", contact=svc.ContactInput(name=f"Jane {PLANTED}"))
-    make(app_server, ws, f"Planted {PLANTED} Two", force=True)
+    one = make.customer(f"Planted {PLANTED} One", contact=svc.ContactInput(name=f"Jane {PLANTED}"))
+    make.customer(f"Planted {PLANTED} Two", force=True)
     jane = svc.list_contacts(s.session_factory, ws, one.id)[0].id
-    log(app_server, ws, one.id, "U0HANK", "call", WHEN, f"Summary {PLANTED}", jane)
-    log(app_server, ws, one.id, "<!here>", "email", WHEN - timedelta(days=1), f"Forged rep {PLANTED}")
+    make.activity(one.id, f"Summary {PLANTED}", type_key="call", at=WHEN, by="U0HANK", contact=jane)
+    make.activity(one.id, f"Forged rep {PLANTED}", type_key="email", at=WHEN - timedelta(days=1), by="<!here>")
     with s.session_factory.begin() as session:  # a row written by hand (an import, an old version)
         session.get(Customer, one.id).owner_user_id = "<!channel>"
     # In a channel: "which customer?", picked by Hank, then the answer in the thread.
@@ -465,6 +445,7 @@ def test_buttons_with_forged_ids_say_it_is_gone(slack, standin, app_server, ws, 
     slack.click(action_id, value, message=message)
     [reply] = standin.wait_for("response_url")
     assert "no longer exists" in reply.params["text"] and reply.params["response_type"] == "ephemeral"
+    app_server.drain()  # handled completely: nothing more is on its way
     assert standin.calls_to("chat.postMessage") == []
     with app_server.services.session_factory() as s:  # a forged click claims no pick
         assert not any(k.startswith("pick:") for k in s.scalars(select(ProcessedEvent.event_key)))

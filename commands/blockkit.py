@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from crm.slack_ids import is_user_id
@@ -57,6 +58,16 @@ def truncate(text: str, limit: int, suffix: str = "…") -> str:
     cut = text[: limit - len(suffix)]
     cut = _PARTIAL_ENTITY.sub("", cut).rstrip()
     return cut + suffix
+
+
+def slack_time(moment: datetime, fallback: str) -> str:
+    """A moment that Slack writes in each reader's own zone and words when the message is read
+    ("today at 09:00", "tomorrow at 09:00", "Dec 5 at 09:00"), so a message read or edited days
+    later still says the right day. ``fallback`` (our own wording) is for clients that can't."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # SQLite returns naive UTC datetimes
+    clean = fallback.replace("|", "/").replace(">", "")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{escape_mrkdwn(clean)}>"
 
 
 def escape_mrkdwn(text: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from commands.blockkit import actions, button, context, esc, fallback_text, person, plain, section
+from commands.blockkit import actions, button, context, esc, fallback_text, person, plain, section, slack_time
 from crm.dates import format_local
 from crm.nudges import Claimed
 
@@ -53,7 +53,7 @@ def nudge_blocks(
 ) -> list[dict[str, Any]]:
     lines = [
         f":alarm_clock: *Follow up with {esc(claimed.customer_name, 200)}*",
-        f"Due {format_local(claimed.due_at, tz, now=now)}",
+        f"Due {slack_time(claimed.due_at, format_local(claimed.due_at, tz, now=now))}",
     ]
     if claimed.note:
         lines.append(f"> {esc(claimed.note, 500)}")
@@ -86,11 +86,14 @@ def done_text(customer_name: str) -> str:
 
 
 def snoozed_text(customer_name: str, due: datetime, *, tz: str, now: datetime) -> str:
-    return f":zzz: Snoozed: follow up with *{esc(customer_name, 200)}* {format_local(due, tz, now=now)}."
+    return (
+        f":zzz: Snoozed: follow up with *{esc(customer_name, 200)}* {slack_time(due, format_local(due, tz, now=now))}."
+    )
 
 
 def rescheduled_text(customer_name: str, due: datetime, *, tz: str, now: datetime) -> str:
-    return f":calendar: Rescheduled: follow up with *{esc(customer_name, 200)}* {format_local(due, tz, now=now)}."
+    when = slack_time(due, format_local(due, tz, now=now))
+    return f":calendar: Rescheduled: follow up with *{esc(customer_name, 200)}* {when}."
 
 
 def reassigned_text(customer_name: str, new_owner: str) -> str:

@@ -341,16 +341,19 @@ def test_snooze_from_the_menu_rewrites_the_nudge_at_once(page, playground):
 
     _nudge_for(playground, page, "Call about the pilot")
     menu = wait_for(page, ".msg select[data-action-id='followup_snooze']")
-    Select(menu).select_by_visible_text(Select(menu).options[1].text)
+    Select(menu).select_by_visible_text("Tomorrow 9:00")
     # No click elsewhere: the DM is rewritten while the menu would still have had the focus.
     menus = settled(
         page,
         ".msg",
-        "Snoozed: follow up with Acme Robotics",
+        "Snoozed: follow up with Acme Robotics tomorrow at 09:00",
         lambda e: e.find_elements("css selector", "select[data-action-id='followup_snooze']"),
     )
     assert not menus
     shot(page, "13-nudge-snoozed")
+    # A day later the same message says "today": Slack writes the time when it is read.
+    page.find_element("css selector", "[data-advance='86400']").click()
+    wait_for(page, ".msg", text="Snoozed: follow up with Acme Robotics today at 09:00")
 
 
 def test_an_idle_tick_leaves_an_open_menu_open_and_counts_the_nudges(page, playground):

@@ -529,3 +529,18 @@ def test_text_object_helpers() -> None:
     assert plain("x" * 30, 24)["text"] == "x" * 23 + "…"
     assert mrkdwn("*hi*") == {"type": "mrkdwn", "text": "*hi*"}
     assert validate_blocks([{"type": "section", "text": mrkdwn("y" * 5000, 3000)}], surface="message") == []
+
+
+def test_slack_time_lets_slack_write_the_day_when_the_message_is_read():
+    from datetime import UTC, datetime
+
+    from commands.blockkit import slack_time
+
+    moment = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+    assert slack_time(moment, "Fri 27 Nov, 09:00") == (
+        f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|Fri 27 Nov, 09:00>"
+    )
+    naive = datetime(2026, 11, 27, 14, 0)  # SQLite's naive UTC
+    assert slack_time(naive, "x") == slack_time(moment, "x")
+    # The fallback can't break out of the token.
+    assert slack_time(moment, "a|b>c<d&e").endswith("|a/bc&lt;d&amp;e>")

@@ -106,6 +106,7 @@
         users: S.data.users,
         channels: (S.data.channels || []).filter((c) => c.kind !== "app"),
         tz: me().tz,
+        now: S.data.now, // the playground's clock, for Slack's "today" / "tomorrow" in <!date^…>
         confirm: confirmDialog,
       },
       extra

@@ -64,7 +64,7 @@
     if (target.startsWith("!date^")) {
       const parts = target.split("^");
       const when = new Date(Number(parts[1]) * 1000);
-      if (!isNaN(when)) return esc(formatDate(when, ctx.tz, parts[2] || ""));
+      if (!isNaN(when)) return esc(formatDate(when, ctx.tz, parts[2] || "", ctx.now ? new Date(ctx.now) : null));
       return esc(label || "");
     }
     if (target.startsWith("!")) return `<span class="mention">@${esc(target.slice(1))}</span>`;
@@ -78,18 +78,43 @@
     return i < 0 ? [s, ""] : [s.slice(0, i), s.slice(i + 1)];
   }
 
-  function formatDate(date, tz, fmt) {
-    const opts = { timeZone: tz || undefined };
-    if (/\{date_short_pretty\}|\{date_short\}/.test(fmt)) Object.assign(opts, { month: "short", day: "numeric" });
-    else if (/\{date_long|\{date\}/.test(fmt)) Object.assign(opts, { weekday: "long", month: "long", day: "numeric", year: "numeric" });
-    if (/\{time/.test(fmt)) Object.assign(opts, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-    if (Object.keys(opts).length === 1) Object.assign(opts, { dateStyle: "medium", timeStyle: "short" });
-    try {
-      return new Intl.DateTimeFormat("en-US", opts).format(date);
-    } catch (e) {
-      return date.toISOString();
+  // Slack's <!date^epoch^template|fallback>: each {token} in the template, in the viewer's zone;
+  // the *_pretty ones say "today", "yesterday" or "tomorrow" when they apply (against ``now``).
+  function formatDate(date, tz, fmt, now) {
+    const zone = tz || undefined;
+    const fmtWith = (opts) => {
+      try {
+        return new Intl.DateTimeFormat("en-US", Object.assign({ timeZone: zone }, opts)).format(date);
+      } catch (e) {
+        return date.toISOString();
+      }
+    };
+    const dayKey = (d) => {
+      const p = zonedParts(d.getTime(), tz || "UTC");
+      return Date.UTC(p.y, p.m - 1, p.d) / 86400000;
+    };
+    const relative = () => {
+      const diff = dayKey(date) - dayKey(now || new Date());
+      return { "-1": "yesterday", 0: "today", 1: "tomorrow" }[diff];
+    };
+    const tokens = {
+      date_num: () => {
+        const p = zonedParts(date.getTime(), tz || "UTC");
+        return `${p.y}-${pad(p.m)}-${pad(p.d)}`;
+      },
+      date: () => fmtWith({ month: "long", day: "numeric", year: "numeric" }),
+      date_short: () => fmtWith({ month: "short", day: "numeric", year: "numeric" }),
+      date_long: () => fmtWith({ weekday: "long", month: "long", day: "numeric", year: "numeric" }),
+      time: () => fmtWith({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" }),
+      time_secs: () => fmtWith({ hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }),
+    };
+    for (const base of ["date", "date_short", "date_long"]) {
+      tokens[base + "_pretty"] = () => relative() || tokens[base]();
     }
+    if (!fmt) return fmtWith({ dateStyle: "medium", timeStyle: "short" });
+    return fmt.replace(/\{([a-z_]+)\}/g, (all, name) => (tokens[name] ? tokens[name]() : all));
   }
+
 
   /* mrkdwn → HTML. Slack's <…> tokens are rendered first and kept out of the way, so
    * formatting around them (*<url|bold link>*) still works. */

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.support.processes import Processes, describe
+from tests.support.processes import Processes, describe, run
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,17 @@ def test_stop_all_ends_what_still_runs(tmp_path):
     procs.stop_all(timeout=10)
     assert all(not p.alive() for p in started)
     assert {describe(p.returncode) for p in started} == {"killed by signal SIGTERM"}
+
+
+def test_run_that_overstays_fails_with_what_the_process_printed():
+    with pytest.raises(AssertionError) as failed:
+        run([sys.executable, "-c", "import time; print('half way', flush=True); time.sleep(60)"], timeout=3)
+    message = str(failed.value)
+    assert "was still running after 3 s (killed)" in message and "half way" in message
+
+
+def test_run_returns_the_exit_code_and_the_output():
+    done = run(
+        [sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(4)"], timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (4, "out\n", "err\n")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import time
-from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, load_settings
+from tests.support.processes import CRM_BOT, clean_env, run
 
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "abc123"}
 
@@ -80,15 +77,7 @@ def test_missing_credentials_say_where_to_get_them():
 
 
 def _run_cli(args, env, cwd):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_", "PORT"))}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "crm-bot"), *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run([CRM_BOT, *args], env=clean_env(**env), cwd=cwd, timeout=60)
 
 
 def test_cli_reports_a_missing_setting_in_one_sentence(tmp_path):

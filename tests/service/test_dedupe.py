@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from crm.dedupe import ContactRecord, CustomerRecord, contact_pairs, customer_pa
 from crm.models import Customer
 from crm.normalize import normalize_name
 from tests.conftest import ADMIN, REP
+from tests.support.processes import run
 
 CRM_BOT = str(Path(sys.executable).parent / "crm-bot")
 
@@ -175,9 +175,7 @@ def test_cli_dedupe(services, database_url, tmp_path, make):
     acme, twin = seed(make)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_"))}
     env["DATABASE_URL"] = database_url
-    result = subprocess.run(
-        [CRM_BOT, "dedupe", "--team", "T0TEST"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run([CRM_BOT, "dedupe", "--team", "T0TEST"], cwd=tmp_path, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "Checked 7 customers and 4 contacts." in result.stdout
     assert f"#{twin.id} ACME Corp  →  merge into #{acme.id} Acme Corporation" in result.stdout

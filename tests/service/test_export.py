@@ -27,6 +27,7 @@ from crm.models import (
     FollowUp,
     Workspace,
 )
+from tests.support.processes import run
 
 ADMIN, REP = "U0ADMIN", "U0REP"
 CRM_BOT = str(Path(sys.executable).parent / "crm-bot")
@@ -242,7 +243,7 @@ def test_restore_refuses_a_workspace_with_data_and_a_damaged_export(services, tm
 def crm_bot(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_"))}
     env["DATABASE_URL"] = database_url
-    return subprocess.run([CRM_BOT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return run([CRM_BOT, *args], cwd=cwd, env=env, timeout=120)
 
 
 def test_cli_export_then_import_into_an_empty_database(services, database_url, tmp_path):

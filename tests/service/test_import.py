@@ -20,6 +20,7 @@ from crm import importer
 from crm.actors import Actor
 from crm.importer import ImportFileError, ImportOptions, run_import
 from crm.models import Activity, AuditEntry, Contact, Customer, Deal, DealStageChange, Workspace
+from tests.support.processes import run
 
 ADMIN = "U0ADMIN"
 CRM_BOT = str(Path(sys.executable).parent / "crm-bot")
@@ -413,7 +414,7 @@ def test_a_failure_halfway_leaves_the_database_as_it_was(services, ws, tmp_path,
 def crm_bot(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_"))}
     env["DATABASE_URL"] = database_url
-    return subprocess.run([CRM_BOT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return run([CRM_BOT, *args], cwd=cwd, env=env, timeout=120)
 
 
 def test_cli_import_dry_run_then_real_run(database_url, tmp_path):

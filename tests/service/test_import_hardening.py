@@ -20,7 +20,7 @@ from crm import importer
 from crm.importer import ImportFileError, ImportOptions, reader, rejects, run_import
 from crm.models import Customer
 from tests.service.test_import import CRM_BOT, count, crm_bot, write
-from tests.support.processes import Processes, Started, clean_env
+from tests.support.processes import Processes, Started, clean_env, run
 
 JAPANESE = [["Company name", "Website", "メモ"], ["株式会社山田製作所", "yamada.co.jp", "毎月の定例会議"]]
 JAPANESE += [[f"東京商事{i}号", f"tokyo{i}.example", "新規顧客です。よろしくお願いします"] for i in range(40)]
@@ -270,9 +270,7 @@ sys.exit(code)
 def _measured(database_url: str, cwd: Path, *args: str) -> tuple[subprocess.CompletedProcess, int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_"))}
     env["DATABASE_URL"] = database_url
-    result = subprocess.run(
-        [sys.executable, "-c", MEASURE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    result = run([sys.executable, "-c", MEASURE, *args], cwd=cwd, env=env, timeout=300)
     peak = int(result.stderr.rsplit("maxrss_kb=", 1)[1].split()[0]) * 1024
     return result, peak
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
 import urllib.request
 
 import pytest
 
 from bot.dev.driver import SlackDriver
 from tests.conftest import SIGNING_SECRET
-from tests.support.processes import CRM_BOT, Started, clean_env
+from tests.support.processes import CRM_BOT, Started, clean_env, run
 
 
 def _free_port() -> int:
@@ -59,14 +58,7 @@ def test_socket_mode_refused_by_slack_is_one_clear_sentence(tmp_path, standin):
         PORT=str(_free_port()),
     )
     standin.fail_next("apps.connections.open", error="invalid_auth")
-    result = subprocess.run(
-        [CRM_BOT, "run", "--host", "127.0.0.1"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run([CRM_BOT, "run", "--host", "127.0.0.1"], cwd=tmp_path, env=env, timeout=60)
     assert result.returncode == 2, result.stderr
     assert "Slack refused the Socket Mode connection (invalid_auth)" in result.stderr
     assert "Traceback" not in result.stderr

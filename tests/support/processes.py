@@ -179,3 +179,19 @@ class Processes:
             except subprocess.TimeoutExpired:
                 p.popen.kill()
                 p.popen.wait(timeout=10)
+
+
+def run(args: Sequence[str], *, timeout: float, **options) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` with text output captured. A process still running after ``timeout``
+    is killed, and the test fails saying so, with the tail of what it printed (instead of a bare
+    TimeoutExpired); its exit code, or the signal that ended it, is in ``returncode``."""
+    try:
+        return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, **options)
+    except subprocess.TimeoutExpired as expired:
+        said = []
+        for label, data in (("stdout", expired.stdout), ("stderr", expired.stderr)):
+            text = data.decode(errors="replace") if isinstance(data, bytes) else data or ""
+            said.append(f"--- {label} (last {TAIL} characters) ---\n{text[-TAIL:]}")
+        raise AssertionError(
+            f"{' '.join(args)[:200]} was still running after {timeout} s (killed)\n" + "\n".join(said)
+        ) from None

@@ -49,6 +49,9 @@ class AuditAction(StrEnum):
     RESTORE = "restore"
     MERGE = "merge"  # a customer merged into another
     STAGE = "stage"  # a deal moved to another stage
+    LIFECYCLE = "lifecycle"  # a customer moved to another lifecycle stage
+    RETIRE = "retire"  # a custom field retired (its values kept)
+    UNRETIRE = "unretire"
     DONE = "done"  # a follow-up marked done (from its nudge or the Home tab)
     SNOOZE = "snooze"
     RESCHEDULE = "reschedule"
@@ -110,3 +113,26 @@ class DeliveryError(StrEnum):
 def is_ambiguous(error: str | None) -> bool:
     """True when a recorded send error means Slack may have posted the message anyway."""
     return (error or "").startswith(DeliveryError.AMBIGUOUS)
+
+
+class FieldEntity(StrEnum):
+    """What kind of record a custom field belongs to."""
+
+    CUSTOMER = "customer"
+    CONTACT = "contact"
+    DEAL = "deal"
+
+
+class FieldType(StrEnum):
+    """A custom field's type: which values it takes and how they are stored."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    MONEY = "money"
+    DATE = "date"
+    YES_NO = "yes_no"
+    ONE_OF = "one_of"  # one option from the field's list
+    SEVERAL_OF = "several_of"  # any options from the field's list
+    URL = "url"
+    EMAIL = "email"
+    PERSON = "person"  # a Slack user in the workspace

@@ -274,3 +274,19 @@ def test_admin_adds_renames_and_retires_fields_in_slack(slack, standin, app_serv
         assert svc.record_snapshot(s, acme)["custom"] == {"tier": "Gold"}  # kept through rename and retire
     slack.block_actions([{**overflow, "selected_option": {"value": f"retire:{tier.id}"}}], user=REP)
     assert "Only workspace admins" in last_reply(standin, count=3)["text"]
+
+
+def test_view_history_lists_the_record_changes(slack, standin, app_server, ws):
+    c = filled(app_server, ws)
+    cf.rename_field(
+        sf(app_server), ws, cf.list_fields(sf(app_server), ws, "customer")[0].id, actor=ADMIN_ACTOR, label="Plan"
+    )
+    slack.click(views.HISTORY, f"{c.id}:1")
+    reply = last_reply(standin)
+    assert validate_message(reply) == []
+    shown = text_of(reply)
+    assert "Record changes" in shown
+    assert "Phone: — → (415) 555-0123" in shown
+    assert "Lifecycle stage: — → 🔭 Prospect" in shown
+    assert "Plan: — → Gold" in shown  # a renamed field's history reads under its new name
+    assert "Billing region: — → California" in shown and "Tags: — → EMEA, Enterprise" in shown

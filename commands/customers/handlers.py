@@ -55,7 +55,10 @@ def on_show(req: Request) -> None:
 def on_history(req: Request) -> None:
     customer, _, page = req.value.partition(":")
     history = svc.customer_history(req.sf, req.workspace_id, as_id(customer) or 0, page=as_id(page) or 1)
-    blocks = views.history_blocks(history, tz=req.tz, now=req.now, type_label=req.config.type_label)
+    changes = record.change_blocks(
+        history.changes, tz=req.tz, now=req.now, stages=req.config.lifecycle, region=req.config.phone_region
+    )
+    blocks = views.history_blocks(history, tz=req.tz, now=req.now, type_label=req.config.type_label, changes=changes)
     req.reply(views.history_text(history), blocks=blocks, replace=True)
 
 

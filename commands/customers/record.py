@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from commands.blockkit import context, esc, input_block, mrkdwn, option, person, section, text_input, truncate
 from commands.common import input_value
 from crm import custom_fields as cf
 from crm import customers as svc
+from crm.customers.history import FieldChange, RecordChange
+from crm.dates import format_local
 from crm.fields import country_name, region_name, show_phone
 from crm.lifecycle import LifecycleStages
 from crm.models import Contact, Customer
@@ -135,6 +138,47 @@ def contact_extras(contact: Contact, card: svc.CustomerCard, region: str, name_o
     for f, v in card.contact_custom.get(contact.id, []):
         parts.append(f"{esc(f.label, 40)}: {show_custom(f, v, name_of, region)}")
     return parts
+
+
+# -- history --------------------------------------------------------------------------------------
+def _shown(change: FieldChange, value: Any, currency: str | None, stages: LifecycleStages, region: str) -> str:
+    if value is None or value == [] or value == "":
+        return "—"
+    if change.field == "lifecycle_stage":
+        return stages.describe(str(value)).display
+    if change.field == "phone":
+        return show_phone(str(value), region=region)
+    if change.field == "annual_revenue_minor" and isinstance(value, int) and currency:
+        return format_money(value, currency)
+    if change.field.endswith("_country"):
+        return country_name(str(value))
+    if change.field.endswith("_region"):
+        return region_name(str(value))
+    if change.field == "owner_user_id":
+        return person(str(value))  # a private page: a mention is fine (and not escaped away)
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def change_blocks(
+    changes: list[RecordChange], *, tz: str, now: datetime, stages: LifecycleStages, region: str
+) -> list[dict[str, Any]]:
+    """The record's latest edits for the history page: who, when, and each field from → to."""
+    blocks = []
+    for n, change in enumerate(changes):
+        parts = []
+        for c in change.changes:
+            old = _shown(c, c.before, c.before_currency, stages, region)
+            new = _shown(c, c.after, c.after_currency, stages, region)
+            raw = c.field == "owner_user_id"
+            parts.append(f"{esc(c.label, 60)}: {old if raw else esc(old, 120)} → {new if raw else esc(new, 120)}")
+        title = "*Record changes*\n" if n == 0 else ""
+        head = f"{title}{format_local(change.at, tz, now=now)} · {person(change.by)}"
+        blocks.append(section(truncate(head + "\n" + "; ".join(parts), 2900)))
+    return blocks
 
 
 # -- modal inputs ---------------------------------------------------------------------------------

@@ -289,10 +289,16 @@ def usage_blocks(command: str) -> list[dict[str, Any]]:
 
 
 def history_blocks(
-    page: HistoryPage, *, tz: str, now: datetime, type_label: Label = default_type_label
+    page: HistoryPage,
+    *,
+    tz: str,
+    now: datetime,
+    type_label: Label = default_type_label,
+    changes: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
+    """One history page; ``changes`` is the record's latest edits (``commands.customers.record``)."""
     c = page.customer
-    blocks: list[dict[str, Any]] = [header(f"History: {c.name}")]
+    blocks: list[dict[str, Any]] = [header(f"History: {c.name}"), *(changes or [])]
     if not page.activities:
         blocks.append(section("Nobody has logged anything with this customer yet."))
     for a in page.activities:

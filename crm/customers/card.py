@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import custom_fields as cf
+from crm.customers.history import RecordChange, record_changes
 from crm.customers.store import live_customer
 from crm.models import Activity, Contact, Customer, CustomerTag, Deal, FollowUp
 from crm.states import OPEN_STATUSES, FieldEntity
@@ -42,6 +43,7 @@ class HistoryPage:
     page: int
     per_page: int
     contact_names: dict[int, str]
+    changes: list[RecordChange] = field(default_factory=list)  # the record's latest edits (page 1 only)
 
     @property
     def pages(self) -> int:
@@ -156,7 +158,8 @@ def customer_history(
         page = min(max(1, page), max(1, -(-total // per_page)))
         rows = _activities(session, customer.id, offset=(page - 1) * per_page, limit=per_page)
         names = _contact_names(session, [a.contact_id for a in rows if a.contact_id])
-        return HistoryPage(customer, rows, total, page, per_page, names)
+        changes = record_changes(session, workspace_id, customer.id) if page == 1 else []
+        return HistoryPage(customer, rows, total, page, per_page, names, changes)
 
 
 def last_touch(sf: sessionmaker[Session], customer_id: int) -> datetime | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from commands.blockkit import esc, truncate
 from commands.common import as_id, input_value, meta_id
+from commands.custom_values import read_custom
 from commands.customers import record, views
 from commands.customers.card import card
 from commands.request import Errors, Request, Update, ViewAnswer
@@ -191,7 +192,7 @@ def on_edit_submit(req: Request) -> ViewAnswer:
         owner_user_id=_owner(values),
         details=record.read_details(values),
         lifecycle_stage=record.read_lifecycle(values),
-        custom=record.read_custom(values, fields),
+        custom=read_custom(values, fields),
     )
     try:
         customer = svc.save_customer(
@@ -261,7 +262,7 @@ def on_contact_submit(req: Request) -> ViewAnswer:
     sf, search, ws, key = req.sf, req.services.search, req.workspace_id, _form_key(req)
     contact_id = meta_id(meta, "contact")
     _, fields, _ = svc.contact_form(sf, ws, None)
-    extra: dict[str, Any] = {"region": req.config.phone_region, "custom": record.read_custom(req.values, fields)}
+    extra: dict[str, Any] = {"region": req.config.phone_region, "custom": read_custom(req.values, fields)}
     try:
         if contact_id:
             saved = svc.update_contact(

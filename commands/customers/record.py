@@ -15,6 +15,7 @@ from typing import Any
 
 from commands.blockkit import context, esc, input_block, mrkdwn, option, person, section, text_input, truncate
 from commands.common import input_value
+from commands.custom_values import custom_input, select_input, show_custom
 from crm import custom_fields as cf
 from crm import customers as svc
 from crm.customers.history import FieldChange, RecordChange
@@ -23,8 +24,6 @@ from crm.fields import country_name, region_name, show_phone
 from crm.lifecycle import LifecycleStages
 from crm.models import Contact, Customer
 from crm.money import format_money
-from crm.slack_ids import is_user_id
-from crm.states import FieldType
 
 LIFECYCLE_SET = "customer_lifecycle_set"  # the card's select: value "<customer id>:<stage key>"
 A_VALUE = "value"
@@ -56,13 +55,6 @@ def address_line(parts: dict[str, str | None]) -> str:
 
 def _address(row: Any, prefix: str) -> dict[str, str | None]:
     return {part: getattr(row, f"{prefix}{part}") for part, _, _ in ADDRESS_PARTS}
-
-
-def show_custom(field: cf.FieldDef, value: cf.StoredValue, name_of: Name | None, region: str) -> str:
-    """A custom value in mrkdwn: escaped, a person as a mention privately or by name when shared."""
-    if field.type is FieldType.PERSON and value.text:
-        return person(value.text, name_of)
-    return esc(cf.show_value(field, value, phone_region=region), 500)
 
 
 def _field_sections(items: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -201,48 +193,6 @@ def address_inputs(initial: dict[str, str | None], prefix: str, title: str) -> l
     return blocks
 
 
-def _select(
-    block_id: str, label: str, options: list[dict[str, Any]], initial: str | None, *, multi: bool = False
-) -> dict[str, Any]:
-    kind = "multi_static_select" if multi else "static_select"
-    element: dict[str, Any] = {"type": kind, "action_id": A_VALUE, "options": options[:100]}
-    chosen = [o for o in options if o["value"] in ((initial or "").split("\x1f") if initial else [])]
-    if chosen and multi:
-        element["initial_options"] = chosen
-    elif chosen:
-        element["initial_option"] = chosen[0]
-    return input_block(block_id, label, element, optional=True)
-
-
-def custom_input(field: cf.FieldDef, value: cf.StoredValue | None) -> dict[str, Any]:
-    """The input for one custom field, prefilled with its value."""
-    block_id, kind = cf.field_error_key(field), field.type
-    if kind is FieldType.DATE:
-        element: dict[str, Any] = {"type": "datepicker", "action_id": A_VALUE}
-        if value is not None and value.day:
-            element["initial_date"] = value.day.isoformat()
-        return input_block(block_id, field.label, element, optional=True)
-    if kind is FieldType.PERSON:
-        element = {"type": "users_select", "action_id": A_VALUE}
-        if value is not None and is_user_id(value.text):
-            element["initial_user"] = value.text
-        return input_block(block_id, field.label, element, optional=True)
-    if kind is FieldType.YES_NO:
-        initial = None if value is None or value.int_ is None else ("yes" if value.int_ else "no")
-        return _select(block_id, field.label, [option("Yes", "yes"), option("No", "no")], initial)
-    if kind in (FieldType.ONE_OF, FieldType.SEVERAL_OF):
-        options = [option(o.label, o.key) for o in field.options]
-        keys = (value.keys or ()) if value is not None and kind is FieldType.SEVERAL_OF else ()
-        initial = "\x1f".join(keys) if keys else (value.text if value is not None else None)
-        return _select(block_id, field.label, options, initial, multi=kind is FieldType.SEVERAL_OF)
-    shown = None
-    if value is not None:
-        plain = value.plain(field)
-        shown = str(plain) if plain is not None else None
-    hints = {FieldType.MONEY: "An amount and currency, e.g. 12,500.50 EUR", FieldType.NUMBER: "A number, e.g. 1,250.5"}
-    return _text(block_id, field.label, shown, 2000, hint=hints.get(kind))
-
-
 def record_inputs(
     customer: Customer,
     tags: list[str],
@@ -262,7 +212,7 @@ def record_inputs(
         revenue = format_money(c.annual_revenue_minor, c.annual_revenue_currency).lstrip("$€£¥₹")
         revenue = revenue.split(" ", 1)[-1] if revenue[:3].isalpha() else revenue
     blocks = [
-        _select(B_LIFECYCLE, "Lifecycle stage", stage_options, c.lifecycle_stage),
+        select_input(B_LIFECYCLE, "Lifecycle stage", stage_options, c.lifecycle_stage),
         _text(B_PHONE, "Phone", show_phone(c.phone, region=region) or None, 64, placeholder="+1 415 555 0100"),
         _text(B_INDUSTRY, "Industry", c.industry, 128),
         _text(B_EMPLOYEES, "Employees", f"{c.employees}" if c.employees is not None else None, 16),
@@ -298,22 +248,6 @@ def _typed(values: dict[str, Any], block_id: str) -> str:
 
 def read_address(values: dict[str, Any], prefix: str) -> svc.AddressInput:
     return svc.AddressInput(*(_typed(values, f"{prefix}{part}") for part, _, _ in ADDRESS_PARTS))
-
-
-def read_custom(values: dict[str, Any], defs: list[cf.FieldDef]) -> dict[str, Any]:
-    """Custom values by field key as submitted (blank ones too, so clearing a value removes it)."""
-    found: dict[str, Any] = {}
-    for d in defs:
-        block = values.get(cf.field_error_key(d))
-        if block is None:
-            continue  # not on this form (a field added while it was open): left alone
-        element = block.get(A_VALUE) or {}
-        if element.get("type") == "multi_static_select":
-            found[d.key] = [o.get("value") for o in element.get("selected_options") or [] if isinstance(o, dict)]
-        else:
-            raw = input_value(values, cf.field_error_key(d), A_VALUE)
-            found[d.key] = raw if isinstance(raw, str) else ""
-    return found
 
 
 def read_details(values: dict[str, Any]) -> svc.DetailsInput:

@@ -290,3 +290,46 @@ def test_view_history_lists_the_record_changes(slack, standin, app_server, ws):
     assert "Lifecycle stage: — → 🔭 Prospect" in shown
     assert "Plan: — → Gold" in shown  # a renamed field's history reads under its new name
     assert "Billing region: — → California" in shown and "Tags: — → EMEA, Enterprise" in shown
+
+
+def test_deal_modal_edits_deal_custom_fields(slack, standin, app_server, ws):
+    from commands.deals import views as deal_views
+    from crm.models import Deal
+
+    c = make(app_server, ws)
+    for label, kind in (("Contract end", "date"), ("Probability", "number")):
+        cf.define_field(sf(app_server), ws, actor=ADMIN_ACTOR, entity="deal", label=label, type=kind)
+    slack.click(deal_views.NEW_OPEN, str(c.id))
+    view = standin.wait_for("views.open")[0].params["view"]
+    assert validate_view(view) == []
+    assert {"cf:contract_end", "cf:probability"} <= {b.get("block_id") for b in view["blocks"]}
+
+    def values(probability):
+        return {
+            deal_views.B_TITLE: typed("Annual licence"),
+            deal_views.B_AMOUNT: typed("12,500"),
+            deal_views.B_CURRENCY: typed("EUR"),
+            deal_views.B_STAGE: {"value": {"type": "static_select", "selected_option": {"value": "qualified"}}},
+            deal_views.B_OWNER: {"value": {"type": "users_select", "selected_user": REP}},
+            "cf:contract_end": {"value": {"type": "datepicker", "selected_date": "2027-06-30"}},
+            "cf:probability": typed(probability),
+        }
+
+    meta = view["private_metadata"]
+    resp = slack.view_submission(deal_views.SAVE_VIEW, values("N/A"), private_metadata=meta, view_id="V0D1")
+    assert "isn't a number" in resp.json()["errors"]["cf:probability"]
+    with sf(app_server)() as s:
+        assert s.scalar(select(func.count()).select_from(Deal)) == 0  # nothing written half
+    resp = slack.view_submission(deal_views.SAVE_VIEW, values("62.5"), private_metadata=meta, view_id="V0D2")
+    assert resp.text == ""
+    with sf(app_server)() as s:
+        deal = s.scalars(select(Deal)).one()
+    assert cf.set_values(sf(app_server), ws, "deal", deal.id, {}, actor=REP_ACTOR) == {
+        "contract_end": "2027-06-30",
+        "probability": "62.5",
+    }
+    slack.click(deal_views.EDIT_OPEN, str(deal.id))
+    edit = standin.wait_for("views.open", count=2)[1].params["view"]
+    by_id = {b.get("block_id"): b for b in edit["blocks"]}
+    assert by_id["cf:contract_end"]["element"]["initial_date"] == "2027-06-30"
+    assert by_id["cf:probability"]["element"]["initial_value"] == "62.5"

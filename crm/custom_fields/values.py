@@ -213,9 +213,10 @@ def clean_values(
         if found is None:
             collect.errors.setdefault(f"cf:{key}", "That custom field no longer exists; reopen the form.")
             continue
-        taken = collect.take(lambda f=found, v=value: clean_value(f, v))  # type: ignore[misc]
-        if f"cf:{key}" not in collect.errors:
-            cleaned[found.id] = taken
+        try:
+            cleaned[found.id] = clean_value(found, value)
+        except InvalidInput as err:
+            collect.errors.setdefault(err.field or field_error_key(found), err.message)
     if errors is None:
         collect.raise_any()
     return cleaned
@@ -277,10 +278,11 @@ def save_values(
         if row is None:
             row = CustomFieldValue(workspace_id=workspace_id, entity=entity, record_id=record_id, field_id=field_id)
             session.add(row)
-        if StoredValue.of(row) != value if row.id else True:
-            for column, stored in value.columns().items():
-                setattr(row, column, stored)
-            row.updated_by = actor
+        elif StoredValue.of(row) == value:
+            continue  # unchanged: its updated_at/by stay
+        for column, stored in value.columns().items():
+            setattr(row, column, stored)
+        row.updated_by = actor
     session.flush()
 
 

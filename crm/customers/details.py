@@ -171,7 +171,8 @@ def clean_details(form: DetailsInput, errors: Collected, *, region: str = DEFAUL
 
 
 def clean_lifecycle(stages: LifecycleStages, key: str | None, *, current: str | None = None) -> str | None:
-    """An active stage key (or the customer's current, retired one, left as it is); None for blank."""
+    """An active stage key (or the customer's current, retired one, left as it is). Blank keeps the
+    current stage: a stage, once set, is changed but never unset (its history stays meaningful)."""
     if not key:
         return current
     if key == current:

@@ -420,3 +420,34 @@ def test_export_carries_the_record_custom_fields_by_label_and_restores_them(serv
         assert svc.tags_of(s, restored.id) == ["EMEA", "Enterprise", "Priority"]
         history = s.scalars(select(CustomerLifecycleChange).where(CustomerLifecycleChange.workspace_id == copy)).all()
         assert [(h.customer_id, h.to_stage) for h in history] == [(restored.id, "customer")]
+
+
+def test_concurrent_lifecycle_moves_keep_a_consistent_history(services, ws):
+    import itertools
+    import threading
+
+    sf = services.session_factory
+    c = new_customer(services, ws)
+    svc.change_lifecycle(sf, ws, c.id, "lead", actor=REP, stages=LIFECYCLE, now=T0)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def move(stage: str) -> None:
+        barrier.wait()
+        try:
+            svc.change_lifecycle(sf, ws, c.id, stage, actor=REP, stages=LIFECYCLE, now=T0 + timedelta(hours=1))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=move, args=(s,)) for s in ("prospect", "customer", "former_customer", "lead")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    history = svc.lifecycle_history(sf, ws, c.id)
+    # Each move starts where the one before it ended: no lost update, whatever the order.
+    assert all(later.from_stage == earlier.to_stage for earlier, later in itertools.pairwise(history))
+    assert len(history) >= 4  # lead, then at least the three moves to other stages
+    with sf() as s:
+        assert s.get(Customer, c.id).lifecycle_stage == history[-1].to_stage

@@ -230,14 +230,15 @@ def load_values(
     found: dict[int, dict[int, StoredValue]] = {rid: {} for rid in record_ids}
     if not record_ids:
         return found
-    for row in session.scalars(
-        select(CustomFieldValue).where(
-            CustomFieldValue.workspace_id == workspace_id,
-            CustomFieldValue.entity == entity,
-            CustomFieldValue.record_id.in_(record_ids),
+    v = CustomFieldValue
+    rows = session.execute(  # plain columns, no ORM objects: exports read these for every record
+        select(v.record_id, v.field_id, v.value_text, v.value_int, v.value_currency, v.value_date, v.value_list).where(
+            v.workspace_id == workspace_id, v.entity == entity, v.record_id.in_(record_ids)
         )
-    ):
-        found.setdefault(row.record_id, {})[row.field_id] = StoredValue.of(row)
+    )
+    for record_id, field_id, text, number, currency, day, keys in rows:
+        listed = tuple(str(k) for k in keys) if keys is not None else None
+        found.setdefault(record_id, {})[field_id] = StoredValue(text, number, currency, day, listed)
     return found
 
 

@@ -49,9 +49,6 @@ class AuditAction(StrEnum):
     RESTORE = "restore"
     MERGE = "merge"  # a customer merged into another
     STAGE = "stage"  # a deal moved to another stage
-    LIFECYCLE = "lifecycle"  # a customer moved to another lifecycle stage
-    RETIRE = "retire"  # a custom field retired (its values kept)
-    UNRETIRE = "unretire"
     DONE = "done"  # a follow-up marked done (from its nudge or the Home tab)
     SNOOZE = "snooze"
     RESCHEDULE = "reschedule"
@@ -59,6 +56,9 @@ class AuditAction(StrEnum):
     SUBSCRIBE = "subscribe"  # a channel subscribed to the digest
     UNSUBSCRIBE = "unsubscribe"
     IMPORT = "import"
+    LIFECYCLE = "lifecycle"  # a customer moved to another lifecycle stage
+    RETIRE = "retire"  # a custom field retired (its values kept)
+    UNRETIRE = "unretire"  # a retired custom field brought back
 
 
 class DigestDays(StrEnum):

@@ -34,7 +34,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 from crm.states import ActivitySource, AliasSource, DigestDays, DigestScope, FollowUpStatus
 
@@ -48,6 +48,13 @@ NAMING_CONVENTION = {
 
 USER_ID = 32  # Slack ids are ~11 chars; "system", "import" fit too.
 EVENT_KEY = 128  # processed_events.event_key: longer keys are cut to fit
+PHONE = 32  # E.164 is at most 16 characters; room for an extension
+STREET = 512  # street lines (several joined with ", ")
+PLACE = 128  # city, region, industry
+POSTAL = 32
+TAG = 64
+FIELD_KEY = 64  # custom_fields.key
+FIELD_LABEL = 80
 
 
 def utcnow() -> datetime:
@@ -143,9 +150,66 @@ class Customer(Tracked, Base):
     # Workspace.search_version at this row's last change (or its contacts' / aliases'):
     # replicas reload just the customers changed since their index was built.
     index_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The fuller record (issue 14): values cleaned by crm.fields before they get here.
+    phone: Mapped[str | None] = mapped_column(String(PHONE))  # E.164, "+14155550123"
+    billing_street: Mapped[str | None] = mapped_column(String(STREET))
+    billing_city: Mapped[str | None] = mapped_column(String(PLACE))
+    billing_region: Mapped[str | None] = mapped_column(String(PLACE))  # ISO 3166-2 ("US-CA") or as typed
+    billing_postal_code: Mapped[str | None] = mapped_column(String(POSTAL))
+    billing_country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    shipping_street: Mapped[str | None] = mapped_column(String(STREET))
+    shipping_city: Mapped[str | None] = mapped_column(String(PLACE))
+    shipping_region: Mapped[str | None] = mapped_column(String(PLACE))
+    shipping_postal_code: Mapped[str | None] = mapped_column(String(POSTAL))
+    shipping_country: Mapped[str | None] = mapped_column(String(2))
+    industry: Mapped[str | None] = mapped_column(String(PLACE))
+    employees: Mapped[int | None] = mapped_column(Integer)
+    annual_revenue_minor: Mapped[int | None] = mapped_column(BigInteger)  # minor units, like deals
+    annual_revenue_currency: Mapped[str | None] = mapped_column(String(3))
+    description: Mapped[str | None] = mapped_column(Text)
+    # A key from the workspace's lifecycle stages (crm.lifecycle); NULL until someone sets one.
+    lifecycle_stage: Mapped[str | None] = mapped_column(String(64))
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="customer", foreign_keys="Contact.customer_id")
     aliases: Mapped[list[CustomerAlias]] = relationship(back_populates="customer")
+    tags: Mapped[list[CustomerTag]] = relationship(
+        back_populates="customer", order_by="CustomerTag.normalized", cascade="all, delete-orphan"
+    )
+
+
+class CustomerTag(Created, Base):
+    """A tag on a customer, as first typed; ``normalized`` (case-folded) is unique per customer."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "normalized"),
+        Index("ix_customer_tags_ws_norm", "workspace_id", "normalized"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    tag: Mapped[str] = mapped_column(String(TAG))
+    normalized: Mapped[str] = mapped_column(String(TAG))
+
+    customer: Mapped[Customer] = relationship(back_populates="tags")
+
+
+class CustomerLifecycleChange(Created, Base):
+    """History of a customer's lifecycle stage: one row per change (the first has ``from_stage`` NULL)."""
+
+    __tablename__ = "customer_lifecycle_changes"
+    __table_args__ = (
+        Index("ix_customer_lifecycle_changes_customer", "customer_id", "created_at"),
+        # Conversions: "how many became customers in November".
+        Index("ix_customer_lifecycle_changes_ws_to_at", "workspace_id", "to_stage", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    from_stage: Mapped[str | None] = mapped_column(String(64))
+    to_stage: Mapped[str] = mapped_column(String(64))
 
 
 class CustomerAlias(Created, Base):
@@ -179,10 +243,20 @@ class Contact(Tracked, Base):
     name: Mapped[str] = mapped_column(String(255))
     normalized_name: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
+    # The work phone (the column predates mobile_phone; ``work_phone`` names it too). Rows saved
+    # before issue 14 hold the phone as typed then; new ones hold E.164.
     phone: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str | None] = mapped_column(String(255))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     external_ref: Mapped[str | None] = mapped_column(String(255))
+    mobile_phone: Mapped[str | None] = mapped_column(String(PHONE))  # E.164
+    street: Mapped[str | None] = mapped_column(String(STREET))
+    city: Mapped[str | None] = mapped_column(String(PLACE))
+    region: Mapped[str | None] = mapped_column(String(PLACE))
+    postal_code: Mapped[str | None] = mapped_column(String(POSTAL))
+    country: Mapped[str | None] = mapped_column(String(2))
+
+    work_phone = synonym("phone")
 
     customer: Mapped[Customer] = relationship(back_populates="contacts", foreign_keys=[customer_id])
 
@@ -389,3 +463,60 @@ class SlackUser(Created, Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     role: Mapped[str | None] = mapped_column(String(16))  # CRM role: rep | manager | admin
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomField(Tracked, Base):
+    """A workspace's own field on customers, contacts or deals (``crm.custom_fields``).
+
+    ``key`` is stable and never changes, so renaming the ``label`` loses nothing; a retired
+    field keeps its values and can be brought back. ``options`` (for the list types) is a list
+    of ``{"key": ..., "label": ...}``: values store option keys, so renaming an option loses
+    nothing either.
+    """
+
+    __tablename__ = "custom_fields"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "entity", "key"),
+        Index("ix_custom_fields_ws_entity_pos", "workspace_id", "entity", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    entity: Mapped[str] = mapped_column(String(16))  # a crm.states.FieldEntity
+    key: Mapped[str] = mapped_column(String(FIELD_KEY))
+    label: Mapped[str] = mapped_column(String(FIELD_LABEL))
+    type: Mapped[str] = mapped_column(String(16))  # a crm.states.FieldType
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)
+    retired_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)
+
+
+class CustomFieldValue(Base):
+    """One record's value of one custom field, in the column its type uses.
+
+    text, URL, email, person and one-of-a-list (the option key) use ``value_text``; a number
+    is kept exactly as its canonical decimal text in ``value_text`` too (SQLite has no exact
+    decimal); money uses ``value_int`` (minor units) and ``value_currency``; yes/no uses
+    ``value_int`` (0/1); date uses ``value_date``; several-of-a-list uses ``value_list``
+    (option keys). Rows stay when the field is renamed or retired.
+    """
+
+    __tablename__ = "custom_field_values"
+    __table_args__ = (
+        UniqueConstraint("field_id", "record_id"),
+        Index("ix_custom_field_values_record", "workspace_id", "entity", "record_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    entity: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    field_id: Mapped[int] = mapped_column(ForeignKey("custom_fields.id"))
+    value_text: Mapped[str | None] = mapped_column(Text)
+    value_int: Mapped[int | None] = mapped_column(BigInteger)
+    value_currency: Mapped[str | None] = mapped_column(String(3))
+    value_date: Mapped[date | None] = mapped_column(Date)
+    value_list: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(USER_ID), default="system")

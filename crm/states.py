@@ -56,6 +56,9 @@ class AuditAction(StrEnum):
     SUBSCRIBE = "subscribe"  # a channel subscribed to the digest
     UNSUBSCRIBE = "unsubscribe"
     IMPORT = "import"
+    LIFECYCLE = "lifecycle"  # a customer moved to another lifecycle stage
+    RETIRE = "retire"  # a custom field retired (its values kept)
+    UNRETIRE = "unretire"  # a retired custom field brought back
 
 
 class DigestDays(StrEnum):
@@ -110,3 +113,26 @@ class DeliveryError(StrEnum):
 def is_ambiguous(error: str | None) -> bool:
     """True when a recorded send error means Slack may have posted the message anyway."""
     return (error or "").startswith(DeliveryError.AMBIGUOUS)
+
+
+class FieldEntity(StrEnum):
+    """What kind of record a custom field belongs to."""
+
+    CUSTOMER = "customer"
+    CONTACT = "contact"
+    DEAL = "deal"
+
+
+class FieldType(StrEnum):
+    """A custom field's type: which values it takes and how they are stored."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    MONEY = "money"
+    DATE = "date"
+    YES_NO = "yes_no"
+    ONE_OF = "one_of"  # one option from the field's list
+    SEVERAL_OF = "several_of"  # any options from the field's list
+    URL = "url"
+    EMAIL = "email"
+    PERSON = "person"  # a Slack user in the workspace

@@ -16,6 +16,8 @@ from crm.states import (
     DigestDays,
     DigestScope,
     DmReason,
+    FieldEntity,
+    FieldType,
     FollowUpStatus,
     is_ambiguous,
 )
@@ -33,8 +35,13 @@ STORED = [
         AuditAction,
         [
             "create", "update", "delete", "restore", "merge", "stage", "done", "snooze", "reschedule", "reassign",
-            "subscribe", "unsubscribe", "import",
+            "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire",
         ],
+    ),
+    (FieldEntity, ["customer", "contact", "deal"]),
+    (
+        FieldType,
+        ["text", "number", "money", "date", "yes_no", "one_of", "several_of", "url", "email", "person"],
     ),
 ]  # fmt: skip
 

@@ -170,7 +170,7 @@ def _load_contacts(session: Session, ws: int, index: Index) -> None:
 
 def _load_deals(session: Session, ws: int, index: Index) -> None:
     refs, titles = index.by["ref"], index.by["title"]
-    for did, customer_id, title, amount, currency, stage, close, ref, deleted in session.execute(
+    for did, customer_id, title, amount, currency, stage, close, ref, deleted, closed, owner in session.execute(
         select(
             Deal.id,
             Deal.customer_id,
@@ -181,6 +181,8 @@ def _load_deals(session: Session, ws: int, index: Index) -> None:
             Deal.expected_close,
             Deal.external_ref,
             Deal.deleted_at,
+            Deal.closed_at,
+            Deal.owner_user_id,
         ).where(Deal.workspace_id == ws)
     ):
         if ref:
@@ -194,5 +196,7 @@ def _load_deals(session: Session, ws: int, index: Index) -> None:
             "currency": currency,
             "stage": stage,
             "expected_close": close,
+            "closed_at": closed,
+            "owner_user_id": owner,
             "customer_id": customer_id,
         }

@@ -27,11 +27,17 @@ from crm.errors import InvalidInput
 from crm.importer import values as v
 from crm.importer.duplicates import screen_customers
 from crm.importer.existing import Existing, Index
+from crm.importer.owners import Owners
 from crm.importer.reader import Row
 from crm.importer.report import DuplicateFinding, ImportOptions
+from crm.importer.stages import KEPT, closed_status, resolve_stage
+from crm.importer.vendors import Vendor
 from crm.models import Activity, Contact, Customer, Deal, DealStageChange
 from crm.normalize import normalize_name
+from crm.pipeline_stages import CLOSED_KEYS
 from crm.states import ActivitySource
+
+Cleaner = tuple[str, Callable[[str], Any], str, bool]  # (field, text -> value, category, essential)
 
 
 class Reject(Exception):
@@ -47,7 +53,7 @@ class Reject(Exception):
 class Record:
     """A checked row: the columns to store, and the keys it is indexed and matched by."""
 
-    __slots__ = ("existing", "keys", "line", "rejected", "row", "values")
+    __slots__ = ("custom", "existing", "keys", "line", "rejected", "row", "values")
 
     def __init__(self, source: Row, row: dict[str, Any], keys: dict[str, Any]) -> None:
         self.line = source.line
@@ -56,6 +62,7 @@ class Record:
         self.keys = keys
         self.existing: int | None = None  # the id of the row it matched
         self.rejected = False
+        self.custom: list[tuple[int, str]] | None = None  # (custom column, text) for custom fields
 
 
 @dataclass
@@ -67,25 +74,59 @@ class Context:
     existing: Existing
     notes: Counter[str] = field(default_factory=Counter)  # the current file's notes
     type_cache: dict[str, str | None] = field(default_factory=dict)
-    _cleaners: dict[str, tuple[tuple[str, Callable[[str], Any], str], ...]] = field(default_factory=dict)
+    owners: Owners = field(default_factory=lambda: Owners({}, None))
+    owner_counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # the current file's
+    stage_counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # the current file's
+    vendor: Vendor | None = None  # the current file's
+    labels: dict[str, str] = field(default_factory=dict)  # field -> the current file's header for it
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)  # the row's (field, category, message)
+    _cleaners: dict[str, tuple[Cleaner, ...]] = field(default_factory=dict)
 
-    def cleaners(self, kind: Kind) -> tuple[tuple[str, Callable[[str], Any], str], ...]:
-        """(field, text -> value, reject category) for the fields that have a cleaner, bound to this import."""
+    def cleaners(self, kind: Kind) -> tuple[Cleaner, ...]:
+        """(field, text -> value, category, essential) for the fields with a cleaner, bound to this import."""
         found = self._cleaners.get(kind.name)
         if found is None:
             found = self._cleaners[kind.name] = tuple(
-                (f.name, partial(f.clean, **f.bind(self)) if f.bind else f.clean, f.category)
+                (f.name, partial(f.clean, **f.bind(self)) if f.bind else f.clean, f.category, f.essential)
                 for f in kind.fields
                 if f.clean is not None
             )
         return found
 
+    def drop(self, name: str, category: str, message: str) -> None:
+        """A bad value: the row goes in without it, and the report and rejects file say so."""
+        label = self.labels.get(name, name.replace("_", " "))
+        self.dropped.append((name, category, f"{label}: {message} The row was imported without it."))
+
     def company(self, ref: str, name: str, email: str | None) -> int:
         """The customer a row belongs to; Reject when there is none."""
-        found = self.existing.company(ref, name, email)
+        found = self.find_company(ref, name, email)
         if found is None:
             raise missing_company(name or ref)
         return found
+
+    def find_company(self, ref: str, name: str, email: str | None) -> int | None:
+        """By the exported id first (of several ``;``-separated ids, the first that exists), then by name."""
+        if ";" not in ref:
+            return self.existing.company(ref, name, email)
+        ids = [x.strip() for x in ref.split(";") if x.strip()]
+        by_ref = self.existing.customers.by["ref"]
+        found = next((x for x in ids if x in by_ref), None)
+        if found is None:
+            return self.existing.company("", name, email)
+        if len(ids) > 1:
+            self.notes["rows associated with several companies: linked to the first one found"] += 1
+        return by_ref[found]
+
+    def stage(self, text: str, status: str, is_won: str, is_closed: str) -> str:
+        """The deal's stage by the rule of :mod:`crm.importer.stages`; each vendor stage is counted."""
+        closed = closed_status(status, is_won, is_closed)
+        if closed is not None:
+            return closed
+        key, how = resolve_stage(text, self.options.deal_stages, self.vendor)
+        if how:
+            self.stage_counts[(text, key if how != KEPT else KEPT)] += 1
+        return key
 
 
 def missing_company(what: str) -> Reject:
@@ -100,6 +141,7 @@ class Field:
     clean: Callable[..., Any] | None = None  # text -> value; InvalidInput rejects the row under ``category``
     category: str = ""
     bind: Callable[[Context], dict[str, Any]] | None = None  # keyword arguments of ``clean`` from the import
+    essential: bool = False  # a bad value rejects the row (else only the value is dropped)
 
 
 @dataclass(frozen=True)
@@ -139,6 +181,7 @@ class Kind:
     touches: str | None = None  # the column naming the customer whose search entry changes
     backfill_ref: bool = False  # store the source id on a matched row that has none
     returning: bool = True  # new rows need their ids (later rows refer to them)
+    custom_fields: bool = True  # other columns may become custom fields (else they join the summary)
     history: History | None = None
     # looks over all the file's records before they are written (see duplicates.screen_customers)
     screen: Callable[..., list[DuplicateFinding]] | None = None
@@ -151,15 +194,20 @@ class Kind:
 def clean_values(kind: Kind, row: Row, ctx: Context) -> dict[str, Any]:
     """The row's values, each field's cleaner run over its text (in field order), in place.
 
-    Reject on the first value a cleaner refuses. A field without a cleaner keeps its text,
-    and is absent when the row has none (``values.get(name, "")``).
+    A bad value of an essential field (a customer's name, an activity's date) rejects the
+    row; any other bad value is dropped (the field's empty value) and noted in
+    ``ctx.dropped``. A field without a cleaner keeps its text, and is absent when the row
+    has none (``values.get(name, "")``).
     """
     values: dict[str, Any] = row.fields
-    for name, clean, category in ctx.cleaners(kind):
+    for name, clean, category, essential in ctx.cleaners(kind):
         try:
             values[name] = clean(values.get(name, ""))
         except InvalidInput as err:
-            raise Reject(category, err.message) from None
+            if essential:
+                raise Reject(category, err.message) from None
+            ctx.drop(name, category, err.message)
+            values[name] = clean("")
     return values
 
 
@@ -186,7 +234,26 @@ def _id(*more: str) -> Field:
 
 
 def _owner(more: str) -> Field:
-    return Field("owner", aliases("owner, " + more), v.owner)
+    return Field("owner", aliases("owner, " + more), _resolve_owner, bind=lambda c: {"ctx": c})
+
+
+def _resolve_owner(text: str, *, ctx: Context) -> str | None:
+    return ctx.owners.resolve(text, ctx.owner_counts)
+
+
+def _date(name: str, spellings: str) -> Field:
+    return Field(
+        name,
+        aliases(spellings),
+        v.close_date,
+        "invalid date",
+        bind=lambda c: {"tz": c.tz, "dayfirst": c.options.dayfirst},
+    )
+
+
+def _created() -> Field:
+    """The date the record was created in the old CRM (kept as its created_at)."""
+    return _date("created", "created, created at, created date, create date, date created, add time, added")
 
 
 def _company(names: str, ids: str) -> tuple[Field, Field]:
@@ -207,6 +274,7 @@ def _build_customer(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "notes": values["notes"],
         "external_ref": ref,
         "index_version": 0,
+        "created_at": values["created"],
     }
     return Record(row, stored, {"ref": ref, "name": normalized, "domain": domain})
 
@@ -222,7 +290,7 @@ CUSTOMERS = Kind(
     model=Customer,
     fields=(
         _id("company id, account id, organization id, customer id"),
-        Field("name", aliases(_COMPANY + ", name, company legal name"), v.company_name, _INVALID_NAME),
+        Field("name", aliases(_COMPANY + ", name, company legal name"), v.company_name, _INVALID_NAME, essential=True),
         Field(
             "website",
             aliases(
@@ -234,6 +302,7 @@ CUSTOMERS = Kind(
         ),
         _owner("company owner, account owner, organization owner, owner user id"),
         Field("notes", aliases("notes, note, description, about"), v.notes, _TOO_LONG),
+        _created(),
     ),
     required=("name",),
     distinctive=frozenset({"website"}),
@@ -267,6 +336,7 @@ def _build_contact(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "phone": values["phone"],
         "title": values["title"],
         "external_ref": ref,
+        "created_at": values["created"],
     }
     return Record(row, stored, {"ref": ref, "email": email, "name": (customer_id, normalized)})
 
@@ -306,6 +376,7 @@ CONTACTS = Kind(
         ),
         Field("title", aliases("title, job title, position, role, person job title"), v.title, _TOO_LONG),
         *_company("person organization, person organization name", "person organization id"),
+        _created(),
     ),
     required=("name", "first_name", "last_name", "email"),
     distinctive=frozenset({"email", "first_name", "last_name", "title", "phone"}),
@@ -327,12 +398,23 @@ CONTACTS = Kind(
 # -- deals -----------------------------------------------------------------------------------------
 def _build_deal(values: dict[str, Any], row: Row, ctx: Context) -> Record:
     code = values["currency"]
+    amount_field = "amount_minor" if values.get("amount_minor") else "amount"
     try:
         amount = v.amount(values.get("amount_minor", ""), values.get("amount", ""), code)
     except InvalidInput as err:
-        raise Reject("invalid amount", err.message) from None
+        ctx.drop(amount_field, "invalid amount", err.message)
+        amount = None
+    if amount is not None and any(d[0] == "currency" for d in ctx.dropped):
+        ctx.drop(amount_field, "invalid amount", "an amount without a currency it can be read in.")
+        amount = None
     customer_id = ctx.company(values.get("company_id", ""), values.get("company", ""), None)
-    title, stage, close, ref = values["title"], values["stage"], values["close_date"], values["id"]
+    title, close, ref = values["title"], values["close_date"], values["id"]
+    stage = ctx.stage(
+        values.get("stage", ""), values.get("status", ""), values.get("is_won", ""), values.get("is_closed", "")
+    )
+    closed_at = None
+    if stage in CLOSED_KEYS:
+        closed_at = (values["won_time"] if stage == "won" else values["lost_time"]) or close
     stored = {
         "customer_id": customer_id,
         "title": title,
@@ -341,8 +423,9 @@ def _build_deal(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "stage": stage,
         "expected_close": v.day(close),
         "owner_user_id": values["owner"],
-        "closed_at": close if stage in ("won", "lost") and close else None,
+        "closed_at": closed_at,
         "external_ref": ref,
+        "created_at": values["created"],
     }
     return Record(row, stored, {"ref": ref, "title": (customer_id, normalize_name(title))})
 
@@ -367,6 +450,7 @@ DEALS = Kind(
             aliases("title, deal name, deal title, opportunity name, name, deal, opportunity"),
             v.deal_title,
             _INVALID_NAME,
+            essential=True,
         ),
         *_company("deal organization, deal organization name", "deal organization id"),
         Field(
@@ -378,16 +462,17 @@ DEALS = Kind(
         ),
         Field("amount", aliases("amount, value, deal value, deal amount, opportunity amount")),
         Field("amount_minor", aliases("amount minor")),
-        Field(
-            "stage",
-            aliases("stage, deal stage, stage name, pipeline stage, deal stage name"),
-            v.stage_key,
-        ),
+        Field("stage", aliases("stage, deal stage, stage name, pipeline stage, deal stage name")),
+        Field("status", aliases("status, deal status, state")),
+        Field("is_won", aliases("is won, won")),
+        Field("is_closed", aliases("is closed, closed")),
+        _date("won_time", "won time, won date, date won"),
+        _date("lost_time", "lost time, lost date, date lost"),
+        _created(),
         Field(
             "close_date",
             aliases(
-                "close date, expected close date, closedate, expected close, deal expected close date, "
-                "deal close date, won time"
+                "close date, expected close date, closedate, expected close, deal expected close date, deal close date"
             ),
             v.close_date,
             "invalid date",
@@ -401,7 +486,7 @@ DEALS = Kind(
     build=_build_deal,
     match=_match_deal,
     unique=(_REF, Unique("title", "duplicate in file", lambda r, line: f"same deal as line {line}", ("ref",))),
-    updatable=("title", "amount_minor", "currency", "stage", "expected_close"),
+    updatable=("title", "amount_minor", "currency", "stage", "expected_close", "closed_at", "owner_user_id"),
     remember=("customer_id",),
     history=History("stage", DealStageChange, _stage_change),
 )
@@ -433,7 +518,7 @@ def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         contact_id = contacts.by["email"].get(contact_email)
     deal_id = deals.by["ref"].get(deal_ref) if deal_ref else None
     company_ref, company = values.get("company_id", ""), values.get("company", "")
-    customer_id = ctx.existing.company(company_ref, company, contact_email or None)
+    customer_id = ctx.find_company(company_ref, company, contact_email or None)
     if customer_id is None and contact_id is not None:
         customer_id = contacts.values.get(contact_id, {}).get("customer_id")
     if customer_id is None and deal_id is not None:
@@ -488,6 +573,7 @@ ACTIVITIES = Kind(
             v.parse_datetime,
             "invalid date",
             bind=lambda c: {"tz": c.tz, "dayfirst": c.options.dayfirst},
+            essential=True,
         ),
         Field(
             "type",
@@ -521,6 +607,7 @@ ACTIVITIES = Kind(
     match=lambda rec, index: index.find("key", rec.keys["key"]),
     unique=(Unique("key", "duplicate in file", _earlier_activity),),
     returning=False,
+    custom_fields=False,
 )
 
 KINDS: dict[str, Kind] = {k.name: k for k in (CUSTOMERS, CONTACTS, DEALS, ACTIVITIES)}  # the order of import

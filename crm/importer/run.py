@@ -22,11 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
 from crm.importer import existing
+from crm.importer import values as v
+from crm.importer.custom import ColumnStats
 from crm.importer.kinds import KINDS, Context, Kind, Record, Reject, clean_values
+from crm.importer.owners import Owners
 from crm.importer.reader import Broken, ImportFileError, Row
 from crm.importer.rejects import Rejects, sweep, target_paths
-from crm.importer.report import FileReport, ImportOptions, ImportReport, Progress
+from crm.importer.report import CustomOffer, FileReport, ImportOptions, ImportReport, Progress
 from crm.importer.sources import ByteCount, SourceFile, open_source, read_rows
+from crm.importer.vendors import VENDORS
 from crm.lookup import bump_search_version
 from crm.models import Customer, utcnow
 from crm.states import AuditAction
@@ -67,6 +71,9 @@ class _File:
             source.path, kind.name, source.encoding, source.encoding_given, source.delimiter, ignored=source.ignored
         )
         self.report.columns = {f: ", ".join(source.header[i] for i in idx) for f, idx in source.columns.items()}
+        self.report.kind_reason, self.report.vendor = source.kind_reason, source.vendor
+        self.report.vendor_reason, self.report.skipped = source.vendor_reason, source.skipped
+        self.custom = [(c, ColumnStats(c.label)) for c in source.custom]
         self.rejects = Rejects(target, source.header, enabled=not dry_run)
         # (key, category, message, unless, {value: first line}) per unique key
         self.unique: list[tuple[str, str, Callable[[Record, int], str], tuple[str, ...], dict[Hashable, int]]] = [
@@ -78,6 +85,27 @@ class _File:
     def refuse(self, line: int, category: str, message: str, values: list[str] | None) -> None:
         self.report.problem(line, category, message)
         self.rejects.add(line, message, values)
+
+    def custom_values(self, values: list[str]) -> list[tuple[int, str]] | None:
+        """The row's values of the columns offered as custom fields (fed to their statistics)."""
+        found = []
+        for i, (column, stats) in enumerate(self.custom):
+            text = values[column.index].strip()
+            if text:
+                stats.add(text)
+                found.append((i, text))
+        return found or None
+
+    def with_extras(self, summary: str, extras: list[tuple[int, str]]) -> str:
+        """Activities have no custom fields: their other columns are kept in the summary."""
+        lines = [f"{self.custom[i][0].label}: {text}" for i, text in extras]
+        return "\n".join([summary, "", *lines])[: v.MAX_SUMMARY]
+
+    def warn(self, line: int, dropped: list[tuple[str, str, str]], values: list[str]) -> None:
+        """Values dropped from a row that is imported: in the report, and in the rejects file to fix."""
+        for _, category, message in dropped:
+            self.report.warning(line, category, message)
+        self.rejects.add(line, " ".join(m for _, _, m in dropped), values)
 
     def refuse_record(self, rec: Record, category: str, message: str) -> None:
         rec.rejected = True
@@ -121,6 +149,7 @@ class _Run:
         self.now = now
         self.ex = existing.load(session, ws)
         self.ctx = Context(options, ZoneInfo(options.timezone), self.ex)
+        self.ctx.owners = Owners(options.owners, options.owner_lookup)
         self.fake_id = 0  # dry run: ids of rows that would be created
         self.touched_customers: set[int] = set()
         self.jobs: list[_File] = []
@@ -153,6 +182,9 @@ class _Run:
         job = _File(kind, source, target, self.o.dry_run)
         self.jobs.append(job)
         self.ctx.notes = job.report.notes
+        self.ctx.owner_counts, self.ctx.stage_counts = job.report.owners, job.report.stages
+        self.ctx.vendor = next((v for v in VENDORS if v.label == source.vendor), None)
+        self.ctx.labels = {f: ", ".join(source.header[i].strip() for i in idx) for f, idx in source.columns.items()}
         started = time.perf_counter()
         pending: list[Record] = []
         counter: list[ByteCount] = []
@@ -175,6 +207,9 @@ class _Run:
         self.bulk_update(kind.model, job.updates)
         if kind.history is not None:
             self.insert(kind.history.model, job.history, returning=False)
+        job.report.custom = [
+            CustomOffer(c.header, c.label, *stats.infer(), values=stats.values) for c, stats in job.custom
+        ]
         job.report.seconds = time.perf_counter() - started
         self.report.files.append(job.report)
         return job
@@ -187,6 +222,9 @@ class _Run:
 
     def _record(self, job: _File, row: Row) -> Record | None:
         """The row as a record, or None when it is refused (and reported)."""
+        dropped = self.ctx.dropped
+        if dropped:
+            dropped.clear()
         try:
             rec = job.kind.build(clean_values(job.kind, row, self.ctx), row, self.ctx)
         except Reject as err:
@@ -198,6 +236,12 @@ class _Run:
         if repeated is not None:
             job.refuse(row.line, *repeated, row.values)
             return None
+        if dropped:
+            job.warn(row.line, dropped, row.values)
+        if job.custom:
+            rec.custom = job.custom_values(row.values)
+            if rec.custom and not job.kind.custom_fields and "summary" in rec.row:
+                rec.row["summary"] = job.with_extras(rec.row["summary"], rec.custom)
         if job.kind.screen is None:
             rec.values = None  # only a screen refuses rows after this: free the cells early
         return rec
@@ -234,7 +278,8 @@ class _Run:
         for rec in records:
             row = rec.row
             row["workspace_id"] = self.ws
-            row["created_at"] = self.now
+            if row.get("created_at") is None:  # the old CRM's date of creation, else now
+                row["created_at"] = self.now
             row.setdefault("created_by", self.o.actor)
             rows.append(row)
         ids = self.insert(kind.model, rows, returning=kind.returning) or [0] * len(rows)

@@ -172,5 +172,9 @@ def close_date(text: str, *, tz: ZoneInfo, dayfirst: bool) -> datetime | None:
         raise InvalidInput(f"close date {err.message}") from None
 
 
+def optional_datetime(text: str, *, tz: ZoneInfo, dayfirst: bool) -> datetime | None:
+    return parse_datetime(text, tz=tz, dayfirst=dayfirst) if text else None
+
+
 def day(moment: datetime | None) -> date | None:
     return moment.date() if moment else None

@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm.activity_types import parse_activity_types
+from crm.fields.phones import DEFAULT_REGION, clean_region_code
+from crm.lifecycle import parse_lifecycle_stages
 from crm.pipeline_stages import parse_pipeline_stages
 from crm.slack_ids import is_user_id
 
@@ -45,6 +47,8 @@ class Settings:
     log_level: str = "INFO"
     activity_types: str | None = None
     deal_stages: str | None = None
+    lifecycle_stages: str | None = None
+    phone_region: str = "US"
     stale_days: int = 14
     managers: frozenset[str] = frozenset()
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -211,6 +215,20 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
             "order, ending with won and lost, such as lead:Lead:🌱,demo:Demo:🖥️,won:Won:🏆,lost:Lost:🪦."
         ) from None
 
+    lifecycle_stages = _clean(env, "CRM_LIFECYCLE_STAGES")
+    try:
+        parse_lifecycle_stages(lifecycle_stages)
+    except ValueError as err:
+        raise ConfigError(
+            f"CRM_LIFECYCLE_STAGES is malformed: {err}. Write comma-separated key:Label:emoji entries in order, "
+            "such as lead:Lead:🌱,prospect:Prospect:🔭,customer:Customer:🤝,former_customer:Former customer:👋."
+        ) from None
+
+    try:
+        phone_region = clean_region_code(_clean(env, "CRM_PHONE_REGION") or DEFAULT_REGION)
+    except ValueError as err:
+        raise ConfigError(f"CRM_PHONE_REGION is not a region: {err}.") from None
+
     log_level = (_clean(env, "CRM_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"CRM_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR; it is {log_level!r}.")
@@ -245,5 +263,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
         log_level=log_level,
         activity_types=activity_types,
         deal_stages=deal_stages,
+        lifecycle_stages=lifecycle_stages,
+        phone_region=phone_region,
         stale_days=_int(env, "CRM_STALE_DAYS", 14, 1, 365, "days without activity before an open deal counts as stale"),
     )

@@ -20,6 +20,7 @@ from commands.users import UserDirectory
 from crm.activity_types import types_for
 from crm.db import make_engine, make_session_factory
 from crm.insights import MentionRegistry
+from crm.lifecycle import lifecycle_for
 from crm.lookup import SearchRegistry
 from crm.models import utcnow
 from crm.pipeline_stages import stages_for
@@ -76,6 +77,8 @@ class Services:
         return WorkspaceConfig(
             types=types_for(s.activity_types),
             stages=stages_for(s.deal_stages),
+            lifecycle=lifecycle_for(s.lifecycle_stages),
+            phone_region=s.phone_region,
             stale_days=s.stale_days,
             managers=s.managers,
             default_timezone=s.default_timezone,

@@ -14,13 +14,41 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crm.models import Activity, AuditEntry, Contact, Customer, Deal, DigestSubscription, FollowUp
+from crm.models import Activity, AuditEntry, Contact, Customer, CustomField, Deal, DigestSubscription, FollowUp
 from crm.states import AuditAction
 
+ADDRESS_COLUMNS = ("street", "city", "region", "postal_code", "country")
+# The fuller record's columns (issue 14), in the order the card, history and export use.
+CUSTOMER_DETAILS = (
+    "phone",
+    *(f"billing_{c}" for c in ADDRESS_COLUMNS),
+    *(f"shipping_{c}" for c in ADDRESS_COLUMNS),
+    "industry",
+    "employees",
+    "annual_revenue_minor",
+    "annual_revenue_currency",
+    "description",
+    "lifecycle_stage",
+)
 # Model -> (entity type in the audit log, the fields kept before and after a change).
 AUDITED: dict[type, tuple[str, tuple[str, ...]]] = {
-    Customer: ("customer", ("name", "website", "domain", "owner_user_id", "deleted_at", "merged_into_id")),
-    Contact: ("contact", ("name", "email", "phone", "title", "customer_id", "deleted_at")),
+    Customer: (
+        "customer",
+        (
+            "name",
+            "website",
+            "domain",
+            "owner_user_id",
+            "deleted_at",
+            "merged_into_id",
+            *CUSTOMER_DETAILS,
+        ),
+    ),
+    Contact: (
+        "contact",
+        ("name", "email", "phone", "title", "customer_id", "deleted_at", "mobile_phone", *ADDRESS_COLUMNS),
+    ),
+    CustomField: ("custom_field", ("entity", "key", "label", "type", "options", "position", "retired_at")),
     Deal: (
         "deal",
         ("title", "amount_minor", "currency", "stage", "expected_close", "owner_user_id", "closed_at", "customer_id"),

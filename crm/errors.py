@@ -41,6 +41,18 @@ class InvalidInput(CRMError):
     """A value from the user could not be accepted; ``field`` names which one."""
 
 
+class InvalidFields(InvalidInput):
+    """Several values of one form were refused: ``errors`` maps each field to its sentence.
+
+    ``message`` and ``field`` are the first of them, so code that shows one error still can.
+    """
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        first_field, first_message = next(iter(errors.items()))
+        super().__init__(first_message, field=first_field or None)
+        self.errors = dict(errors)
+
+
 class DateParseError(InvalidInput):
     """A date or time phrase could not be read, or lies on the wrong side of now."""
 

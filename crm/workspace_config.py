@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 
+from crm import lifecycle
 from crm.activity_types import ActivityTypes
+from crm.fields.phones import DEFAULT_REGION
+from crm.lifecycle import LifecycleStages
 from crm.pipeline_stages import PipelineStages
 
 
@@ -21,6 +24,12 @@ class WorkspaceConfig:
     managers: frozenset[str] = frozenset()
     default_timezone: str = "UTC"
     workday_start: time = time(9, 0)
+    lifecycle: LifecycleStages = lifecycle.DEFAULT
+    phone_region: str = DEFAULT_REGION  # phones typed without +country are read as this region's
+
+    def lifecycle_label(self, key: str | None) -> str:
+        """ "🤝 Customer" for a lifecycle key; retired keys too; "" for none."""
+        return self.lifecycle.describe(key).display if key else ""
 
     def type_label(self, key: str) -> str:
         """ "📞 Call" for a type key; retired keys too."""

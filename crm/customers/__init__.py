@@ -4,6 +4,7 @@ Plain functions over a session factory, one transaction each; they raise ``crm.e
 
 - ``values``: what a form may hold (cleaning and checks, before anything reaches SQL);
 - ``records``: look-up, the duplicate guard, create and edit;
+- ``details``: the fuller record (phone, addresses, tags, lifecycle stage, custom fields ...);
 - ``contacts``: the people at a customer;
 - ``merge``: merging a duplicate into the one to keep (admins only);
 - ``card``: what the card and its history pages show;
@@ -20,6 +21,19 @@ from crm.customers.card import (
     last_touch,
 )
 from crm.customers.contacts import add_contact, delete_contact, get_contact, list_contacts, update_contact
+from crm.customers.details import (
+    MAX_DESCRIPTION,
+    CustomerForm,
+    Details,
+    DetailsInput,
+    change_lifecycle,
+    clean_details,
+    conversions,
+    lifecycle_history,
+    record_snapshot,
+    save_customer,
+    tags_of,
+)
 from crm.customers.merge import (
     AlreadyMerged,
     MergePreview,
@@ -40,6 +54,8 @@ from crm.customers.records import (
 from crm.customers.store import live_contact, live_customer
 from crm.customers.values import (
     MAX_NAME,
+    AddressInput,
+    Collected,
     ContactInput,
     ContactValues,
     clean_contact,
@@ -54,25 +70,34 @@ from crm.customers.values import (
 __all__ = [
     "CLOSED_STAGES",
     "DUPLICATE_MIN_SCORE",
+    "MAX_DESCRIPTION",
     "MAX_NAME",
+    "AddressInput",
     "AlreadyMerged",
+    "Collected",
     "ContactInput",
     "ContactValues",
     "CustomerCard",
+    "CustomerForm",
+    "Details",
+    "DetailsInput",
     "DuplicateCandidate",
     "HistoryPage",
     "LookupResult",
     "MergePreview",
     "activity_page",
     "add_contact",
+    "change_lifecycle",
     "check_can_merge",
     "clean_contact",
+    "clean_details",
     "clean_email",
     "clean_name",
     "clean_owner",
     "clean_phone",
     "clean_text",
     "clean_website",
+    "conversions",
     "create_customer",
     "customer_card",
     "customer_history",
@@ -82,11 +107,15 @@ __all__ = [
     "get_contact",
     "get_customer",
     "last_touch",
+    "lifecycle_history",
     "list_contacts",
     "live_contact",
     "live_customer",
     "merge_customers",
     "merge_preview",
+    "record_snapshot",
+    "save_customer",
+    "tags_of",
     "update_contact",
     "update_customer",
 ]

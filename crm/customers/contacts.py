@@ -17,6 +17,7 @@ from crm import audit
 from crm.customers.store import claim_once, insert_contact, live_contact, live_customer
 from crm.customers.values import ContactInput, ContactValues, clean_contact, recorded_id
 from crm.errors import DuplicateSuspected, InvalidInput
+from crm.fields import DEFAULT_REGION
 from crm.lookup import SearchRegistry, bump_search_version, touch_customer
 from crm.models import Contact, Customer, utcnow
 from crm.states import AuditAction
@@ -83,10 +84,11 @@ def add_contact(
     actor: str,
     force_name: bool = False,
     idempotency_key: str | None = None,
+    region: str = DEFAULT_REGION,
 ) -> Contact:
     """Add a contact. A used email is always refused; a repeated name needs ``force_name``."""
     actor = recorded_id(actor)
-    values = clean_contact(contact)
+    values = clean_contact(contact, region=region)
     with _changing_contacts(sf, registry, workspace_id) as session:
         customer = live_customer(session, workspace_id, customer_id)
         claim_once(session, workspace_id, "contact_add", idempotency_key, ALREADY_ADDED)
@@ -106,9 +108,10 @@ def update_contact(
     actor: str,
     force_name: bool = False,
     idempotency_key: str | None = None,
+    region: str = DEFAULT_REGION,
 ) -> Contact:
     actor = recorded_id(actor)
-    values = clean_contact(contact)
+    values = clean_contact(contact, region=region)
     with _changing_contacts(sf, registry, workspace_id) as session:
         existing = live_contact(session, workspace_id, contact_id)
         customer = live_customer(session, workspace_id, existing.customer_id)

@@ -24,6 +24,7 @@ from crm.customers.values import (
     recorded_id,
 )
 from crm.errors import DuplicateSuspected
+from crm.fields import DEFAULT_REGION
 from crm.lookup import SearchRegistry, bump_search_version, touch_customer
 from crm.models import Contact, Customer, CustomerAlias
 from crm.normalize import is_free_email_domain, normalize_name
@@ -172,6 +173,7 @@ def create_customer(
     force: bool = False,
     source: str = "slack",
     idempotency_key: str | None = None,
+    region: str = DEFAULT_REGION,
 ) -> Customer:
     """Create a customer (and optionally its first contact).
 
@@ -183,7 +185,7 @@ def create_customer(
     display, normalized = clean_name(name)
     site, domain = clean_website(website)
     owner = clean_owner(owner_user_id)
-    values = clean_contact(contact) if contact is not None and not contact.is_empty() else None
+    values = clean_contact(contact, region=region) if contact is not None and not contact.is_empty() else None
     emails = [values.email] if values and values.email else []
     index = registry.index(workspace_id)
     with sf.begin() as session:
@@ -244,20 +246,38 @@ def update_customer(
         customer = live_customer(session, workspace_id, customer_id)
         claim_once(session, workspace_id, "customer_edit", idempotency_key, ALREADY_SAVED)
         before = audit.snapshot(customer)
-        if normalized != customer.normalized_name or (domain and domain != customer.domain):
-            candidates = duplicate_candidates(
-                session, index, workspace_id, name=display, domain=domain, emails=[], exclude_id=customer.id
-            )
-            if candidates and not force:
-                raise DuplicateSuspected("Another customer already looks like this.", candidates)
-        old_name = customer.name
-        customer.name, customer.normalized_name = display, normalized
-        if normalize_name(old_name) != normalized:
-            add_alias(session, customer, old_name, AliasSource.RENAME, actor)
-        customer.website, customer.domain = site, domain
-        customer.owner_user_id = owner or customer.owner_user_id
+        apply_identity(session, index, customer, (display, normalized), (site, domain), owner, actor=actor, force=force)
         customer.updated_by = actor
         touch_customer(session, customer)
         audit.change(session, customer, AuditAction.UPDATE, actor=actor, before=before)
     registry.refresh(workspace_id)
     return customer
+
+
+def apply_identity(
+    session: Session,
+    index: CustomerIndex,
+    customer: Customer,
+    names: tuple[str, str],
+    site: tuple[str | None, str | None],
+    owner: str | None,
+    *,
+    actor: str,
+    force: bool,
+) -> None:
+    """Set a customer's name, website and owner inside the caller's transaction (whose search
+    version is bumped). A new name keeps the old one as an alias; a name or website another
+    customer has raises ``DuplicateSuspected`` unless ``force``."""
+    (display, normalized), (website, domain) = names, site
+    if normalized != customer.normalized_name or (domain and domain != customer.domain):
+        candidates = duplicate_candidates(
+            session, index, customer.workspace_id, name=display, domain=domain, emails=[], exclude_id=customer.id
+        )
+        if candidates and not force:
+            raise DuplicateSuspected("Another customer already looks like this.", candidates)
+    old_name = customer.name
+    customer.name, customer.normalized_name = display, normalized
+    if normalize_name(old_name) != normalized:
+        add_alias(session, customer, old_name, AliasSource.RENAME, actor)
+    customer.website, customer.domain = website, domain
+    customer.owner_user_id = owner or customer.owner_user_id

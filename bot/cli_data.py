@@ -31,6 +31,7 @@ from crm import dedupe, exporter, importer
 from crm.activity_types import types_for
 from crm.errors import CRMError, InvalidInput
 from crm.importer.owners import read_owner_mapping
+from crm.lifecycle import lifecycle_for
 from crm.models import Workspace
 from crm.pipeline_stages import stages_for
 
@@ -222,7 +223,7 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
             dayfirst=args.dayfirst,
             timezone=args.timezone,
             currency=args.currency.upper(),
-            phone_region=args.phone_region,
+            phone_region=(args.phone_region or services.settings.phone_region).upper(),
             actor=args.actor,
             batch_size=args.batch_size,
             min_score=args.min_score,
@@ -231,6 +232,7 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
             rejects_dir=args.rejects_dir,
             activity_types=types_for(services.settings.activity_types),
             deal_stages=stages_for(services.settings.deal_stages),
+            lifecycle_stages=lifecycle_for(services.settings.lifecycle_stages),
             owners=read_owner_mapping(args.owners) if args.owners else {},
             owner_lookup=_owner_lookup(services),
             create_fields=args.create_fields,

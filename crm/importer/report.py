@@ -9,6 +9,8 @@ from pathlib import Path
 
 from crm.activity_types import DEFAULT as DEFAULT_TYPES
 from crm.activity_types import ActivityTypes
+from crm.lifecycle import DEFAULT as DEFAULT_LIFECYCLE
+from crm.lifecycle import LifecycleStages
 from crm.pipeline_stages import DEFAULT as DEFAULT_STAGES
 from crm.pipeline_stages import PipelineStages
 
@@ -34,6 +36,7 @@ class ImportOptions:
     rejects_dir: Path | None = None  # where <name>.rejects.csv go (default: next to each file)
     activity_types: ActivityTypes = DEFAULT_TYPES
     deal_stages: PipelineStages = DEFAULT_STAGES
+    lifecycle_stages: LifecycleStages = DEFAULT_LIFECYCLE
     owners: dict[str, str] = field(default_factory=dict)  # --owners: old id, email or name (casefolded) -> U…
     owner_lookup: Callable[[str], str | None] | None = None  # email -> Slack user id (users.lookupByEmail)
     create_fields: bool = False  # create the offered custom fields and store their values

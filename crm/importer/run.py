@@ -24,6 +24,7 @@ from crm import audit
 from crm.importer import existing
 from crm.importer import values as v
 from crm.importer.custom import ColumnStats
+from crm.importer.custom_store import offer_label, store_custom_values
 from crm.importer.kinds import KINDS, Context, Kind, Record, Reject, clean_values
 from crm.importer.owners import Owners
 from crm.importer.reader import Broken, ImportFileError, Row
@@ -81,6 +82,8 @@ class _File:
         ]
         self.updates: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
+        self.children: dict[type, list[dict[str, Any]]] = {}
+        self.custom_rows: list[tuple[int, int, list[tuple[int, str]]]] = []  # (record id, line, values)
 
     def refuse(self, line: int, category: str, message: str, values: list[str] | None) -> None:
         self.report.problem(line, category, message)
@@ -207,12 +210,39 @@ class _Run:
         self.bulk_update(kind.model, job.updates)
         if kind.history is not None:
             self.insert(kind.history.model, job.history, returning=False)
-        job.report.custom = [
-            CustomOffer(c.header, c.label, *stats.infer(), values=stats.values) for c, stats in job.custom
-        ]
+        self._custom_fields(job)
         job.report.seconds = time.perf_counter() - started
         self.report.files.append(job.report)
         return job
+
+    def _custom_fields(self, job: _File) -> None:
+        """The columns no built-in field holds: offered as typed custom fields, created with ``create_fields``."""
+        kind = job.kind
+        offers = []
+        for column, stats in job.custom:
+            label = offer_label(kind.entity, column.label) if kind.custom_fields else column.label
+            offers.append((CustomOffer(column.header, label, *stats.infer(), values=stats.values), stats))
+        job.report.custom = [offer for offer, _ in offers]
+        used = [(offer, stats) for offer, stats in offers if stats.values]
+        if self.o.dry_run or not self.o.create_fields or not kind.custom_fields or not used:
+            return
+        keep = {id(stats): i for i, (_, stats) in enumerate(used)}
+        renumber = {i: keep[id(stats)] for i, (_, stats) in enumerate(job.custom) if id(stats) in keep}
+        rows = [(rid, line, [(renumber[c], t) for c, t in cells]) for rid, line, cells in job.custom_rows]
+        store_custom_values(
+            self.session,
+            self.ws,
+            kind.entity,
+            used,
+            rows,
+            actor=self.o.actor,
+            update_values=self.o.update,
+            currency=self.o.currency,
+            tz=self.ctx.tz,
+            dayfirst=self.o.dayfirst,
+            now=self.now,
+            warn=lambda line, message: job.report.warning(line, "invalid custom value", message),
+        )
 
     def _tick(self, job: _File, counter: list[ByteCount], done: bool = False) -> None:
         if self.progress is not None:
@@ -293,10 +323,19 @@ class _Run:
                 index.values[new_id] = {c: rec.row[c] for c in kind.remember}
             if kind.touches is not None:
                 self.touched_customers.add(new_id if kind.touches == "id" else rec.row[kind.touches])
-            if kind.history is not None:
+            if kind.history is not None and rec.row[kind.history.column] is not None:
                 history.append(self._history(kind, new_id, None, rec.row[kind.history.column]))
+            if kind.children is not None:
+                for model, child in kind.children(rec, new_id):
+                    child.update(workspace_id=self.ws, created_at=self.now, created_by=self.o.actor)
+                    job.children.setdefault(model, []).append(child)
+            if rec.custom:
+                job.custom_rows.append((new_id, rec.line, rec.custom))
         if kind.history is not None:
             self.insert(kind.history.model, history, returning=False)
+        for model, children in job.children.items():
+            self.insert(model, children, returning=False)
+        job.children.clear()
         job.report.inserted += len(records)
 
     def _history(self, kind: Kind, row_id: int, before: Any, after: Any) -> dict[str, Any]:
@@ -315,6 +354,8 @@ class _Run:
         ref = rec.keys.get("ref")
         if ref is not None:
             index.by["ref"].setdefault(ref, row_id)
+        if rec.custom:
+            job.custom_rows.append((row_id, rec.line, rec.custom))
         if not self.o.update and not (ref and kind.backfill_ref):  # the common re-run: nothing to compare
             fr.unchanged += 1
             return

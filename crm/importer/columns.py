@@ -105,7 +105,7 @@ def detect_vendor(header: list[str]) -> tuple[Vendor | None, str]:
 # Fields that say a file holds this kind of record (whichever table named the column).
 SIGNALS: dict[str, frozenset[str]] = {
     "deals": frozenset({"stage", "amount", "close_date", "status", "is_won", "is_closed", "won_time", "lost_time"}),
-    "activities": frozenset({"type", "summary", "date", "contact_email"}),
+    "activities": frozenset({"type", "summary", "date"}),
     "contacts": frozenset({"first_name", "last_name", "title", "mobile_phone"}),
     "customers": frozenset(
         {"website", "industry", "employees", "annual_revenue", "lifecycle_stage", "billing_city", "billing_country"}
@@ -146,7 +146,8 @@ def choose_kind(path: Path, header: list[str], mapping: dict[str, str], vendor: 
         return "customers", "its columns name no person, deal or activity, so it is read as a list of companies"
     kind = max(_ORDER, key=lambda k: (scores[k], -_ORDER.index(k)))
     shown = ", ".join(evidence[kind][:4]) + (" …" if len(evidence[kind]) > 4 else "")
-    return kind, f"its columns {shown} are a {KINDS[kind].entity}'s"
+    entity = KINDS[kind].entity
+    return kind, f"its columns {shown} are {'an' if entity[0] in 'aeiou' else 'a'} {entity}'s"
 
 
 # -- the columns -----------------------------------------------------------------------------

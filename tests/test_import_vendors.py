@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace as replace_options
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -837,3 +838,40 @@ def test_users_lookup_by_email_refusals(standin):
     standin.fail_next("users.lookupByEmail", error="missing_scope")
     with pytest.raises(InvalidInput, match=r"users:read\.email"):
         lookup("rep@example.com")
+
+
+def test_a_rerun_with_update_brings_changed_fields_in(services, ws, tmp_path):
+    options = ImportOptions(create_fields=True, phone_region="US")
+    run_import(services.session_factory, ws, salesforce_files(tmp_path), options)
+    changed = [row[:] for row in SF_ACCOUNTS]
+    changed[1][16] = "+1 512 757 6111"  # PHONE
+    changed[1][19] = "https://edge.example"  # WEBSITE
+    changed[1][18] = "CD451797"  # ACCOUNTNUMBER, a custom field now
+    opportunities = [row[:] for row in SF_OPPORTUNITIES]
+    opportunities[2][4] = "Closed Won"  # STAGENAME
+    opportunities[2][9], opportunities[2][10] = "true", "true"
+    write(tmp_path / "Account.csv", changed, encoding="utf-8-sig")
+    write(tmp_path / "extract.csv", opportunities)
+    files = [(tmp_path / "Account.csv", None), (tmp_path / "extract.csv", None)]
+    plain = run_import(services.session_factory, ws, files, options)
+    assert [f.updated for f in plain.files] == [0, 0]  # without --update nothing changes
+    report = run_import(services.session_factory, ws, files, replace_options(options, update=True))
+    assert [(f.inserted, f.updated) for f in report.files] == [(0, 1), (0, 1)]
+    edge = by_ref(services, Customer)["0015g00000ABCDEAA1"]
+    assert (edge.phone, edge.website, edge.domain) == ("+15127576111", "https://edge.example", "edge.example")
+    deal = by_ref(services, Deal)["0065g00000OPP0002"]
+    assert deal.stage == "won" and deal.closed_at is not None
+    with services.session_factory() as s:
+        number = next(d for d in fields_in(s, ws, "customer") if d.label == "Account Number")
+        value = s.scalar(
+            select(CustomFieldValue.value_text).where(
+                CustomFieldValue.field_id == number.id, CustomFieldValue.record_id == edge.id
+            )
+        )
+        moves = s.execute(
+            select(DealStageChange.from_stage, DealStageChange.to_stage).where(DealStageChange.deal_id == deal.id)
+        ).all()
+    assert value == "CD451797"
+    assert sorted(moves, key=str) == sorted([(None, "qualified"), ("qualified", "won")], key=str)
+    again = run_import(services.session_factory, ws, files, replace_options(options, update=True))
+    assert [f.updated for f in again.files] == [0, 0]  # idempotent

@@ -9,6 +9,7 @@ values of rows that ``--update`` may change. Loaded once per import with a few p
 from __future__ import annotations
 
 from collections.abc import Hashable
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
@@ -217,7 +218,7 @@ def _load_deals(session: Session, ws: int, index: Index) -> None:
             "currency": currency,
             "stage": stage,
             "expected_close": close,
-            "closed_at": closed,
+            "closed_at": closed.replace(tzinfo=UTC) if closed is not None and closed.tzinfo is None else closed,
             "owner_user_id": owner,
             "customer_id": customer_id,
         }

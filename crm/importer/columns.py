@@ -43,6 +43,7 @@ class CustomColumn:
     index: int
     header: str
     label: str  # the custom field's label
+    person: bool = False  # an owner column of a kind without an owner: a person field (a Slack user)
 
 
 # -- look-ups ----------------------------------------------------------------------------------
@@ -104,7 +105,9 @@ def detect_vendor(header: list[str]) -> tuple[Vendor | None, str]:
 # -- the kind --------------------------------------------------------------------------------
 # Fields that say a file holds this kind of record (whichever table named the column).
 SIGNALS: dict[str, frozenset[str]] = {
-    "deals": frozenset({"stage", "amount", "close_date", "status", "is_won", "is_closed", "won_time", "lost_time"}),
+    "deals": frozenset(
+        {"title", "stage", "amount", "close_date", "status", "is_won", "is_closed", "won_time", "lost_time"}
+    ),
     "activities": frozenset({"type", "summary", "date"}),
     "contacts": frozenset({"first_name", "last_name", "title", "mobile_phone"}),
     "customers": frozenset(
@@ -128,7 +131,7 @@ def choose_kind(path: Path, header: list[str], mapping: dict[str, str], vendor: 
         tables = lookup(kind, vendor)
         for raw, key in zip(header, keys, strict=True):
             target = target_of(key, tables, mapping)
-            if target in signals and not (kind == "deals" and target == "title" and key == "name"):
+            if target in signals and not (kind == "deals" and target == "title" and key in ("name", "title")):
                 evidence[kind].append(raw.strip())
     contact_tables = lookup("contacts", vendor)
     targets = [target_of(k, contact_tables, mapping) for k in keys]
@@ -136,6 +139,8 @@ def choose_kind(path: Path, header: list[str], mapping: dict[str, str], vendor: 
     has_person = any(t in ("first_name", "last_name") for t in targets) or (
         has_company and "name" in targets  # a name besides the company's: the person's
     )
+    if has_company and not has_person:  # the only name is a company's: a list of companies
+        evidence["customers"].append(next(h.strip() for h, t in zip(header, targets, strict=True) if t == "company"))
     if has_person:
         people = [h.strip() for h, t in zip(header, targets, strict=True) if t in ("name", "first_name", "last_name")]
         evidence["contacts"] += [h for h in people if h not in evidence["contacts"]]
@@ -175,7 +180,7 @@ def map_columns(
             skipped.append((name, "a system column of the old CRM"))
         else:
             label = target[len(CUSTOM) :] if target and target.startswith(CUSTOM) else name
-            custom.append(CustomColumn(i, name, label[:80]))
+            custom.append(CustomColumn(i, name, label[:80], person=target == "owner"))
     # Explicit --map targets come first, whatever the column order.
     for idx in columns.values():
         idx.sort(key=lambda i: header_key(header[i]) not in mapping)

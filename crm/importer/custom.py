@@ -34,12 +34,17 @@ from crm.importer.values import parse_datetime
 MAX_OPTIONS = 50
 MAX_OPTION_LENGTH = 60
 _YES_NO = frozenset({"yes", "no", "true", "false", "y", "n"})
-_NUMBER = re.compile(r"[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?%?")
+_NUMBER = re.compile(r"[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 _URL = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
 _MONEY_WORDS = re.compile(r"revenue|amount|price|value|cost|budget|arr\b|mrr\b", re.IGNORECASE)
 _UTC = ZoneInfo("UTC")
-_WHAT = (("yes/no", "yes/no"), ("date", "dates"), ("email", "email addresses"), ("URL", "web addresses"))
+_WHAT = (
+    ("yes/no", "yes or no", "yes or no"),
+    ("date", "dates", "a date"),
+    ("email", "email addresses", "an email address"),
+    ("URL", "web addresses", "a web address"),
+)
 
 
 def _is_date(text: str) -> bool:
@@ -61,6 +66,7 @@ class ColumnStats:
     options: set[str] = field(default_factory=set)  # the parts of ;-separated lists
     lists: int = 0  # values with a ";"
     fails: set[str] = field(default_factory=set)  # the types some value did not fit
+    person: bool = False  # values are Slack user ids of the old CRM's owners (see crm.importer.owners)
 
     def add(self, text: str) -> None:
         self.values += 1
@@ -93,16 +99,18 @@ class ColumnStats:
     def infer(self) -> tuple[str, str]:
         """(type, why) from every value seen."""
         n = self.values
+        if self.person:
+            return "person", f"the old CRM's owners, {n:,} mapped to Slack users"
         if not n:
             return "text", "the column is empty"
-        every = f"all {n:,} values" if n > 1 else "its one value"
-        for kind, what in _WHAT:
+        for kind, plural, one in _WHAT:
             if kind not in self.fails:
-                return kind, f"{every} are {what}"
+                return kind, f"all {n:,} values are {plural}" if n > 1 else f"its one value is {one}"
         if "number" not in self.fails:
+            every = f"all {n:,} values are numbers" if n > 1 else "its one value is a number"
             if _MONEY_WORDS.search(self.header):
-                return "money", f"{every} are numbers, and “{self.header}” names money"
-            return "number", f"{every} are numbers"
+                return "money", f"{every}, and “{self.header}” names money"
+            return "number", every
         if not self.too_many and self.lists and len(self.options) > 1:
             return "several-of-a-list", f"values are ;-separated lists of {len(self.options)} options"
         if not self.too_many and len(self.options) > 1 and n >= 2 * len(self.options):

@@ -39,6 +39,7 @@ TYPES = {
     "several-of-a-list": FieldType.SEVERAL_OF,
     "URL": FieldType.URL,
     "email": FieldType.EMAIL,
+    "person": FieldType.PERSON,
 }
 _HAS_CURRENCY = re.compile(r"[A-Za-z]{3}")
 Warn = Callable[[int, str], None]  # (line, message)

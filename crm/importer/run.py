@@ -74,7 +74,7 @@ class _File:
         self.report.columns = {f: ", ".join(source.header[i] for i in idx) for f, idx in source.columns.items()}
         self.report.kind_reason, self.report.vendor = source.kind_reason, source.vendor
         self.report.vendor_reason, self.report.skipped = source.vendor_reason, source.skipped
-        self.custom = [(c, ColumnStats(c.label)) for c in source.custom]
+        self.custom = [(c, ColumnStats(c.label, person=c.person)) for c in source.custom]
         self.rejects = Rejects(target, source.header, enabled=not dry_run)
         # (key, category, message, unless, {value: first line}) per unique key
         self.unique: list[tuple[str, str, Callable[[Record, int], str], tuple[str, ...], dict[Hashable, int]]] = [
@@ -89,11 +89,14 @@ class _File:
         self.report.problem(line, category, message)
         self.rejects.add(line, message, values)
 
-    def custom_values(self, values: list[str]) -> list[tuple[int, str]] | None:
-        """The row's values of the columns offered as custom fields (fed to their statistics)."""
+    def custom_values(self, values: list[str], ctx: Context) -> list[tuple[int, str]] | None:
+        """The row's values of the columns offered as custom fields (fed to their statistics);
+        an owner column's old users as Slack user ids (unmapped ones counted, and left out)."""
         found = []
         for i, (column, stats) in enumerate(self.custom):
             text = values[column.index].strip()
+            if text and column.person:
+                text = ctx.owners.resolve(text, ctx.owner_counts) or ""
             if text:
                 stats.add(text)
                 found.append((i, text))
@@ -269,7 +272,7 @@ class _Run:
         if dropped:
             job.warn(row.line, dropped, row.values)
         if job.custom:
-            rec.custom = job.custom_values(row.values)
+            rec.custom = job.custom_values(row.values, self.ctx)
             if rec.custom and not job.kind.custom_fields and "summary" in rec.row:
                 rec.row["summary"] = job.with_extras(rec.row["summary"], rec.custom)
         if job.kind.screen is None:

@@ -21,7 +21,18 @@ from bot.config import Settings
 from bot.guard import came_from_slack, keep_acks, quiet_bolt_logs
 from bot.pool import TrackedExecutor
 from bot.services import Services
-from commands import activities, customers, deals, digests, duplicates, followups, pickers, request, whos_talked
+from commands import (
+    activities,
+    customers,
+    deals,
+    digests,
+    duplicates,
+    fields,
+    followups,
+    pickers,
+    request,
+    whos_talked,
+)
 from commands import router as router_module
 from commands.router import CommandRouter
 
@@ -39,6 +50,7 @@ FEATURES = (
     duplicates,
     deals,
     digests,
+    fields,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
+from crm import custom_fields as cf
 from crm.customers import clean_text, live_customer
 from crm.customers.store import claim_once
 from crm.errors import InvalidInput, NotFound
@@ -24,7 +27,7 @@ from crm.models import Customer, Deal, DealStageChange
 from crm.money import exponent, format_money, to_minor
 from crm.pipeline_stages import CLOSED_KEYS, PipelineStages
 from crm.slack_ids import is_user_id
-from crm.states import AuditAction
+from crm.states import AuditAction, FieldEntity
 
 MAX_TITLE = 255  # deals.title
 ALREADY_SAVED = "This deal was already saved."
@@ -144,6 +147,7 @@ class DealInput:
     stage: str | None = None
     expected_close: date | None = None
     owner_user_id: str | None = None
+    custom: dict[str, Any] = dataclass_field(default_factory=dict)  # custom field key -> typed value
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,8 @@ def create_deal(
     values = _clean(form, stages)
     with sf.begin() as session:
         customer = live_customer(session, workspace_id, customer_id)
+        defs = cf.definitions.fields_in(session, workspace_id, FieldEntity.DEAL, include_retired=True)
+        custom = cf.clean_values(defs, form.custom)
         claim_once(session, workspace_id, "deal", idempotency_key, ALREADY_SAVED)
         deal = Deal(
             workspace_id=workspace_id,
@@ -214,8 +220,15 @@ def create_deal(
         session.add(deal)
         session.flush()
         _record_stage(session, deal, None, actor, now)
-        audit.change(session, deal, AuditAction.CREATE, actor=actor)
+        cf.save_values(session, workspace_id, FieldEntity.DEAL, deal.id, custom, actor=actor)
+        extra = {"custom": _custom_of(session, deal, defs)} if custom else None
+        audit.change(session, deal, AuditAction.CREATE, actor=actor, extra=extra)
         return deal
+
+
+def _custom_of(session: Session, deal: Deal, defs: list[cf.FieldDef]) -> dict[str, Any]:
+    values = cf.load_values(session, deal.workspace_id, FieldEntity.DEAL, [deal.id])[deal.id]
+    return cf.values_by_key(defs, values)
 
 
 def _live_deal(session: Session, workspace_id: int, deal_id: int, *, lock: bool = False) -> Deal:
@@ -261,11 +274,16 @@ def update_deal(
     with sf.begin() as session:
         deal = _live_deal(session, workspace_id, deal_id, lock=True)
         values = _clean(form, stages, current_stage=deal.stage)
+        defs = cf.definitions.fields_in(session, workspace_id, FieldEntity.DEAL, include_retired=True)
+        custom = cf.clean_values(defs, form.custom)
         claim_once(session, workspace_id, "deal-edit", idempotency_key, ALREADY_SAVED)
         before = audit.snapshot(deal)
+        custom_before = _custom_of(session, deal, defs)
         old_stage = deal.stage
         _apply(deal, values, actor, now)
-        if audit.snapshot(deal) == before:
+        cf.save_values(session, workspace_id, FieldEntity.DEAL, deal.id, custom, actor=actor)
+        custom_after = _custom_of(session, deal, defs)
+        if audit.snapshot(deal) == before and custom_after == custom_before:
             return deal
         deal.updated_by = actor
         deal.updated_at = now
@@ -276,7 +294,8 @@ def update_deal(
             deal,
             AuditAction.STAGE if deal.stage != old_stage else AuditAction.UPDATE,
             actor=actor,
-            before=before,
+            before={**before, "custom": custom_before},
+            extra={"custom": custom_after},
         )
         return deal
 

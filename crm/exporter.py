@@ -34,6 +34,7 @@ from sqlalchemy import Date, DateTime, Table, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
+from crm import custom_fields as cf
 from crm.errors import CRMError
 from crm.importer import allocate_ids
 from crm.lookup import bump_search_version
@@ -43,6 +44,10 @@ from crm.models import (
     Contact,
     Customer,
     CustomerAlias,
+    CustomerLifecycleChange,
+    CustomerTag,
+    CustomField,
+    CustomFieldValue,
     Deal,
     DealStageChange,
     DigestSubscription,
@@ -51,6 +56,7 @@ from crm.models import (
     Workspace,
     utcnow,
 )
+from crm.states import FieldEntity
 
 FORMAT = "crm-export"
 VERSION = 1
@@ -59,14 +65,23 @@ MANIFEST = "manifest.json"
 TABLES: tuple[tuple[str, Any], ...] = (
     ("customers", Customer),
     ("customer_aliases", CustomerAlias),
+    ("customer_tags", CustomerTag),
+    ("customer_lifecycle_changes", CustomerLifecycleChange),
     ("contacts", Contact),
     ("deals", Deal),
     ("deal_stage_changes", DealStageChange),
     ("activities", Activity),
     ("follow_ups", FollowUp),
     ("digest_subscriptions", DigestSubscription),
+    ("custom_fields", CustomField),
+    ("custom_field_values", CustomFieldValue),
     ("audit_log", AuditEntry),
 )
+# Tables whose CSV also has one column per custom field (by label) after its own columns; the
+# customers' CSV has their tags too. The JSON Lines keep only the table's own columns: the
+# values are exact in custom_field_values.jsonl and customer_tags.jsonl.
+CUSTOM_ENTITIES = {"customers": FieldEntity.CUSTOMER, "contacts": FieldEntity.CONTACT, "deals": FieldEntity.DEAL}
+TAGS_COLUMN = "tags"
 SKIPPED_COLUMNS = ("workspace_id",)  # implied by the export
 # audit_log.entity_type -> the table its entity_id points into
 AUDIT_ENTITIES = {
@@ -76,6 +91,7 @@ AUDIT_ENTITIES = {
     "activity": "activities",
     "follow_up": "follow_ups",
     "digest_subscription": "digest_subscriptions",
+    "custom_field": "custom_fields",
 }
 # ids inside audit snapshots
 SNAPSHOT_REFS = {"customer_id": "customers", "contact_id": "contacts", "deal_id": "deals", "activity_id": "activities"}
@@ -118,6 +134,55 @@ def _columns(table: Table) -> list[str]:
 
 
 # -- export --------------------------------------------------------------------------------
+class _Extras:
+    """The CSV's extra columns for one table: custom fields by label (position order, retired
+    ones too, marked), and the customers' tags; looked up per batch of rows, never all at once."""
+
+    def __init__(self, session: Session, workspace_id: int, table: str, id_at: int) -> None:
+        self.session, self.workspace_id, self.id_at = session, workspace_id, id_at
+        self.entity = CUSTOM_ENTITIES.get(table)
+        self.tags = table == "customers"
+        self.defs = (
+            cf.definitions.fields_in(session, workspace_id, self.entity, include_retired=True) if self.entity else []
+        )
+        self.header = ([TAGS_COLUMN] if self.tags else []) + [
+            f"{d.label} (retired)" if d.retired else d.label for d in self.defs
+        ]
+        self._values: dict[int, dict[int, cf.StoredValue]] = {}
+        self._tags: dict[int, list[str]] = {}
+
+    def rows(self, result: Any) -> Iterator[Any]:
+        """The rows in order, with each batch's extras loaded before it is written."""
+        if not self.header:
+            yield from result
+            return
+        for chunk in result.partitions(BATCH):
+            ids = [row[self.id_at] for row in chunk]
+            if self.entity and self.defs:
+                self._values = cf.load_values(self.session, self.workspace_id, self.entity, ids)
+            if self.tags:
+                self._tags = {i: [] for i in ids}
+                for cid, tag in self.session.execute(
+                    select(CustomerTag.customer_id, CustomerTag.tag)
+                    .where(CustomerTag.customer_id.in_(ids))
+                    .order_by(CustomerTag.normalized)
+                ):
+                    self._tags[cid].append(tag)
+            yield from chunk
+
+    def cells(self, row: Any) -> list[Any]:
+        if not self.header:
+            return []
+        record_id = row[self.id_at]
+        values = self._values.get(record_id, {})
+        cells: list[Any] = ["; ".join(self._tags.get(record_id, []))] if self.tags else []
+        for d in self.defs:
+            value = values.get(d.id)
+            plain = value.plain(d) if value is not None else None
+            cells.append("; ".join(plain) if isinstance(plain, list) else plain)
+        return cells
+
+
 @dataclass
 class ExportReport:
     directory: Path
@@ -157,19 +222,20 @@ def export_workspace(
             count = 0
             try:
                 with (
-                    csv_tmp.open("w", encoding="utf-8-sig", newline="") as cf,
+                    csv_tmp.open("w", encoding="utf-8-sig", newline="") as csv_file,
                     jsonl_tmp.open("w", encoding="utf-8") as jf,
                 ):
-                    writer = csv.writer(cf)
-                    writer.writerow(columns)
+                    writer = csv.writer(csv_file)
+                    extras = _Extras(session, workspace_id, name, columns.index("id"))
+                    writer.writerow(columns + extras.header)
                     result = session.execute(
                         select(*(table.c[c] for c in columns))
                         .where(table.c.workspace_id == workspace_id)
                         .order_by(table.c.id)
                         .execution_options(yield_per=BATCH)
                     )
-                    for row in result:
-                        writer.writerow([_csv_cell(v) for v in row])
+                    for row in extras.rows(result):
+                        writer.writerow([_csv_cell(v) for v in row] + [_csv_cell(v) for v in extras.cells(row)])
                         jf.write(
                             json.dumps(
                                 {c: audit.jsonable(v) for c, v in zip(columns, row, strict=True)},
@@ -375,6 +441,12 @@ def _restore_table(
             row[column] = new_id
         if name == "audit_log":
             _translate_audit(row, ids)
+        if name == "custom_field_values":
+            entity_table = AUDIT_ENTITIES.get(str(row.get("entity")))
+            new_record = ids[entity_table].get(row["record_id"]) if entity_table else None
+            if new_record is None:
+                raise ExportError(f"{name}.jsonl line {n}: record {row.get('record_id')} points at no exported row.")
+            row["record_id"] = new_record
         batch.append(row)
         if needs_ids:
             old_ids.append(raw["id"])

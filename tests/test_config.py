@@ -37,8 +37,11 @@ def test_values_are_read_and_normalised():
             "PORT": "8080",
             "CRM_DEFAULT_TIMEZONE": "Europe/Berlin",
             "CRM_WORKDAY_START": "8:30",
+            "CRM_PHONE_REGION": "de",
+            "CRM_LIFECYCLE_STAGES": "lead:Lead:🌱,trial:Trial:🧪,customer:Customer:🤝",
         }
     )
+    assert s.phone_region == "DE" and s.lifecycle_stages.startswith("lead:")
     assert s.socket_mode
     assert s.slack_api_url == "http://127.0.0.1:9999/api/"
     assert s.database_url == "postgresql+psycopg://u@db:5432/crm"
@@ -60,6 +63,10 @@ def test_values_are_read_and_normalised():
         ({"CRM_DEFAULT_TIMEZONE": "Mars/Olympus"}, "CRM_DEFAULT_TIMEZONE"),
         ({"CRM_WORKDAY_START": "9am"}, "CRM_WORKDAY_START"),
         ({"CRM_NUDGE_INTERVAL": "0"}, "CRM_NUDGE_INTERVAL"),
+        ({"CRM_LIFECYCLE_STAGES": "lead,,customer"}, "CRM_LIFECYCLE_STAGES"),
+        ({"CRM_LIFECYCLE_STAGES": "Lead Stage!"}, "CRM_LIFECYCLE_STAGES"),
+        ({"CRM_PHONE_REGION": "USA"}, "CRM_PHONE_REGION"),
+        ({"CRM_PHONE_REGION": "XX"}, "CRM_PHONE_REGION"),
     ],
 )
 def test_malformed_settings_name_the_variable(env, names):

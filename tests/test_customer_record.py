@@ -366,3 +366,57 @@ def test_date_values_are_dates(services, ws):
     cf.set_values(sf, ws, "customer", c.id, {f.key: date(2027, 1, 31)}, actor=REP)
     with sf() as s:
         assert s.scalar(select(CustomFieldValue.value_date)) == date(2027, 1, 31)
+
+
+# -- export and restore ---------------------------------------------------------------------------
+def test_export_carries_the_record_custom_fields_by_label_and_restores_them(services, ws, tmp_path):
+    import csv
+
+    from crm.exporter import export_workspace, restore_workspace
+
+    sf = services.session_factory
+    c = new_customer(services, ws)
+    tier = cf.define_field(sf, ws, actor=ADMIN, entity="customer", label="Tier", type="one_of", options=["Gold"])
+    cf.define_field(sf, ws, actor=ADMIN, entity="customer", label="Regions", type="several_of", options=["EMEA", "US"])
+    cf.define_field(sf, ws, actor=ADMIN, entity="customer", label="Motto", type="text")
+    old = cf.define_field(sf, ws, actor=ADMIN, entity="customer", label="Legacy id", type="number")
+    save(
+        services,
+        ws,
+        c.id,
+        details=FULL,
+        lifecycle_stage="customer",
+        custom={"tier": "Gold", "regions": ["US", "EMEA"], "motto": "=HYPERLINK(1)", "legacy_id": "42"},
+    )
+    cf.retire_field(sf, ws, old.id, actor=ADMIN)
+    cf.rename_field(sf, ws, tier.id, actor=ADMIN, label="Support tier")
+    new_customer(services, ws, "Globex")  # no values: empty cells
+    export_workspace(sf, ws, tmp_path / "out")
+    with (tmp_path / "out" / "customers.csv").open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        rows = {r["name"]: r for r in reader}
+    assert header[-5:] == ["tags", "Support tier", "Regions", "Motto", "Legacy id (retired)"]
+    acme = rows["Acme Corporation"]
+    assert acme["Support tier"] == "Gold" and acme["Regions"] == "US; EMEA" and acme["Legacy id (retired)"] == "42"
+    assert acme["Motto"] == "'=HYPERLINK(1)"  # formula-free
+    assert acme["tags"] == "EMEA; Enterprise; Priority" and acme["billing_region"] == "US-CA"
+    assert acme["annual_revenue_minor"] == "1250000050" and acme["lifecycle_stage"] == "customer"
+    assert rows["Globex"]["Support tier"] == "" and rows["Globex"]["tags"] == ""
+
+    copy = services.workspace_id("T0COPY")
+    restore_workspace(sf, copy, tmp_path / "out")
+    with sf() as s:
+        restored = s.scalars(
+            select(Customer).where(Customer.workspace_id == copy, Customer.name == "Acme Corporation")
+        ).one()
+        assert restored.phone == "+14155550123" and restored.shipping_region == "DE-BY"
+        assert svc.record_snapshot(s, restored)["custom"] == {
+            "tier": "Gold",
+            "regions": ["US", "EMEA"],
+            "motto": "=HYPERLINK(1)",
+            "legacy_id": "42",
+        }
+        assert svc.tags_of(s, restored.id) == ["EMEA", "Enterprise", "Priority"]
+        history = s.scalars(select(CustomerLifecycleChange).where(CustomerLifecycleChange.workspace_id == copy)).all()
+        assert [(h.customer_id, h.to_stage) for h in history] == [(restored.id, "customer")]

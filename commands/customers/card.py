@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.customers import views
+from commands.customers import record, views
 from commands.request import Request
 from crm import customers as svc
 from crm.slack_ids import is_user_id
@@ -26,6 +26,8 @@ def card(req: Request, customer_id: int, *, shared: bool = False) -> tuple[svc.C
         deals=views.CARD_DEALS,
         activities=views.CARD_ACTIVITIES,
     )
+    name_of = _name_of(req) if shared else None
+    region = req.config.phone_region
     blocks = views.card_blocks(
         found,
         tz=req.tz,
@@ -33,6 +35,10 @@ def card(req: Request, customer_id: int, *, shared: bool = False) -> tuple[svc.C
         type_label=req.config.type_label,
         stage_label=req.config.stage_label,
         shared=shared,
-        name_of=_name_of(req) if shared else None,
+        name_of=name_of,
+        record=record.card_record_blocks(
+            found, stages=req.config.lifecycle, region=region, shared=shared, name_of=name_of
+        ),
+        contact_extras=lambda contact: record.contact_extras(contact, found, region, name_of),
     )
     return found, blocks

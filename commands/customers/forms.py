@@ -13,11 +13,13 @@ from typing import Any
 
 from commands.blockkit import esc, truncate
 from commands.common import as_id, input_value, meta_id
-from commands.customers import views
+from commands.custom_values import read_custom
+from commands.customers import record, views
 from commands.customers.card import card
 from commands.request import Errors, Request, Update, ViewAnswer
 from crm import customers as svc
-from crm.errors import Conflict, DuplicateSuspected, NotFound
+from crm.errors import Conflict, DuplicateSuspected, InvalidFields, NotFound
+from crm.fields import show_phone
 from crm.slack_ids import is_channel_id
 
 CONTACT_FIELDS = {
@@ -56,6 +58,12 @@ def _text(values: dict[str, Any], block_id: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _field_errors(err: InvalidFields, fields: dict[str | None, str]) -> Errors:
+    """Every refused field under its own input (block ids are the field names)."""
+    default = fields[None]
+    return Errors({fields.get(name) or (name if name else default): message for name, message in err.errors.items()})
+
+
 def _contact_form(values: dict[str, Any]) -> tuple[svc.ContactInput, bool]:
     """The contact fields of a submitted modal, and whether "save/create anyway" was ticked."""
     contact = svc.ContactInput(
@@ -63,6 +71,8 @@ def _contact_form(values: dict[str, Any]) -> tuple[svc.ContactInput, bool]:
         email=_text(values, views.B_CONTACT_EMAIL),
         phone=_text(values, views.B_CONTACT_PHONE),
         title=_text(values, views.B_CONTACT_TITLE),
+        mobile_phone=_text(values, record.B_MOBILE),
+        address=record.read_address(values, "contact_"),
     )
     ticked = input_value(values, views.B_FORCE, views.A_FORCE) or []
     return contact, isinstance(ticked, list) and views.FORCE_VALUE in ticked
@@ -123,7 +133,10 @@ def on_create_submit(req: Request) -> ViewAnswer:
             contact=contact,
             force=force,
             idempotency_key=_form_key(req),
+            region=req.config.phone_region,
         )
+    except InvalidFields as err:
+        return _field_errors(err, CUSTOMER_FIELDS)
     except DuplicateSuspected as dup:
         typed = {k: getattr(contact, k) or "" for k in ("name", "email", "phone", "title")}
         view = views.create_customer_view(
@@ -157,24 +170,45 @@ def on_use_existing(req: Request) -> None:
 
 # -- edit --------------------------------------------------------------------------------------
 def on_edit_open(req: Request) -> None:
-    customer = svc.get_customer(req.sf, req.workspace_id, req.value_id or 0)
-    req.open_view(views.edit_customer_view(customer, meta={"channel": req.channel_id}))
+    found = svc.record_form(req.sf, req.workspace_id, req.value_id or 0)
+    inputs = record.record_inputs(
+        found.customer,
+        found.tags,
+        found.fields,
+        found.values,
+        stages=req.config.lifecycle,
+        region=req.config.phone_region,
+    )
+    req.open_view(views.edit_customer_view(found.customer, meta={"channel": req.channel_id}, record=inputs))
 
 
 def on_edit_submit(req: Request) -> ViewAnswer:
     values, meta = req.values, req.metadata
+    customer_id = meta_id(meta, "customer")
+    fields = svc.record_form(req.sf, req.workspace_id, customer_id).fields
+    form = svc.CustomerForm(
+        name=_text(values, views.B_NAME),
+        website=_text(values, views.B_WEBSITE),
+        owner_user_id=_owner(values),
+        details=record.read_details(values),
+        lifecycle_stage=record.read_lifecycle(values),
+        custom=read_custom(values, fields),
+    )
     try:
-        customer = svc.update_customer(
+        customer = svc.save_customer(
             req.sf,
             req.services.search,
             req.workspace_id,
-            meta_id(meta, "customer"),
-            actor=req.user_id,
-            name=_text(values, views.B_NAME),
-            website=_text(values, views.B_WEBSITE),
-            owner_user_id=_owner(values),
+            customer_id,
+            form,
+            actor=req.actor,
+            stages=req.config.lifecycle,
+            phone_region=req.config.phone_region,
             idempotency_key=_form_key(req),
+            now=req.now,
         )
+    except InvalidFields as err:
+        return _field_errors(err, CUSTOMER_FIELDS)
     except DuplicateSuspected as dup:
         names = ", ".join(c.name for c in dup.candidates[:3])
         return Errors(
@@ -187,10 +221,28 @@ def on_edit_submit(req: Request) -> ViewAnswer:
     return None
 
 
+def on_lifecycle_set(req: Request) -> None:
+    """The card's lifecycle select: move the customer, then show the card again."""
+    raw_id, _, key = req.value.partition(":")
+    customer, _ = svc.change_lifecycle(
+        req.sf, req.workspace_id, as_id(raw_id) or 0, key, actor=req.actor, stages=req.config.lifecycle, now=req.now
+    )
+    found, blocks = card(req, customer.id)
+    req.reply(views.card_text(found), blocks, replace=True)
+
+
 # -- contacts ----------------------------------------------------------------------------------
+def _contact_view(req: Request, customer: Any, contact_id: int | None) -> dict[str, Any]:
+    contact, fields, values = svc.contact_form(req.sf, req.workspace_id, contact_id)
+    region = req.config.phone_region
+    extra = record.contact_inputs(contact, fields, values, region)
+    phone = show_phone(contact.phone, region=region) if contact is not None and contact.phone else None
+    return views.contact_view(customer, contact, meta={"channel": req.channel_id}, extra=extra, work_phone=phone)
+
+
 def on_contact_add_open(req: Request) -> None:
     customer = svc.get_customer(req.sf, req.workspace_id, req.value_id or 0)
-    req.open_view(views.contact_view(customer, None, meta={"channel": req.channel_id}))
+    req.open_view(_contact_view(req, customer, None))
 
 
 def on_contact_menu(req: Request) -> None:
@@ -198,7 +250,7 @@ def on_contact_menu(req: Request) -> None:
     contact = svc.get_contact(req.sf, req.workspace_id, as_id(raw_id) or 0)
     if verb == "edit":
         customer = svc.get_customer(req.sf, req.workspace_id, contact.customer_id)
-        req.open_view(views.contact_view(customer, contact, meta={"channel": req.channel_id}))
+        req.open_view(_contact_view(req, customer, contact.id))
     elif verb == "remove":
         svc.delete_contact(req.sf, req.services.search, req.workspace_id, contact.id, actor=req.user_id)
         req.reply(views.removed_text(contact.name))
@@ -209,16 +261,20 @@ def on_contact_submit(req: Request) -> ViewAnswer:
     contact, force = _contact_form(req.values)
     sf, search, ws, key = req.sf, req.services.search, req.workspace_id, _form_key(req)
     contact_id = meta_id(meta, "contact")
+    _, fields, _ = svc.contact_form(sf, ws, None)
+    extra: dict[str, Any] = {"region": req.config.phone_region, "custom": read_custom(req.values, fields)}
     try:
         if contact_id:
             saved = svc.update_contact(
-                sf, search, ws, contact_id, contact, actor=req.user_id, force_name=force, idempotency_key=key
+                sf, search, ws, contact_id, contact, actor=req.user_id, force_name=force, idempotency_key=key, **extra
             )
         else:
             customer_id = meta_id(meta, "customer")
             saved = svc.add_contact(
-                sf, search, ws, customer_id, contact, actor=req.user_id, force_name=force, idempotency_key=key
+                sf, search, ws, customer_id, contact, actor=req.user_id, force_name=force, idempotency_key=key, **extra
             )
+    except InvalidFields as err:
+        return _field_errors(err, CONTACT_FIELDS)
     except DuplicateSuspected as dup:
         return Errors({views.B_CONTACT_NAME: truncate(f"{dup.message} {SAVE_ANYWAY}", 300)})
     except Conflict:  # saved already by this very form

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from commands import request
 from commands.common import as_id
-from commands.customers import forms, merge, views
+from commands.customers import forms, merge, record, views
 from commands.customers.card import card
 from commands.request import Request
 from commands.router import CommandRouter
@@ -55,7 +55,10 @@ def on_show(req: Request) -> None:
 def on_history(req: Request) -> None:
     customer, _, page = req.value.partition(":")
     history = svc.customer_history(req.sf, req.workspace_id, as_id(customer) or 0, page=as_id(page) or 1)
-    blocks = views.history_blocks(history, tz=req.tz, now=req.now, type_label=req.config.type_label)
+    changes = record.change_blocks(
+        history.changes, tz=req.tz, now=req.now, stages=req.config.lifecycle, region=req.config.phone_region
+    )
+    blocks = views.history_blocks(history, tz=req.tz, now=req.now, type_label=req.config.type_label, changes=changes)
     req.reply(views.history_text(history), blocks=blocks, replace=True)
 
 
@@ -115,6 +118,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
     request.action(app, views.CREATE_OPEN, forms.on_create_open)
     request.action(app, views.USE_EXISTING, forms.on_use_existing)
     request.action(app, views.EDIT_OPEN, forms.on_edit_open)
+    request.action(app, record.LIFECYCLE_SET, forms.on_lifecycle_set)
     request.action(app, views.CONTACT_ADD_OPEN, forms.on_contact_add_open)
     request.action(app, views.CONTACT_MENU, forms.on_contact_menu)
     request.action(app, views.MERGE_CONFIRM, merge.on_confirm)

@@ -155,15 +155,18 @@ def _facts(card: CustomerCard, tz: str, now: datetime, name_of: Label | None) ->
     return section("\n".join(facts))
 
 
-def _contacts(card: CustomerCard, shared: bool) -> list[dict[str, Any]]:
+ContactExtras = Callable[[Contact], list[str]]
+
+
+def _contacts(card: CustomerCard, shared: bool, extras: ContactExtras | None) -> list[dict[str, Any]]:
     if not card.contacts:
         return [section("*Contacts:* none yet")]
     title = f"*Contacts* ({card.contact_count})"
     if shared:
-        lines = [_contact_line(x) for x in card.contacts]
+        lines = [_contact_line(x, extras) for x in card.contacts]
         return [section(title + "\n" + "\n".join(lines) + _more(len(lines), card.contact_count, "contacts"))]
     blocks = [section(title)]
-    blocks += [section(_contact_line(contact), accessory=_contact_menu(contact)) for contact in card.contacts]
+    blocks += [section(_contact_line(contact, extras), accessory=_contact_menu(contact)) for contact in card.contacts]
     if card.contact_count > len(card.contacts):
         blocks.append(context(f"…and {card.contact_count - len(card.contacts)} more contacts"))
     return blocks
@@ -216,29 +219,35 @@ def card_blocks(
     stage_label: Label = default_type_label,
     shared: bool = False,
     name_of: Label | None = None,
+    record: list[dict[str, Any]] | None = None,
+    contact_extras: ContactExtras | None = None,
 ) -> list[dict[str, Any]]:
     """The customer card: ephemeral with controls, or ``shared`` (read-only) for a channel.
 
     ``name_of`` (user id → display name) shows people by name instead of as mentions; pass it
-    for a shared card, which would otherwise notify everyone it names.
+    for a shared card, which would otherwise notify everyone it names. ``record`` is the fuller
+    record's blocks (``commands.customers.record``), shown under the facts; ``contact_extras``
+    adds phones, address and custom values to each contact's line.
     """
-    blocks = [header(card.customer.name), _facts(card, tz, now, name_of), divider()]
-    blocks += _contacts(card, shared)
+    blocks = [header(card.customer.name), _facts(card, tz, now, name_of), *(record or []), divider()]
+    blocks += _contacts(card, shared, contact_extras)
     blocks.append(_deals(card, stage_label))
     blocks += _activities(card, type_label=type_label, tz=tz, now=now, name_of=name_of)
     blocks.append(context("Shared from the CRM") if shared else card_controls(card.customer.id))
     return blocks
 
 
-def _contact_line(contact: Contact) -> str:
+def _contact_line(contact: Contact, extras: ContactExtras | None = None) -> str:
     parts = [f"*{esc(contact.name, 100)}*"]
     if contact.title:
         parts.append(esc(contact.title, 80))
     if contact.email:
         parts.append(esc(contact.email, 120))
-    if contact.phone:
+    if extras is not None:
+        parts += extras(contact)
+    elif contact.phone:
         parts.append(esc(contact.phone, 40))
-    return " · ".join(parts)
+    return truncate(" · ".join(parts), 2900)
 
 
 def _contact_menu(contact: Contact) -> dict[str, Any]:
@@ -280,10 +289,16 @@ def usage_blocks(command: str) -> list[dict[str, Any]]:
 
 
 def history_blocks(
-    page: HistoryPage, *, tz: str, now: datetime, type_label: Label = default_type_label
+    page: HistoryPage,
+    *,
+    tz: str,
+    now: datetime,
+    type_label: Label = default_type_label,
+    changes: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
+    """One history page; ``changes`` is the record's latest edits (``commands.customers.record``)."""
     c = page.customer
-    blocks: list[dict[str, Any]] = [header(f"History: {c.name}")]
+    blocks: list[dict[str, Any]] = [header(f"History: {c.name}"), *(changes or [])]
     if not page.activities:
         blocks.append(section("Nobody has logged anything with this customer yet."))
     for a in page.activities:
@@ -414,26 +429,43 @@ def create_customer_view(
     return _modal(CREATE_VIEW, "New customer", "Create", meta or {}, blocks)
 
 
-def edit_customer_view(customer: Customer, *, meta: dict[str, Any]) -> dict[str, Any]:
+def edit_customer_view(
+    customer: Customer, *, meta: dict[str, Any], record: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The edit form; ``record`` is the fuller record's inputs (``commands.customers.record``)."""
     blocks = [
         _text(B_NAME, "Company name", initial=customer.name, optional=False),
         _text(B_WEBSITE, "Website", initial=customer.website or ""),
         _owner_input(customer.owner_user_id),
         context("A new name keeps the old one searchable."),
+        *(record or []),
     ]
     return _modal(EDIT_VIEW, "Edit customer", "Save", {**meta, "customer": customer.id}, blocks)
 
 
-def contact_view(customer: Customer, contact: Contact | None, *, meta: dict[str, Any]) -> dict[str, Any]:
+def contact_view(
+    customer: Customer,
+    contact: Contact | None,
+    *,
+    meta: dict[str, Any],
+    extra: list[dict[str, Any]] | None = None,
+    work_phone: str | None = None,
+) -> dict[str, Any]:
+    """The contact form; ``extra`` is the mobile phone, address and custom field inputs, and
+    ``work_phone`` the work phone as it is shown (national format)."""
+
     def initial(column: str) -> str:
         return (getattr(contact, column) or "") if contact else ""
+
+    phone = work_phone if work_phone is not None else initial("phone")
 
     blocks = [
         context(f"Contact at *{esc(customer.name, 200)}*"),
         _text(B_CONTACT_NAME, "Name", initial=initial("name"), optional=False),
         _text(B_CONTACT_EMAIL, "Email", initial=initial("email"), max_length=320),
-        _text(B_CONTACT_PHONE, "Phone", initial=initial("phone"), max_length=64),
+        _text(B_CONTACT_PHONE, "Work phone", initial=phone, max_length=64),
         _text(B_CONTACT_TITLE, "Title", initial=initial("title")),
+        *(extra or []),
         _force("Same name as another contact?", "Save anyway: it is a different person"),
     ]
     title = "Edit contact" if contact else "Add contact"

@@ -16,16 +16,19 @@ from slack_bolt import App
 
 from commands import request
 from commands.common import as_id, input_value
+from commands.custom_values import custom_input, read_custom
 from commands.deals import views
 from commands.pickers import NEW_PREFIX
 from commands.request import Errors, Request, ViewAnswer
 from commands.router import CommandRouter
+from crm import custom_fields as cf
 from crm import deals as svc
 from crm.customers import find_customers, get_customer
 from crm.errors import Conflict, InvalidInput, NotFound
 from crm.models import Deal
 from crm.search import MAX_QUERY_CHARS
 from crm.slack_ids import is_channel_id
+from crm.states import FieldEntity
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -63,7 +66,14 @@ def on_list_show(req: Request) -> None:
 def on_new_open(req: Request) -> None:
     customer = get_customer(req.sf, req.workspace_id, req.value_id or 0)
     meta = {"channel": req.channel_id, "customer": customer.id}
-    req.open_view(views.deal_modal(stages=req.config.stages, owner=req.user_id, meta=meta, customer=customer))
+    custom = _custom_inputs(req, None)
+    view = views.deal_modal(stages=req.config.stages, owner=req.user_id, meta=meta, customer=customer, custom=custom)
+    req.open_view(view)
+
+
+def _custom_inputs(req: Request, deal_id: int | None) -> list[dict[str, Any]]:
+    defs, values = cf.form_values(req.sf, req.workspace_id, FieldEntity.DEAL, deal_id)
+    return [custom_input(d, values.get(d.id)) for d in defs]
 
 
 def on_edit_open(req: Request) -> None:
@@ -72,7 +82,13 @@ def on_edit_open(req: Request) -> None:
     history = svc.stage_history(req.sf, req.workspace_id, found.deal.id)
     meta = {"channel": req.channel_id, "customer": customer.id, "deal": found.deal.id}
     view = views.deal_modal(
-        stages=req.config.stages, owner=req.user_id, meta=meta, customer=customer, deal=found.deal, history=history
+        stages=req.config.stages,
+        owner=req.user_id,
+        meta=meta,
+        customer=customer,
+        deal=found.deal,
+        history=history,
+        custom=_custom_inputs(req, found.deal.id),
     )
     req.open_view(view)
 
@@ -120,8 +136,9 @@ def _close_date(values: dict[str, Any]) -> date | None:
         raise InvalidInput("Pick a date from the calendar.", field=views.B_CLOSE) from None
 
 
-def read_form(values: dict[str, Any]) -> svc.DealInput:
+def read_form(values: dict[str, Any], defs: list[cf.FieldDef] | None = None) -> svc.DealInput:
     return svc.DealInput(
+        custom=read_custom(values, defs or []),
         title=_text(values, views.B_TITLE),
         amount=_text(values, views.B_AMOUNT),
         currency=_text(values, views.B_CURRENCY),
@@ -157,9 +174,14 @@ def on_save(req: Request) -> ViewAnswer:
     meta = req.metadata
     deal_id = _meta_ref(meta, "deal")
     customer_id = _customer_of(req)
-    form = read_form(req.values)
+    defs, _ = cf.form_values(req.sf, req.workspace_id, FieldEntity.DEAL, None)
+    form = read_form(req.values, defs)
     try:
         deal = _save(req, deal_id, customer_id, form)
+    except InvalidInput as err:
+        if err.field and err.field.startswith("cf:"):  # a custom field: shown under its own input
+            return Errors({err.field: err.message})
+        raise
     except Conflict:
         return None  # a double-click, replay or concurrent twin: the first submission saved it and confirms
     except NotFound as err:  # the deal or customer went away while the modal was open

@@ -198,14 +198,17 @@ def deal_modal(
     customer: Customer | None = None,
     deal: Deal | None = None,
     history: list[DealStageChange] | None = None,
+    custom: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The create/edit modal. Without ``customer`` it starts with a customer picker."""
+    """The create/edit modal. Without ``customer`` it starts with a customer picker; ``custom``
+    is the custom field inputs (``commands.custom_values``)."""
     blocks: list[dict[str, Any]] = []
     if customer is None:
         blocks.append(input_block(B_CUSTOMER, "Customer", customer_select(action_id=PICKER)))
     else:
         blocks.append(context(f"Deal with *{esc(customer.name, 200)}*"))
     blocks += _field_inputs(stages, owner, deal)
+    blocks += custom or []
     if history:
         blocks.append(history_context(history, stages))
     text = json.dumps(meta, separators=(",", ":"))

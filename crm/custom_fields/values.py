@@ -312,6 +312,17 @@ def set_values(
         return after
 
 
+def form_values(
+    sf: sessionmaker[Session], workspace_id: int, entity: str, record_id: int | None
+) -> tuple[list[FieldDef], dict[int, StoredValue]]:
+    """What a form starts from: the live fields of ``entity`` and the record's values (none for a new one)."""
+    with sf() as session:
+        defs = fields_in(session, workspace_id, entity)
+        if not record_id:
+            return defs, {}
+        return defs, load_values(session, workspace_id, entity, [record_id]).get(record_id, {})
+
+
 def show_value(field: FieldDef, value: StoredValue, *, phone_region: str = fields.DEFAULT_REGION) -> str:
     """How the card shows a value (plain text; the Slack layer escapes it)."""
     kind = field.type

@@ -9,9 +9,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm import custom_fields as cf
+from crm.customers.history import RecordChange, record_changes
 from crm.customers.store import live_customer
-from crm.models import Activity, Contact, Customer, Deal, FollowUp
-from crm.states import OPEN_STATUSES
+from crm.models import Activity, Contact, Customer, CustomerTag, Deal, FollowUp
+from crm.states import OPEN_STATUSES, FieldEntity
 
 CLOSED_STAGES = ("won", "lost")
 
@@ -27,6 +29,10 @@ class CustomerCard:
     activity_count: int
     next_follow_up: FollowUp | None
     contact_names: dict[int, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    # The live custom fields that have a value, in their order.
+    custom: list[tuple[cf.FieldDef, cf.StoredValue]] = field(default_factory=list)
+    contact_custom: dict[int, list[tuple[cf.FieldDef, cf.StoredValue]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -37,6 +43,7 @@ class HistoryPage:
     page: int
     per_page: int
     contact_names: dict[int, str]
+    changes: list[RecordChange] = field(default_factory=list)  # the record's latest edits (page 1 only)
 
     @property
     def pages(self) -> int:
@@ -71,6 +78,13 @@ def customer_card(
         deal_count = _count(session, select(func.count()).select_from(Deal).where(*open_deals))
         activity_rows, activity_count = activity_page(session, cid, offset=0, limit=activities)
         names = _contact_names(session, [a.contact_id for a in activity_rows if a.contact_id])
+        tags = list(
+            session.scalars(
+                select(CustomerTag.tag).where(CustomerTag.customer_id == cid).order_by(CustomerTag.normalized)
+            )
+        )
+        custom = custom_rows(session, workspace_id, FieldEntity.CUSTOMER, [cid])[cid]
+        contact_custom = custom_rows(session, workspace_id, FieldEntity.CONTACT, [c.id for c in contact_rows])
         return CustomerCard(
             customer,
             list(contact_rows),
@@ -81,7 +95,21 @@ def customer_card(
             activity_count,
             _next_follow_up(session, cid),
             names,
+            tags,
+            custom,
+            contact_custom,
         )
+
+
+def custom_rows(
+    session: Session, workspace_id: int, entity: str, record_ids: list[int]
+) -> dict[int, list[tuple[cf.FieldDef, cf.StoredValue]]]:
+    """Per record, its values of the live custom fields, in the fields' order."""
+    defs = cf.definitions.fields_in(session, workspace_id, entity)
+    if not defs:
+        return {rid: [] for rid in record_ids}
+    values = cf.load_values(session, workspace_id, entity, record_ids)
+    return {rid: [(d, values[rid][d.id]) for d in defs if d.id in values.get(rid, {})] for rid in record_ids}
 
 
 def _next_follow_up(session: Session, customer_id: int) -> FollowUp | None:
@@ -130,7 +158,8 @@ def customer_history(
         page = min(max(1, page), max(1, -(-total // per_page)))
         rows = _activities(session, customer.id, offset=(page - 1) * per_page, limit=per_page)
         names = _contact_names(session, [a.contact_id for a in rows if a.contact_id])
-        return HistoryPage(customer, rows, total, page, per_page, names)
+        changes = record_changes(session, workspace_id, customer.id) if page == 1 else []
+        return HistoryPage(customer, rows, total, page, per_page, names, changes)
 
 
 def last_touch(sf: sessionmaker[Session], customer_id: int) -> datetime | None:

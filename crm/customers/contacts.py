@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
+from crm import custom_fields as cf
 from crm.customers.store import claim_once, insert_contact, live_contact, live_customer
-from crm.customers.values import ContactInput, ContactValues, clean_contact, recorded_id
+from crm.customers.values import Collected, ContactInput, ContactValues, clean_contact, recorded_id
 from crm.errors import DuplicateSuspected, InvalidInput
 from crm.fields import DEFAULT_REGION
 from crm.lookup import SearchRegistry, bump_search_version, touch_customer
 from crm.models import Contact, Customer, utcnow
-from crm.states import AuditAction
+from crm.states import AuditAction, FieldEntity
 
 ALREADY_ADDED = "This contact was already saved from this form."
 
@@ -74,6 +76,30 @@ def _refuse_conflicts(
         )
 
 
+def _custom(
+    session: Session, workspace_id: int, raw: dict[str, Any] | None, errors: Collected
+) -> tuple[list[cf.FieldDef], dict[int, cf.StoredValue | None]]:
+    defs = cf.definitions.fields_in(session, workspace_id, FieldEntity.CONTACT, include_retired=True)
+    return defs, cf.clean_values(defs, raw or {}, errors)
+
+
+def _custom_after(session: Session, contact: Contact, defs: list[cf.FieldDef]) -> dict[str, Any]:
+    values = cf.load_values(session, contact.workspace_id, FieldEntity.CONTACT, [contact.id])[contact.id]
+    return cf.values_by_key(defs, values)
+
+
+def contact_form(
+    sf: sessionmaker[Session], workspace_id: int, contact_id: int | None
+) -> tuple[Contact | None, list[cf.FieldDef], dict[int, cf.StoredValue]]:
+    """What the contact form starts from: the contact (None for a new one), the live custom
+    fields of contacts, and its values."""
+    with sf() as session:
+        contact = live_contact(session, workspace_id, contact_id) if contact_id else None
+        defs = cf.definitions.fields_in(session, workspace_id, FieldEntity.CONTACT)
+        values = cf.load_values(session, workspace_id, FieldEntity.CONTACT, [contact.id])[contact.id] if contact else {}
+        return contact, defs, values
+
+
 def add_contact(
     sf: sessionmaker[Session],
     registry: SearchRegistry,
@@ -85,15 +111,25 @@ def add_contact(
     force_name: bool = False,
     idempotency_key: str | None = None,
     region: str = DEFAULT_REGION,
+    custom: dict[str, Any] | None = None,
 ) -> Contact:
-    """Add a contact. A used email is always refused; a repeated name needs ``force_name``."""
+    """Add a contact. A used email is always refused; a repeated name needs ``force_name``.
+    ``custom`` holds custom field values by key; every bad field is reported at once."""
     actor = recorded_id(actor)
-    values = clean_contact(contact, region=region)
+    errors = Collected()
+    values = errors.take(lambda: clean_contact(contact, region=region))
     with _changing_contacts(sf, registry, workspace_id) as session:
         customer = live_customer(session, workspace_id, customer_id)
+        defs, cleaned = _custom(session, workspace_id, custom, errors)
+        errors.raise_any()
+        assert values is not None
         claim_once(session, workspace_id, "contact_add", idempotency_key, ALREADY_ADDED)
         _refuse_conflicts(session, customer, values, None, force_name)
-        created = insert_contact(session, customer, values, actor)
+        created = insert_contact(session, customer, values, actor, audited=not cleaned)
+        if cleaned:
+            cf.save_values(session, workspace_id, FieldEntity.CONTACT, created.id, cleaned, actor=actor)
+            extra = {"custom": _custom_after(session, created, defs)}
+            audit.change(session, created, AuditAction.CREATE, actor=actor, extra=extra)
         touch_customer(session, customer)
     return created
 
@@ -109,20 +145,27 @@ def update_contact(
     force_name: bool = False,
     idempotency_key: str | None = None,
     region: str = DEFAULT_REGION,
+    custom: dict[str, Any] | None = None,
 ) -> Contact:
     actor = recorded_id(actor)
-    values = clean_contact(contact, region=region)
+    errors = Collected()
+    values = errors.take(lambda: clean_contact(contact, region=region))
     with _changing_contacts(sf, registry, workspace_id) as session:
         existing = live_contact(session, workspace_id, contact_id)
         customer = live_customer(session, workspace_id, existing.customer_id)
+        defs, cleaned = _custom(session, workspace_id, custom, errors)
+        errors.raise_any()
+        assert values is not None
         claim_once(session, workspace_id, "contact_edit", idempotency_key, ALREADY_ADDED)
         _refuse_conflicts(session, customer, values, existing.id, force_name)
-        before = audit.snapshot(existing)
+        before = {**audit.snapshot(existing), "custom": _custom_after(session, existing, defs)}
         for key, value in values.columns().items():
             setattr(existing, key, value)
         existing.updated_by = actor
+        cf.save_values(session, workspace_id, FieldEntity.CONTACT, existing.id, cleaned, actor=actor)
         touch_customer(session, customer)
-        audit.change(session, existing, AuditAction.UPDATE, actor=actor, before=before)
+        extra = {"custom": _custom_after(session, existing, defs)}
+        audit.change(session, existing, AuditAction.UPDATE, actor=actor, before=before, extra=extra)
     return existing
 
 

@@ -234,6 +234,24 @@ def _move_stage(session: Session, customer: Customer, stage: str | None, actor: 
 
 
 # -- services ------------------------------------------------------------------------------------
+@dataclass
+class RecordForm:
+    """What an edit form starts from: the record, its tags, the live custom fields and values."""
+
+    customer: Customer
+    tags: list[str]
+    fields: list[cf.FieldDef]
+    values: dict[int, cf.StoredValue]
+
+
+def record_form(sf: sessionmaker[Session], workspace_id: int, customer_id: int) -> RecordForm:
+    with sf() as session:
+        customer = live_customer(session, workspace_id, customer_id)
+        defs = cf.definitions.fields_in(session, workspace_id, FieldEntity.CUSTOMER)
+        values = cf.load_values(session, workspace_id, FieldEntity.CUSTOMER, [customer.id])[customer.id]
+        return RecordForm(customer, tags_of(session, customer.id), defs, values)
+
+
 def save_customer(
     sf: sessionmaker[Session],
     registry: SearchRegistry,

@@ -73,9 +73,13 @@ def add_alias(session: Session, customer: Customer, alias: str, source: AliasSou
         )
 
 
-def insert_contact(session: Session, customer: Customer, values: ContactValues, actor: str) -> Contact:
+def insert_contact(
+    session: Session, customer: Customer, values: ContactValues, actor: str, *, audited: bool = True
+) -> Contact:
+    """Insert a contact; ``audited=False`` leaves the creation's audit entry to the caller."""
     contact = Contact(workspace_id=customer.workspace_id, customer_id=customer.id, created_by=actor, **values.columns())
     session.add(contact)
     session.flush()
-    audit.change(session, contact, AuditAction.CREATE, actor=actor)
+    if audited:
+        audit.change(session, contact, AuditAction.CREATE, actor=actor)
     return contact

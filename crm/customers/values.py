@@ -98,6 +98,10 @@ class Collected:
         """``clean()``'s value, or None with its error kept (the first error per field wins)."""
         try:
             return clean()
+        except InvalidFields as many:
+            for name, message in many.errors.items():
+                self.errors.setdefault(name, message)
+            return None
         except InvalidInput as err:
             self.errors.setdefault(err.field or "", err.message)
             return None

@@ -115,7 +115,8 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
         contact = ContactInput(
             name=f"{first} {last}",
             email=f"{_slug(first)}.{_slug(last)}@{domain}",
-            phone=f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+            # 555-0100 to 555-0199 are the fictional numbers of every North American area code.
+            phone=f"+1 {rng.choice(('212', '312', '415', '617'))} 555 {rng.randint(100, 199):04d}",
             title=rng.choice(TITLES),
         )
         customer = create_customer(

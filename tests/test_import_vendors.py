@@ -875,3 +875,66 @@ def test_a_rerun_with_update_brings_changed_fields_in(services, ws, tmp_path):
     assert sorted(moves, key=str) == sorted([(None, "qualified"), ("qualified", "won")], key=str)
     again = run_import(services.session_factory, ws, files, replace_options(options, update=True))
     assert [f.updated for f in again.files] == [0, 0]  # idempotent
+
+
+# -- out and back in ------------------------------------------------------------------------------
+_KEPT = {
+    Customer: (
+        "name",
+        "website",
+        "phone",
+        "billing_street",
+        "billing_city",
+        "billing_region",
+        "billing_country",
+        "shipping_country",
+        "industry",
+        "employees",
+        "annual_revenue_minor",
+        "annual_revenue_currency",
+        "description",
+        "lifecycle_stage",
+        "owner_user_id",
+        "created_at",
+    ),
+    Contact: ("name", "email", "phone", "mobile_phone", "title", "city", "country", "created_at"),
+    Deal: ("title", "amount_minor", "currency", "stage", "expected_close", "closed_at", "owner_user_id", "created_at"),
+}
+
+
+def _snapshot(services, ws: int) -> dict:
+    """Every imported record by its source id, with its company's source id and its custom values by label."""
+    with services.session_factory() as s:
+        labels = {d.id: d.label for d in fields_in(s, ws, include_retired=True)}
+        values: dict[tuple[str, int], dict[str, object]] = {}
+        for v in s.scalars(select(CustomFieldValue).where(CustomFieldValue.workspace_id == ws)):
+            shown = (v.value_text, v.value_int, v.value_currency, v.value_date, v.value_list)
+            values.setdefault((v.entity, v.record_id), {})[labels[v.field_id]] = shown
+        refs = dict(s.execute(select(Customer.id, Customer.external_ref).where(Customer.workspace_id == ws)).all())
+        snap = {}
+        for model, columns in _KEPT.items():
+            entity = model.__tablename__[:-1]
+            for row in s.scalars(select(model).where(model.workspace_id == ws)):
+                cells = tuple(str(getattr(row, c)).replace("+00:00", "") for c in columns)
+                company = refs.get(getattr(row, "customer_id", None))
+                snap[(entity, row.external_ref)] = (cells, company, values.get((entity, row.id), {}))
+        tags = sorted(
+            (refs[t.customer_id], t.tag) for t in s.scalars(select(CustomerTag).where(CustomerTag.workspace_id == ws))
+        )
+    return {"records": snap, "tags": tags}
+
+
+def test_an_export_of_the_imported_data_imports_back_unchanged(services, standin, ws, tmp_path):
+    from crm.exporter import export_workspace, restore_workspace
+
+    standin.add_user(REP, name="rita", real_name="Rita Rep", email="rep@example.com")
+    lookup = slack_owner_lookup(WebClient(token="xoxb-test", base_url=standin.base_url))
+    options = ImportOptions(owner_lookup=lookup, create_fields=True, phone_region="US")
+    run_import(services.session_factory, ws, salesforce_files(tmp_path), options)
+    run_import(services.session_factory, ws, hubspot_files(tmp_path)[:1], options)
+    before = _snapshot(services, ws)
+    assert len(before["records"]) == 3 + 3 + 2 + 4 and before["tags"]
+    export_workspace(services.session_factory, ws, tmp_path / "export")
+    other = services.workspace_id("T0RESTORED")
+    restore_workspace(services.session_factory, other, tmp_path / "export")
+    assert _snapshot(services, other) == before

@@ -258,13 +258,15 @@ class _Run:
         dropped = self.ctx.dropped
         if dropped:
             dropped.clear()
-        try:
-            rec = job.kind.build(clean_values(job.kind, row, self.ctx), row, self.ctx)
-        except Reject as err:
-            if err.missing is not None:
-                self.report.missing_companies.append((job.source.label, row.line, err.missing))
-            job.refuse(row.line, err.category, err.message, row.values)
-            return None
+        rec = self._known(job, row)
+        if rec is None:
+            try:
+                rec = job.kind.build(clean_values(job.kind, row, self.ctx), row, self.ctx)
+            except Reject as err:
+                if err.missing is not None:
+                    self.report.missing_companies.append((job.source.label, row.line, err.missing))
+                job.refuse(row.line, err.category, err.message, row.values)
+                return None
         repeated = job.repeated(rec)
         if repeated is not None:
             job.refuse(row.line, *repeated, row.values)
@@ -278,6 +280,19 @@ class _Run:
         if job.kind.screen is None:
             rec.values = None  # only a screen refuses rows after this: free the cells early
         return rec
+
+    def _known(self, job: _File, row: Row) -> Record | None:
+        """Without ``update``, a row whose source id was imported before changes nothing: it is
+        not cleaned again (phone and email validation are most of an import's time)."""
+        kind = job.kind
+        if self.o.update or not kind.updatable:
+            return None
+        ref = v.ref(row.fields.get("id", ""))
+        if ref is None or ref not in self.ex[kind.name].by["ref"]:
+            return None
+        keys: dict[str, Any] = {u.key: None for u in kind.unique}
+        keys["ref"] = ref
+        return Record(row, {}, keys)
 
     def _write(self, job: _File, records: list[Record]) -> None:
         kind, index = job.kind, self.ex[job.kind.name]

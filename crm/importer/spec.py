@@ -155,7 +155,6 @@ class Kind:
     model: type
     fields: tuple[Field, ...]
     required: tuple[str, ...]  # the file needs a column for one of these
-    distinctive: frozenset[str]  # fields that say a file is of this kind
     file_hints: tuple[str, ...]  # parts of file names that say so
     build: Callable[[dict[str, Any], Row, Context], Record]
     match: Callable[[Record, Index], int | None]

@@ -30,6 +30,7 @@ from bot.services import Services
 from crm import dedupe, exporter, importer
 from crm.activity_types import types_for
 from crm.errors import CRMError, InvalidInput
+from crm.fields import clean_region_code
 from crm.importer.owners import read_owner_mapping
 from crm.lifecycle import lifecycle_for
 from crm.models import Workspace
@@ -214,6 +215,10 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
             ZoneInfo(args.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"--timezone {args.timezone} is not an IANA zone such as Europe/Berlin.") from None
+        try:
+            phone_region = clean_region_code(args.phone_region or services.settings.phone_region)
+        except ValueError as err:
+            raise InvalidInput(f"--phone-region: {err}.") from None
         if args.batch_size < 1:
             raise InvalidInput("--batch-size must be at least 1.")
         options = importer.ImportOptions(
@@ -223,7 +228,7 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
             dayfirst=args.dayfirst,
             timezone=args.timezone,
             currency=args.currency.upper(),
-            phone_region=(args.phone_region or services.settings.phone_region).upper(),
+            phone_region=phone_region,
             actor=args.actor,
             batch_size=args.batch_size,
             min_score=args.min_score,

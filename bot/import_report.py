@@ -173,7 +173,11 @@ def _owners(report: importer.ImportReport, out: TextIO) -> None:
             else:
                 unmapped[old] = unmapped.get(old, 0) + n
     if not unmapped:
-        w = f"  [x] owners: {mapped:,} rows' owners mapped to Slack users\n" if mapped else "  [x] no owner columns\n"
+        w = (
+            f"  [x] owners: {mapped:,} rows' owners mapped to Slack users\n"
+            if mapped
+            else "  [x] no owners to map (no owner column, or every row imported before)\n"
+        )
         out.write(w)
         return
     out.write(

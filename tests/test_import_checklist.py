@@ -84,3 +84,10 @@ def test_cli_a_50_mb_file_with_one_10_mb_cell(database_url, tmp_path):
     assert "line 43: Description: The description is 499,999 characters" in result.stdout, result.stdout[:3000]
     rejects = (tmp_path / "companies.rejects.csv").read_text(encoding="utf-8-sig")
     assert "line,reason" in rejects.splitlines()[0] and "\n42," in rejects
+
+
+def test_cli_refuses_an_unknown_phone_region(database_url, tmp_path):
+    write(tmp_path / "companies.csv", HS_COMPANIES)
+    bad = crm_bot(database_url, "import", "companies.csv", "--team", "T0PR", "--phone-region", "XX", cwd=tmp_path)
+    assert bad.returncode == 1 and "--phone-region: 'XX' is not a two-letter region" in bad.stderr
+    assert "Nothing was imported." in bad.stderr and "Traceback" not in bad.stderr

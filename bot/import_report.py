@@ -103,7 +103,7 @@ def _custom(fr: importer.FileReport, out: TextIO, *, dry_run: bool, create_field
         names = ", ".join(c.header for c in fr.custom)
         w(f"  [x] kept in each activity's summary (activities have no custom fields): {names}\n")
         return
-    done = all(c.created for c in fr.custom)
+    done = all(c.created or not c.values for c in fr.custom)
     if done:
         head = "custom fields, values stored"
     elif dry_run and create_fields:

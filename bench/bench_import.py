@@ -5,7 +5,11 @@
     python bench/bench_import.py --no-postgres        # SQLite only
 
 The CSVs are generated once (``bench/datagen.py`` names, two contacts per customer, ten
-activities per customer, 1% near-duplicate companies). Each database first gets a seed of
+activities per customer, 1% near-duplicate companies), with every column of a HubSpot export
+that the importer keeps: phone, address (region and country checked by pycountry), industry,
+employees, revenue, lifecycle stage, created date, tags and two columns that become custom
+fields (``--create-fields``), one skipped system column; contacts with work and mobile phones.
+Each database first gets a seed of
 existing customers (``--seed``, not timed) so the duplicate check has something to compare
 against; then the timed import runs (all files, one transaction), then the same import
 again to show that a re-run adds nothing. Prints a markdown table.
@@ -36,6 +40,17 @@ from crm.models import Activity, Contact, Customer
 from crm.workspaces import get_or_create_workspace
 
 TYPES = ["Call", "Meeting", "Email", "Demo", "Note", "Lunch", "Task"]
+PLACES = [
+    ("San Francisco", "California", "94105", "United States"),
+    ("Austin", "TX", "78701", "USA"),
+    ("Berlin", "Berlin", "10117", "Germany"),
+    ("Paris", "", "75002", "France"),
+    ("London", "", "EC1A 1BB", "GB"),
+    ("Toronto", "Ontario", "M5H 2N2", "Canada"),
+]
+INDUSTRIES = ["Computer Software", "Banking", "Construction", "Retail", "Machinery"]
+LIFECYCLE = ["Lead", "Marketing Qualified Lead", "Customer", "Opportunity"]
+TIERS = ["Gold", "Silver", "Bronze"]
 PG_ADMIN_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -52,23 +67,85 @@ def generate(directory: Path, customers: int, contacts: int, activities: int, se
             w.writerow([f"S{i}", c.name, c.domains[0]])
     with paths["customers"].open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["Record ID", "Company name", "Website URL", "Company owner", "Description"])
+        w.writerow(
+            [
+                "Record ID",
+                "Company name",
+                "Website URL",
+                "Company owner",
+                "Description",
+                "Phone Number",
+                "Street Address",
+                "City",
+                "State/Region",
+                "Postal Code",
+                "Country/Region",
+                "Industry",
+                "Annual Revenue",
+                "Number of Employees",
+                "Lifecycle Stage",
+                "Create Date",
+                "Tags",
+                "Customer Tier",
+                "Contract Renewal",
+                "Last Activity Date",
+            ]
+        )
         for i in range(customers):
             c = make_customer(i)
             name, domain = c.name, c.domains[0]
             if i and rng.random() < 0.01:  # a near-duplicate of an earlier company
                 name, domain = names[rng.randrange(len(names))][0] + " Inc", ""
             names.append((name, domain))
-            w.writerow([f"C{i}", name, domain, "U0REP" if i % 3 else "", "imported from HubSpot"])
+            city, region, postal, country = PLACES[i % len(PLACES)]
+            w.writerow(
+                [
+                    f"C{i}",
+                    name,
+                    domain,
+                    "U0REP" if i % 3 else "",
+                    "imported from HubSpot",
+                    f"+1 415 555 {i % 10000:04d}",
+                    f"{1 + i % 900} Market Street",
+                    city,
+                    region,
+                    postal,
+                    country,
+                    INDUSTRIES[i % len(INDUSTRIES)],
+                    str(100_000 * (1 + i % 500)),
+                    str(5 + i % 2000),
+                    LIFECYCLE[i % len(LIFECYCLE)],
+                    f"2023-{1 + i % 12:02d}-{1 + i % 28:02d} 10:00",
+                    "key account; emea" if i % 7 == 0 else "",
+                    TIERS[i % len(TIERS)],
+                    f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                    "2024-05-01 10:00",
+                ]
+            )
     with paths["contacts"].open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Job Title", "Company ID"])
+        w.writerow(
+            [
+                "Record ID",
+                "First Name",
+                "Last Name",
+                "Email",
+                "Phone Number",
+                "Mobile Phone Number",
+                "Job Title",
+                "Associated Company IDs",
+                "City",
+                "Country/Region",
+            ]
+        )
         for i in range(contacts):
             cust = i % customers
             first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
             domain = names[cust][1] or "example.com"
             email = f"{first.lower()}.{last.lower()}.{i}@{domain}".encode("ascii", "ignore").decode()
-            w.writerow([f"P{i}", first, last, email, f"+1 415 555 {i % 10000:04d}", "Buyer", f"C{cust}"])
+            city, _, _, country = PLACES[cust % len(PLACES)]
+            phone, mobile = f"+1 415 555 {i % 10000:04d}", f"+1 650 555 {(i * 7) % 10000:04d}"
+            w.writerow([f"P{i}", first, last, email, phone, mobile, "Buyer", f"C{cust}", city, country])
     with paths["activities"].open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["Activity ID", "Activity Type", "Subject", "Activity Date", "Company ID", "Contact ID"])
@@ -113,7 +190,7 @@ def bench(kind: str, paths: dict[str, Path], workdir: Path) -> list[tuple[str, s
         sf = make_session_factory(engine)
         ws = get_or_create_workspace(sf, "T0BENCH").id
         files = [(paths[k], k) for k in ("customers", "contacts", "activities")]
-        options = ImportOptions(rejects_dir=workdir / "rejects")
+        options = ImportOptions(rejects_dir=workdir / "rejects", create_fields=True)
         run_import(sf, ws, [(paths["seed"], "customers")], options)  # existing data, not timed
         rows: list[tuple[str, str, int, float, int]] = []
         started = time.perf_counter()
@@ -144,6 +221,7 @@ def main() -> None:
     parser.add_argument("--activities", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=10_000, help="customers already in the database")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--workdir", type=Path, default=None, help="where CSVs and the SQLite file go (default: tmp)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-import-"))
@@ -152,7 +230,7 @@ def main() -> None:
     paths = generate(workdir, args.customers, args.contacts, args.activities, args.seed)
     size = sum(p.stat().st_size for p in paths.values()) / 1e6
     print(f"generated {size:.0f} MB of CSV in {time.perf_counter() - started:.0f} s in {workdir}", file=sys.stderr)
-    kinds = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
+    kinds = ([] if args.no_sqlite else ["sqlite"]) + ([] if args.no_postgres else ["postgresql"])
     results = []
     for kind in kinds:
         try:

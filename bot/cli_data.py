@@ -15,7 +15,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -24,11 +24,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from bot.config import ConfigError, Settings
+from bot.import_report import print_import_report
+from bot.owner_lookup import slack_owner_lookup
 from bot.services import Services
 from crm import dedupe, exporter, importer
 from crm.activity_types import types_for
 from crm.errors import CRMError, InvalidInput
+from crm.fields import clean_region_code
+from crm.importer.owners import read_owner_mapping
+from crm.lifecycle import lifecycle_for
 from crm.models import Workspace
+from crm.pipeline_stages import stages_for
 
 COMMANDS = ("import", "export", "dedupe")
 SHOW = 20  # lines per report section before "and N more"
@@ -76,6 +82,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--batch-size", type=int, default=5000, help="rows per bulk insert (default: 5000)")
     imp.add_argument("--min-score", type=float, default=dedupe.MIN_SCORE, help="duplicate threshold 0-100")
     imp.add_argument("--actor", default="import", help="recorded as created_by (default: import)")
+    imp.add_argument(
+        "--owners",
+        type=Path,
+        metavar="MAPPING.csv",
+        help="old CRM owner (id, email or name) -> Slack user id, two columns; emails are also looked up in Slack",
+    )
+    imp.add_argument(
+        "--create-fields", action="store_true", help="create the custom fields the dry run offers, and fill them"
+    )
     _progress_arguments(imp)
 
     exp = sub.add_parser("export", help="write every table of a workspace as CSV and JSON Lines")
@@ -200,6 +215,10 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
             ZoneInfo(args.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"--timezone {args.timezone} is not an IANA zone such as Europe/Berlin.") from None
+        try:
+            phone_region = clean_region_code(args.phone_region or services.settings.phone_region)
+        except ValueError as err:
+            raise InvalidInput(f"--phone-region: {err}.") from None
         if args.batch_size < 1:
             raise InvalidInput("--batch-size must be at least 1.")
         options = importer.ImportOptions(
@@ -209,7 +228,7 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
             dayfirst=args.dayfirst,
             timezone=args.timezone,
             currency=args.currency.upper(),
-            phone_region=args.phone_region,
+            phone_region=phone_region,
             actor=args.actor,
             batch_size=args.batch_size,
             min_score=args.min_score,
@@ -217,6 +236,11 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
             encoding=args.encoding,
             rejects_dir=args.rejects_dir,
             activity_types=types_for(services.settings.activity_types),
+            deal_stages=stages_for(services.settings.deal_stages),
+            lifecycle_stages=lifecycle_for(services.settings.lifecycle_stages),
+            owners=read_owner_mapping(args.owners) if args.owners else {},
+            owner_lookup=_owner_lookup(services),
+            create_fields=args.create_fields,
         )
         workspace_id = _workspace(services, args, create=not args.dry_run)
         if workspace_id is None:  # a dry run for a workspace not created yet: compare with nothing
@@ -230,8 +254,17 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
     except _Terminated:
         _fail("stopped by SIGTERM before the import was committed. Nothing was imported.")
         return 128 + signal.SIGTERM
-    print_import_report(report, sys.stdout)
+    print_import_report(report, sys.stdout, create_fields=options.create_fields)
     return 0
+
+
+def _owner_lookup(services: Services) -> Callable[[str], str | None] | None:
+    """Owners' emails looked up in Slack when the app has a token; else only --owners maps them."""
+    if not services.settings.slack_bot_token:
+        return None
+    from bot.app import make_web_client
+
+    return slack_owner_lookup(make_web_client(services))
 
 
 class _Terminated(BaseException):
@@ -305,77 +338,6 @@ def cmd_dedupe(args: argparse.Namespace, services: Services) -> int:
 def _more(out: TextIO, shown: int, total: int) -> None:
     if total > shown:
         out.write(f"    … and {total - shown:,} more\n")
-
-
-ENCODING_NAMES = {
-    "utf-8": "UTF-8",
-    "utf-8-sig": "UTF-8 with BOM",
-    "utf-16": "UTF-16",
-    "utf-16-le": "UTF-16 LE",
-    "utf-16-be": "UTF-16 BE",
-    "utf-32": "UTF-32",
-    "cp1252": "Windows-1252",
-    "latin-1": "Latin-1",
-    "cp932": "Shift-JIS",
-    "shift_jis": "Shift-JIS",
-    "euc_jp": "EUC-JP",
-    "gb18030": "GB18030",
-    "big5": "Big5",
-    "cp949": "Korean (cp949)",
-    "cp1250": "Windows-1250",
-    "cp1251": "Windows-1251",
-}
-
-
-def encoding_label(fr: importer.FileReport) -> str:
-    """ "Shift-JIS (cp932), detected" or "latin-1, from --encoding": the name to give --encoding, and why."""
-    name = ENCODING_NAMES.get(fr.encoding)
-    shown = name or fr.encoding
-    if name and name.lower() != fr.encoding.lower():
-        shown = f"{name} ({fr.encoding})"
-    return f"{shown}, {'from --encoding' if fr.encoding_given else 'detected'}"
-
-
-def print_import_report(report: importer.ImportReport, out: TextIO) -> None:
-    w = out.write
-    if report.dry_run:
-        w("Dry run: nothing was written.\n")
-    for fr in report.files:
-        delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(fr.delimiter, fr.delimiter)
-        w(f"\n{fr.path.name} ({fr.kind}; {encoding_label(fr)}; {delimiter}-separated)\n")
-        verb = "would be " if report.dry_run else ""
-        w(
-            f"  {fr.rows_read:,} rows read, {fr.rows_valid:,} valid: {fr.inserted:,} {verb}new, "
-            f"{fr.updated:,} {verb}updated, {fr.unchanged:,} already there; {fr.rejected:,} rejected\n"
-        )
-        mapped = "; ".join(f"{f} ← {h}" for f, h in fr.columns.items())
-        w(f"  columns: {mapped}\n")
-        if fr.ignored:
-            w(f"  ignored columns: {', '.join(fr.ignored[:30])}\n")
-        for note, n in fr.notes.items():
-            w(f"  note: {n:,} × {note}\n")
-        for category, n in fr.categories.most_common():
-            w(f"  {category} ({n:,}):\n")
-            shown = [p for p in fr.problems if p.category == category][:SHOW]
-            for p in shown:
-                w(f"    line {p.line}: {p.message}\n")
-            _more(out, len(shown), n)
-        if fr.rejects_path is not None:
-            w(f"  rejected rows with reasons: {fr.rejects_path}\n")
-    if report.duplicates:
-        w(f"\nProbable duplicate customers ({len(report.duplicates):,}):\n")
-        for d in report.duplicates[:SHOW]:
-            where = "in the database" if d.in_database else "in this file"
-            merge = f" → merge into #{d.target_id}" if d.target_id else ""
-            w(f"    line {d.line} “{d.name}” ~ {d.target} {where} ({d.score:.0f}%: {', '.join(d.reasons)}){merge}\n")
-        _more(out, min(SHOW, len(report.duplicates)), len(report.duplicates))
-        w("    Merge them after the import with /crm duplicates, or use --skip-duplicates.\n")
-    if report.missing_companies:
-        w(f"\nRows whose company can't be found ({len(report.missing_companies):,}):\n")
-        for name, line, company in report.missing_companies[:SHOW]:
-            w(f"    {name} line {line}: “{company[:80]}”\n")
-        _more(out, min(SHOW, len(report.missing_companies)), len(report.missing_companies))
-    w(f"\n{report.rows_read:,} rows read, {report.rows_valid:,} valid, in {report.seconds:.1f} s.\n")
 
 
 def print_duplicate_report(report: dedupe.DuplicateReport, out: TextIO, *, limit: int | None = 100) -> None:

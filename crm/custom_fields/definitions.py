@@ -284,7 +284,31 @@ def define_field(
 ) -> FieldDef:
     """A new field at the end of its kind of record's list. ``key`` defaults to one made from the label."""
     check_can_manage(actor)
-    by = recorded_id(actor.user_id)
+    with sf.begin() as session:
+        return add_field(
+            session,
+            workspace_id,
+            by=recorded_id(actor.user_id),
+            entity=entity,
+            label=label,
+            type=type,
+            options=options,
+            key=key,
+        )
+
+
+def add_field(
+    session: Session,
+    workspace_id: int,
+    *,
+    by: str,
+    entity: str,
+    label: str,
+    type: str,
+    options: list[str] | None = None,
+    key: str | None = None,
+) -> FieldDef:
+    """:func:`define_field` inside the caller's transaction, for callers that decided who may (an import)."""
     kind, field_type, text = _entity(entity), _type(type), _clean_label(label)
     stable = key_for(key or text)
     _refuse_builtin(kind, text, stable.replace("_", " "))
@@ -293,34 +317,33 @@ def define_field(
         raise InvalidInput("A list field needs at least one option, one per line.", field="options")
     if field_type not in LIST_TYPES and opts:
         raise InvalidInput("Only one-of-a-list and several-of-a-list fields have options.", field="options")
-    with sf.begin() as session:
-        bump_search_version(session, workspace_id)  # serialises field changes per workspace
-        _refuse_taken(session, workspace_id, kind, text, None)
-        rows = session.scalars(
-            select(CustomField).where(CustomField.workspace_id == workspace_id, CustomField.entity == kind)
-        ).all()
-        if sum(1 for r in rows if r.retired_at is None and r.deleted_at is None) >= MAX_FIELDS:
-            raise InvalidInput(
-                f"{ENTITY_WORDS[kind].capitalize()} already have {MAX_FIELDS} custom fields, the most a form can "
-                "show. Retire one first.",
-                field="label",
-            )
-        if any(r.key == stable for r in rows):
-            raise InvalidInput(f"A field with the key “{stable}” existed before; pick another name.", field="label")
-        row = CustomField(
-            workspace_id=workspace_id,
-            entity=kind,
-            key=stable,
-            label=text,
-            type=field_type,
-            options=opts,
-            position=max((r.position for r in rows), default=-1) + 1,
-            created_by=by,
+    bump_search_version(session, workspace_id)  # serialises field changes per workspace
+    _refuse_taken(session, workspace_id, kind, text, None)
+    rows = session.scalars(
+        select(CustomField).where(CustomField.workspace_id == workspace_id, CustomField.entity == kind)
+    ).all()
+    if sum(1 for r in rows if r.retired_at is None and r.deleted_at is None) >= MAX_FIELDS:
+        raise InvalidInput(
+            f"{ENTITY_WORDS[kind].capitalize()} already have {MAX_FIELDS} custom fields, the most a form can "
+            "show. Retire one first.",
+            field="label",
         )
-        session.add(row)
-        session.flush()
-        audit.change(session, row, AuditAction.CREATE, actor=by)
-        return FieldDef.of(row)
+    if any(r.key == stable for r in rows):
+        raise InvalidInput(f"A field with the key “{stable}” existed before; pick another name.", field="label")
+    row = CustomField(
+        workspace_id=workspace_id,
+        entity=kind,
+        key=stable,
+        label=text,
+        type=field_type,
+        options=opts,
+        position=max((r.position for r in rows), default=-1) + 1,
+        created_by=by,
+    )
+    session.add(row)
+    session.flush()
+    audit.change(session, row, AuditAction.CREATE, actor=by)
+    return FieldDef.of(row)
 
 
 def _change(

@@ -11,7 +11,7 @@ from crm.dedupe import CustomerRecord, customer_pairs, load_customer_records
 from crm.importer.report import DuplicateFinding, ImportOptions
 
 if TYPE_CHECKING:
-    from crm.importer.kinds import Record
+    from crm.importer.spec import Record
 
 Refuse = Callable[["Record", str, str], None]  # (record, category, message)
 

@@ -9,6 +9,7 @@ values of rows that ``--update`` may change. Loaded once per import with a few p
 from __future__ import annotations
 
 from collections.abc import Hashable
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +17,21 @@ from sqlalchemy.orm import Session
 
 from crm.models import Activity, Contact, Customer, CustomerAlias, Deal
 from crm.normalize import is_free_email_domain, normalize_name
+
+# Columns of the fuller record that an import may set and ``--update`` compare.
+_ADDRESS = ("street", "city", "region", "postal_code", "country")
+CUSTOMER_DETAILS = (
+    "phone",
+    *(f"billing_{a}" for a in _ADDRESS),
+    *(f"shipping_{a}" for a in _ADDRESS),
+    "industry",
+    "employees",
+    "annual_revenue_minor",
+    "annual_revenue_currency",
+    "description",
+    "lifecycle_stage",
+)
+CONTACT_ADDRESS = _ADDRESS
 
 
 class Index:
@@ -83,7 +99,8 @@ def _load_customers(session: Session, ws: int, index: Index) -> None:
     merged: dict[int, int] = {}
     refs: dict[Hashable, int] = {}
     names, domains = index.by["name"], index.by["domain"]
-    for cid, name, normalized, website, domain, owner, notes, ref, merged_into, deleted in session.execute(
+    details = [getattr(Customer, c) for c in CUSTOMER_DETAILS]
+    for cid, name, normalized, website, domain, owner, notes, ref, merged_into, deleted, *more in session.execute(
         select(
             Customer.id,
             Customer.name,
@@ -95,6 +112,7 @@ def _load_customers(session: Session, ws: int, index: Index) -> None:
             Customer.external_ref,
             Customer.merged_into_id,
             Customer.deleted_at,
+            *details,
         )
         .where(Customer.workspace_id == ws)
         .order_by(Customer.id)
@@ -113,6 +131,7 @@ def _load_customers(session: Session, ws: int, index: Index) -> None:
                 "owner_user_id": owner,
                 "notes": notes,
                 "external_ref": ref,
+                **dict(zip(CUSTOMER_DETAILS, more, strict=True)),
             }
         else:
             continue
@@ -137,7 +156,8 @@ def _load_customers(session: Session, ws: int, index: Index) -> None:
 
 def _load_contacts(session: Session, ws: int, index: Index) -> None:
     refs, emails, names = index.by["ref"], index.by["email"], index.by["name"]
-    for cid, customer_id, name, normalized, email, phone, title, ref, deleted, merged_into in session.execute(
+    extra = [getattr(Contact, c) for c in ("mobile_phone", *CONTACT_ADDRESS)]
+    for cid, customer_id, name, normalized, email, phone, title, ref, deleted, merged_into, *more in session.execute(
         select(
             Contact.id,
             Contact.customer_id,
@@ -149,6 +169,7 @@ def _load_contacts(session: Session, ws: int, index: Index) -> None:
             Contact.external_ref,
             Contact.deleted_at,
             Contact.merged_into_id,
+            *extra,
         ).where(Contact.workspace_id == ws)
     ):
         if ref:
@@ -165,12 +186,13 @@ def _load_contacts(session: Session, ws: int, index: Index) -> None:
             "phone": phone,
             "title": title,
             "customer_id": customer_id,
+            **dict(zip(("mobile_phone", *CONTACT_ADDRESS), more, strict=True)),
         }
 
 
 def _load_deals(session: Session, ws: int, index: Index) -> None:
     refs, titles = index.by["ref"], index.by["title"]
-    for did, customer_id, title, amount, currency, stage, close, ref, deleted in session.execute(
+    for did, customer_id, title, amount, currency, stage, close, ref, deleted, closed, owner in session.execute(
         select(
             Deal.id,
             Deal.customer_id,
@@ -181,6 +203,8 @@ def _load_deals(session: Session, ws: int, index: Index) -> None:
             Deal.expected_close,
             Deal.external_ref,
             Deal.deleted_at,
+            Deal.closed_at,
+            Deal.owner_user_id,
         ).where(Deal.workspace_id == ws)
     ):
         if ref:
@@ -194,5 +218,7 @@ def _load_deals(session: Session, ws: int, index: Index) -> None:
             "currency": currency,
             "stage": stage,
             "expected_close": close,
+            "closed_at": closed.replace(tzinfo=UTC) if closed is not None and closed.tzinfo is None else closed,
+            "owner_user_id": owner,
             "customer_id": customer_id,
         }

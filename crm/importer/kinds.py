@@ -6,161 +6,42 @@ the cleaner that reads each value), the keys no two rows of a file may share
 data can't: how the cleaned values become a :class:`Record` (``build``), how a record finds
 the row it already is (``match``), and, for customers, a look over the whole file for
 probable duplicates (``screen``). :mod:`crm.importer.run` drives all four kinds with
-one loop.
+one loop; the machinery is in :mod:`crm.importer.spec`.
 
 Adding a column is adding a :class:`Field` (and, when it is stored, a line in ``build``);
-adding a vendor's spelling of a header is adding it to the field's ``aliases``.
+adding a vendor's spelling of a header is adding it to :mod:`crm.importer.vendors`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property, partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from crm.customers import clean_name
 from crm.errors import InvalidInput
+from crm.fields import DEFAULT_REGION
 from crm.importer import values as v
 from crm.importer.duplicates import screen_customers
-from crm.importer.existing import Existing, Index
+from crm.importer.existing import CONTACT_ADDRESS, CUSTOMER_DETAILS, Index
 from crm.importer.reader import Row
-from crm.importer.report import DuplicateFinding, ImportOptions
-from crm.models import Activity, Contact, Customer, Deal, DealStageChange
+from crm.importer.spec import (
+    Cleaner,
+    Context,
+    Field,
+    History,
+    Kind,
+    Record,
+    Reject,
+    Unique,
+    clean_values,
+    missing_company,
+)
+from crm.models import Activity, Contact, Customer, CustomerLifecycleChange, CustomerTag, Deal, DealStageChange
 from crm.normalize import normalize_name
+from crm.pipeline_stages import CLOSED_KEYS
 from crm.states import ActivitySource
 
-
-class Reject(Exception):
-    """A row that is refused, with the category and sentence the report and rejects file show."""
-
-    def __init__(self, category: str, message: str, *, missing: str | None = None) -> None:
-        super().__init__(message)
-        self.category = category
-        self.message = message
-        self.missing = missing  # the company that was not found, for the report's list
-
-
-class Record:
-    """A checked row: the columns to store, and the keys it is indexed and matched by."""
-
-    __slots__ = ("existing", "keys", "line", "rejected", "row", "values")
-
-    def __init__(self, source: Row, row: dict[str, Any], keys: dict[str, Any]) -> None:
-        self.line = source.line
-        self.values: list[str] | None = source.values  # the original cells, for the rejects file
-        self.row = row
-        self.keys = keys
-        self.existing: int | None = None  # the id of the row it matched
-        self.rejected = False
-
-
-@dataclass
-class Context:
-    """What cleaning and building a row may look at."""
-
-    options: ImportOptions
-    tz: ZoneInfo
-    existing: Existing
-    notes: Counter[str] = field(default_factory=Counter)  # the current file's notes
-    type_cache: dict[str, str | None] = field(default_factory=dict)
-    _cleaners: dict[str, tuple[tuple[str, Callable[[str], Any], str], ...]] = field(default_factory=dict)
-
-    def cleaners(self, kind: Kind) -> tuple[tuple[str, Callable[[str], Any], str], ...]:
-        """(field, text -> value, reject category) for the fields that have a cleaner, bound to this import."""
-        found = self._cleaners.get(kind.name)
-        if found is None:
-            found = self._cleaners[kind.name] = tuple(
-                (f.name, partial(f.clean, **f.bind(self)) if f.bind else f.clean, f.category)
-                for f in kind.fields
-                if f.clean is not None
-            )
-        return found
-
-    def company(self, ref: str, name: str, email: str | None) -> int:
-        """The customer a row belongs to; Reject when there is none."""
-        found = self.existing.company(ref, name, email)
-        if found is None:
-            raise missing_company(name or ref)
-        return found
-
-
-def missing_company(what: str) -> Reject:
-    what = what or "(none given)"
-    return Reject("company not found", f"company “{what[:80]}” not found", missing=what)
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    aliases: tuple[str, ...]  # header spellings (case, spaces and punctuation don't matter)
-    clean: Callable[..., Any] | None = None  # text -> value; InvalidInput rejects the row under ``category``
-    category: str = ""
-    bind: Callable[[Context], dict[str, Any]] | None = None  # keyword arguments of ``clean`` from the import
-
-
-@dataclass(frozen=True)
-class Unique:
-    """No two rows of a file may share this key: the later one is rejected."""
-
-    key: str
-    category: str
-    message: Callable[[Record, int], str]  # (record, line of the first) -> sentence
-    unless: tuple[str, ...] = ()  # not checked when the record has one of these keys (still remembered)
-
-
-@dataclass(frozen=True)
-class History:
-    """Every change of ``column`` is also written as a row of ``model`` (deals: the stage history)."""
-
-    column: str
-    model: type
-    row: Callable[[int, Any, Any], dict[str, Any]]  # (id, before, after) -> the history row's columns
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str  # "customers": the CLI's --customers, the report's kind
-    entity: str  # the audit entity type
-    model: type
-    fields: tuple[Field, ...]
-    required: tuple[str, ...]  # the file needs a column for one of these
-    distinctive: frozenset[str]  # fields that say a file is of this kind
-    file_hints: tuple[str, ...]  # parts of file names that say so
-    build: Callable[[dict[str, Any], Row, Context], Record]
-    match: Callable[[Record, Index], int | None]
-    unique: tuple[Unique, ...]
-    updatable: tuple[str, ...] = ()  # columns --update may change; empty: rows are never updated
-    derived: frozenset[str] = frozenset()  # updatable columns that alone are no change
-    remember: tuple[str, ...] = ()  # columns of new rows that later files look up
-    touches: str | None = None  # the column naming the customer whose search entry changes
-    backfill_ref: bool = False  # store the source id on a matched row that has none
-    returning: bool = True  # new rows need their ids (later rows refer to them)
-    history: History | None = None
-    # looks over all the file's records before they are written (see duplicates.screen_customers)
-    screen: Callable[..., list[DuplicateFinding]] | None = None
-
-    @cached_property
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
-
-
-def clean_values(kind: Kind, row: Row, ctx: Context) -> dict[str, Any]:
-    """The row's values, each field's cleaner run over its text (in field order), in place.
-
-    Reject on the first value a cleaner refuses. A field without a cleaner keeps its text,
-    and is absent when the row has none (``values.get(name, "")``).
-    """
-    values: dict[str, Any] = row.fields
-    for name, clean, category in ctx.cleaners(kind):
-        try:
-            values[name] = clean(values.get(name, ""))
-        except InvalidInput as err:
-            raise Reject(category, err.message) from None
-    return values
+__all__ = ["KINDS", "Cleaner", "Context", "Field", "Kind", "Record", "Reject", "clean_values"]
 
 
 def aliases(text: str) -> tuple[str, ...]:
@@ -186,7 +67,26 @@ def _id(*more: str) -> Field:
 
 
 def _owner(more: str) -> Field:
-    return Field("owner", aliases("owner, " + more), v.owner)
+    return Field("owner", aliases("owner, " + more), _resolve_owner, bind=lambda c: {"ctx": c})
+
+
+def _resolve_owner(text: str, *, ctx: Context) -> str | None:
+    return ctx.owners.resolve(text, ctx.owner_counts)
+
+
+def _date(name: str, spellings: str) -> Field:
+    return Field(
+        name,
+        aliases(spellings),
+        v.close_date,
+        "invalid date",
+        bind=lambda c: {"tz": c.tz, "dayfirst": c.options.dayfirst},
+    )
+
+
+def _created() -> Field:
+    """The date the record was created in the old CRM (kept as its created_at)."""
+    return _date("created", "created, created at, created date, create date, date created, add time, added")
 
 
 def _company(names: str, ids: str) -> tuple[Field, Field]:
@@ -197,18 +97,99 @@ def _company(names: str, ids: str) -> tuple[Field, Field]:
 def _build_customer(values: dict[str, Any], row: Row, ctx: Context) -> Record:
     name, normalized = values["name"]
     website, domain = values["website"]
-    ref = values["id"]
+    ref, notes = values["id"], values["notes"]
+    revenue, currency = values["annual_revenue"]
+    description = values.get("description", "")
+    try:
+        description = v.description(description)
+    except InvalidInput as err:  # longer than the card's description holds: kept whole in the notes
+        if notes is None and len(description) <= v.MAX_NOTES:
+            notes, description = description, None
+            ctx.notes["descriptions too long for the card kept in the notes instead"] += 1
+        else:
+            ctx.drop("description", _TOO_LONG, err.message)
+            description = None
     stored = {
         "name": name,
         "normalized_name": normalized,
         "website": website,
         "domain": domain,
         "owner_user_id": values["owner"],
-        "notes": values["notes"],
+        "notes": notes,
         "external_ref": ref,
         "index_version": 0,
+        "created_at": values["created"],
+        "phone": values["phone"],
+        **_address(values, ctx, "billing_"),
+        **_address(values, ctx, "shipping_"),
+        "industry": values["industry"],
+        "employees": values["employees"],
+        "annual_revenue_minor": revenue,
+        "annual_revenue_currency": currency,
+        "description": description,
+        "lifecycle_stage": values["lifecycle_stage"],
     }
-    return Record(row, stored, {"ref": ref, "name": normalized, "domain": domain})
+    rec = Record(row, stored, {"ref": ref, "name": normalized, "domain": domain})
+    rec.tags = values["tags"] or None
+    return rec
+
+
+def _address(values: dict[str, Any], ctx: Context, prefix: str = "") -> dict[str, Any]:
+    """street, city, region (ISO 3166-2 where pycountry knows the country's), postal code, country."""
+    street, country = values[f"{prefix}street"], values[f"{prefix}country"]
+    one_line = values.get(f"{prefix}address", "")
+    if one_line:
+        line, found = v.split_address(one_line)
+        street, country = street or line, country or found
+    region = values.get(f"{prefix}region", "")
+    try:
+        region = v.region(region, country)
+    except InvalidInput as err:
+        ctx.drop(f"{prefix}region", "invalid region", err.message)
+        region = None
+    return {
+        f"{prefix}street": street[: v.MAX_STREET] if street else None,
+        f"{prefix}city": values[f"{prefix}city"],
+        f"{prefix}region": region,
+        f"{prefix}postal_code": values[f"{prefix}postal_code"],
+        f"{prefix}country": country,
+    }
+
+
+def _address_fields(prefix: str, names: tuple[str, ...]) -> tuple[Field, ...]:
+    """The address fields, spelled ``{name} street`` etc. for each of ``names`` ("" spells plain ``street``)."""
+
+    def spell(*parts: str) -> tuple[str, ...]:
+        return tuple(f"{n} {p}".strip() for n in names for p in parts)
+
+    return (
+        _place(f"{prefix}street", spell("street", "street address", "address line 1"), v.MAX_STREET),
+        Field(f"{prefix}address", spell("address", "postal address", "full address")),
+        _place(f"{prefix}city", spell("city", "town"), 128),
+        Field(f"{prefix}region", spell("state", "region", "state region", "province", "state province", "county")),
+        _place(f"{prefix}postal_code", spell("postal code", "zip", "zip code", "postcode", "zip postal code"), 32),
+        Field(f"{prefix}country", spell("country", "country region"), v.country, "invalid country"),
+    )
+
+
+def _place(name: str, spellings: tuple[str, ...], limit: int) -> Field:
+    return Field(name, spellings, v.place, _TOO_LONG, bind=lambda ctx: {"limit": limit})
+
+
+def _phone(name: str, spellings: str) -> Field:
+    return Field(name, aliases(spellings), v.phone, "invalid phone", bind=_region)
+
+
+def _region(ctx: Context) -> dict[str, Any]:
+    return {"region": ctx.options.phone_region or DEFAULT_REGION}
+
+
+def _tag_rows(rec: Record, customer_id: int) -> list[tuple[type, dict[str, Any]]]:
+    return [(CustomerTag, {"customer_id": customer_id, "tag": t, "normalized": t.casefold()}) for t in rec.tags or ()]
+
+
+def _lifecycle_change(customer_id: int, before: Any, after: Any) -> dict[str, Any]:
+    return {"customer_id": customer_id, "from_stage": before, "to_stage": after}
 
 
 def _match_customer(rec: Record, index: Index) -> int | None:
@@ -222,7 +203,7 @@ CUSTOMERS = Kind(
     model=Customer,
     fields=(
         _id("company id, account id, organization id, customer id"),
-        Field("name", aliases(_COMPANY + ", name, company legal name"), v.company_name, _INVALID_NAME),
+        Field("name", aliases(_COMPANY + ", name, company legal name"), v.company_name, _INVALID_NAME, essential=True),
         Field(
             "website",
             aliases(
@@ -233,17 +214,53 @@ CUSTOMERS = Kind(
             "invalid website",
         ),
         _owner("company owner, account owner, organization owner, owner user id"),
-        Field("notes", aliases("notes, note, description, about"), v.notes, _TOO_LONG),
+        Field("notes", aliases("notes, note, comments"), v.notes, _TOO_LONG),
+        _created(),
+        _phone("phone", "phone, phone number, company phone, telephone, main phone, organization phone"),
+        *_address_fields("billing_", ("", "billing")),
+        *_address_fields("shipping_", ("shipping",)),
+        _place("industry", aliases("industry, sector"), 128),
+        Field(
+            "employees",
+            aliases("employees, number of employees, employee count, headcount"),
+            v.employees,
+            "invalid number",
+        ),
+        Field(
+            "annual_revenue",
+            aliases("annual revenue, revenue, turnover"),
+            v.revenue,
+            "invalid amount",
+            bind=lambda c: {"currency": c.options.currency},
+        ),
+        Field("description", aliases("description, about, company description")),
+        Field(
+            "lifecycle_stage",
+            aliases("lifecycle stage, lifecycle, customer stage"),
+            v.lifecycle,
+            "invalid lifecycle stage",
+            bind=lambda c: {"stages": c.options.lifecycle_stages},
+        ),
+        Field("tags", aliases("tags, tag, labels, label"), v.tags, "invalid tags"),
     ),
     required=("name",),
-    distinctive=frozenset({"website"}),
     file_hints=("compan", "account", "organi", "customer", "client"),
     build=_build_customer,
     match=_match_customer,
     unique=(_REF, Unique("name", "duplicate in file", lambda r, line: f"same company as line {line}", ("ref",))),
-    updatable=("name", "normalized_name", "website", "domain", "owner_user_id", "notes"),
+    updatable=(
+        "name",
+        "normalized_name",
+        "website",
+        "domain",
+        "owner_user_id",
+        "notes",
+        *CUSTOMER_DETAILS,
+    ),
     derived=frozenset({"normalized_name"}),
     touches="id",
+    history=History("lifecycle_stage", CustomerLifecycleChange, _lifecycle_change),
+    children=_tag_rows,
     backfill_ref=True,
     screen=screen_customers,
 )
@@ -267,6 +284,9 @@ def _build_contact(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "phone": values["phone"],
         "title": values["title"],
         "external_ref": ref,
+        "created_at": values["created"],
+        "mobile_phone": values["mobile_phone"],
+        **_address(values, ctx),
     }
     return Record(row, stored, {"ref": ref, "email": email, "name": (customer_id, normalized)})
 
@@ -294,21 +314,14 @@ CONTACTS = Kind(
             v.email,
             "invalid email",
         ),
-        Field(
-            "phone",
-            aliases(
-                "phone, phone number, mobile, mobile phone, mobile phone number, person phone, work phone, "
-                "telephone, business phone"
-            ),
-            v.phone,
-            "invalid phone",
-            bind=lambda c: {"region": c.options.phone_region},
-        ),
+        _phone("phone", "phone, phone number, person phone, work phone, telephone, business phone, office phone"),
+        _phone("mobile_phone", "mobile, mobile phone, mobile phone number, cell, cell phone, person mobile"),
+        *_address_fields("", ("", "mailing", "person")),
         Field("title", aliases("title, job title, position, role, person job title"), v.title, _TOO_LONG),
         *_company("person organization, person organization name", "person organization id"),
+        _created(),
     ),
     required=("name", "first_name", "last_name", "email"),
-    distinctive=frozenset({"email", "first_name", "last_name", "title", "phone"}),
     file_hints=("contact", "people", "person", "lead"),
     build=_build_contact,
     match=_match_contact,
@@ -317,7 +330,7 @@ CONTACTS = Kind(
         Unique("email", "duplicate in file", lambda r, line: f"{r.keys['email']} is also on line {line}"),
         Unique("name", "duplicate in file", lambda r, line: f"same contact as line {line}", ("email", "ref")),
     ),
-    updatable=("name", "normalized_name", "email", "phone", "title"),
+    updatable=("name", "normalized_name", "email", "phone", "title", "mobile_phone", *CONTACT_ADDRESS),
     derived=frozenset({"normalized_name"}),
     remember=("customer_id",),
     touches="customer_id",
@@ -327,12 +340,23 @@ CONTACTS = Kind(
 # -- deals -----------------------------------------------------------------------------------------
 def _build_deal(values: dict[str, Any], row: Row, ctx: Context) -> Record:
     code = values["currency"]
+    amount_field = "amount_minor" if values.get("amount_minor") else "amount"
     try:
         amount = v.amount(values.get("amount_minor", ""), values.get("amount", ""), code)
     except InvalidInput as err:
-        raise Reject("invalid amount", err.message) from None
+        ctx.drop(amount_field, "invalid amount", err.message)
+        amount = None
+    if amount is not None and any(d[0] == "currency" for d in ctx.dropped):
+        ctx.drop(amount_field, "invalid amount", "an amount without a currency it can be read in.")
+        amount = None
     customer_id = ctx.company(values.get("company_id", ""), values.get("company", ""), None)
-    title, stage, close, ref = values["title"], values["stage"], values["close_date"], values["id"]
+    title, close, ref = values["title"], values["close_date"], values["id"]
+    stage = ctx.stage(
+        values.get("stage", ""), values.get("status", ""), values.get("is_won", ""), values.get("is_closed", "")
+    )
+    closed_at = None
+    if stage in CLOSED_KEYS:
+        closed_at = (values["won_time"] if stage == "won" else values["lost_time"]) or close
     stored = {
         "customer_id": customer_id,
         "title": title,
@@ -341,8 +365,9 @@ def _build_deal(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "stage": stage,
         "expected_close": v.day(close),
         "owner_user_id": values["owner"],
-        "closed_at": close if stage in ("won", "lost") and close else None,
+        "closed_at": closed_at,
         "external_ref": ref,
+        "created_at": values["created"],
     }
     return Record(row, stored, {"ref": ref, "title": (customer_id, normalize_name(title))})
 
@@ -367,6 +392,7 @@ DEALS = Kind(
             aliases("title, deal name, deal title, opportunity name, name, deal, opportunity"),
             v.deal_title,
             _INVALID_NAME,
+            essential=True,
         ),
         *_company("deal organization, deal organization name", "deal organization id"),
         Field(
@@ -378,16 +404,17 @@ DEALS = Kind(
         ),
         Field("amount", aliases("amount, value, deal value, deal amount, opportunity amount")),
         Field("amount_minor", aliases("amount minor")),
-        Field(
-            "stage",
-            aliases("stage, deal stage, stage name, pipeline stage, deal stage name"),
-            v.stage_key,
-        ),
+        Field("stage", aliases("stage, deal stage, stage name, pipeline stage, deal stage name")),
+        Field("status", aliases("status, deal status, state")),
+        Field("is_won", aliases("is won, won")),
+        Field("is_closed", aliases("is closed, closed")),
+        _date("won_time", "won time, won date, date won"),
+        _date("lost_time", "lost time, lost date, date lost"),
+        _created(),
         Field(
             "close_date",
             aliases(
-                "close date, expected close date, closedate, expected close, deal expected close date, "
-                "deal close date, won time"
+                "close date, expected close date, closedate, expected close, deal expected close date, deal close date"
             ),
             v.close_date,
             "invalid date",
@@ -396,12 +423,11 @@ DEALS = Kind(
         _owner("deal owner, opportunity owner, owner user id, deal owner id"),
     ),
     required=("title",),
-    distinctive=frozenset({"stage", "amount", "close_date", "amount_minor"}),
     file_hints=("deal", "opportunit", "pipeline"),
     build=_build_deal,
     match=_match_deal,
     unique=(_REF, Unique("title", "duplicate in file", lambda r, line: f"same deal as line {line}", ("ref",))),
-    updatable=("title", "amount_minor", "currency", "stage", "expected_close"),
+    updatable=("title", "amount_minor", "currency", "stage", "expected_close", "closed_at", "owner_user_id"),
     remember=("customer_id",),
     history=History("stage", DealStageChange, _stage_change),
 )
@@ -433,7 +459,7 @@ def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         contact_id = contacts.by["email"].get(contact_email)
     deal_id = deals.by["ref"].get(deal_ref) if deal_ref else None
     company_ref, company = values.get("company_id", ""), values.get("company", "")
-    customer_id = ctx.existing.company(company_ref, company, contact_email or None)
+    customer_id = ctx.find_company(company_ref, company, contact_email or None)
     if customer_id is None and contact_id is not None:
         customer_id = contacts.values.get(contact_id, {}).get("customer_id")
     if customer_id is None and deal_id is not None:
@@ -488,6 +514,7 @@ ACTIVITIES = Kind(
             v.parse_datetime,
             "invalid date",
             bind=lambda c: {"tz": c.tz, "dayfirst": c.options.dayfirst},
+            essential=True,
         ),
         Field(
             "type",
@@ -515,12 +542,12 @@ ACTIVITIES = Kind(
         _owner("created by, assigned to, activity owner, user"),
     ),
     required=("date",),
-    distinctive=frozenset({"type", "summary", "date", "contact_email"}),
     file_hints=("activit", "task", "call", "meeting", "note", "event", "engagement", "history"),
     build=_build_activity,
     match=lambda rec, index: index.find("key", rec.keys["key"]),
     unique=(Unique("key", "duplicate in file", _earlier_activity),),
     returning=False,
+    custom_fields=False,
 )
 
 KINDS: dict[str, Kind] = {k.name: k for k in (CUSTOMERS, CONTACTS, DEALS, ACTIVITIES)}  # the order of import

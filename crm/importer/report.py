@@ -9,6 +9,10 @@ from pathlib import Path
 
 from crm.activity_types import DEFAULT as DEFAULT_TYPES
 from crm.activity_types import ActivityTypes
+from crm.lifecycle import DEFAULT as DEFAULT_LIFECYCLE
+from crm.lifecycle import LifecycleStages
+from crm.pipeline_stages import DEFAULT as DEFAULT_STAGES
+from crm.pipeline_stages import PipelineStages
 
 SHOW_PROBLEMS = 1_000  # problems kept per file for the report (all are counted)
 
@@ -31,6 +35,11 @@ class ImportOptions:
     encoding: str | None = None  # the files' encoding; None: detected per file
     rejects_dir: Path | None = None  # where <name>.rejects.csv go (default: next to each file)
     activity_types: ActivityTypes = DEFAULT_TYPES
+    deal_stages: PipelineStages = DEFAULT_STAGES
+    lifecycle_stages: LifecycleStages = DEFAULT_LIFECYCLE
+    owners: dict[str, str] = field(default_factory=dict)  # --owners: old id, email or name (casefolded) -> U…
+    owner_lookup: Callable[[str], str | None] | None = None  # email -> Slack user id (users.lookupByEmail)
+    create_fields: bool = False  # create the offered custom fields and store their values
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,18 @@ class Problem:
     line: int
     category: str  # "invalid email", "invalid phone", "invalid date", "company not found", ...
     message: str
+
+
+@dataclass
+class CustomOffer:
+    """A column no built-in field holds: a custom field of this type (created with ``create_fields``)."""
+
+    header: str
+    label: str
+    type: str  # text, number, money, date, yes/no, one-of-a-list, several-of-a-list, URL, email
+    why: str  # what the values showed, e.g. "all 120 values are dates"
+    values: int = 0  # rows with a value
+    created: bool = False  # created by this import (or there already, with values stored)
 
 
 @dataclass
@@ -57,9 +78,23 @@ class FileReport:
     rejected: int = 0
     problems: list[Problem] = field(default_factory=list)
     categories: Counter[str] = field(default_factory=Counter)
+    warnings: list[Problem] = field(default_factory=list)  # values dropped from rows that were imported
+    warning_categories: Counter[str] = field(default_factory=Counter)
+    kind_reason: str = ""
+    vendor: str = ""  # "Salesforce", "HubSpot", "Pipedrive" or "" (a generic CSV)
+    vendor_reason: str = ""
+    custom: list[CustomOffer] = field(default_factory=list)  # columns offered (or made) custom fields
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (header, why)
+    stages: Counter[tuple[str, str]] = field(default_factory=Counter)  # (vendor stage, our stage) -> deals
+    owners: Counter[tuple[str, str]] = field(default_factory=Counter)  # (old owner, how it was mapped) -> rows
     notes: Counter[str] = field(default_factory=Counter)  # e.g. "unknown activity type saved as note"
     rejects_path: Path | None = None
     seconds: float = 0.0
+
+    def warning(self, line: int, category: str, message: str) -> None:
+        self.warning_categories[category] += 1
+        if len(self.warnings) < SHOW_PROBLEMS:
+            self.warnings.append(Problem(line, category, message))
 
     def problem(self, line: int, category: str, message: str) -> None:
         self.rejected += 1

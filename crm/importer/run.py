@@ -22,11 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
 from crm.importer import existing
+from crm.importer import values as v
+from crm.importer.custom import ColumnStats
+from crm.importer.custom_store import offer_label, store_custom_values
 from crm.importer.kinds import KINDS, Context, Kind, Record, Reject, clean_values
+from crm.importer.owners import Owners
 from crm.importer.reader import Broken, ImportFileError, Row
 from crm.importer.rejects import Rejects, sweep, target_paths
-from crm.importer.report import FileReport, ImportOptions, ImportReport, Progress
+from crm.importer.report import CustomOffer, FileReport, ImportOptions, ImportReport, Progress
 from crm.importer.sources import ByteCount, SourceFile, open_source, read_rows
+from crm.importer.vendors import VENDORS
 from crm.lookup import bump_search_version
 from crm.models import Customer, utcnow
 from crm.states import AuditAction
@@ -67,6 +72,9 @@ class _File:
             source.path, kind.name, source.encoding, source.encoding_given, source.delimiter, ignored=source.ignored
         )
         self.report.columns = {f: ", ".join(source.header[i] for i in idx) for f, idx in source.columns.items()}
+        self.report.kind_reason, self.report.vendor = source.kind_reason, source.vendor
+        self.report.vendor_reason, self.report.skipped = source.vendor_reason, source.skipped
+        self.custom = [(c, ColumnStats(c.label, person=c.person)) for c in source.custom]
         self.rejects = Rejects(target, source.header, enabled=not dry_run)
         # (key, category, message, unless, {value: first line}) per unique key
         self.unique: list[tuple[str, str, Callable[[Record, int], str], tuple[str, ...], dict[Hashable, int]]] = [
@@ -74,10 +82,36 @@ class _File:
         ]
         self.updates: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
+        self.children: dict[type, list[dict[str, Any]]] = {}
+        self.custom_rows: list[tuple[int, int, list[tuple[int, str]]]] = []  # (record id, line, values)
 
     def refuse(self, line: int, category: str, message: str, values: list[str] | None) -> None:
         self.report.problem(line, category, message)
         self.rejects.add(line, message, values)
+
+    def custom_values(self, values: list[str], ctx: Context) -> list[tuple[int, str]] | None:
+        """The row's values of the columns offered as custom fields (fed to their statistics);
+        an owner column's old users as Slack user ids (unmapped ones counted, and left out)."""
+        found = []
+        for i, (column, stats) in enumerate(self.custom):
+            text = values[column.index].strip()
+            if text and column.person:
+                text = ctx.owners.resolve(text, ctx.owner_counts) or ""
+            if text:
+                stats.add(text)
+                found.append((i, text))
+        return found or None
+
+    def with_extras(self, summary: str, extras: list[tuple[int, str]]) -> str:
+        """Activities have no custom fields: their other columns are kept in the summary."""
+        lines = [f"{self.custom[i][0].label}: {text}" for i, text in extras]
+        return "\n".join([summary, "", *lines])[: v.MAX_SUMMARY]
+
+    def warn(self, line: int, dropped: list[tuple[str, str, str]], values: list[str]) -> None:
+        """Values dropped from a row that is imported: in the report, and in the rejects file to fix."""
+        for _, category, message in dropped:
+            self.report.warning(line, category, message)
+        self.rejects.add(line, " ".join(m for _, _, m in dropped), values)
 
     def refuse_record(self, rec: Record, category: str, message: str) -> None:
         rec.rejected = True
@@ -121,6 +155,7 @@ class _Run:
         self.now = now
         self.ex = existing.load(session, ws)
         self.ctx = Context(options, ZoneInfo(options.timezone), self.ex)
+        self.ctx.owners = Owners(options.owners, options.owner_lookup)
         self.fake_id = 0  # dry run: ids of rows that would be created
         self.touched_customers: set[int] = set()
         self.jobs: list[_File] = []
@@ -153,6 +188,9 @@ class _Run:
         job = _File(kind, source, target, self.o.dry_run)
         self.jobs.append(job)
         self.ctx.notes = job.report.notes
+        self.ctx.owner_counts, self.ctx.stage_counts = job.report.owners, job.report.stages
+        self.ctx.vendor = next((v for v in VENDORS if v.label == source.vendor), None)
+        self.ctx.labels = {f: ", ".join(source.header[i].strip() for i in idx) for f, idx in source.columns.items()}
         started = time.perf_counter()
         pending: list[Record] = []
         counter: list[ByteCount] = []
@@ -175,9 +213,39 @@ class _Run:
         self.bulk_update(kind.model, job.updates)
         if kind.history is not None:
             self.insert(kind.history.model, job.history, returning=False)
+        self._custom_fields(job)
         job.report.seconds = time.perf_counter() - started
         self.report.files.append(job.report)
         return job
+
+    def _custom_fields(self, job: _File) -> None:
+        """The columns no built-in field holds: offered as typed custom fields, created with ``create_fields``."""
+        kind = job.kind
+        offers = []
+        for column, stats in job.custom:
+            label = offer_label(kind.entity, column.label) if kind.custom_fields else column.label
+            offers.append((CustomOffer(column.header, label, *stats.infer(), values=stats.values), stats))
+        job.report.custom = [offer for offer, _ in offers]
+        used = [(offer, stats) for offer, stats in offers if stats.values]
+        if self.o.dry_run or not self.o.create_fields or not kind.custom_fields or not used:
+            return
+        keep = {id(stats): i for i, (_, stats) in enumerate(used)}
+        renumber = {i: keep[id(stats)] for i, (_, stats) in enumerate(job.custom) if id(stats) in keep}
+        rows = [(rid, line, [(renumber[c], t) for c, t in cells]) for rid, line, cells in job.custom_rows]
+        store_custom_values(
+            self.session,
+            self.ws,
+            kind.entity,
+            used,
+            rows,
+            actor=self.o.actor,
+            update_values=self.o.update,
+            currency=self.o.currency,
+            tz=self.ctx.tz,
+            dayfirst=self.o.dayfirst,
+            now=self.now,
+            warn=lambda line, message: job.report.warning(line, "invalid custom value", message),
+        )
 
     def _tick(self, job: _File, counter: list[ByteCount], done: bool = False) -> None:
         if self.progress is not None:
@@ -187,20 +255,44 @@ class _Run:
 
     def _record(self, job: _File, row: Row) -> Record | None:
         """The row as a record, or None when it is refused (and reported)."""
-        try:
-            rec = job.kind.build(clean_values(job.kind, row, self.ctx), row, self.ctx)
-        except Reject as err:
-            if err.missing is not None:
-                self.report.missing_companies.append((job.source.label, row.line, err.missing))
-            job.refuse(row.line, err.category, err.message, row.values)
-            return None
+        dropped = self.ctx.dropped
+        if dropped:
+            dropped.clear()
+        rec = self._known(job, row)
+        if rec is None:
+            try:
+                rec = job.kind.build(clean_values(job.kind, row, self.ctx), row, self.ctx)
+            except Reject as err:
+                if err.missing is not None:
+                    self.report.missing_companies.append((job.source.label, row.line, err.missing))
+                job.refuse(row.line, err.category, err.message, row.values)
+                return None
         repeated = job.repeated(rec)
         if repeated is not None:
             job.refuse(row.line, *repeated, row.values)
             return None
+        if dropped:
+            job.warn(row.line, dropped, row.values)
+        if job.custom:
+            rec.custom = job.custom_values(row.values, self.ctx)
+            if rec.custom and not job.kind.custom_fields and "summary" in rec.row:
+                rec.row["summary"] = job.with_extras(rec.row["summary"], rec.custom)
         if job.kind.screen is None:
             rec.values = None  # only a screen refuses rows after this: free the cells early
         return rec
+
+    def _known(self, job: _File, row: Row) -> Record | None:
+        """Without ``update``, a row whose source id was imported before changes nothing: it is
+        not cleaned again (phone and email validation are most of an import's time)."""
+        kind = job.kind
+        if self.o.update or not kind.updatable:
+            return None
+        ref = v.ref(row.fields.get("id", ""))
+        if ref is None or ref not in self.ex[kind.name].by["ref"]:
+            return None
+        keys: dict[str, Any] = {u.key: None for u in kind.unique}
+        keys["ref"] = ref
+        return Record(row, {}, keys)
 
     def _write(self, job: _File, records: list[Record]) -> None:
         kind, index = job.kind, self.ex[job.kind.name]
@@ -234,7 +326,8 @@ class _Run:
         for rec in records:
             row = rec.row
             row["workspace_id"] = self.ws
-            row["created_at"] = self.now
+            if row.get("created_at") is None:  # the old CRM's date of creation, else now
+                row["created_at"] = self.now
             row.setdefault("created_by", self.o.actor)
             rows.append(row)
         ids = self.insert(kind.model, rows, returning=kind.returning) or [0] * len(rows)
@@ -248,10 +341,19 @@ class _Run:
                 index.values[new_id] = {c: rec.row[c] for c in kind.remember}
             if kind.touches is not None:
                 self.touched_customers.add(new_id if kind.touches == "id" else rec.row[kind.touches])
-            if kind.history is not None:
+            if kind.history is not None and rec.row[kind.history.column] is not None:
                 history.append(self._history(kind, new_id, None, rec.row[kind.history.column]))
+            if kind.children is not None:
+                for model, child in kind.children(rec, new_id):
+                    child.update(workspace_id=self.ws, created_at=self.now, created_by=self.o.actor)
+                    job.children.setdefault(model, []).append(child)
+            if rec.custom:
+                job.custom_rows.append((new_id, rec.line, rec.custom))
         if kind.history is not None:
             self.insert(kind.history.model, history, returning=False)
+        for model, children in job.children.items():
+            self.insert(model, children, returning=False)
+        job.children.clear()
         job.report.inserted += len(records)
 
     def _history(self, kind: Kind, row_id: int, before: Any, after: Any) -> dict[str, Any]:
@@ -270,6 +372,8 @@ class _Run:
         ref = rec.keys.get("ref")
         if ref is not None:
             index.by["ref"].setdefault(ref, row_id)
+        if rec.custom:
+            job.custom_rows.append((row_id, rec.line, rec.custom))
         if not self.o.update and not (ref and kind.backfill_ref):  # the common re-run: nothing to compare
             fr.unchanged += 1
             return

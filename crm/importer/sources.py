@@ -20,22 +20,19 @@ from __future__ import annotations
 
 import codecs
 import io
-import re
-from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import charset_normalizer
 
 from crm.errors import InvalidInput
+from crm.importer.columns import IGNORE, CustomColumn, choose_kind, detect_vendor, header_key, map_columns
 from crm.importer.kinds import KINDS
 from crm.importer.reader import Broken, ImportFileError, Row, iter_rows, read_header
 
 SAMPLE_BYTES = 64 * 1024
-IGNORE = "ignore"
 
 # What charset-normalizer may answer: the encodings CSV exports are really written in.
 _CANDIDATES = (
@@ -60,20 +57,6 @@ _CANDIDATES = (
     "euc_kr",
 )
 _MULTI_BYTE = frozenset({"cp932", "shift_jis", "euc_jp", "gb18030", "big5", "cp949", "euc_kr"})
-
-
-_NOT_WORD = re.compile(r"[\W_]+")  # letters and digits of any script make a header's name
-
-
-def header_key(header: str) -> str:
-    """ "Organization - Name" -> "organization name"; "E-Mail" -> "e mail"; "会社名" -> "会社名"."""
-    return " ".join(_NOT_WORD.sub(" ", header.strip().lstrip("\ufeff").lower()).split())
-
-
-@cache
-def _lookup(kind: str) -> dict[str, str]:
-    """header key -> field, for one kind (the later field wins where two share a spelling)."""
-    return {header_key(alias): f.name for f in KINDS[kind].fields for alias in f.aliases}
 
 
 def field_names() -> set[str]:
@@ -105,9 +88,14 @@ class SourceFile:
     delimiter: str
     header: list[str]
     columns: dict[str, list[int]]  # field -> column indexes (first non-empty value wins)
-    ignored: list[str]
+    ignored: list[str]  # the skipped columns' headers
     size: int
     encoding_given: bool = False
+    kind_reason: str = ""
+    vendor: str = ""
+    vendor_reason: str = ""
+    custom: list[CustomColumn] = field(default_factory=list)  # offered as custom fields
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (header, why)
 
     @property
     def label(self) -> str:
@@ -218,17 +206,40 @@ def open_source(path: Path, *, kind: str | None, mapping: dict[str, str], encodi
         raise ImportFileError(f"{name} has no header row: the first line must name the columns.")
     keys = [header_key(h) for h in header]
     _refuse_repeated_columns(name, header, keys, mapping)
+    vendor, vendor_reason = detect_vendor(header)
+    kind_reason = "named on the command line"
     if kind is None:
-        kind = guess_kind(path, keys, mapping)
-    columns, ignored = map_columns(kind, header, mapping)
+        kind, kind_reason = choose_kind(path, header, mapping, vendor)
+    columns, custom, skipped = map_columns(kind, header, mapping, vendor)
     required = KINDS[kind].required
     if not set(required) & set(columns):
-        field = required[0]
-        raise ImportFileError(
-            f"{name} ({kind}) has no column for the {field.replace('_', ' ')}. Its columns are: "
-            f'{", ".join(header[:30])}. Name the column with --map "Column={field}".'
+        target = required[0]
+        where = (
+            f"its headers are {vendor.label}'s, but"
+            if vendor
+            else "its headers are not HubSpot's, Salesforce's or Pipedrive's, and"
         )
-    return SourceFile(path, kind, encoding, delimiter, header, columns, ignored, size, given)
+        raise ImportFileError(
+            f"{name} was read as {kind} ({kind_reason}); {where} no column holds the "
+            f"{KINDS[kind].entity}'s {target.replace('_', ' ')}. Its columns are: {', '.join(header[:30])}. "
+            f'Say which one it is with --map "Column={target}".'
+        )
+    return SourceFile(
+        path,
+        kind,
+        encoding,
+        delimiter,
+        header,
+        columns,
+        [h for h, _ in skipped],
+        size,
+        given,
+        kind_reason=kind_reason,
+        vendor=vendor.label if vendor else "",
+        vendor_reason=vendor_reason,
+        custom=custom,
+        skipped=skipped,
+    )
 
 
 def _refuse_repeated_columns(name: str, header: list[str], keys: list[str], mapping: dict[str, str]) -> None:
@@ -250,37 +261,7 @@ def _refuse_repeated_columns(name: str, header: list[str], keys: list[str], mapp
 
 def guess_kind(path: Path, keys: list[str], mapping: dict[str, str]) -> str:
     """customers / contacts / deals / activities, from the file name, else from the headers."""
-    stem = path.stem.lower()
-    for kind in ("contacts", "deals", "activities", "customers"):  # "customer_contacts" are contacts
-        if any(h in stem for h in KINDS[kind].file_hints):
-            return kind
-    scores: Counter[str] = Counter()
-    for kind, spec in KINDS.items():
-        lookup = _lookup(kind)
-        for key in keys:
-            if (mapping.get(key) or lookup.get(key)) in spec.distinctive:
-                scores[kind] += 1
-    if not scores:
-        return "customers"
-    return max(KINDS, key=lambda k: (scores[k], k == "customers"))
-
-
-def map_columns(kind: str, header: list[str], mapping: dict[str, str]) -> tuple[dict[str, list[int]], list[str]]:
-    columns: dict[str, list[int]] = defaultdict(list)
-    ignored = []
-    lookup = _lookup(kind)
-    fields = set(KINDS[kind].field_names)
-    for i, raw in enumerate(header):
-        key = header_key(raw)
-        target = mapping.get(key, lookup.get(key))
-        if target and target != IGNORE and target in fields:
-            columns[target].append(i)
-        elif raw.strip():
-            ignored.append(raw.strip())
-    # Explicit --map targets come first, whatever the column order.
-    for idx in columns.values():
-        idx.sort(key=lambda i: header_key(header[i]) not in mapping)
-    return dict(columns), ignored
+    return choose_kind(path, keys, mapping, detect_vendor(keys)[0])[0]
 
 
 class ByteCount(io.RawIOBase):

@@ -11,14 +11,17 @@ import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from crm.customers import clean_email, clean_name, clean_text, clean_website
+from crm import fields
+from crm.customers import clean_name, clean_text, clean_website
+from crm.customers.details import clean_description, clean_employees, clean_revenue, clean_tags
 from crm.errors import InvalidInput
+from crm.lifecycle import LifecycleStages
 from crm.money import to_minor
-from crm.normalize import normalize_phone
 from crm.slack_ids import is_user_id
 
 MAX_SUMMARY = 20_000
 MAX_NOTES = 20_000
+MAX_STREET = 512
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _MINOR = re.compile(r"\d{1,18}")
 
@@ -130,11 +133,83 @@ def website(text: str) -> tuple[str | None, str | None]:
 
 
 def email(text: str) -> str | None:
-    return clean_email(text)
+    return fields.clean_email(text) if text else None
 
 
-def phone(text: str, *, region: str | None) -> str | None:
-    return normalize_phone(text[:64], region) if text else None
+_NOT_GIVEN = frozenset({"n/a", "na", "-", "--", "none", "null", "nil", "unknown", "tbd", "?", "0"})
+
+
+def phone(text: str, *, region: str) -> str | None:
+    """E.164 (``phonenumbers``); "N/A", "-", "none" and the like are no phone, not an error."""
+    if not text or text.casefold() in _NOT_GIVEN:
+        return None
+    return fields.clean_phone(text, region=region)
+
+
+def country(text: str) -> str | None:
+    """ISO 3166-1 alpha-2 by what ``pycountry`` resolves ("US", "USA", "United States")."""
+    if not text or text.casefold() in _NOT_GIVEN:
+        return None
+    return fields.clean_country(text)
+
+
+def region(text: str, country_code: str | None) -> str | None:
+    return fields.clean_region(text, country_code) if text else None
+
+
+def place(text: str, *, limit: int) -> str | None:
+    """A street, city, postal code or industry: one tidy line, within the column's length."""
+    return clean_text(" ".join(text.split()), limit=limit, field="address", label="value") if text else None
+
+
+def split_address(text: str) -> tuple[str | None, str | None]:
+    """ "Wittenbergplatz 1, 10789 Berlin, Germany" -> ("Wittenbergplatz 1, 10789 Berlin", "DE").
+
+    A one-line address (Pipedrive's) keeps every word: its last part becomes the country when
+    ``pycountry`` knows it, and the rest is the street line.
+    """
+    line = " ".join(text.replace("\n", ", ").split()).strip(", ")
+    if not line:
+        return None, None
+    head, _, last = line.rpartition(",")
+    if head:
+        try:
+            code = fields.clean_country(last.strip())
+        except InvalidInput:
+            code = None
+        if code:
+            return head.strip(", ") or None, code
+    return line, None
+
+
+def employees(text: str) -> int | None:
+    if text.endswith(".0"):  # Salesforce's Data Loader writes whole numbers so
+        text = text[:-2]
+    return clean_employees(text)
+
+
+def revenue(text: str, *, currency: str) -> tuple[int | None, str | None]:
+    if text.endswith(".0"):
+        text = text[:-2]
+    return clean_revenue(text, currency) if text else (None, None)
+
+
+def description(text: str) -> str | None:
+    return clean_description(text)
+
+
+def tags(text: str) -> list[str]:
+    return clean_tags(text)
+
+
+def lifecycle(text: str, *, stages: LifecycleStages) -> str | None:
+    """A lifecycle stage's key, by the workspace's keys, labels and aliases (HubSpot's names among them)."""
+    if not text:
+        return None
+    found = stages.resolve(text)
+    if found is None:
+        raise InvalidInput(f"“{text[:40]}” isn't a lifecycle stage here ({stages.names()}).")
+    return found.key
 
 
 def title(text: str) -> str | None:
@@ -170,6 +245,10 @@ def close_date(text: str, *, tz: ZoneInfo, dayfirst: bool) -> datetime | None:
         return parse_datetime(text, tz=tz, dayfirst=dayfirst)
     except InvalidInput as err:
         raise InvalidInput(f"close date {err.message}") from None
+
+
+def optional_datetime(text: str, *, tz: ZoneInfo, dayfirst: bool) -> datetime | None:
+    return parse_datetime(text, tz=tz, dayfirst=dayfirst) if text else None
 
 
 def day(moment: datetime | None) -> date | None:

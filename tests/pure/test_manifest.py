@@ -54,6 +54,7 @@ def test_manifest_asks_for_few_scopes(manifest):
         "chat:write",
         "app_mentions:read",
         "users:read",
+        "users:read.email",
         "channels:history",
         "groups:history",
         "channels:read",

@@ -63,14 +63,15 @@ def count(services, model) -> int:
     ],
 )
 def test_header_mapping(kind, header, field):
-    columns, ignored = importer.map_columns(kind, ["Whatever", header], {})
-    assert columns[field] == [1] and ignored == ["Whatever"]
+    columns, custom, skipped = importer.map_columns(kind, ["Whatever", header], {})
+    assert columns[field] == [1] and [c.header for c in custom] == ["Whatever"] and not skipped
 
 
 def test_map_overrides_and_ignores():
     mapping = importer.parse_mapping("Firma=name, Webseite = website,Company name=ignore")
-    columns, ignored = importer.map_columns("customers", ["Company name", "Firma", "Webseite"], mapping)
-    assert columns == {"name": [1], "website": [2]} and ignored == ["Company name"]
+    columns, custom, skipped = importer.map_columns("customers", ["Company name", "Firma", "Webseite"], mapping)
+    assert columns == {"name": [1], "website": [2]} and skipped == [("Company name", "--map says ignore")]
+    assert not custom
     with pytest.raises(importer.InvalidInput, match="not a field"):
         importer.parse_mapping("Firma=nome")
     with pytest.raises(importer.InvalidInput, match="no “=”"):
@@ -167,7 +168,7 @@ def test_unusable_files_stop_before_anything_is_read(tmp_path, data, message):
 
 def test_a_file_without_a_name_column_is_refused_with_its_columns(tmp_path):
     path = write(tmp_path / "companies.csv", [["Firma", "Web"], ["Acme", "acme.com"]])
-    with pytest.raises(ImportFileError, match=r"no column for the name.*Firma, Web.*--map"):
+    with pytest.raises(ImportFileError, match=r"no column holds the customer's name.*Firma, Web.*--map"):
         importer.open_source(path, kind=None, mapping={})
     assert importer.open_source(path, kind=None, mapping={"firma": "name"}).columns["name"] == [0]
 
@@ -229,20 +230,23 @@ def test_dry_run_reports_every_problem_and_writes_nothing(services, ws, tmp_path
     assert report.dry_run
     by_kind = {f.kind: f for f in report.files}
     companies = by_kind["customers"]
-    assert (companies.rows_read, companies.rows_valid, companies.rejected) == (6, 4, 2)
-    assert companies.inserted == 3 and companies.unchanged == 1  # Globex is there already
-    assert companies.ignored == ["Fax"]
+    assert (companies.rows_read, companies.rows_valid, companies.rejected) == (6, 5, 1)
+    assert companies.inserted == 4 and companies.unchanged == 1  # Globex is there already
+    assert [(c.header, c.type) for c in companies.custom] == [("Fax", "text")] and not companies.skipped
     problems = {(p.category, p.line) for f in report.files for p in f.problems}
+    assert {("duplicate id", 6), ("company not found", 5), ("duplicate in file", 6)} <= problems
+    # A bad value drops that value, not the row.
+    dropped = {(p.category, p.line) for f in report.files for p in f.warnings}
     assert {
         ("invalid website", 4),
-        ("duplicate id", 6),
         ("invalid email", 3),
         ("invalid phone", 4),
-        ("company not found", 5),
         ("invalid amount", 4),
         ("invalid date", 5),
-        ("duplicate in file", 6),
-    } <= problems
+    } <= dropped
+    website = next(p for p in companies.warnings if p.line == 4)
+    assert website.message.startswith("Website URL: “not a website” isn't a website.")
+    assert website.message.endswith("The row was imported without it.")
     assert any(p.category == "invalid date" and p.line == 5 for p in by_kind["activities"].problems)
     # Gina's gmail-free domain would find Globex, but the Globex already there has no website.
     assert [(f, line) for f, line, _ in report.missing_companies] == [("people.csv", 5), ("people.csv", 6)]
@@ -259,10 +263,11 @@ def test_import_writes_valid_rows_and_rejects_and_a_rerun_adds_nothing(services,
     with services.session_factory() as s:
         version_before = s.scalar(select(Workspace.search_version).where(Workspace.id == ws))
     report = run_import(services.session_factory, ws, files, ImportOptions())
-    assert [f.inserted for f in report.files] == [4, 2, 2, 3]
+    assert [f.inserted for f in report.files] == [5, 4, 4, 3]
     with services.session_factory() as s:
         customers = {c.name: c for c in s.scalars(select(Customer))}
-        assert set(customers) == {"Acme Corporation", "Globex", "Acmee Corp", '=HYPERLINK("http://evil")'}
+        assert set(customers) == {"Acme Corporation", "Globex", "Initech", "Acmee Corp", '=HYPERLINK("http://evil")'}
+        assert (customers["Initech"].website, customers["Initech"].domain) == (None, None)
         acme = customers["Acme Corporation"]
         assert (acme.domain, acme.owner_user_id, acme.external_ref, acme.created_by) == (
             "acme.com",
@@ -289,7 +294,12 @@ def test_import_writes_valid_rows_and_rejects_and_a_rerun_adds_nothing(services,
         assert big.closed_at == datetime(2024, 3, 31, tzinfo=UTC)
         assert (deals["Yen deal"].amount_minor, deals["Yen deal"].customer_id) == (1000, acme.id)
         history = s.execute(select(DealStageChange.deal_id, DealStageChange.from_stage, DealStageChange.to_stage)).all()
-        assert sorted(history) == sorted([(big.id, None, "won"), (deals["Yen deal"].id, None, "qualified_to_buy")])
+        assert deals["Bad amount"].amount_minor is None and deals["Bad date"].expected_close is None
+        assert deals["Yen deal"].stage == "qualified"  # HubSpot's "Qualified To Buy"
+        assert deals["Bad amount"].stage == "open"  # not a stage of the workspace: kept as it is
+        assert s.scalar(select(Contact.email).where(Contact.name == "Bob Bad")) is None
+        history = s.execute(select(DealStageChange.deal_id, DealStageChange.to_stage)).all()
+        assert (big.id, "won") in history and (deals["Yen deal"].id, "qualified") in history
         activities = s.scalars(select(Activity).order_by(Activity.occurred_at)).all()
         assert [(a.type_key, a.source, a.summary) for a in activities] == [
             ("call", "import", "Called about pricing"),
@@ -299,18 +309,19 @@ def test_import_writes_valid_rows_and_rejects_and_a_rerun_adds_nothing(services,
         assert activities[0].occurred_at == datetime(2024, 2, 1, 10, 0, tzinfo=UTC)
         assert activities[0].external_ref == "a1" and activities[0].idempotency_key == "import:a1"
         notes = s.scalars(select(AuditEntry.note).where(AuditEntry.entity_type == "import")).all()
-        assert len(notes) == 4 and any("companies.csv: 4 new" in n for n in notes)
+        assert len(notes) == 4 and any("companies.csv: 5 new" in n for n in notes)
     # The rejects file: line, reason, then the original columns, ready to fix and re-import.
     with (tmp_path / "companies.rejects.csv").open(encoding="utf-8-sig", newline="") as fh:
         rejects = list(csv.reader(fh))
     assert rejects[0] == ["line", "reason", "Record ID", "Company name", "Website URL", "Company owner", "Fax"]
     assert [r[0] for r in rejects[1:]] == ["4", "6"] and "isn't a website" in rejects[1][1]
+    assert "imported without it" in rejects[1][1] and "appears twice" in rejects[2][1]
     assert "an earlier row has id a1" in (tmp_path / "tasks.rejects.csv").read_text(encoding="utf-8-sig")
 
     again = run_import(services.session_factory, ws, files, ImportOptions())
     assert [f.inserted for f in again.files] == [0, 0, 0, 0]
     assert [f.updated for f in again.files] == [0, 0, 0, 0]
-    assert count(services, Customer) == 4 and count(services, Activity) == 3 and count(services, Contact) == 2
+    assert count(services, Customer) == 5 and count(services, Activity) == 3 and count(services, Contact) == 4
 
 
 def test_update_changes_only_changed_fields(services, ws, tmp_path):
@@ -423,13 +434,13 @@ def test_cli_import_dry_run_then_real_run(database_url, tmp_path):
     dry = crm_bot(database_url, "import", *files, "--team", "T0CLI", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert "Dry run: nothing was written." in dry.stdout
-    assert "line 3: “bob@” isn't an email address" in dry.stdout
+    assert "line 3: Email: “bob@” isn't an email address" in dry.stdout
     assert "line 5 “Acmee Corp” ~ line 2 Acme Corporation in this file" in dry.stdout
     assert "people.csv line 5: “99”" in dry.stdout
     run = crm_bot(database_url, "import", *files, "--team", "T0CLI", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert "6 rows read, 4 valid: 4 new" in run.stdout
-    assert f"rejected rows with reasons: {tmp_path / 'companies.rejects.csv'}" in run.stdout
+    assert "6 rows read, 5 valid: 5 new" in run.stdout
+    assert f"to fix and import again: {tmp_path / 'companies.rejects.csv'}" in run.stdout
     # Not a terminal: plain progress lines, no carriage returns, no tracebacks.
     assert "companies.csv: 6 rows" in run.stderr and "\r" not in run.stderr
     assert "Traceback" not in run.stderr + dry.stderr
@@ -440,7 +451,7 @@ def test_cli_import_dry_run_then_real_run(database_url, tmp_path):
     [
         (b"", "companies.csv is empty"),
         (b"\x00\x01\x02\x03" * 100, "binary"),
-        (b"Firma\nAcme\n", "no column for the name"),
+        (b"Firma\nAcme\n", "no column holds the customer's name"),
     ],
 )
 def test_cli_bad_files_fail_clearly(tmp_path, data, message):

@@ -162,6 +162,46 @@ def check_ids(payload: dict[str, Any]) -> None:
         raise Refusal(400, "no user id")
 
 
+# Interaction kinds and the fields Bolt's listener matchers index without checking their type
+# (``body["view"]["callback_id"]``, ``body["actions"][0]["action_id"]``, ...). Slack always sends
+# them as strings; anything else would raise inside Bolt's dispatch, after the ack was promised.
+_CALLBACK_KINDS = (
+    "shortcut",
+    "message_action",
+    "interactive_message",
+    "dialog_submission",
+    "dialog_cancellation",
+    "dialog_suggestion",
+    "workflow_step_edit",
+)
+_VIEW_KINDS = ("view_submission", "view_closed", "workflow_step_save")
+
+
+def check_shape(payload: dict[str, Any]) -> None:
+    """Refuse (400) a payload whose fields that pick the listener are not what Slack sends."""
+    kind = payload.get("type")
+    if "command" in payload and not isinstance(payload["command"], str):
+        raise Refusal(400, "command is not text")
+    if kind == "event_callback" and "event" in payload:
+        event = payload["event"]
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise Refusal(400, "event has no type")
+    elif kind == "block_actions" and "actions" in payload:
+        actions = payload["actions"]
+        if not isinstance(actions, list) or not actions:
+            raise Refusal(400, "actions is not a list of actions")
+        if not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions):
+            raise Refusal(400, "an action has no action id")
+    elif kind == "block_suggestion" and not isinstance(payload.get("action_id"), str):
+        raise Refusal(400, "options request has no action id")
+    elif kind in _CALLBACK_KINDS and "callback_id" in payload and not isinstance(payload["callback_id"], str):
+        raise Refusal(400, "callback id is not text")
+    elif kind in _VIEW_KINDS:
+        view = payload.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("callback_id"), str):
+            raise Refusal(400, "view has no callback id")
+
+
 def _id(value: Any) -> Any:
     """``x`` or ``{"id": x}`` → x (None when absent)."""
     return value.get("id") if isinstance(value, dict) else value
@@ -243,6 +283,7 @@ class SlackGuard:
             )
             payload = parse_body(environ.get("CONTENT_TYPE"), body)
             check_ids(payload)
+            check_shape(payload)
         except Refusal as refusal:
             self._log.refused(refusal.status, refusal.reason, time.monotonic())
             return _refuse(start_response, refusal)

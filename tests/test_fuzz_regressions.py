@@ -1,0 +1,63 @@
+"""Focused regressions for what tests/test_fuzz_entry_points.py found, one test per bug."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.conftest import REP, TEAM_ID
+
+TEAM = {"id": TEAM_ID}
+USER = {"id": REP, "team_id": TEAM_ID}
+
+# Signed payloads whose listener-picking fields are not what Slack sends: Bolt's matchers index
+# them unchecked (``body["actions"][0]["action_id"]``) and raised inside dispatch.
+MISSHAPEN = {
+    "actions of strings": {"type": "block_actions", "team": TEAM, "user": USER, "actions": ["customer_show"]},
+    "no actions": {"type": "block_actions", "team": TEAM, "user": USER, "actions": []},
+    "actions not a list": {"type": "block_actions", "team": TEAM, "user": USER, "actions": {"action_id": "x"}},
+    "action id a number": {"type": "block_actions", "team": TEAM, "user": USER, "actions": [{"action_id": 5}]},
+    "view a string": {"type": "view_submission", "team": TEAM, "user": USER, "view": "customer_create"},
+    "view without callback": {"type": "view_submission", "team": TEAM, "user": USER, "view": {"state": {}}},
+    "view callback a list": {"type": "view_closed", "team": TEAM, "user": USER, "view": {"callback_id": ["x"]}},
+    "suggestion without action": {"type": "block_suggestion", "team": TEAM, "user": USER, "value": "ac"},
+    "shortcut callback a dict": {"type": "shortcut", "team": TEAM, "user": USER, "callback_id": {"a": 1}},
+    "message shortcut callback 5": {"type": "message_action", "team": TEAM, "user": USER, "callback_id": 5},
+}
+
+
+@pytest.mark.parametrize("payload", list(MISSHAPEN.values()), ids=list(MISSHAPEN))
+def test_misshapen_interactions_are_refused_before_bolt(slack, standin, app_server, caplog, payload):
+    caplog.set_level(logging.INFO)
+    resp = slack.post_payload(payload)
+    app_server.drain()
+    assert resp.status == 400, resp.text
+    assert standin.calls == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {"type": "event_callback", "team_id": TEAM_ID, "event": "app_mention"},
+        {"type": "event_callback", "team_id": TEAM_ID, "event": {"type": 5, "user": REP}},
+        {"type": "event_callback", "team_id": TEAM_ID, "event": {"user": REP}},
+        {"command": ["/crm"], "team_id": TEAM_ID, "user_id": REP, "text": "help"},
+    ],
+    ids=["event a string", "event type a number", "event without type", "command a list"],
+)
+def test_misshapen_events_and_commands_are_refused_before_bolt(slack, standin, app_server, caplog, envelope):
+    caplog.set_level(logging.INFO)
+    resp = slack.post_json(envelope)
+    app_server.drain()
+    assert resp.status == 400, resp.text
+    assert standin.calls == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_a_well_shaped_click_still_gets_through(slack, standin, app_server):
+    app_server.services.workspace_id(TEAM_ID)
+    assert slack.click("customer_show", "999999", user=REP).status == 200
+    app_server.drain()
+    assert standin.calls  # answered ("no such customer"), not refused

@@ -67,14 +67,18 @@ def channel_of(body: dict[str, Any]) -> str | None:
     channel = body.get("channel")
     if isinstance(channel, dict):
         channel = channel.get("id")
-    found = channel or body.get("channel_id") or (body.get("container") or {}).get("channel_id")
+    container = body.get("container")
+    found = channel or body.get("channel_id") or (container.get("channel_id") if isinstance(container, dict) else None)
     found = found or _event(body).get("channel")
     return found if isinstance(found, str) else None
 
 
 def metadata(body: dict[str, Any]) -> dict[str, Any]:
     """The JSON private_metadata of the view in an interaction payload ({} if none or broken)."""
-    raw = (body.get("view") or {}).get("private_metadata") or ""
+    view = body.get("view")
+    raw = view.get("private_metadata") if isinstance(view, dict) else None
+    if not isinstance(raw, str):
+        return {}
     try:
         value = json.loads(raw) if raw else {}
     except ValueError:
@@ -125,11 +129,15 @@ def clean_payload(value: Any) -> Any:
 
 
 def input_value(values: dict[str, Any], block_id: str, action_id: str) -> Any:
-    """The submitted value of one input element, whatever its type."""
-    element = (values.get(block_id) or {}).get(action_id) or {}
+    """The submitted value of one input element, whatever its type (None when missing or misshapen)."""
+    block = values.get(block_id) if isinstance(values, dict) else None
+    element = block.get(action_id) if isinstance(block, dict) else None
+    if not isinstance(element, dict):
+        return None
     kind = element.get("type")
     if kind in ("static_select", "external_select", "radio_buttons"):
-        return (element.get("selected_option") or {}).get("value")
+        option = element.get("selected_option")
+        return option.get("value") if isinstance(option, dict) else None
     if kind == "users_select":
         return element.get("selected_user")
     if kind == "datepicker":
@@ -137,7 +145,8 @@ def input_value(values: dict[str, Any], block_id: str, action_id: str) -> Any:
     if kind == "timepicker":
         return element.get("selected_time")
     if kind == "checkboxes":
-        return [o.get("value") for o in element.get("selected_options") or []]
+        options = element.get("selected_options")
+        return [o.get("value") for o in options if isinstance(o, dict)] if isinstance(options, list) else []
     return element.get("value")
 
 

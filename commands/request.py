@@ -130,7 +130,9 @@ class Request:
     @property
     def values(self) -> dict[str, Any]:
         """A submitted (or updated) modal's input values by block id."""
-        return (self.view.get("state") or {}).get("values") or {}
+        state = self.view.get("state")
+        values = state.get("values") if isinstance(state, dict) else None
+        return values if isinstance(values, dict) else {}
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -143,7 +145,8 @@ class Request:
 
     @property
     def container(self) -> dict[str, Any]:
-        return self.body.get("container") or {}
+        container = self.body.get("container")
+        return container if isinstance(container, dict) else {}
 
     # -- answering -----------------------------------------------------------------------------
     def reply(self, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False) -> None:

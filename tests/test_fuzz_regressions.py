@@ -6,6 +6,8 @@ import logging
 
 import pytest
 
+from commands.common import input_value
+from commands.pickers import picked
 from tests.conftest import REP, TEAM_ID
 
 TEAM = {"id": TEAM_ID}
@@ -24,6 +26,59 @@ MISSHAPEN = {
     "suggestion without action": {"type": "block_suggestion", "team": TEAM, "user": USER, "value": "ac"},
     "shortcut callback a dict": {"type": "shortcut", "team": TEAM, "user": USER, "callback_id": {"a": 1}},
     "message shortcut callback 5": {"type": "message_action", "team": TEAM, "user": USER, "callback_id": 5},
+    # the fuzz: a view whose state is text raised in every view handler (req.values) ...
+    "view state a string": {
+        "type": "view_submission",
+        "team": TEAM,
+        "user": USER,
+        "view": {"type": "modal", "callback_id": "customer_edit", "state": "x", "private_metadata": ""},
+    },
+    # ... and, with no view type, Bolt's error path itself raised (is_workflow_step_save): a 500
+    "view without type": {
+        "type": "view_submission",
+        "team": TEAM,
+        "user": USER,
+        "view": {"callback_id": "customer_edit", "state": {"values": {}}},
+    },
+    "state values of text": {
+        "type": "view_submission",
+        "team": TEAM,
+        "user": USER,
+        "view": {"type": "modal", "callback_id": "customer_edit", "state": {"values": {"b": "x"}}},
+    },
+    "metadata a number": {
+        "type": "view_submission",
+        "team": TEAM,
+        "user": USER,
+        "view": {"type": "modal", "callback_id": "customer_edit", "private_metadata": 5},
+    },
+    "channel a number": {
+        "type": "block_actions",
+        "team": TEAM,
+        "user": USER,
+        "channel": 5,
+        "actions": [{"action_id": "customer_show", "value": "1"}],
+    },
+    "container a string": {
+        "type": "block_actions",
+        "team": TEAM,
+        "user": USER,
+        "container": "view",
+        "actions": [{"action_id": "customer_show", "value": "1"}],
+    },
+    "selected option a string": {
+        "type": "block_actions",
+        "team": TEAM,
+        "user": USER,
+        "actions": [{"action_id": "contact_menu", "selected_option": "edit:1"}],
+    },
+    "authorizations a string": {
+        "type": "shortcut",
+        "team": TEAM,
+        "user": USER,
+        "callback_id": "x",
+        "authorizations": "a",
+    },
 }
 
 
@@ -44,8 +99,17 @@ def test_misshapen_interactions_are_refused_before_bolt(slack, standin, app_serv
         {"type": "event_callback", "team_id": TEAM_ID, "event": {"type": 5, "user": REP}},
         {"type": "event_callback", "team_id": TEAM_ID, "event": {"user": REP}},
         {"command": ["/crm"], "team_id": TEAM_ID, "user_id": REP, "text": "help"},
+        {"type": "event_callback", "team_id": TEAM_ID, "event": {"type": "app_mention", "user": REP, "channel": [1]}},
+        {"type": "event_callback", "team_id": TEAM_ID, "authorizations": [5], "event": {"type": "app_mention"}},
     ],
-    ids=["event a string", "event type a number", "event without type", "command a list"],
+    ids=[
+        "event a string",
+        "event type a number",
+        "event without type",
+        "command a list",
+        "event channel a list",
+        "authorization a number",
+    ],
 )
 def test_misshapen_events_and_commands_are_refused_before_bolt(slack, standin, app_server, caplog, envelope):
     caplog.set_level(logging.INFO)
@@ -61,3 +125,20 @@ def test_a_well_shaped_click_still_gets_through(slack, standin, app_server):
     assert slack.click("customer_show", "999999", user=REP).status == 200
     app_server.drain()
     assert standin.calls  # answered ("no such customer"), not refused
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"b": "x"},
+        {"b": {"a": "x"}},
+        {"b": {"a": {"type": "static_select", "selected_option": "x"}}},
+        {"b": {"a": {"type": "checkboxes", "selected_options": "x"}}},
+        {"b": {"a": {"type": "checkboxes", "selected_options": ["x", {"value": "1"}]}}},
+    ],
+)
+def test_a_misshapen_input_reads_as_empty(values):
+    assert input_value(values, "b", "a") in (None, [], ["1"])
+    element = (values.get("b") or {}).get("a") if isinstance(values.get("b"), dict) else None
+    assert picked(element if isinstance(element, dict) else {}) is None

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from typing import Any
+from urllib.parse import urlparse
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -84,6 +85,19 @@ def metadata(body: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def is_slack_response_url(url: str, base: str) -> bool:
+    """True when ``url`` lies under ``base`` (same scheme and host, path below it)."""
+    try:
+        got, allowed = urlparse(url), urlparse(base)
+    except ValueError:  # "http://[::1": not a URL at all
+        return False
+    return (
+        got.scheme == allowed.scheme
+        and got.netloc.lower() == allowed.netloc.lower()
+        and got.path.startswith(allowed.path or "/")
+    )
 
 
 MAX_ID = 2**31 - 1  # row ids are SQL integers; anything larger is forged

@@ -34,7 +34,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from commands.common import as_id, channel_of, clean_payload, metadata, team_of, tell, user_of
+from commands.common import as_id, channel_of, clean_payload, is_slack_response_url, metadata, team_of, tell, user_of
 from crm.actors import Actor, zone_name
 from crm.errors import CRMError
 
@@ -190,6 +190,9 @@ def build_request(services: Services, client: WebClient, body: dict[str, Any], r
     if not team_id:
         return None
     clean_payload(body)
+    url = body.get("response_url")
+    if not (isinstance(url, str) and is_slack_response_url(url, services.settings.response_url_base)):
+        respond = None  # answer by ephemeral message or DM: we post only to Slack's own response URLs
     workspace_id = services.workspace_id(team_id, enterprise_id)
     command = body.get("command")
     return Request(

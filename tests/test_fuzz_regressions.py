@@ -142,3 +142,17 @@ def test_a_misshapen_input_reads_as_empty(values):
     assert input_value(values, "b", "a") in (None, [], ["1"])
     element = (values.get("b") or {}).get("a") if isinstance(values.get("b"), dict) else None
     assert picked(element if isinstance(element, dict) else {}) is None
+
+
+@pytest.mark.parametrize("url", ["0", "", "https://evil.example/hooks/1", "javascript:alert(1)", "http://[::1"])
+def test_a_response_url_that_is_not_slacks_gets_an_ephemeral_answer_instead(slack, standin, app_server, caplog, url):
+    """The fuzz: a signed ``/crm merge`` naming response_url "0" raised in urllib (unknown url type)."""
+    caplog.set_level(logging.INFO)
+    app_server.services.workspace_id(TEAM_ID)
+    slack.response_url_factory = lambda: url
+    assert slack.command("/crm", "merge", user=REP).status == 200
+    app_server.drain()
+    answers = ("chat.postEphemeral", "chat.postMessage", "response_url")
+    assert [c.method for c in standin.calls if c.method in answers] == ["chat.postEphemeral"]
+    assert "merge" in standin.calls_to("chat.postEphemeral")[0].params["text"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

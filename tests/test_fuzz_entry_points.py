@@ -357,7 +357,7 @@ def seed(w: World) -> None:
     dsvc.create_deal(
         s.session_factory, ws, acme.id, dsvc.DealInput("Renewal", "12.5k"), actor=REP, stages=stages, now=s.now()
     )
-    fire(w, command_body("/log", "call Acme Corporation discussed renewal, follow up tomorrow", REP))
+    fire(w, command_body("/log", "call Globex discussed renewal, follow up tomorrow", REP))
     fire(w, command_body("/crm", "followup globex in 2 days send the deck", REP))
     fire(w, command_body("/crm", "digest subscribe 9:00", REP))
     with s.session_factory() as session:
@@ -617,17 +617,43 @@ def realistic(point: EntryPoint, w: World) -> list[Body]:
     raise AssertionError(point)
 
 
+# What a rep would type into a text input, by a word in its action id.
+_TYPED = {
+    "name": "Initech & <Sons> Ltd",
+    "email": "jo@initech.example",
+    "phone": "+1 415 555 0100",
+    "website": "initech.example",
+    "amount": "12.5k",
+    "currency": "EUR",
+    "follow": "next friday",
+    "when": "tomorrow",
+    "occurred": "yesterday",
+    "date": "in 2 weeks",
+    "title": "Head of <b>Sales</b>",
+}
+
+
 def _plausible(element: dict[str, Any], w: World) -> str:
+    """A value that should pass the form's checks: what it shows initially, else what a rep would choose."""
+    initial = element.get("initial_value") or element.get("initial_user") or element.get("initial_date")
+    option = element.get("initial_option")
+    if isinstance(option, dict) and isinstance(option.get("value"), str):
+        return option["value"]
+    if isinstance(initial, str) and initial:
+        return initial
     values = real_values(element)
     if values:
         return values[0]
-    if element.get("type") == "users_select":
-        return REP
-    if element.get("type") == "datepicker":
+    kind = element.get("type")
+    if kind == "users_select":
+        return REP2
+    if kind == "datepicker":
         return "2026-12-24"
-    if element.get("type") == "external_select":
+    if kind == "external_select":
         return w.ids[0]
-    return "Hostile & <b>fine</b> tomorrow"
+    action_id = str(element.get("action_id", ""))
+    typed = [text for word, text in _TYPED.items() if word in action_id]
+    return typed[0] if typed else "Discussed <!here> pricing & next steps"
 
 
 def hostile(point: EntryPoint, w: World) -> Body:
@@ -870,18 +896,28 @@ def draw_body(draw, w: World, point: EntryPoint) -> Body:
         view = draw(st.sampled_from(views))
         values: dict[str, Any] = {}
         for block, action, element in inputs_of(view or {}):
-            if draw(st.integers(0, 4)) == 0:
+            if draw(st.integers(0, 7)) == 0:
                 continue  # left empty (or missing altogether)
-            choice = draw(
-                st.one_of(
-                    st.sampled_from(real_values(element) or [_plausible(element, w)]), text_st, st.just(_value(draw, w))
-                )
-            )
+            how = draw(st.sampled_from(["plausible"] * 4 + ["offered", "text", "id"]))
+            if how == "plausible":
+                choice: Any = _plausible(element, w)
+            elif how == "offered":
+                choice = draw(st.sampled_from(real_values(element) or [_plausible(element, w)]))
+            elif how == "text":
+                choice = draw(text_st)
+            else:
+                choice = _value(draw, w)
             values[block] = {action: submitted_state(element, choice)}
         real_meta = (view or {}).get("private_metadata") or ""
-        meta = draw(
-            st.one_of(st.just(real_meta), text_st, junk_st.map(json.dumps), st.just(_forged_meta(draw, real_meta, w)))
-        )
+        how = draw(st.sampled_from(["real"] * 4 + ["text", "junk", "forged"]))
+        if how == "real":
+            meta = real_meta
+        elif how == "text":
+            meta = draw(text_st)
+        elif how == "junk":
+            meta = json.dumps(draw(junk_st))
+        else:
+            meta = _forged_meta(draw, real_meta, w)
         body = view_body(point.name, view, values, user, meta)  # type: ignore[arg-type]
     elif point.kind == "options":
         action_id = concrete_action_id(point, h)

@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONTEXT_KEY = "crm_request"
+# views.open / views.push refusals that mean the click's trigger was used already or ran out
+# (Slack honours one for 3 seconds, once): nothing is wrong but the timing.
+TRIGGER_ERRORS = ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id", "trigger_exchanged")
+FORM_EXPIRED = "That form took too long to open (or was opened already). Please try again."
 BUSY = ":hourglass: I'm very busy right now and couldn't get to that. Please try again in a minute."
 
 
@@ -100,7 +104,8 @@ class Request:
 
     @property
     def trigger_id(self) -> str:
-        return self.body.get("trigger_id") or ""
+        trigger = self.body.get("trigger_id")
+        return trigger if isinstance(trigger, str) else ""
 
     @property
     def action(self) -> dict[str, Any]:
@@ -162,10 +167,23 @@ class Request:
         return tell(self.client, channel or self.channel_id, self.user_id, text, blocks)
 
     def open_view(self, view: dict[str, Any]) -> None:
-        self.client.views_open(trigger_id=self.trigger_id, view=view)
+        """Open a modal; a trigger Slack no longer honours is told to the user in one sentence."""
+        self._with_trigger(lambda trigger: self.client.views_open(trigger_id=trigger, view=view))
 
     def push_view(self, view: dict[str, Any]) -> None:
-        self.client.views_push(trigger_id=self.trigger_id, view=view)
+        self._with_trigger(lambda trigger: self.client.views_push(trigger_id=trigger, view=view))
+
+    def _with_trigger(self, call: Callable[[str], Any]) -> None:
+        trigger = self.trigger_id
+        if not trigger:
+            raise CRMError(FORM_EXPIRED)
+        try:
+            call(trigger)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in TRIGGER_ERRORS:
+                raise
+            log.info("form not opened: %s", exc.response.get("error"))
+            raise CRMError(FORM_EXPIRED) from None
 
     def update_view(self, view: dict[str, Any]) -> None:
         """Redraw the open modal; a lost race (``hash_conflict``) is left to the next redraw."""

@@ -8,6 +8,7 @@ import pytest
 
 from commands.common import input_value
 from commands.pickers import picked
+from commands.request import FORM_EXPIRED
 from tests.conftest import REP, TEAM_ID
 
 TEAM = {"id": TEAM_ID}
@@ -155,4 +156,20 @@ def test_a_response_url_that_is_not_slacks_gets_an_ephemeral_answer_instead(slac
     answers = ("chat.postEphemeral", "chat.postMessage", "response_url")
     assert [c.method for c in standin.calls if c.method in answers] == ["chat.postEphemeral"]
     assert "merge" in standin.calls_to("chat.postEphemeral")[0].params["text"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_a_used_or_missing_trigger_is_told_in_one_sentence(slack, standin, app_server, caplog):
+    """The fuzz: a shortcut whose trigger Slack refused (used already, or none) logged a traceback
+    and told the user "Something went wrong"."""
+    caplog.set_level(logging.INFO)
+    app_server.services.workspace_id(TEAM_ID)
+    payload = {"type": "shortcut", "callback_id": "log_activity_global", "team": TEAM, "user": USER}
+    for trigger in ("1.2.same", "1.2.same", None):  # fresh, then exchanged already, then missing
+        body = dict(payload, trigger_id=trigger) if trigger else payload
+        assert slack.post_payload(body).status == 200
+        app_server.drain()
+    assert len(standin.calls_to("views.open")) == 2  # the second attempt was refused by Slack
+    told = [c.params["text"] for c in standin.calls if c.method in ("chat.postMessage", "chat.postEphemeral")]
+    assert told == [FORM_EXPIRED, FORM_EXPIRED]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

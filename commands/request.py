@@ -34,6 +34,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from commands.blockkit import error_text
 from commands.common import as_id, channel_of, clean_payload, is_slack_response_url, metadata, team_of, tell, user_of
 from crm.actors import Actor, zone_name
 from crm.errors import CRMError
@@ -270,7 +271,7 @@ def run(req: Request, handler: Handler) -> None:
     try:
         handler(req)
     except CRMError as err:
-        req.reply(err.shown)
+        req.reply(error_text(err))
     except Exception as exc:  # the one place post-ack failures are caught: logged with a reference
         report_unexpected(req, exc)
 

@@ -124,7 +124,7 @@ def test_the_enumeration_is_complete_against_the_listeners_and_the_manifest(serv
     app = create_app(services)
     points = entry_points(app)
     # every listener became at least one entry point (no kind skipped, none double-counted)
-    assert len({p.name for p in points if not p.sub}) == len(app._listeners)
+    assert len({(p.kind, p.name) for p in points if not p.sub}) == len(app._listeners)
     by_kind: dict[str, set[Any]] = {}
     for p in points:
         by_kind.setdefault(p.kind, set()).add(p.name)

@@ -578,16 +578,16 @@ def realistic(point: EntryPoint, w: World) -> list[Body]:
     h = w.harvest
     if point.kind == "command":
         text = f"{point.sub} acme corporation" if point.sub else "acme"
-        return [command_body(point.name, text, ADMIN)]  # type: ignore[arg-type]
+        return [command_body(point.name, text, ADMIN)]
     if point.kind == "action":
         action_id = concrete_action_id(point, h)
         elements = h.elements.get(action_id) or [{"type": "button", "value": w.ids[0]}]
         return [action_body(action_id, e, v, REP, h) for e in elements[:2] for v in (real_values(e) or [""])[:2]]
     if point.kind == "view":
         bodies = []
-        for view in h.views.get(point.name, [])[:2]:  # type: ignore[call-overload]
+        for view in h.views.get(point.name, [])[:2]:
             values = {b: {a: submitted_state(e, _plausible(e, w))} for b, a, e in inputs_of(view)}
-            bodies.append(view_body(point.name, view, values, REP, view.get("private_metadata") or ""))  # type: ignore[arg-type]
+            bodies.append(view_body(point.name, view, values, REP, view.get("private_metadata") or ""))
         return bodies
     if point.kind == "options":
         action_id = concrete_action_id(point, h)
@@ -613,7 +613,7 @@ def realistic(point: EntryPoint, w: World) -> list[Body]:
             "user": REP2,
             "text": "Call with Acme Corporation went well",
         }
-        return [shortcut_body(point.name, w.shortcut_types[point.name], REP, message)]  # type: ignore[arg-type]
+        return [shortcut_body(point.name, w.shortcut_types[point.name], REP, message)]
     raise AssertionError(point)
 
 
@@ -660,20 +660,20 @@ def hostile(point: EntryPoint, w: World) -> Body:
     """One request for ``point`` with every value it carries made hostile."""
     evil = "<!channel> \x00 \ud800 " + "🚀" * 10 + " 99999999999999999999"
     if point.kind == "command":
-        return command_body(point.name, f"{point.sub} {evil}", "U" + "A" * 40 if point.sub == "help" else REP)  # type: ignore[arg-type]
+        return command_body(point.name, f"{point.sub} {evil}", "U" + "A" * 40 if point.sub == "help" else REP)
     if point.kind == "action":
         return action_body(concrete_action_id(point, w.harvest), {"type": "button"}, evil, REP, w.harvest)
     if point.kind == "view":
-        views = w.harvest.views.get(point.name) or [None]  # type: ignore[call-overload]
+        views = w.harvest.views.get(point.name) or [None]
         view = views[0]
         values = {b: {a: submitted_state(e, evil)} for b, a, e in inputs_of(view or {})}
-        return view_body(point.name, view, values, REP, '{"customer": 99999999999999999999, "deal": [1], "channel": 5}')  # type: ignore[arg-type]
+        return view_body(point.name, view, values, REP, '{"customer": 99999999999999999999, "deal": [1], "channel": 5}')
     if point.kind == "options":
         return options_body(concrete_action_id(point, w.harvest), evil, REP, None)
     if point.kind == "event":
         return event_body({"type": point.name, "user": "<!channel>", "channel": 5, "text": evil, "tab": ["home"]})
     if point.kind == "shortcut":
-        return shortcut_body(point.name, w.shortcut_types[point.name], REP, {"ts": evil, "text": evil, "user": [1]})  # type: ignore[arg-type]
+        return shortcut_body(point.name, w.shortcut_types[point.name], REP, {"ts": evil, "text": evil, "user": [1]})
     raise AssertionError(point)
 
 
@@ -877,7 +877,7 @@ def draw_body(draw, w: World, point: EntryPoint) -> Body:
             )
         )
         text = " ".join([point.sub, *words]).strip()
-        body = command_body(point.name, text, user, draw(st.sampled_from(CHANNELS)), draw(st.sampled_from(TEAMS)))  # type: ignore[arg-type]
+        body = command_body(point.name, text, user, draw(st.sampled_from(CHANNELS)), draw(st.sampled_from(TEAMS)))
         if draw(st.booleans()):
             assert body.fields is not None
             body.fields = _mutate(draw, body.fields)
@@ -892,7 +892,7 @@ def draw_body(draw, w: World, point: EntryPoint) -> Body:
         value = draw(st.one_of(st.sampled_from(real_values(element) or [""]), st.just(_value(draw, w))))
         body = action_body(action_id, element, value, user, h)
     elif point.kind == "view":
-        views = h.views.get(point.name) or [None]  # type: ignore[call-overload]
+        views = h.views.get(point.name) or [None]
         view = draw(st.sampled_from(views))
         values: dict[str, Any] = {}
         for block, action, element in inputs_of(view or {}):
@@ -918,7 +918,7 @@ def draw_body(draw, w: World, point: EntryPoint) -> Body:
             meta = json.dumps(draw(junk_st))
         else:
             meta = _forged_meta(draw, real_meta, w)
-        body = view_body(point.name, view, values, user, meta)  # type: ignore[arg-type]
+        body = view_body(point.name, view, values, user, meta)
     elif point.kind == "options":
         action_id = concrete_action_id(point, h)
         if isinstance(point.name, re.Pattern):
@@ -945,9 +945,9 @@ def draw_body(draw, w: World, point: EntryPoint) -> Body:
             body.event = _mutate(draw, body.event)
         return body
     else:
-        kind = w.shortcut_types[point.name]  # type: ignore[index]
+        kind = w.shortcut_types[point.name]
         message = {"type": "message", "ts": "1700000000.000400", "user": REP2, "text": draw(text_st)}
-        body = shortcut_body(point.name, kind, user, message)  # type: ignore[arg-type]
+        body = shortcut_body(point.name, kind, user, message)
     assert body.payload is not None
     if draw(st.booleans()):
         body.payload = _mutate(draw, body.payload)

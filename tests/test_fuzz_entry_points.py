@@ -392,7 +392,7 @@ def sweep(w: World) -> None:
             if action_id in clicked:
                 continue
             clicked.add(action_id)
-            for element in elements[:2]:
+            for element in elements[:1]:
                 for value in real_values(element)[:2]:
                     fire(w, action_body(action_id, element, value, REP, w.harvest))
     for point in w.points:
@@ -582,7 +582,7 @@ def realistic(point: EntryPoint, w: World) -> list[Body]:
     if point.kind == "action":
         action_id = concrete_action_id(point, h)
         elements = h.elements.get(action_id) or [{"type": "button", "value": w.ids[0]}]
-        return [action_body(action_id, e, v, REP, h) for e in elements[:2] for v in (real_values(e) or [""])[:2]]
+        return [action_body(action_id, e, v, REP, h) for e in elements[:1] for v in (real_values(e) or [""])[:2]]
     if point.kind == "view":
         bodies = []
         for view in h.views.get(point.name, [])[:2]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import Any
-from urllib.parse import urlparse
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
@@ -35,9 +34,12 @@ from commands import (
     whos_talked,
 )
 from commands import router as router_module
+from commands.common import is_slack_response_url
 from commands.router import CommandRouter
 
 log = logging.getLogger(__name__)
+
+__all__ = ["create_app", "is_slack_response_url", "make_web_client"]
 
 # Feature modules, each exposing register(app, services, router). Order matters only for
 # the order of subcommands in `/crm help`.
@@ -154,13 +156,3 @@ def _tell_user(settings: Settings, body: dict[str, Any], client: WebClient, text
         client.chat_postEphemeral(channel=channel, user=user, text=text)
     elif isinstance(user, str) and user:
         client.chat_postMessage(channel=user, text=text)
-
-
-def is_slack_response_url(url: str, base: str) -> bool:
-    """True when ``url`` lies under ``base`` (same scheme and host, path below it)."""
-    got, allowed = urlparse(url), urlparse(base)
-    return (
-        got.scheme == allowed.scheme
-        and got.netloc.lower() == allowed.netloc.lower()
-        and got.path.startswith(allowed.path or "/")
-    )

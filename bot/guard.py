@@ -162,6 +162,95 @@ def check_ids(payload: dict[str, Any]) -> None:
         raise Refusal(400, "no user id")
 
 
+# What Slack sends where: the containers that Bolt (building the context, matching listeners,
+# handing listeners their arguments) and our handlers walk into. Slack's payloads always have
+# these shapes; any other shape would raise inside Bolt's dispatch, after the ack was promised.
+# A key maps to the type its value must have when present (None is allowed for Slack's nulls).
+_CONTAINERS: dict[str, tuple[type, ...]] = {
+    "team": (str, dict),
+    "user": (str, dict),
+    "enterprise": (str, dict),
+    "channel": (str, dict),
+    "container": (dict,),
+    "message": (dict,),
+    "view": (dict,),
+    "event": (dict,),
+    "authorizations": (list,),
+    "actions": (list,),
+    "response_url": (str,),
+    "trigger_id": (str,),
+    "callback_id": (str,),
+    "action_id": (str,),
+    "command": (str,),
+}
+_EVENT_CONTAINERS: dict[str, tuple[type, ...]] = {
+    "type": (str,),
+    "user": (str, dict),
+    "channel": (str, dict),
+    "item": (dict,),
+    "message": (dict,),
+    "previous_message": (dict,),
+    "assistant_thread": (dict,),
+}
+_VIEW_CONTAINERS: dict[str, tuple[type, ...]] = {
+    "type": (str,),
+    "callback_id": (str,),
+    "private_metadata": (str,),
+    "state": (dict,),
+    "blocks": (list,),
+}
+_VIEW_KINDS = ("view_submission", "view_closed", "workflow_step_save")
+
+
+def _shaped(node: dict[str, Any], shapes: dict[str, tuple[type, ...]], where: str) -> None:
+    for key, types in shapes.items():
+        value = node.get(key)
+        if value is not None and not isinstance(value, types):
+            raise Refusal(400, f"{where}{key} is not shaped like Slack's")
+
+
+def check_shape(payload: dict[str, Any]) -> None:
+    """Refuse (400) a payload whose containers are not shaped the way Slack sends them."""
+    _shaped(payload, _CONTAINERS, "")
+    kind = payload.get("type")
+    for auth in payload.get("authorizations") or []:
+        if not isinstance(auth, dict):
+            raise Refusal(400, "authorizations is not shaped like Slack's")
+    event = payload.get("event")
+    if isinstance(event, dict):
+        _shaped(event, _EVENT_CONTAINERS, "event ")
+        if kind == "event_callback" and not isinstance(event.get("type"), str):
+            raise Refusal(400, "event has no type")
+        item = event.get("item")
+        if isinstance(item, dict):
+            _shaped(item, {"channel": (str, dict)}, "event item ")
+    view = payload.get("view")
+    if isinstance(view, dict):
+        _shaped(view, _VIEW_CONTAINERS, "view ")
+        values = (view.get("state") or {}).get("values")
+        if values is not None and not (
+            isinstance(values, dict)
+            and all(
+                isinstance(block, dict) and all(isinstance(e, dict) for e in block.values())
+                for block in values.values()
+            )
+        ):
+            raise Refusal(400, "view state is not shaped like Slack's")
+    if kind in _VIEW_KINDS and not (
+        isinstance(view, dict) and isinstance(view.get("callback_id"), str) and isinstance(view.get("type"), str)
+    ):
+        raise Refusal(400, "view has no callback id")
+    actions = payload.get("actions")
+    if kind == "block_actions" and "actions" in payload and not actions:
+        raise Refusal(400, "actions is not a list of actions")
+    for action in actions or []:
+        if not (isinstance(action, dict) and isinstance(action.get("action_id"), str)):
+            raise Refusal(400, "an action has no action id")
+        _shaped(action, {"selected_option": (dict,), "selected_options": (list,)}, "action ")
+    if kind == "block_suggestion" and not isinstance(payload.get("action_id"), str):
+        raise Refusal(400, "options request has no action id")
+
+
 def _id(value: Any) -> Any:
     """``x`` or ``{"id": x}`` → x (None when absent)."""
     return value.get("id") if isinstance(value, dict) else value
@@ -243,6 +332,7 @@ class SlackGuard:
             )
             payload = parse_body(environ.get("CONTENT_TYPE"), body)
             check_ids(payload)
+            check_shape(payload)
         except Refusal as refusal:
             self._log.refused(refusal.status, refusal.reason, time.monotonic())
             return _refuse(start_response, refusal)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from crm.errors import CRMError
 from crm.slack_ids import is_user_id
 
 MAX_BLOCKS: dict[str, int] = {"message": 50, "modal": 100, "home": 100}
@@ -98,6 +99,12 @@ def mrkdwn(text: str, limit: int | None = None) -> dict[str, Any]:
 def esc(text: str | None, limit: int = 300) -> str:
     """User text for mrkdwn: whitespace folded, cut to ``limit``, then escaped (no pings, no links)."""
     return escape_mrkdwn(truncate(" ".join((text or "").split()), limit))
+
+
+def error_text(err: CRMError) -> str:
+    """A :class:`~crm.errors.CRMError` as Slack should show it: escaped, unless the Slack layer
+    raised it already formatted for Slack."""
+    return err.message if err.formatted else escape_mrkdwn(err.message)
 
 
 def fallback_text(text: str, limit: int = 3000) -> str:

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from typing import Any
+from urllib.parse import urlparse
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -67,19 +68,36 @@ def channel_of(body: dict[str, Any]) -> str | None:
     channel = body.get("channel")
     if isinstance(channel, dict):
         channel = channel.get("id")
-    found = channel or body.get("channel_id") or (body.get("container") or {}).get("channel_id")
+    container = body.get("container")
+    found = channel or body.get("channel_id") or (container.get("channel_id") if isinstance(container, dict) else None)
     found = found or _event(body).get("channel")
     return found if isinstance(found, str) else None
 
 
 def metadata(body: dict[str, Any]) -> dict[str, Any]:
     """The JSON private_metadata of the view in an interaction payload ({} if none or broken)."""
-    raw = (body.get("view") or {}).get("private_metadata") or ""
+    view = body.get("view")
+    raw = view.get("private_metadata") if isinstance(view, dict) else None
+    if not isinstance(raw, str):
+        return {}
     try:
         value = json.loads(raw) if raw else {}
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def is_slack_response_url(url: str, base: str) -> bool:
+    """True when ``url`` lies under ``base`` (same scheme and host, path below it)."""
+    try:
+        got, allowed = urlparse(url), urlparse(base)
+    except ValueError:  # "http://[::1": not a URL at all
+        return False
+    return (
+        got.scheme == allowed.scheme
+        and got.netloc.lower() == allowed.netloc.lower()
+        and got.path.startswith(allowed.path or "/")
+    )
 
 
 MAX_ID = 2**31 - 1  # row ids are SQL integers; anything larger is forged
@@ -125,11 +143,15 @@ def clean_payload(value: Any) -> Any:
 
 
 def input_value(values: dict[str, Any], block_id: str, action_id: str) -> Any:
-    """The submitted value of one input element, whatever its type."""
-    element = (values.get(block_id) or {}).get(action_id) or {}
+    """The submitted value of one input element, whatever its type (None when missing or misshapen)."""
+    block = values.get(block_id) if isinstance(values, dict) else None
+    element = block.get(action_id) if isinstance(block, dict) else None
+    if not isinstance(element, dict):
+        return None
     kind = element.get("type")
     if kind in ("static_select", "external_select", "radio_buttons"):
-        return (element.get("selected_option") or {}).get("value")
+        option = element.get("selected_option")
+        return option.get("value") if isinstance(option, dict) else None
     if kind == "users_select":
         return element.get("selected_user")
     if kind == "datepicker":
@@ -137,7 +159,8 @@ def input_value(values: dict[str, Any], block_id: str, action_id: str) -> Any:
     if kind == "timepicker":
         return element.get("selected_time")
     if kind == "checkboxes":
-        return [o.get("value") for o in element.get("selected_options") or []]
+        options = element.get("selected_options")
+        return [o.get("value") for o in options if isinstance(o, dict)] if isinstance(options, list) else []
     return element.get("value")
 
 

@@ -38,8 +38,9 @@ MAX_OPTIONS = 20
 def picked(action: dict[str, Any]) -> tuple[str, int | str] | None:
     """("customer", id) or ("new", typed name) for a picker's block action; None if cleared
     (or the value can't be a customer: a forged or out-of-range id)."""
-    value = (action.get("selected_option") or {}).get("value") or ""
-    if not isinstance(value, str):
+    option = action.get("selected_option") if isinstance(action, dict) else None
+    value = option.get("value") if isinstance(option, dict) else None
+    if not isinstance(value, str) or not value:
         return None
     if value.startswith(NEW_PREFIX):
         return "new", value[len(NEW_PREFIX) :]

@@ -34,7 +34,8 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from commands.common import as_id, channel_of, clean_payload, metadata, team_of, tell, user_of
+from commands.blockkit import error_text
+from commands.common import as_id, channel_of, clean_payload, is_slack_response_url, metadata, team_of, tell, user_of
 from crm.actors import Actor, zone_name
 from crm.errors import CRMError
 
@@ -46,6 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONTEXT_KEY = "crm_request"
+# views.open / views.push refusals that mean the click's trigger was used already or ran out
+# (Slack honours one for 3 seconds, once): nothing is wrong but the timing.
+TRIGGER_ERRORS = ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id", "trigger_exchanged")
+FORM_EXPIRED = "That form took too long to open (or was opened already). Please try again."
 BUSY = ":hourglass: I'm very busy right now and couldn't get to that. Please try again in a minute."
 
 
@@ -100,7 +105,8 @@ class Request:
 
     @property
     def trigger_id(self) -> str:
-        return self.body.get("trigger_id") or ""
+        trigger = self.body.get("trigger_id")
+        return trigger if isinstance(trigger, str) else ""
 
     @property
     def action(self) -> dict[str, Any]:
@@ -130,7 +136,9 @@ class Request:
     @property
     def values(self) -> dict[str, Any]:
         """A submitted (or updated) modal's input values by block id."""
-        return (self.view.get("state") or {}).get("values") or {}
+        state = self.view.get("state")
+        values = state.get("values") if isinstance(state, dict) else None
+        return values if isinstance(values, dict) else {}
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -143,7 +151,8 @@ class Request:
 
     @property
     def container(self) -> dict[str, Any]:
-        return self.body.get("container") or {}
+        container = self.body.get("container")
+        return container if isinstance(container, dict) else {}
 
     # -- answering -----------------------------------------------------------------------------
     def reply(self, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False) -> None:
@@ -159,10 +168,23 @@ class Request:
         return tell(self.client, channel or self.channel_id, self.user_id, text, blocks)
 
     def open_view(self, view: dict[str, Any]) -> None:
-        self.client.views_open(trigger_id=self.trigger_id, view=view)
+        """Open a modal; a trigger Slack no longer honours is told to the user in one sentence."""
+        self._with_trigger(lambda trigger: self.client.views_open(trigger_id=trigger, view=view))
 
     def push_view(self, view: dict[str, Any]) -> None:
-        self.client.views_push(trigger_id=self.trigger_id, view=view)
+        self._with_trigger(lambda trigger: self.client.views_push(trigger_id=trigger, view=view))
+
+    def _with_trigger(self, call: Callable[[str], Any]) -> None:
+        trigger = self.trigger_id
+        if not trigger:
+            raise CRMError(FORM_EXPIRED)
+        try:
+            call(trigger)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in TRIGGER_ERRORS:
+                raise
+            log.info("form not opened: %s", exc.response.get("error"))
+            raise CRMError(FORM_EXPIRED) from None
 
     def update_view(self, view: dict[str, Any]) -> None:
         """Redraw the open modal; a lost race (``hash_conflict``) is left to the next redraw."""
@@ -187,6 +209,9 @@ def build_request(services: Services, client: WebClient, body: dict[str, Any], r
     if not team_id:
         return None
     clean_payload(body)
+    url = body.get("response_url")
+    if not (isinstance(url, str) and is_slack_response_url(url, services.settings.response_url_base)):
+        respond = None  # answer by ephemeral message or DM: we post only to Slack's own response URLs
     workspace_id = services.workspace_id(team_id, enterprise_id)
     command = body.get("command")
     return Request(
@@ -246,7 +271,7 @@ def run(req: Request, handler: Handler) -> None:
     try:
         handler(req)
     except CRMError as err:
-        req.reply(err.shown)
+        req.reply(error_text(err))
     except Exception as exc:  # the one place post-ack failures are caught: logged with a reference
         report_unexpected(req, exc)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 class CRMError(Exception):
     """Base class: ``message`` is one sentence for the user, in plain words.
 
-    It may quote what the user typed; the Slack layer escapes it before showing it. Only the
-    Slack layer itself may raise one whose message is already formatted for Slack
-    (``formatted=True``, e.g. with a user mention); ``crm`` never does.
+    It may quote what the user typed; the Slack layer escapes it before showing it
+    (``commands.blockkit.error_text``). Only the Slack layer itself may raise one whose message
+    is already formatted for Slack (``formatted=True``, e.g. with a user mention); ``crm`` never does.
     """
 
     def __init__(self, message: str, *, field: str | None = None, formatted: bool = False) -> None:
@@ -20,13 +20,6 @@ class CRMError(Exception):
         self.message = message
         self.field = field
         self.formatted = formatted
-
-    @property
-    def shown(self) -> str:
-        """The message as Slack should show it: escaped unless it was formatted for Slack."""
-        if self.formatted:
-            return self.message
-        return self.message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class NotFound(CRMError):

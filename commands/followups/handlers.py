@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from commands import request
 from commands.activities.quick_log import search_lookup, unescape_slack
-from commands.blockkit import fallback_text, truncate
+from commands.blockkit import error_text, fallback_text, truncate
 from commands.common import as_id, input_value, meta_id
 from commands.customers import card as customer_card
 from commands.customers import create_customer_view
@@ -81,7 +81,7 @@ def _press(req: Request, change: Callable[[Request], Settled]) -> None:
     try:
         settled = change(req)
     except CRMError as err:
-        req.tell(err.shown, channel=req.container.get("channel_id") or req.channel_id)
+        req.tell(error_text(err), channel=req.container.get("channel_id") or req.channel_id)
         return
     in_message = req.container.get("type") == "message"
     _settle(
@@ -136,7 +136,7 @@ def on_reschedule_open(req: Request) -> None:
     try:
         follow_up = nudges.get_follow_up(req.sf, req.workspace_id, req.value_id or 0)
     except CRMError as err:
-        req.tell(err.shown, channel=req.container.get("channel_id") or req.channel_id)
+        req.tell(error_text(err), channel=req.container.get("channel_id") or req.channel_id)
         return
     container = req.container
     meta = json.dumps({"id": follow_up.id, "channel": container.get("channel_id"), "ts": container.get("message_ts")})

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_import_vendors import HS_COMPANIES, HS_CONTACTS, HS_DEALS, SF_ACCOUNTS, SF_OPPORTUNITIES, write
+from tests.service.test_import_vendors import HS_COMPANIES, HS_CONTACTS, HS_DEALS, SF_ACCOUNTS, SF_OPPORTUNITIES, write
 
 CRM_BOT = str(Path(sys.executable).parent / "crm-bot")
 

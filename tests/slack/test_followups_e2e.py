@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.dev.blockkit_check import validate_message, validate_view
 from commands.activities.quick_log import Found
+from commands.blockkit import error_text
 from commands.followups import home, nudge_dm, views
 from commands.followups.one_line import parse_follow_up_line
 from crm.errors import DateParseError, InvalidInput
@@ -140,7 +141,7 @@ def test_one_line_reads_customer_time_and_note(text, note):
 def test_one_line_refuses_in_one_escaped_sentence(text, message):
     with pytest.raises(InvalidInput) as err:
         parse_follow_up_line(text, fake_lookup, fake_date)
-    assert message in err.value.shown  # what Slack shows: the typed words escaped once
+    assert message in error_text(err.value)  # what Slack shows: the typed words escaped once
 
 
 # -- end to end ----------------------------------------------------------------------------------------

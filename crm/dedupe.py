@@ -48,6 +48,8 @@ class CustomerRecord:
     aliases: tuple[str, ...] = ()  # normalised former names
     emails: set[str] = field(default_factory=set)
     phones: set[str] = field(default_factory=set)
+    # Address keys such as "<postal code>|<street number>": filled where address fields exist.
+    addresses: set[str] = field(default_factory=set)
     weight: int = 0  # linked contacts + deals + activities: the heavier record is kept
 
 
@@ -135,6 +137,30 @@ def _block_pairs(members: list[int], *, exact: bool, sort_key: Callable[[int], s
             yield ordered[i], ordered[j]
 
 
+def candidate_pairs(records: Sequence[CustomerRecord]) -> set[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, of the records that share a block and so get scored."""
+    exact_blocks: dict[str, list[int]] = defaultdict(list)
+    fuzzy_blocks: dict[str, list[int]] = defaultdict(list)
+    for i, rec in enumerate(records):
+        for key, _ in _exact_keys(rec):
+            block = exact_blocks[key]
+            if not block or block[-1] != i:
+                block.append(i)
+        for key in prefix_keys(rec.normalized):
+            fuzzy_blocks[key].append(i)
+
+    def by_name(i: int) -> str:
+        return records[i].normalized
+
+    seen: set[tuple[int, int]] = set()
+    for exact, blocks in ((True, exact_blocks), (False, fuzzy_blocks)):
+        for members in blocks.values():
+            for i, j in _block_pairs(members, exact=exact, sort_key=by_name):
+                if i != j:
+                    seen.add((i, j) if i < j else (j, i))
+    return seen
+
+
 def customer_pairs(
     records: Sequence[CustomerRecord],
     *,
@@ -146,43 +172,15 @@ def customer_pairs(
     ``relevant(a, b)`` can skip pairs early (the importer only wants pairs that involve
     a record from the file).
     """
-    exact_blocks: dict[str, list[int]] = defaultdict(list)
-    fuzzy_blocks: dict[str, list[int]] = defaultdict(list)
-    for i, rec in enumerate(records):
-        for key, _ in _exact_keys(rec):
-            block = exact_blocks[key]
-            if not block or block[-1] != i:
-                block.append(i)
-        for key in prefix_keys(rec.normalized):
-            fuzzy_blocks[key].append(i)
-
-    seen: set[tuple[int, int]] = set()
     pairs: list[Pair] = []
-
-    def consider(i: int, j: int) -> None:
-        if i == j:
-            return
-        ij = (i, j) if i < j else (j, i)
-        if ij in seen:
-            return
-        seen.add(ij)
-        a, b = records[ij[0]], records[ij[1]]
+    for i, j in candidate_pairs(records):
+        a, b = records[i], records[j]
         if relevant is not None and not relevant(a, b):
-            return
+            continue
         reasons = _customer_reasons(a, b, min_score)
         score = _combine(reasons)
         if score >= min_score:
             pairs.append(Pair(a.key, b.key, score, tuple(sorted(reasons, key=lambda r: -reasons[r]))))
-
-    def by_name(i: int) -> str:
-        return records[i].normalized
-
-    for members in exact_blocks.values():
-        for i, j in _block_pairs(members, exact=True, sort_key=by_name):
-            consider(i, j)
-    for members in fuzzy_blocks.values():
-        for i, j in _block_pairs(members, exact=False, sort_key=by_name):
-            consider(i, j)
     pairs.sort(key=lambda p: (-p.score, str(p.a), str(p.b)))
     return pairs
 

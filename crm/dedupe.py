@@ -408,6 +408,7 @@ class CustomerDuplicate:
     keeper_name: str
     score: float
     reasons: tuple[str, ...]
+    verdict: str = "same"  # or "review": something speaks against it, or the evidence is thin
 
 
 @dataclass(frozen=True)
@@ -426,6 +427,7 @@ class DuplicateReport:
     contacts: list[ContactDuplicate]
     customers_checked: int
     contacts_checked: int
+    groups: list[Group] = field(default_factory=list)  # crowds sharing one phone, website or name
 
 
 def _weights(session: Session, workspace_id: int) -> dict[int, int]:
@@ -521,10 +523,13 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
         ]
     by_id = {c.key: c for c in customers}
     customer_dups = []
-    for pair in customer_pairs(customers, min_score=min_score):
+    candidates = find_candidates(customers)
+    for pair in customer_pairs(customers, min_score=min_score, candidates=candidates):
         dup, keeper = keeper_of(by_id[pair.a], by_id[pair.b])
         customer_dups.append(
-            CustomerDuplicate(_row_id(dup.key), dup.name, _row_id(keeper.key), keeper.name, pair.score, pair.reasons)
+            CustomerDuplicate(
+                _row_id(dup.key), dup.name, _row_id(keeper.key), keeper.name, pair.score, pair.reasons, pair.verdict
+            )
         )
     contact_by_id = {c.key: c for c in contacts}
 
@@ -548,4 +553,4 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
         )
         for p in contact_pairs(contacts, min_score=min_score)
     ]
-    return DuplicateReport(customer_dups, contact_dups, len(customers), len(contacts))
+    return DuplicateReport(customer_dups, contact_dups, len(customers), len(contacts), candidates.groups)

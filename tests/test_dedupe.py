@@ -211,6 +211,11 @@ def test_duplicates_blocks_fit_slack_limits():
     assert "<!channel>" not in shown and "&lt;!channel&gt;" in shown  # plain_text in the dialog can't ping
     empty = duplicates_blocks(dedupe.DuplicateReport([], [], 3, 0))
     assert "No probable duplicates" in str(empty)
+    crowd = [dedupe.Group("share the phone +13125550000", 10_000, ("<@U1> Tenant", "Tenant 2"))] * 9
+    grouped = duplicates_blocks(dedupe.DuplicateReport(pairs[:1], [], 10_001, 0, crowd))
+    assert validate_message({"text": "x", "blocks": grouped}) == []
+    assert "10,000 customers share the phone +13125550000" in str(grouped) and "4 more such groups" in str(grouped)
+    assert "<@U1>" not in str(grouped)
 
 
 # -- `/crm duplicates` end to end, and the CLI ---------------------------------------------------

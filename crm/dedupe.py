@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.dedupe_names import Names as _Names
+from crm.dedupe_names import person_parts, person_score
 from crm.models import Activity, Contact, Customer, CustomerAlias, Deal
 from crm.normalize import is_free_email_domain, phonetic_key
 
@@ -370,6 +371,9 @@ def contact_pairs(records: Sequence[ContactRecord], *, min_score: float = MIN_SC
         if toks:
             blocks[f"c:{rec.customer_key}|{toks[0][:3]}"].append(i)
             blocks[f"c:{rec.customer_key}|z{toks[-1][:3]}"].append(i)
+            last = person_parts(rec.name)[1]
+            if last:  # "Dr. Jane Q. Smith" meets "Smith, Jane"
+                blocks[f"c:{rec.customer_key}|l{last[:3]}"].append(i)
     seen: set[tuple[int, int]] = set()
     pairs: list[Pair] = []
     for key, members in blocks.items():
@@ -389,7 +393,7 @@ def contact_pairs(records: Sequence[ContactRecord], *, min_score: float = MIN_SC
             if a.phone and a.phone == b.phone:
                 reasons[f"same phone ({a.phone})"] = SAME_PHONE
             if a.customer_key == b.customer_key:
-                s = name_score(a.normalized, b.normalized)
+                s = max(name_score(a.normalized, b.normalized), person_score(a.name, b.name))
                 if s >= min_score:
                     reasons["same name at the same customer" if s == 100 else f"similar name ({s:.0f}%)"] = s
             score = _combine(reasons)

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from nameparser import HumanName
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
@@ -216,3 +217,36 @@ def _qualifiers(toks: list[str]) -> frozenset[str]:
         k = len(toks) - 1 - toks[::-1].index("of")
         out.update(toks[k + 1 :])
     return frozenset(out)
+
+
+def person_parts(name: str) -> tuple[str, str]:
+    """(first, last) of a person's name, titles, middle names and suffixes aside, normalised.
+
+    "Dr. Jane Q. Smith", "Smith, Jane" and "Ms Jane Smith Jr." all give ("jane", "smith").
+    """
+    parsed = HumanName((name or "")[:200])
+    first = " ".join(name_tokens(parsed.first))
+    last = " ".join(name_tokens(parsed.last))
+    return first, last
+
+
+def person_score(a: str, b: str) -> float:
+    """0..100 for two people's names; 100 when first and last name agree (titles and middle names aside).
+
+    An initial matches a first name ("J. Smith" / "Jane Smith": 90); the last names may differ
+    by a typo. Names without a last name are not compared this way (0).
+    """
+    fa, la = person_parts(a)
+    fb, lb = person_parts(b)
+    if not la or not lb or not fa or not fb:
+        return 0.0
+    last = 1.0 if la == lb else _token_sim(la, lb)
+    if last == 0.0:
+        return 0.0
+    if fa == fb:
+        first = 1.0
+    elif (len(fa) == 1 or len(fb) == 1) and fa[0] == fb[0]:
+        first = 0.9
+    else:
+        first = _token_sim(fa, fb)
+    return 100.0 * (0.5 * first + 0.5 * last) if first else 0.0

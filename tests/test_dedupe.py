@@ -153,6 +153,22 @@ def test_contact_pairs():
     assert found[frozenset((3, 4))].reasons[0].startswith("similar name")
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "paired"),
+    [
+        ("Dr. Jane Q. Smith", "Jane Smith", True),
+        ("Smith, Jane", "Jane Smith", True),
+        ("J. Smith", "Jane Smith", True),
+        ("Ms Jane Smith Jr.", "jane smith", True),
+        ("Jane Smith", "John Smith", False),
+        ("Jane Smith", "Jane Doe", False),
+    ],
+)
+def test_contact_names_are_compared_with_their_parts_understood(a, b, paired):
+    contacts = [ContactRecord(1, a, normalize_name(a), 10), ContactRecord(2, b, normalize_name(b), 10)]
+    assert bool(contact_pairs(contacts)) is paired
+
+
 # -- the workspace report on SQLite and PostgreSQL -------------------------------------------
 def make(services, ws, name, **kw):
     return svc.create_customer(services.session_factory, services.search, ws, actor=REP, name=name, force=True, **kw)

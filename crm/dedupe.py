@@ -40,7 +40,7 @@ NAME_FLOOR = 70.0  # a shared phone, website or address counts only for names at
 EVIDENCE_BONUS = 12.0  # per shared phone, website, address or contact email
 DIFFERENT_EVIDENCE = 6.0  # per phone, website or address that both have and that differ
 REVIEW_SCORE = 90.0  # a shared contact email under a different name
-PREFILTER_MARGIN = 18.0  # names whose token-set similarity is further below the threshold are not scored
+PREFILTER_MARGIN = 8.0  # names whose token-set similarity is further below the threshold are not scored
 
 # Scores of contact reasons.
 SAME_EMAIL = 95.0
@@ -270,13 +270,27 @@ def customer_pairs(
     if candidates is None:
         candidates = find_candidates(records)
     names, crowds = candidates.names, candidates.crowds
+    evidence = [frozenset(_evidence_keys(r)) for r in records]
+    core, spaceless, aliases = names.core, names.spaceless, names.aliases
+    cutoff = min_score - PREFILTER_MARGIN
+    token_set, partial = fuzz.token_set_ratio, fuzz.partial_ratio
     pairs: list[Pair] = []
     for i, j in candidates.pairs:
+        if crowds and crowds.get(i, -1) == crowds.get(j, -2):
+            continue
+        # Cheap tests first (in C): a shared key, or names with something in common.
+        ev_i = evidence[i]
+        if not (ev_i and not ev_i.isdisjoint(evidence[j])) and not aliases[i] and not aliases[j]:
+            x, y = core[i], core[j]
+            # (partial: one word standing for a longer name, "cyberdine" / "cyberdyne trading")
+            if (
+                x != y
+                and not token_set(x, y, score_cutoff=cutoff)
+                and ((" " in x and " " in y) or not partial(spaceless[i], spaceless[j], score_cutoff=cutoff))
+            ):
+                continue
         a, b = records[i], records[j]
         if relevant is not None and not relevant(a, b):
-            continue
-        crowd = crowds.get(i)
-        if crowd is not None and crowd == crowds.get(j):
             continue
         pair = _score_pair(names, i, j, a, b, min_score)
         if pair is not None:
@@ -287,8 +301,6 @@ def customer_pairs(
 
 def _score_pair(names: _Names, i: int, j: int, a: CustomerRecord, b: CustomerRecord, min_score: float) -> Pair | None:
     """Weigh the evidence for and against one pair the way a person would."""
-    if not (_shares_evidence(a, b) or _may_be_alike(names, i, j, min_score)):
-        return None
     qualifier = names.qualifier_conflict(i, j)
     if qualifier is not None and 100.0 - qualifier[0] + 3 * EVIDENCE_BONUS < min_score:
         return None  # "East" / "West": nothing could lift it
@@ -317,25 +329,6 @@ def _score_pair(names: _Names, i: int, j: int, a: CustomerRecord, b: CustomerRec
         return None
     verdict = "same" if not con and score >= SAME_SCORE else "review"
     return Pair(a.key, b.key, round(score, 1), (*pro, *con), verdict)
-
-
-def _shares_evidence(a: CustomerRecord, b: CustomerRecord) -> bool:
-    return bool(
-        (a.domain and a.domain == b.domain)
-        or (a.phones and a.phones & b.phones)
-        or (a.emails and a.emails & b.emails)
-        or (a.addresses and a.addresses & b.addresses)
-    )
-
-
-def _may_be_alike(names: _Names, i: int, j: int, min_score: float) -> bool:
-    """A cheap test (in C) that rules out names with nothing in common before the careful score."""
-    if names.normalized[i] == names.normalized[j] or names.aliases[i] or names.aliases[j]:
-        return True
-    cutoff = min_score - PREFILTER_MARGIN
-    return fuzz.token_set_ratio(names.core[i], names.core[j], score_cutoff=cutoff) > 0 or (
-        fuzz.partial_ratio(names.spaceless[i], names.spaceless[j], score_cutoff=cutoff) > 0
-    )
 
 
 def _compare_evidence(a: CustomerRecord, b: CustomerRecord) -> tuple[list[str], list[str]]:

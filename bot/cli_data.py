@@ -347,10 +347,14 @@ def print_duplicate_report(report: dedupe.DuplicateReport, out: TextIO, *, limit
     shown = report.customers[:limit] if limit else report.customers
     for d in shown:
         w(
-            f"  {d.score:3.0f}%  #{d.duplicate_id} {d.duplicate_name}  →  merge into #{d.keeper_id} {d.keeper_name}"
-            f"  ({'; '.join(d.reasons)})\n"
+            f"  {d.score:3.0f}% {d.verdict:<6}  #{d.duplicate_id} {d.duplicate_name}  →  merge into #{d.keeper_id} "
+            f"{d.keeper_name}  ({'; '.join(d.reasons)})\n"
         )
     _more(out, len(shown), len(report.customers))
+    if report.groups:
+        w(f"\nGrouped instead of paired ({len(report.groups):,}): too many records share one key to list as pairs.\n")
+        for g in report.groups[:limit] if limit else report.groups:
+            w(f"  {g.size:,} customers {g.what}, e.g. {', '.join(g.sample)}\n")
     w(f"\nProbable duplicate contacts ({len(report.contacts):,}):\n")
     contacts = report.contacts[:limit] if limit else report.contacts
     for c in contacts:

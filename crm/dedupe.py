@@ -23,16 +23,26 @@ from rapidfuzz import fuzz
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm.dedupe_names import Names as _Names
+from crm.dedupe_names import person_parts, person_score
 from crm.models import Activity, Contact, Customer, CustomerAlias, Deal
-from crm.normalize import is_free_email_domain
+from crm.normalize import is_free_email_domain, phonetic_key
 
 MIN_SCORE = 88.0  # pairs scoring below this are not reported ("Lake Apparel" / "Lan Apparel" is 87)
-MAX_BLOCK = 300  # prefix blocks larger than this are scanned as a sorted window
+SAME_SCORE = 92.0  # at least this, with nothing against it: "same"; otherwise "review"
+MAX_BLOCK = 100  # blocks larger than this are scanned as a sorted window
 WINDOW = 12  # neighbours compared in a sorted window
+MAX_SOUND_BLOCK = 16  # the same for the spelling and sound keys (letters of the spaceless name, phonetic keys)
+MAX_GROUP = 25  # more records than this sharing a phone, website or name: reported as a group
+Q = 5  # letters of the spaceless name's start and end used as block keys
 
-# Scores of the exact reasons (a close name scores its own similarity).
-SAME_NAME = 100.0
-SAME_DOMAIN = 95.0
+NAME_FLOOR = 70.0  # a shared phone, website or address counts only for names at least this similar
+EVIDENCE_BONUS = 12.0  # per shared phone, website, address or contact email
+DIFFERENT_EVIDENCE = 6.0  # per phone, website or address that both have and that differ
+REVIEW_SCORE = 90.0  # a shared contact email under a different name
+PREFILTER_MARGIN = 8.0  # names whose token-set similarity is further below the threshold are not scored
+
+# Scores of contact reasons.
 SAME_EMAIL = 95.0
 SAME_PHONE = 90.0
 
@@ -48,6 +58,8 @@ class CustomerRecord:
     aliases: tuple[str, ...] = ()  # normalised former names
     emails: set[str] = field(default_factory=set)
     phones: set[str] = field(default_factory=set)
+    # Address keys such as "<postal code>|<street number>": filled where address fields exist.
+    addresses: set[str] = field(default_factory=set)
     weight: int = 0  # linked contacts + deals + activities: the heavier record is kept
 
 
@@ -63,29 +75,40 @@ class ContactRecord:
 
 @dataclass(frozen=True)
 class Pair:
-    """Two records that are probably the same, with a 0..100 score and why."""
+    """Two records that are probably the same, with a 0..100 score and why.
+
+    ``reasons`` are the evidence in words, for first, then against ("but different
+    phones (…)"). ``verdict`` is "same" when nothing speaks against the pair and the
+    score is high, "review" when a person should look.
+    """
 
     a: Hashable
     b: Hashable
     score: float
     reasons: tuple[str, ...]
+    verdict: str = "same"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Many records sharing one key, reported together instead of as pairs."""
+
+    what: str  # "share the phone +13105550100", "are named “starbucks”"
+    size: int
+    sample: tuple[str, ...]  # a few of their names
 
 
 # -- scoring ----------------------------------------------------------------------------
-def name_score(a: str, b: str) -> float:
-    """Similarity 0..100 of two normalised names; 100 only when equal."""
-    if a == b:
-        return 100.0
-    if not a or not b:
-        return 0.0
-    return min(99.0, max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b)))
-
-
 def _combine(reasons: dict[str, float]) -> float:
     """The best reason's score, plus two points per further reason, at most 100."""
     if not reasons:
         return 0.0
     return min(100.0, max(reasons.values()) + 2.0 * (len(reasons) - 1))
+
+
+def name_score(a: str, b: str) -> float:
+    """Similarity 0..100 of two normalised names without workspace context; 100 only when equal."""
+    return _Names([a, b]).similarity(0, 1)[0]
 
 
 def prefix_keys(normalized: str) -> list[str]:
@@ -100,31 +123,33 @@ def prefix_keys(normalized: str) -> list[str]:
     return [f"2:{t1[:4]}|{t2[:3]}", f"2b:{t1[:2]}|{t2[-3:]}"]
 
 
-def _exact_keys(rec: CustomerRecord) -> Iterable[tuple[str, str]]:
-    """(block key, the reason it stands for) of a customer's exact keys."""
-    if rec.normalized:
-        yield f"n:{rec.normalized}", "name"
-    for alias in rec.aliases:
-        if alias:
-            yield f"n:{alias}", "name"
+def _evidence_keys(rec: CustomerRecord) -> Iterable[str]:
+    """Block keys of a record's exact evidence: website domain, contact emails and phones, addresses."""
     if rec.domain and not is_free_email_domain(rec.domain):
-        yield f"d:{rec.domain}", "domain"
+        yield f"d:{rec.domain}"
     for email in rec.emails:
-        yield f"e:{email}", "email"
+        yield f"e:{email}"
     for phone in rec.phones:
-        yield f"p:{phone}", "phone"
+        yield f"p:{phone}"
+    for address in rec.addresses:
+        yield f"a:{address}"
 
 
-def _block_pairs(members: list[int], *, exact: bool, sort_key: Callable[[int], str]) -> Iterable[tuple[int, int]]:
+# Keys whose big blocks are scanned as a sorted window of neighbours (the rest are skipped when big).
+_WINDOWED = frozenset(["n", "qp", "1", "1z", "2", "2b"])
+# Keys whose blocks are compared pair by pair up to MAX_BLOCK members; the others up to MAX_SOUND_BLOCK.
+_CLASSIC = frozenset(["n", "b", "1", "1z", "2", "2b", *"depa"])
+_EVIDENCE_WORDS = {"d": "website", "e": "contact email", "p": "phone", "a": "address"}
+
+
+def _block_pairs(
+    members: list[int], *, sort_key: Callable[[int], str], limit: int = MAX_BLOCK
+) -> Iterable[tuple[int, int]]:
     """Index pairs to compare within one block, without going quadratic on big blocks."""
     n = len(members)
     if n < 2:
         return
-    if exact:  # all the same by this key: pairing each with the first is enough to merge them all
-        for m in members[1:]:
-            yield members[0], m
-        return
-    if n <= MAX_BLOCK:
+    if n <= limit:
         for i in range(n):
             for j in range(i + 1, n):
                 yield members[i], members[j]
@@ -135,79 +160,196 @@ def _block_pairs(members: list[int], *, exact: bool, sort_key: Callable[[int], s
             yield ordered[i], ordered[j]
 
 
+@dataclass
+class Candidates:
+    """The pairs worth scoring, and the crowds that were grouped instead of paired."""
+
+    pairs: set[tuple[int, int]]
+    groups: list[Group]
+    crowds: dict[int, int]  # record index -> id of the same-name crowd it is in (pairs inside are skipped)
+    names: _Names
+
+
+def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
+    """Several blocking keys at once, so that one typo or a joined word does not hide a pair.
+
+    Name keys: the normalised name and former names, the sorted tokens, the name without
+    spaces, the first and the last five letters of the name without spaces (also without
+    leading initials), prefixes of the first two words, and a phonetic key of each
+    distinctive word. Evidence keys: website domain, contact emails, phones and addresses;
+    a key shared by more than :data:`MAX_GROUP` records (a switchboard, a chain's name) is
+    reported as a :class:`Group` rather than paired.
+    """
+    names = _Names([r.normalized for r in records], raw=[r.name for r in records], aliases=[r.aliases for r in records])
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for i, rec in enumerate(records):
+        for key in _name_keys(rec, names, i):
+            block = blocks[key]
+            if not block or block[-1] != i:
+                block.append(i)
+        for key in _evidence_keys(rec):
+            block = blocks[key]
+            if not block or block[-1] != i:
+                block.append(i)
+
+    def by_name(i: int) -> str:
+        return names.spaceless[i]
+
+    pairs: set[tuple[int, int]] = set()
+    groups: list[Group] = []
+    crowds: dict[int, int] = {}
+    for key, members in blocks.items():
+        kind, _, value = key.partition(":")
+        if len(members) > MAX_GROUP and kind in ("n", "b", *_EVIDENCE_WORDS):
+            sample = tuple(records[m].name for m in members[:3])
+            if kind in ("n", "b"):
+                what = f"are named “{value}”" + (" with different numbers or branches" if kind == "b" else "")
+                if kind == "n":
+                    for m in members:
+                        crowds.setdefault(m, len(groups))
+            else:
+                what = f"share the {_EVIDENCE_WORDS[kind]} {value}"
+            groups.append(Group(what, len(members), sample))
+            if kind != "n":
+                continue  # the names decide; a crowd's key alone pairs nobody
+        limit = MAX_BLOCK if kind in _CLASSIC else MAX_SOUND_BLOCK
+        if len(members) > limit and kind not in _WINDOWED:
+            continue  # a common ending, word or sound: the other keys find what it would
+        for i, j in _block_pairs(members, limit=limit, sort_key=by_name):
+            if i != j:
+                pairs.add((i, j) if i < j else (j, i))
+    groups.sort(key=lambda g: (-g.size, g.what))
+    return Candidates(pairs, groups, crowds, names)
+
+
+def candidate_pairs(records: Sequence[CustomerRecord]) -> set[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, of the records that share a block and so get scored."""
+    return find_candidates(records).pairs
+
+
+def _name_keys(rec: CustomerRecord, names: _Names, i: int) -> Iterable[str]:
+    for normalized in (rec.normalized, *rec.aliases):
+        if normalized:
+            yield f"n:{normalized}"
+    toks = names.tokens[i]
+    if not toks:
+        return
+    base = " ".join(t for t in toks if t not in names.qualifier_words[i])
+    if base and base != rec.normalized:
+        yield f"b:{base}"
+    yield f"s:{''.join(sorted(toks))}"
+    spaceless = names.spaceless[i]
+    yield f"j:{spaceless}"
+    variants = [spaceless]
+    if len(toks) >= 3 and len(toks[0]) <= 2:  # leading initials: "ei du pont de nemours"
+        variants.append("".join(toks[1:]))
+    for v in variants:
+        if len(v) > Q:
+            yield f"qp:{v[:Q]}"
+            yield f"qs:{v[-Q:]}"
+    yield from prefix_keys(rec.normalized)
+    for t in toks:
+        if len(t) >= 4 and names.is_distinctive(t):
+            key = phonetic_key(t)
+            if len(key) >= 2:
+                yield f"ph:{t[0]}{key}"
+
+
 def customer_pairs(
     records: Sequence[CustomerRecord],
     *,
     min_score: float = MIN_SCORE,
     relevant: Callable[[CustomerRecord, CustomerRecord], bool] | None = None,
+    candidates: Candidates | None = None,
 ) -> list[Pair]:
     """Probable duplicate pairs among ``records``, best first.
 
     ``relevant(a, b)`` can skip pairs early (the importer only wants pairs that involve
     a record from the file).
     """
-    exact_blocks: dict[str, list[int]] = defaultdict(list)
-    fuzzy_blocks: dict[str, list[int]] = defaultdict(list)
-    for i, rec in enumerate(records):
-        for key, _ in _exact_keys(rec):
-            block = exact_blocks[key]
-            if not block or block[-1] != i:
-                block.append(i)
-        for key in prefix_keys(rec.normalized):
-            fuzzy_blocks[key].append(i)
-
-    seen: set[tuple[int, int]] = set()
+    if candidates is None:
+        candidates = find_candidates(records)
+    names, crowds = candidates.names, candidates.crowds
+    evidence = [frozenset(_evidence_keys(r)) for r in records]
+    core, spaceless, aliases = names.core, names.spaceless, names.aliases
+    cutoff = min_score - PREFILTER_MARGIN
+    token_set, partial = fuzz.token_set_ratio, fuzz.partial_ratio
     pairs: list[Pair] = []
-
-    def consider(i: int, j: int) -> None:
-        if i == j:
-            return
-        ij = (i, j) if i < j else (j, i)
-        if ij in seen:
-            return
-        seen.add(ij)
-        a, b = records[ij[0]], records[ij[1]]
+    for i, j in candidates.pairs:
+        if crowds and crowds.get(i, -1) == crowds.get(j, -2):
+            continue
+        # Cheap tests first (in C): a shared key, or names with something in common.
+        ev_i = evidence[i]
+        if not (ev_i and not ev_i.isdisjoint(evidence[j])) and not aliases[i] and not aliases[j]:
+            x, y = core[i], core[j]
+            # (partial: one word standing for a longer name, "cyberdine" / "cyberdyne trading")
+            if (
+                x != y
+                and not token_set(x, y, score_cutoff=cutoff)
+                and ((" " in x and " " in y) or not partial(spaceless[i], spaceless[j], score_cutoff=cutoff))
+            ):
+                continue
+        a, b = records[i], records[j]
         if relevant is not None and not relevant(a, b):
-            return
-        reasons = _customer_reasons(a, b, min_score)
-        score = _combine(reasons)
-        if score >= min_score:
-            pairs.append(Pair(a.key, b.key, score, tuple(sorted(reasons, key=lambda r: -reasons[r]))))
-
-    def by_name(i: int) -> str:
-        return records[i].normalized
-
-    for members in exact_blocks.values():
-        for i, j in _block_pairs(members, exact=True, sort_key=by_name):
-            consider(i, j)
-    for members in fuzzy_blocks.values():
-        for i, j in _block_pairs(members, exact=False, sort_key=by_name):
-            consider(i, j)
+            continue
+        pair = _score_pair(names, i, j, a, b, min_score)
+        if pair is not None:
+            pairs.append(pair)
     pairs.sort(key=lambda p: (-p.score, str(p.a), str(p.b)))
     return pairs
 
 
-def _customer_reasons(a: CustomerRecord, b: CustomerRecord, min_score: float) -> dict[str, float]:
-    reasons: dict[str, float] = {}
-    names_a = (a.normalized, *a.aliases)
-    names_b = (b.normalized, *b.aliases)
-    if a.normalized and a.normalized == b.normalized:
-        reasons["same name"] = SAME_NAME
-    elif set(names_a) & set(names_b) - {""}:
-        reasons["same as a former name"] = SAME_NAME
-    else:
-        best = max(name_score(x, y) for x in names_a for y in names_b)
-        if best >= min_score:
-            reasons[f"similar name ({best:.0f}%)"] = best
-    if a.domain and a.domain == b.domain and not is_free_email_domain(a.domain):
-        reasons[f"same domain ({a.domain})"] = SAME_DOMAIN
-    shared_emails = a.emails & b.emails
-    if shared_emails:
-        reasons[f"shared contact email ({min(shared_emails)})"] = SAME_EMAIL
-    shared_phones = a.phones & b.phones
-    if shared_phones:
-        reasons[f"shared contact phone ({min(shared_phones)})"] = SAME_PHONE
-    return reasons
+def _score_pair(names: _Names, i: int, j: int, a: CustomerRecord, b: CustomerRecord, min_score: float) -> Pair | None:
+    """Weigh the evidence for and against one pair the way a person would."""
+    qualifier = names.qualifier_conflict(i, j)
+    if qualifier is not None and 100.0 - qualifier[0] + 3 * EVIDENCE_BONUS < min_score:
+        return None  # "East" / "West": nothing could lift it
+    sim, name_reason = names.similarity(i, j)
+    if sim < min_score - 40 and not (a.emails & b.emails):  # cheap exit: no shared key could lift it
+        return None
+    pro: list[str] = [name_reason] if sim >= NAME_FLOOR else []
+    con: list[str] = []
+    score = sim
+    shared, differ = _compare_evidence(a, b)
+    if shared and sim >= NAME_FLOOR:
+        score += EVIDENCE_BONUS * len(shared)
+        pro += shared
+    elif any(r.startswith("shared contact email") for r in shared):
+        score, pro = max(score, REVIEW_SCORE), shared  # a person's email: worth a look, even under another name
+        con.append("but the names differ")
+    if qualifier is not None:
+        penalty, words = qualifier
+        score -= penalty
+        con.append(words)
+    if differ and not shared:
+        score -= DIFFERENT_EVIDENCE * len(differ)
+        con += differ
+    score = max(0.0, min(100.0, score))
+    if score < min_score or not pro:
+        return None
+    verdict = "same" if not con and score >= SAME_SCORE else "review"
+    return Pair(a.key, b.key, round(score, 1), (*pro, *con), verdict)
+
+
+def _compare_evidence(a: CustomerRecord, b: CustomerRecord) -> tuple[list[str], list[str]]:
+    """(shared evidence, evidence that differs), in words."""
+    shared: list[str] = []
+    differ: list[str] = []
+    if a.domain and b.domain and not is_free_email_domain(a.domain) and not is_free_email_domain(b.domain):
+        if a.domain == b.domain:
+            shared.append(f"same website ({a.domain})")
+        else:
+            differ.append(f"but different websites ({a.domain}, {b.domain})")
+    if a.emails & b.emails:
+        shared.append(f"shared contact email ({min(a.emails & b.emails)})")
+    for label, xs, ys in (("phone", a.phones, b.phones), ("address", a.addresses, b.addresses)):
+        if xs and ys:
+            common = xs & ys
+            if common:
+                shared.append(f"same {label} ({min(common)})")
+            else:
+                differ.append(f"but different {label}s ({min(xs)}, {min(ys)})")
+    return shared, differ
 
 
 def contact_pairs(records: Sequence[ContactRecord], *, min_score: float = MIN_SCORE) -> list[Pair]:
@@ -222,11 +364,17 @@ def contact_pairs(records: Sequence[ContactRecord], *, min_score: float = MIN_SC
         if toks:
             blocks[f"c:{rec.customer_key}|{toks[0][:3]}"].append(i)
             blocks[f"c:{rec.customer_key}|z{toks[-1][:3]}"].append(i)
+            last = person_parts(rec.name)[1]
+            if last:  # "Dr. Jane Q. Smith" meets "Smith, Jane"
+                blocks[f"c:{rec.customer_key}|l{last[:3]}"].append(i)
     seen: set[tuple[int, int]] = set()
     pairs: list[Pair] = []
     for key, members in blocks.items():
-        exact = not key.startswith("c:")
-        for i, j in _block_pairs(members, exact=exact, sort_key=lambda k: records[k].normalized):
+        if key.startswith("c:"):
+            todo = _block_pairs(members, sort_key=lambda k: records[k].normalized)
+        else:  # all the same by this key: pairing each with the first is enough to merge them all
+            todo = ((members[0], m) for m in members[1:])
+        for i, j in todo:
             ij = (i, j) if i < j else (j, i)
             if ij in seen:
                 continue
@@ -238,7 +386,7 @@ def contact_pairs(records: Sequence[ContactRecord], *, min_score: float = MIN_SC
             if a.phone and a.phone == b.phone:
                 reasons[f"same phone ({a.phone})"] = SAME_PHONE
             if a.customer_key == b.customer_key:
-                s = name_score(a.normalized, b.normalized)
+                s = max(name_score(a.normalized, b.normalized), person_score(a.name, b.name))
                 if s >= min_score:
                     reasons["same name at the same customer" if s == 100 else f"similar name ({s:.0f}%)"] = s
             score = _combine(reasons)
@@ -257,6 +405,7 @@ class CustomerDuplicate:
     keeper_name: str
     score: float
     reasons: tuple[str, ...]
+    verdict: str = "same"  # or "review": something speaks against it, or the evidence is thin
 
 
 @dataclass(frozen=True)
@@ -275,6 +424,7 @@ class DuplicateReport:
     contacts: list[ContactDuplicate]
     customers_checked: int
     contacts_checked: int
+    groups: list[Group] = field(default_factory=list)  # crowds sharing one phone, website or name
 
 
 def _weights(session: Session, workspace_id: int) -> dict[int, int]:
@@ -370,10 +520,13 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
         ]
     by_id = {c.key: c for c in customers}
     customer_dups = []
-    for pair in customer_pairs(customers, min_score=min_score):
+    candidates = find_candidates(customers)
+    for pair in customer_pairs(customers, min_score=min_score, candidates=candidates):
         dup, keeper = keeper_of(by_id[pair.a], by_id[pair.b])
         customer_dups.append(
-            CustomerDuplicate(_row_id(dup.key), dup.name, _row_id(keeper.key), keeper.name, pair.score, pair.reasons)
+            CustomerDuplicate(
+                _row_id(dup.key), dup.name, _row_id(keeper.key), keeper.name, pair.score, pair.reasons, pair.verdict
+            )
         )
     contact_by_id = {c.key: c for c in contacts}
 
@@ -397,4 +550,4 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
         )
         for p in contact_pairs(contacts, min_score=min_score)
     ]
-    return DuplicateReport(customer_dups, contact_dups, len(customers), len(contacts))
+    return DuplicateReport(customer_dups, contact_dups, len(customers), len(contacts), candidates.groups)

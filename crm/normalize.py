@@ -24,6 +24,7 @@ __all__ = [
     "name_tokens",
     "normalize_name",
     "normalize_phone",
+    "phonetic_key",
     "registrable_domain",
     "strip_control",
 ]
@@ -226,6 +227,62 @@ def _strip_legal(tokens: list[str]) -> list[str]:
     return tokens
 
 
+def _is_legal_run(tokens: list[str]) -> bool:
+    """True when ``tokens`` end in a legal form ("acme nv", "s a", "gmbh")."""
+    if not tokens:
+        return False
+    if tokens[-1] in _LEGAL_SUFFIXES:
+        return True
+    return any(len(tokens) >= len(seq) and tuple(tokens[-len(seq) :]) == seq for seq in _LEGAL_SUFFIX_SEQUENCES)
+
+
+def _unglue_legal(m: re.Match[str]) -> str:
+    """ "industriesb.v." -> "industries b.v." when the dotted tail is a legal form."""
+    tail = m.group(2)
+    return f"{m.group(1)} {tail}" if tail.replace(".", "") in _LEGAL_SUFFIXES else m.group(0)
+
+
+# A dotted legal form glued to the word before it, at the end or before a comma.
+_GLUED_LEGAL = re.compile(r"([^\W\d_]{3,})((?:[^\W\d_]\.){2,4})(?=\s|,|$)")
+# A dangling first letter of a legal form at the very end: "Gist-Brocades N." (from "N.V.").
+_DANGLING_LEGAL = re.compile(r"[\s,]([nbsgl])\.\s*$")
+# Words that put a place after a legal form: "DSM NV te Heerlen", "Acme GmbH in Berlin".
+_LOCATIVES = frozenset(["te", "in", "at", "a", "en", "zu"])
+
+
+def _segment_tokens(s: str) -> list[str]:
+    """Tokens of the whole name, dropping what follows a legal form and a comma ("Unilever N.V., Rotterdam")."""
+    segments = [[t for t in _NON_WORD.split(seg) if t] for seg in s.split(",")]
+    segments = [seg for seg in segments if seg]
+    for k, seg in enumerate(segments[:-1]):
+        if k + 1 < len(segments) and _is_legal_run(seg) and all(len(x) <= 3 for x in segments[k + 1 :]):
+            segments = segments[: k + 1]
+            break
+    tokens = [t for seg in segments for t in seg]
+    for i in range(1, len(tokens) - 1):  # "... nv te heerlen": the legal form before a locative and a place
+        if tokens[i] in _LEGAL_SUFFIXES and tokens[i + 1] in _LOCATIVES and len(tokens) - i <= 4:
+            return tokens[: i + 1]
+    return tokens
+
+
+def _join_initials(tokens: list[str]) -> list[str]:
+    """Runs of two or more single letters become one word: "d s m" -> "dsm"."""
+    out: list[str] = []
+    run: list[str] = []
+    for t in [*tokens, ""]:
+        if len(t) == 1 and t.isalpha():
+            run.append(t)
+            continue
+        if len(run) >= 2:
+            out.append("".join(run))
+        else:
+            out.extend(run)
+        run = []
+        if t:
+            out.append(t)
+    return out
+
+
 def name_tokens(s: str) -> list[str]:
     """Tokens of :func:`normalize_name` (see there); empty only for an empty name."""
     if not s:
@@ -233,14 +290,37 @@ def name_tokens(s: str) -> list[str]:
     s = strip_control(s)
     s = _fold_accents(s.translate(_FOLD)).casefold().translate(_FOLD)
     s = _strip_cjk_legal(s)
+    dangling = _DANGLING_LEGAL.search(s)
+    if dangling and len(_NON_WORD.sub("", s[: dangling.start()])) >= 3:
+        s = s[: dangling.start()]
+    s = _GLUED_LEGAL.sub(_unglue_legal, s)
     s = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), s)
-    tokens = [t for t in _NON_WORD.split(s) if t]
+    tokens = _segment_tokens(s)
     if not tokens:
         return []
     if len(tokens) > 1 and tokens[0] in ("the", "die", "der", "la", "le", "les", "el"):
         del tokens[0]
-    tokens = _strip_legal(tokens)
+    tokens = _join_initials(_strip_legal(tokens))
     return [_ABBREVIATIONS.get(t, t) for t in tokens]
+
+
+# Consonant classes of a phonetic key (Soundex's groups); vowels, h, w and y carry nothing.
+_PHONETIC = str.maketrans("bfpvcgjkqsxzdtlmnr", "111122222222334556", "aeiouyhw")
+
+
+def phonetic_key(token: str) -> str:
+    """A sound-alike key of one word: its consonant classes with repeats collapsed.
+
+    "cyberdyne" and "cyberdine" share "2163535"... only the consonants count, so one
+    wrong vowel ("globx" / "globex") or a doubled letter keeps the key. Digits and
+    other scripts are kept as they are; "" for a word with no consonants.
+    """
+    coded = token.casefold().translate(_PHONETIC)
+    out: list[str] = []
+    for ch in coded:
+        if not out or out[-1] != ch:
+            out.append(ch)
+    return "".join(out)
 
 
 def normalize_name(s: str) -> str:

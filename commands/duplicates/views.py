@@ -32,9 +32,10 @@ def pair_button(pair: CustomerDuplicate) -> dict[str, Any]:
 
 
 def _pair_section(pair: CustomerDuplicate) -> dict[str, Any]:
+    verdict = " · review" if pair.verdict == "review" else ""
     text = (
         f"*{esc(pair.duplicate_name, 120)}* (#{pair.duplicate_id}) → *{esc(pair.keeper_name, 120)}* "
-        f"(#{pair.keeper_id}) · {pair.score:.0f}%\n_{esc('; '.join(pair.reasons), 600)}_"
+        f"(#{pair.keeper_id}) · {pair.score:.0f}%{verdict}\n_{esc('; '.join(pair.reasons), 600)}_"
     )
     return section(text, accessory=pair_button(pair))
 
@@ -66,6 +67,8 @@ def duplicates_blocks(report: DuplicateReport, *, team_id: str = "T…") -> list
     ]
     if not report.customers and not report.contacts:
         blocks.append(section(":sparkles: No probable duplicates found."))
+        if report.groups:
+            blocks.append(_groups_context(report))
         return blocks
     if report.customers:
         blocks.append(section(f"*Customers* ({plural(len(report.customers), 'pair')})"))
@@ -75,4 +78,17 @@ def duplicates_blocks(report: DuplicateReport, *, team_id: str = "T…") -> list
         blocks.append(context(f"…and {more:,} more customer pairs. The full list: `crm-bot dedupe --team {team_id}`."))
     if report.contacts:
         blocks += [divider(), _contacts_section(report.contacts)]
+    if report.groups:
+        blocks.append(_groups_context(report))
     return blocks
+
+
+def _groups_context(report: DuplicateReport) -> dict[str, Any]:
+    """Crowds sharing one phone, website or name: one line each, not thousands of pairs."""
+    lines = [
+        f"{g.size:,} customers {esc(g.what, 120)}, e.g. {esc(', '.join(g.sample), 200)}" for g in report.groups[:5]
+    ]
+    more = len(report.groups) - len(lines)
+    if more > 0:
+        lines.append(f"…and {more:,} more such groups")
+    return context("Grouped, not paired (too many share one key): " + "; ".join(lines) + ".")

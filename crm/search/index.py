@@ -22,7 +22,7 @@ from crm.normalize import (
     registrable_domain,
     strip_control,
 )
-from crm.search.scoring import KIND_FACTOR, MIN_SCORE, Match, text_score
+from crm.search.scoring import KIND_FACTOR, MIN_SCORE, Match, sounds_alike, text_score
 from crm.search.structures import (
     HashMultiMap,
     Posting,
@@ -365,7 +365,9 @@ class CustomerIndex:
                 for t in hits:
                     out.setdefault(t, 0.85 + 0.1 * len(qt) / len(t))
         if len(qt) >= 4 and not any(_is_cjk(c) for c in qt):
-            k = 1 if len(qt) < 8 else 2
+            # One typo in a short word, two in a long one; two in a 5-7 letter word when it
+            # sounds the same ("initek" / "initech", checked below).
+            k = 1 if len(qt) < 5 else 2
             gram_set = set(trigrams(qt))
             counts: Counter[int] = Counter()
             cap = max(5000, len(self._vocab) // 20)
@@ -383,8 +385,9 @@ class CustomerIndex:
             lo, hi = len(qt) - k, len(qt) + k
             pool = [vocab[v] for v, c in counts.items() if c >= need and lo <= len(vocab[v]) <= hi]
             for t, dist, _ in process.extract(qt, pool, scorer=OSA.distance, score_cutoff=k, limit=_FUZZY_MAX):
-                if t != qt:
-                    out.setdefault(t, 0.8 if dist == 1 else 0.65)
+                if t == qt or (dist == 2 and len(qt) < 8 and not sounds_alike(qt, t)):
+                    continue
+                out.setdefault(t, 0.8 if dist == 1 else 0.65)
         return out
 
     def _candidates(self, toks: list[str]) -> list[int]:

@@ -13,12 +13,15 @@ from typing import Literal
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from crm.normalize import acronym
+from crm.normalize import acronym, phonetic_key
 
 #: A top match scoring at least this, and WINNER_MARGIN ahead of the next, is a winner.
 WINNER_MIN_SCORE = 90.0
 #: How far ahead of the second match a non-exact winner must be.
 WINNER_MARGIN = 8.0
+#: A top match scoring at least this wins too when it leads the second by CLEAR_MARGIN.
+CLEAR_MIN_SCORE = 85.0
+CLEAR_MARGIN = 16.0
 #: Below this the best match is not worth showing as a guess: "none".
 AMBIGUOUS_MIN_SCORE = 70.0
 MIN_SCORE = 50.0  # matches below this are not returned
@@ -57,6 +60,8 @@ def classify(matches: list[Match]) -> Literal["winner", "ambiguous", "none"]:
     if top >= 100.0 and second < 100.0:
         return "winner"
     if top >= WINNER_MIN_SCORE and top - second >= WINNER_MARGIN:
+        return "winner"
+    if top >= CLEAR_MIN_SCORE and top - second >= CLEAR_MARGIN:  # "globx": one clearly better guess
         return "winner"
     if top < AMBIGUOUS_MIN_SCORE:
         return "none"
@@ -108,6 +113,34 @@ def edit_score(qs: list[str], ts: list[str]) -> float:
     return 100.0 - 4.0 * edits - 30.0 * edits / max(1, len("".join(ts)))
 
 
+def one_word_score(q: str, ts: list[str], t_len: int) -> float:
+    """A one-word query with a typo standing for a longer name: "cyberdine" for "cyberdyne trading".
+
+    Scored like the exact word ("cyberdyne" for "cyberdyne trading": token-set ratio
+    scaled by coverage), less four points per edit; 0 unless the word is long enough
+    to carry a typo (4+ letters: one edit, 8+: two).
+    """
+    if len(q) < 4:
+        return 0.0
+    best = 0.0
+    for k, word in enumerate(ts):
+        if abs(len(word) - len(q)) > 2 or len(word) < 4:
+            continue
+        d = OSA.distance(q, word, score_cutoff=2)
+        if d == 0 or d > 2 or (d == 2 and len(q) < 8 and not sounds_alike(q, word)):
+            continue
+        coverage = len(word) / max(1, t_len)
+        # the first word reads like typeahead ("globex" for "globex electronics"); a later one like a subset
+        base = 0.86 + 0.14 * coverage if k == 0 else 0.7 + 0.3 * coverage
+        best = max(best, 100.0 * base - 3.0 * d)
+    return best
+
+
+def sounds_alike(a: str, b: str) -> bool:
+    """Same first letter and the same consonant sounds: "initek" / "initech", "globx" / "globex"."""
+    return a[:1] == b[:1] and phonetic_key(a) == phonetic_key(b)
+
+
 def text_score(q: str, t: str) -> float:
     """Similarity 0..100 of a normalised query and a normalised name; 100 only if equal.
 
@@ -136,6 +169,8 @@ def text_score(q: str, t: str) -> float:
         prefix_score(q, t),
         edit_score(qs, ts),
     )
+    if len(qs) == 1 and len(ts) > 1:
+        best = max(best, one_word_score(q, ts, len(t)))
     if " " not in q and 2 <= len(q) <= 6:
         toks = t.split()
         if q == acronym(toks) or (len(toks) > 1 and q == "".join(w[0] for w in toks)):

@@ -564,7 +564,9 @@ def test_classify_thresholds() -> None:
     assert classify([m(1, 100.0), m(2, 100.0)]) == "ambiguous"  # two customers share the name
     assert classify([m(1, 95.0), m(2, 80.0)]) == "winner"
     assert classify([m(1, 95.0), m(2, 90.0)]) == "ambiguous"
-    assert classify([m(1, 85.0)]) == "ambiguous"
+    assert classify([m(1, 84.0)]) == "ambiguous"
+    assert classify([m(1, 86.0)]) == "winner"  # one clearly better guess ("globx" for Globex Electronics)
+    assert classify([m(1, 88.0), m(2, 75.0)]) == "ambiguous"
     assert classify([m(1, 60.0)]) == "none"
 
 
@@ -737,3 +739,26 @@ def test_normalize_name_agrees_with_exact_hits(index: CustomerIndex) -> None:
     for row in CORPUS[:50]:
         variant = normalize_name(row["name"]).upper()
         assert _top1(index, variant) == row["customer_id"], row["name"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("cyberdine", "Cyberdyne Trading"), ("initek", "Initech Consulting"), ("globx", "Globex Electronics")],
+)
+def test_one_word_typo_finds_the_longer_name(query: str, expected: str) -> None:
+    """A one-word query with a typo that stands for a longer name: the most common thing a rep types."""
+    idx = CustomerIndex()
+    names = ["Cyberdyne Trading", "Initech Consulting", "Globex Electronics", "Global Trading", "Initial Systems",
+             "Cyber Security Partners", "Global Logistics"]  # fmt: skip
+    for i, name in enumerate(names, 1):
+        idx.add(i, name=name)
+    matches = idx.search(query)
+    assert matches and names[matches[0].customer_id - 1] == expected
+    assert classify(matches) == "winner"
+
+
+def test_several_equally_good_one_word_typos_give_a_pick_list() -> None:
+    idx = CustomerIndex()
+    idx.add(1, name="Globex Electronics")
+    idx.add(2, name="Globex Pharma")
+    assert classify(idx.search("globx")) == "ambiguous"

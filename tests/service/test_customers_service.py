@@ -53,6 +53,20 @@ def test_duplicate_guard(services, ws, second, kw, reason, make):
     assert any(reason in r for r in candidate.reasons), candidate.reasons
 
 
+@pytest.mark.parametrize(
+    ("existing", "typed"),
+    [("Cyberdyne Trading", "cyberdine"), ("Initech Consulting", "initek"), ("Globex Electronics", "globx")],
+)
+def test_duplicate_guard_catches_a_one_word_typo_of_a_longer_name(services, ws, make, existing, typed):
+    first = make.customer(existing)
+    make.customer("Umbrella Pharmaceuticals")
+    with pytest.raises(DuplicateSuspected) as err:
+        make.customer(typed)
+    assert [c.customer_id for c in err.value.candidates] == [first.id]
+    result = svc.find_customers(services.session_factory, services.search, ws, typed)
+    assert result.kind == "winner" and result.winner is not None and result.winner.id == first.id
+
+
 def test_contact_email_duplicate_is_caught_even_on_free_mail(services, ws, make):
     make.customer("Acme", contact=svc.ContactInput(name="Jo", email="jo.smith@gmail.com"))
     with pytest.raises(DuplicateSuspected) as err:

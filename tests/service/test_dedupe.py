@@ -38,9 +38,17 @@ def rec(key, name, domain=None, emails=(), phones=(), aliases=()):
         (rec(1, "Acme Corporation"), rec(2, "Acmee Corporation"), "similar name"),
         (rec(1, "Blue Ocean Analytics"), rec(2, "Blu Ocean Analytics"), "similar name"),
         (rec(1, "Initech", aliases=["Initrode"]), rec(2, "Initrode GmbH"), "same as a former name"),
-        (rec(1, "Acme", domain="acme.com"), rec(2, "Roadrunner", domain="acme.com"), "same domain (acme.com)"),
+        (rec(1, "Acme", domain="acme.com"), rec(2, "Acmee", domain="acme.com"), "same website (acme.com)"),
         (rec(1, "Foo", emails={"jo@x.io"}), rec(2, "Bar", emails={"jo@x.io"}), "shared contact email (jo@x.io)"),
-        (rec(1, "Foo", phones={"+4930123456"}), rec(2, "Bar", phones={"+4930123456"}), "shared contact phone"),
+        (rec(1, "Foo Bar", phones={"+4930123456"}), rec(2, "Foo Bars", phones={"+4930123456"}), "same phone"),
+        # real spellings of one applicant: a typo, a joined word, a legal form, initials
+        (rec(1, "GIST- BROCADES B.V."), rec(2, "GISTBROCADES N. V."), "same name written with different spacing"),
+        (rec(1, "AKZO NOBEL COMPANY"), rec(2, "AKZO NOVEL NV."), "similar name"),
+        (rec(1, "UNILEVER N.V., ROTTERDAM"), rec(2, "Unilever NV"), "same name"),
+        (rec(1, "D S M N. V."), rec(2, "DSM NV, TE HEERLEN"), "same name"),
+        (rec(1, "HUNTERDOUGLASINDUSTRIESB.V."), rec(2, "Hunter Douglas Industries"), "same name written"),
+        (rec(1, "E.I. DU PONT DE NEMOURS AND COMPANY"), rec(2, "Du Pont de Nemours"), "similar name"),
+        (rec(1, "cyberdine"), rec(2, "Cyberdyne Trading"), "similar name"),
     ],
 )
 def test_customer_pairs_reasons(a, b, reason):
@@ -56,25 +64,78 @@ def test_customer_pairs_reasons(a, b, reason):
         (rec(1, "Acme Analytics"), rec(2, "Acme Robotics")),
         (rec(1, "Globex"), rec(2, "Initech")),
         (rec(1, "Al", domain="gmail.com"), rec(2, "Bo", domain="gmail.com")),  # free mail says nothing
+        # a shared website or switchboard alone is not enough when the names differ
+        (rec(1, "Acme", domain="acme.com"), rec(2, "Roadrunner", domain="acme.com")),
+        (rec(1, "Palace Court", phones={"+17027317110"}), rec(2, "Cafe Roma", phones={"+17027317110"})),
+        # branch qualifiers that differ
+        (rec(1, "Firman House East"), rec(2, "Firman House West")),
+        (rec(1, "Lincoln Academy - II"), rec(2, "Lincoln Academy - III")),
+        (rec(1, "Shelter Services (East)"), rec(2, "Shelter Services (West)")),
+        (rec(1, "Chicago Public Schools of Lawndale"), rec(2, "Chicago Public Schools of Austin")),
     ],
 )
 def test_different_customers_are_not_paired(a, b):
     assert customer_pairs([a, b]) == []
 
 
+def test_generic_words_count_less_than_a_distinctive_one():
+    """In a workspace full of "Chicago Public Schools …", the one distinctive word decides."""
+    schools = [rec(i, f"Chicago Public Schools {w} Campus") for i, w in enumerate(
+        ["Lawndale", "Austin", "Avalon", "Pilsen", "Bridgeport", "Hegewisch", "Kenwood", "Uptown"])]  # fmt: skip
+    schools.append(rec("typo", "Chicago Public Schools Lawndal Campus"))
+    found = {frozenset((p.a, p.b)) for p in customer_pairs(schools)}
+    assert found == {frozenset((0, "typo"))}
+
+
+def test_different_phones_or_websites_on_equal_names_make_it_review():
+    [pair] = customer_pairs([rec(1, "Mortons", phones={"+13122550000"}), rec(2, "Mortons", phones={"+17025550000"})])
+    assert pair.verdict == "review" and any(r.startswith("but different phones") for r in pair.reasons)
+    [same] = customer_pairs([rec(1, "Mortons", phones={"+13122550000"}), rec(2, "Mortons", phones={"+13122550000"})])
+    assert same.verdict == "same" and same.score == 100
+    [site] = customer_pairs([rec(1, "Acme", domain="acme.com"), rec(2, "Acme", domain="acme.de")])
+    assert site.verdict == "review" and "but different websites (acme.com, acme.de)" in site.reasons
+
+
 def test_several_reasons_score_higher_than_one():
     [one] = customer_pairs([rec(1, "Acme Corp"), rec(2, "Acme Inc")])
     [two] = customer_pairs([rec(1, "Acme Corp", domain="acme.com"), rec(2, "Acmee Inc", domain="acme.com")])
-    assert one.score == 100 and two.score > 95 and len(two.reasons) == 2
+    [typo] = customer_pairs([rec(1, "Acme Corp"), rec(2, "Acmee Inc")])
+    assert one.score == 100 and two.score > typo.score and len(two.reasons) == 2
+
+
+def test_a_typo_or_joined_word_still_meets_in_a_block():
+    names = ["GIST- BROCADES B.V.", "GISTBROCADES N. V.", "AKZO NOBEL COMPANY", "AKZO NOVEL NV.",
+             "SCHLUMBERGER CA LTD.", "SCHLUMBERGER LIMITED", "cyberdine", "Cyberdyne Trading"]  # fmt: skip
+    others = [rec(100 + i, f"Company {w}") for i, w in enumerate("ab cd ef gh ij kl mn".split())]
+    records = [rec(i, n) for i, n in enumerate(names)] + others
+    compared = dedupe.candidate_pairs(records)
+    assert {(0, 1), (2, 3), (4, 5), (6, 7)} <= compared
+
+
+def test_crowds_are_grouped_not_paired():
+    """10,000 companies behind one switchboard and 5,000 branches of a chain: a few lines, no flood."""
+    records = [rec(i, f"Tenant {i:05d} {chr(97 + i % 26)}{chr(97 + i // 26 % 26)}", phones={"+13125550000"})
+               for i in range(10_000)]  # fmt: skip
+    records += [rec(20_000 + i, f"Starbucks #{1000 + i}") for i in range(5_000)]
+    records += [rec(30_000 + i, "GmbH") for i in range(50)] + [rec(40_000, "..."), rec(40_001, "Berlin")]
+    started = time.process_time()  # CPU time: the machine is shared
+    found = dedupe.find_candidates(records)
+    pairs = customer_pairs(records, candidates=found)
+    assert time.process_time() - started < 60  # about 6 s; quadratic would take hours
+    whats = {g.what: g.size for g in found.groups}
+    assert whats["share the phone +13125550000"] == 10_000
+    assert whats["are named “starbucks” with different numbers or branches"] == 5_000
+    assert whats["are named “gmbh”"] == 50
+    assert len(pairs) < 100, pairs[:5]
 
 
 def test_big_blocks_stay_linear():
     """20,000 names sharing their first word: sorted windows, not 200 million comparisons."""
     records = [rec(i, f"Global Trading {i:05d} {chr(97 + i % 26)}x") for i in range(20_000)]
     records.append(rec("dup", "Global Trading 00042 qx"))
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: the machine is shared
     pairs = customer_pairs(records, min_score=97)
-    assert time.perf_counter() - started < 10
+    assert time.process_time() - started < 30  # about 3 s; quadratic would take hours
     assert any("dup" in (p.a, p.b) for p in pairs)
 
 
@@ -90,6 +151,22 @@ def test_contact_pairs():
     assert set(found) == {frozenset((1, 2)), frozenset((3, 4))}
     assert found[frozenset((1, 2))].reasons[0] == "same email (jane@acme.com)"
     assert found[frozenset((3, 4))].reasons[0].startswith("similar name")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "paired"),
+    [
+        ("Dr. Jane Q. Smith", "Jane Smith", True),
+        ("Smith, Jane", "Jane Smith", True),
+        ("J. Smith", "Jane Smith", True),
+        ("Ms Jane Smith Jr.", "jane smith", True),
+        ("Jane Smith", "John Smith", False),
+        ("Jane Smith", "Jane Doe", False),
+    ],
+)
+def test_contact_names_are_compared_with_their_parts_understood(a, b, paired):
+    contacts = [ContactRecord(1, a, normalize_name(a), 10), ContactRecord(2, b, normalize_name(b), 10)]
+    assert bool(contact_pairs(contacts)) is paired
 
 
 # -- the workspace report on SQLite and PostgreSQL -------------------------------------------
@@ -147,6 +224,11 @@ def test_duplicates_blocks_fit_slack_limits():
     assert "<!channel>" not in shown and "&lt;!channel&gt;" in shown  # plain_text in the dialog can't ping
     empty = duplicates_blocks(dedupe.DuplicateReport([], [], 3, 0))
     assert "No probable duplicates" in str(empty)
+    crowd = [dedupe.Group("share the phone +13125550000", 10_000, ("<@U1> Tenant", "Tenant 2"))] * 9
+    grouped = duplicates_blocks(dedupe.DuplicateReport(pairs[:1], [], 10_001, 0, crowd))
+    assert validate_message({"text": "x", "blocks": grouped}) == []
+    assert "10,000 customers share the phone +13125550000" in str(grouped) and "4 more such groups" in str(grouped)
+    assert "<@U1>" not in str(grouped)
 
 
 # -- `/crm duplicates` end to end, and the CLI ---------------------------------------------------

@@ -1,0 +1,252 @@
+"""How alike two normalised company names are, with the words weighted by how common they are.
+
+Pure functions over one workspace's names (no database). :class:`Names` is built once per
+duplicate run from every normalised name; it knows how many names use each word, so a
+word that half the workspace shares ("Chicago Public Schools …", "Restaurant") counts
+for less than a rare one, and it knows each name's *qualifiers*: the words that tell
+branches apart (East/West, II/III, a number, text in brackets, "… of Lawndale").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from nameparser import HumanName
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
+
+from crm.normalize import name_tokens
+
+DIRECTIONS = frozenset(
+    "east west north south northeast northwest southeast southwest upper lower central nord sud ost est ouest".split()
+)
+ROMAN = frozenset("ii iii iv v vi vii viii ix x xi xii".split())
+_BRACKETS = re.compile(r"[(\[{]([^)\]}]{1,80})[)\]}]")
+
+TOKEN_MIN_RATIO = 75.0  # two words at least this alike count as the same word with a typo
+INITIAL_WEIGHT = 0.3  # a leading one- or two-letter word ("E.I. du Pont") counts this much
+STRONG_QUALIFIER = 40.0  # both names carry a qualifier and they differ: "East" / "West"
+WEAK_QUALIFIER = 8.0  # only one name carries a number, direction or numeral
+
+
+class Names:
+    """Tokens, word frequencies and qualifiers of a workspace's normalised names."""
+
+    def __init__(
+        self,
+        normalized: Sequence[str],
+        *,
+        raw: Sequence[str] | None = None,
+        aliases: Sequence[tuple[str, ...]] | None = None,
+    ) -> None:
+        self.normalized = list(normalized)
+        self.tokens = [n.split() for n in self.normalized]
+        self.spaceless = [n.replace(" ", "") for n in self.normalized]
+        self.aliases = list(aliases) if aliases is not None else [() for _ in self.normalized]
+        df: Counter[str] = Counter()
+        for toks in self.tokens:
+            df.update(set(toks))
+        for alias_list in self.aliases:
+            for alias in alias_list:
+                df.update(set(alias.split()))
+        self.df = df
+        self._weights: dict[str, float] = {}
+        self._ids: dict[str, int] = {}  # word -> small int, for the cache below
+        self._sims: dict[int, float] = {}  # similarity of word pairs seen, for speed
+        self.n = max(2, len(self.normalized))
+        self._distinctive_max = max(3, self.n // 100)
+        self.qualifier_words = [_qualifiers(toks) for toks in self.tokens]
+        self.brackets: list[frozenset[str]] = [frozenset() for _ in self.normalized]
+        self.core = list(self.normalized)  # the name without the words in brackets
+        self._qualified: list[frozenset[str]] | None = None
+        if raw is not None:
+            for i, name in enumerate(raw):
+                found = _BRACKETS.findall(name or "")
+                if found:
+                    inside = frozenset(t for part in found for t in name_tokens(part))
+                    self.brackets[i] = inside
+                    core = [t for t in self.tokens[i] if t not in inside]
+                    if core:
+                        self.core[i] = " ".join(core)
+
+    # -- word weights ---------------------------------------------------------------------
+    def weight(self, token: str) -> float:
+        w = self._weights.get(token)
+        if w is None:
+            w = self._weights[token] = math.log(1.0 + self.n / max(1, self.df.get(token, 1)))
+        return w
+
+    def is_distinctive(self, token: str) -> bool:
+        """A word few names use (at most 1% of them, or 3)."""
+        return self.df.get(token, 0) <= self._distinctive_max
+
+    # -- similarity -----------------------------------------------------------------------
+    def similarity(self, i: int, j: int) -> tuple[float, str]:
+        """0..100 and the words for it; 100 only for the same name or former name."""
+        a, b = self.normalized[i], self.normalized[j]
+        if a and a == b:
+            return 100.0, "same name"
+        names_a = (a, *self.aliases[i])
+        names_b = (b, *self.aliases[j])
+        if (set(names_a) & set(names_b)) - {""}:
+            return 100.0, "same as a former name"
+        if self.core[i] != a or self.core[j] != b:
+            names_a, names_b = (self.core[i], *self.aliases[i]), (self.core[j], *self.aliases[j])
+            if self.core[i] == self.core[j]:
+                return 98.0, "same name apart from the words in brackets"
+        if not a or not b:
+            return 0.0, ""
+        if self.spaceless[i] == self.spaceless[j]:
+            return 97.0, "same name written with different spacing"
+        best = 0.0
+        for x in names_a:
+            for y in names_b:
+                if x and y:
+                    best = max(best, self._pair_score(x, y))
+        best = min(best, 99.0)
+        return best, f"similar name ({best:.0f}%)"
+
+    def _pair_score(self, x: str, y: str) -> float:
+        xs, ys = x.split(), y.split()
+        cov_x, cov_y = self._coverages(xs, ys)
+        # A name wholly inside the other ("Four Seasons" / "Four Seasons Grill Room") is
+        # closer than two names sharing half their weight ("Acme Analytics" / "Acme Robotics").
+        score = 100.0 * (0.6 * max(cov_x, cov_y) + 0.4 * min(cov_x, cov_y))
+        if score >= 50.0 and score < 97.0:  # joined or split words with a typo
+            spaceless = fuzz.ratio(x.replace(" ", ""), y.replace(" ", ""), score_cutoff=92.0)
+            score = max(score, spaceless - 2.0)
+        # One word standing for a longer name: "cyberdine" for "Cyberdyne Trading".
+        for single, other in ((xs, ys), (ys, xs)):
+            if len(single) == 1 and len(other) >= 2 and len(single[0]) >= 4:
+                rarest = max(other, key=self.weight)
+                sim = _token_sim(single[0], rarest)
+                if sim >= 0.8:
+                    score = max(score, 80.0 + 10.0 * sim)
+        return score
+
+    def _coverages(self, xs: list[str], ys: list[str]) -> tuple[float, float]:
+        """How much of xs's weight is found in ys, and of ys's in xs (0..1 each)."""
+        ids = self._ids
+        sims = self._sims
+        best_y = [0.0] * len(ys)
+        y_ids = [ids.setdefault(u, len(ids)) for u in ys]
+        total_x = found_x = 0.0
+        for k, t in enumerate(xs):
+            ti = ids.setdefault(t, len(ids))
+            best = 0.0
+            for m, u in enumerate(ys):
+                ui = y_ids[m]
+                if ti == ui:
+                    sim = 1.0
+                else:
+                    key = (ti << 32) | ui if ti < ui else (ui << 32) | ti
+                    sim = sims.get(key, -1.0)
+                    if sim < 0.0:
+                        sim = sims[key] = _token_sim(t, u)
+                if sim > best:
+                    best = sim
+                if sim > best_y[m]:
+                    best_y[m] = sim
+            w = self._token_weight(xs, k)
+            total_x += w
+            found_x += w * best
+        total_y = found_y = 0.0
+        for m in range(len(ys)):
+            w = self._token_weight(ys, m)
+            total_y += w
+            found_y += w * best_y[m]
+        if len(sims) > 2_000_000:  # bounded memory on huge workspaces
+            sims.clear()
+        return (found_x / total_x if total_x else 0.0), (found_y / total_y if total_y else 0.0)
+
+    def _token_weight(self, toks: list[str], k: int) -> float:
+        w = self.weight(toks[k])
+        if k == 0 and len(toks[0]) <= 2 and len(toks) >= 3:  # a leading initial
+            w *= INITIAL_WEIGHT
+        return w
+
+    # -- qualifiers -----------------------------------------------------------------------
+    def qualifier_conflict(self, i: int, j: int) -> tuple[float, str] | None:
+        """(penalty, words) when the names carry different branch or place qualifiers."""
+        if self._qualified is None:
+            self._qualified = [q | b for q, b in zip(self.qualifier_words, self.brackets, strict=True)]
+        qa, qb = self._qualified[i], self._qualified[j]
+        if qa == qb:
+            return None
+        only_a = qa.difference(self.tokens[j])
+        only_b = qb.difference(self.tokens[i])
+        if only_a and only_b:
+            words = f"{' '.join(sorted(only_a))} / {' '.join(sorted(only_b))}"
+            return STRONG_QUALIFIER, f"but different qualifiers ({words})"
+        one = only_a or only_b
+        if one and any(_is_hard_qualifier(t) for t in one):
+            return WEAK_QUALIFIER, f"but only one says {' '.join(sorted(one))}"
+        return None
+
+
+def _token_sim(a: str, b: str) -> float:
+    if a == b:
+        return 1.0
+    if min(len(a), len(b)) < 3 or a.isdigit() or b.isdigit():
+        return 0.0
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) >= 4 and long.startswith(short):  # "deli" for "delicatessen"
+        return 0.9
+    # One typo (two in a long word) costs half a letter: "nobel" / "novel" is 0.9.
+    allowed = 1 if len(long) < 8 else 2
+    d = OSA.distance(a, b, score_cutoff=allowed)
+    if d <= allowed and len(short) >= 4:
+        return 1.0 - 0.5 * d / len(long)
+    r = fuzz.ratio(a, b, score_cutoff=TOKEN_MIN_RATIO)
+    return r / 100.0
+
+
+def _is_hard_qualifier(t: str) -> bool:
+    return t in DIRECTIONS or t in ROMAN or any(c.isdigit() for c in t)
+
+
+def _qualifiers(toks: list[str]) -> frozenset[str]:
+    """Branch and place words of one name: directions, numerals, numbers, the place after "of"."""
+    if len(toks) < 2:
+        return frozenset()
+    out = {t for t in toks[1:] if _is_hard_qualifier(t)}
+    if len(toks) >= 3 and "of" in toks[1:-1]:
+        k = len(toks) - 1 - toks[::-1].index("of")
+        out.update(toks[k + 1 :])
+    return frozenset(out)
+
+
+def person_parts(name: str) -> tuple[str, str]:
+    """(first, last) of a person's name, titles, middle names and suffixes aside, normalised.
+
+    "Dr. Jane Q. Smith", "Smith, Jane" and "Ms Jane Smith Jr." all give ("jane", "smith").
+    """
+    parsed = HumanName((name or "")[:200])
+    first = " ".join(name_tokens(parsed.first))
+    last = " ".join(name_tokens(parsed.last))
+    return first, last
+
+
+def person_score(a: str, b: str) -> float:
+    """0..100 for two people's names; 100 when first and last name agree (titles and middle names aside).
+
+    An initial matches a first name ("J. Smith" / "Jane Smith": 90); the last names may differ
+    by a typo. Names without a last name are not compared this way (0).
+    """
+    fa, la = person_parts(a)
+    fb, lb = person_parts(b)
+    if not la or not lb or not fa or not fb:
+        return 0.0
+    last = 1.0 if la == lb else _token_sim(la, lb)
+    if last == 0.0:
+        return 0.0
+    if fa == fb:
+        first = 1.0
+    elif (len(fa) == 1 or len(fb) == 1) and fa[0] == fb[0]:
+        first = 0.9
+    else:
+        first = _token_sim(fa, fb)
+    return 100.0 * (0.5 * first + 0.5 * last) if first else 0.0

@@ -110,7 +110,12 @@ def _field_list() -> str:
 
 
 def _team_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--team", required=True, metavar="T…", help="Slack team id of the workspace")
+    parser.add_argument(
+        "--team",
+        metavar="T…",
+        help="Slack team id of the workspace; not needed when the database holds just one "
+        "(the playground's is T0PLAYGROUND)",
+    )
     parser.add_argument("--enterprise", metavar="E…", help="Enterprise Grid org id, if any")
 
 
@@ -170,22 +175,56 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "export":
             return cmd_export(args, services)
         return cmd_dedupe(args, services)
+    except _NoWorkspace as err:
+        return _fail(str(err))
     finally:
         services.close()
 
 
-def _workspace(services: Services, args: argparse.Namespace, *, create: bool) -> int | None:
+def _known_workspaces(services: Services) -> list[tuple[int, str, str | None]]:
+    with services.session_factory() as session:
+        rows = session.execute(select(Workspace.id, Workspace.team_id, Workspace.name).order_by(Workspace.id))
+        return [(row.id, row.team_id, row.name) for row in rows]
+
+
+def _listing(known: list[tuple[int, str, str | None]]) -> str:
+    shown = [f"{team} ({name})" if name else team for _, team, name in known[:10]]
+    more = f" and {len(known) - 10} more" if len(known) > 10 else ""
+    return ", ".join(shown) + more
+
+
+def _workspace(services: Services, args: argparse.Namespace, *, create: bool, missing_ok: bool = False) -> int | None:
+    """The workspace a command works on: ``--team``'s, or the only one in the database. An unknown
+    team id is refused with the ones that exist (``create`` makes it instead: import, restore)."""
     team = (args.team or "").strip()
     if not team:
-        raise ConfigError("--team needs a Slack team id such as T0123ABCD.")
+        known = _known_workspaces(services)
+        if len(known) == 1:
+            args.team = known[0][1]
+            return known[0][0]
+        if not known:
+            raise ConfigError(
+                "This database holds no workspace yet: say which one with --team, the Slack team id "
+                "(T0123ABCD; the playground's is T0PLAYGROUND)."
+            )
+        raise ConfigError(f"This database holds {len(known)} workspaces: {_listing(known)}. Say which with --team.")
     if create:
         return services.workspace_id(team, args.enterprise)
     with services.session_factory() as session:
-        return session.scalar(
+        found = session.scalar(
             select(Workspace.id).where(
                 Workspace.team_id == team, Workspace.enterprise_id_key == (args.enterprise or "")
             )
         )
+    if found is None and not missing_ok:
+        known = _known_workspaces(services)
+        there = f"; it holds {_listing(known)}" if known else "; it holds no workspace yet"
+        raise _NoWorkspace(f"there is no workspace with team id {team} in this database{there}.")
+    return found
+
+
+class _NoWorkspace(Exception):
+    """An unknown --team on a command that reads an existing workspace (exit status 1)."""
 
 
 def _fail(message: str) -> int:
@@ -242,7 +281,7 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
             owner_lookup=_owner_lookup(services),
             create_fields=args.create_fields,
         )
-        workspace_id = _workspace(services, args, create=not args.dry_run)
+        workspace_id = _workspace(services, args, create=not args.dry_run, missing_ok=True)
         if workspace_id is None:  # a dry run for a workspace not created yet: compare with nothing
             workspace_id = 0
         with _sigterm_stops():
@@ -310,8 +349,7 @@ def _restore(args: argparse.Namespace, services: Services, directory: Path) -> i
 
 def cmd_export(args: argparse.Namespace, services: Services) -> int:
     workspace_id = _workspace(services, args, create=False)
-    if workspace_id is None:
-        return _fail(f"there is no workspace with team id {args.team} in this database.")
+    assert workspace_id is not None  # an unknown team is refused inside
     try:
         report = exporter.export_workspace(
             services.session_factory, workspace_id, args.out, progress=_progress(args), now=services.now()
@@ -327,8 +365,7 @@ def cmd_export(args: argparse.Namespace, services: Services) -> int:
 
 def cmd_dedupe(args: argparse.Namespace, services: Services) -> int:
     workspace_id = _workspace(services, args, create=False)
-    if workspace_id is None:
-        return _fail(f"there is no workspace with team id {args.team} in this database.")
+    assert workspace_id is not None  # an unknown team is refused inside
     found = dedupe.find_duplicates(services.session_factory, workspace_id, min_score=args.min_score)
     print_duplicate_report(found, sys.stdout, limit=args.limit or None)
     return 0

@@ -134,3 +134,29 @@ def test_small_search_index_reloads_are_not_logged_at_info(services, caplog):
             create_customer(services.session_factory, services.search, ws, actor="U0REP", name=name)
             assert services.search.search(ws, name)  # each one loads the index again
     assert not [r for r in caplog.records if "(re)loaded" in r.getMessage() and r.levelno >= logging.INFO]
+
+
+def _cli(tmp_path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = _clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'crm.db'}")
+    return subprocess.run([CRM_BOT, *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_command_line_verbs_need_no_team_when_the_database_holds_one(tmp_path):
+    (tmp_path / "companies.csv").write_text("name,website\nAcme Robotics,acme-robotics.com\n")
+    empty = _cli(tmp_path, "export", "--out", "dump")
+    assert empty.returncode == 2 and "holds no workspace yet" in empty.stderr and "--team" in empty.stderr
+    assert "T0PLAYGROUND" in empty.stderr  # what the playground's workspace is called
+    first = _cli(tmp_path, "import", "companies.csv", "--team", "T0ONE")
+    assert first.returncode == 0, first.stderr
+    alone = _cli(tmp_path, "export", "--out", "dump")  # the only workspace: no --team needed
+    assert alone.returncode == 0, alone.stderr
+    assert "customers: 1" in alone.stdout
+    unknown = _cli(tmp_path, "dedupe", "--team", "TNOPE")
+    assert unknown.returncode == 1
+    assert "there is no workspace with team id TNOPE in this database; it holds T0ONE." in unknown.stderr
+    second = _cli(tmp_path, "import", "companies.csv", "--team", "T0TWO")
+    assert second.returncode == 0, second.stderr
+    which = _cli(tmp_path, "dedupe")
+    assert which.returncode == 2
+    assert "This database holds 2 workspaces: T0ONE, T0TWO. Say which with --team." in which.stderr
+    assert all("Traceback" not in r.stderr for r in (empty, alone, unknown, which))

@@ -9,6 +9,7 @@ go into one transaction; at the end touched customers get a new search version.
 from __future__ import annotations
 
 import gc
+import re
 import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,10 @@ from crm.models import Customer, utcnow
 from crm.states import AuditAction
 
 PROGRESS_EVERY = 5_000
+# A cell a spreadsheet would run as a formula ("=HYPERLINK(…)", "+cmd|…", "@SUM(…)"): kept as typed
+# (exports neutralise it), but said, since it is rarely what the old CRM meant to hold.
+_FORMULA = re.compile(r"\s*[=+\-@]\s*[A-Za-z_][A-Za-z0-9_.]*\s*[(|!]")
+_TEXT_FIELDS = ("name", "title", "summary", "notes", "description", "website", "industry")
 
 
 def allocate_ids(session: Session, model: Any, n: int, next_ids: dict[str, int]) -> list[int]:
@@ -273,6 +278,15 @@ class _Run:
             return None
         if dropped:
             job.warn(row.line, dropped, row.values)
+        for name in _TEXT_FIELDS:
+            value = rec.row.get(name)
+            if isinstance(value, str) and _FORMULA.match(value):
+                shown = value if len(value) <= 60 else value[:59] + "…"
+                job.report.warning(
+                    row.line,
+                    "looks like a formula",
+                    f"{name} “{shown}” looks like a spreadsheet formula: kept as typed (exports neutralise it).",
+                )
         if job.custom:
             rec.custom = job.custom_values(row.values, self.ctx)
             if rec.custom and not job.kind.custom_fields and "summary" in rec.row:

@@ -474,3 +474,17 @@ def test_progress_bar_on_a_terminal():
     text = out.getvalue()
     assert text.startswith("\ractivities.csv") and "[############------------]  50%" in text and "ETA" in text
     assert text.endswith("\n") and "done in" in text
+
+
+def test_a_cell_that_a_spreadsheet_would_run_is_imported_as_typed_with_a_warning(services, ws, tmp_path):
+    formula = '=HYPERLINK("http://evil.example","Acme")'
+    rows = [["Name", "Website"], [formula, ""], ["Globex", "globex.com"], ["-5 Below Outlet", ""]]
+    report = run_import(
+        services.session_factory, ws, [(write(tmp_path / "companies.csv", rows), None)], ImportOptions()
+    )
+    assert (report.files[0].inserted, report.files[0].rejected) == (3, 0)  # nothing refused: kept as it was
+    warnings = [w for w in report.files[0].warnings if w.category == "looks like a formula"]
+    assert [w.line for w in warnings] == [2]  # "-5 Below Outlet" is a name, not a formula
+    assert "looks like a spreadsheet formula: kept as typed" in warnings[0].message
+    with services.session_factory() as s:
+        assert s.scalar(select(Customer.name).where(Customer.name.startswith("=HYPER"))) == formula

@@ -26,6 +26,7 @@ from commands.blockkit import (
     option,
     person,
     plain,
+    plural,
     section,
     text_input,
     truncate,
@@ -324,8 +325,9 @@ def merge_confirm_blocks(preview: MergePreview) -> list[dict[str, Any]]:
     d, k = preview.duplicate, preview.keeper
     text = (
         f"Merge *{esc(d.name, 200)}* into *{esc(k.name, 200)}*?\n"
-        f"This moves {preview.contacts} contacts, {preview.deals} deals, {preview.activities} activities and "
-        f"{preview.follow_ups} follow-ups to {esc(k.name, 200)}. “{esc(d.name, 200)}” stays searchable as "
+        f"This moves {plural(preview.contacts, 'contact')}, {plural(preview.deals, 'deal')}, "
+        f"{plural(preview.activities, 'activity', 'activities')} and {plural(preview.follow_ups, 'follow-up')} "
+        f"to {esc(k.name, 200)}. “{esc(d.name, 200)}” stays searchable as "
         "a former name, and the merge is recorded in the audit trail."
     )
     value = f"{d.id}:{k.id}"

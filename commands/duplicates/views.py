@@ -20,8 +20,9 @@ CONTACT_LINES_BUDGET = 2700  # characters: room for the heading and "and N more"
 
 def duplicates_text(report: DuplicateReport) -> str:
     return (
-        f"Probable duplicates: {len(report.customers)} customer pairs and {len(report.contacts)} contact pairs "
-        f"among {report.customers_checked} customers and {report.contacts_checked} contacts."
+        f"Probable duplicates: {plural(len(report.customers), 'customer pair')} and "
+        f"{plural(len(report.contacts), 'contact pair')} among {plural(report.customers_checked, 'customer')} "
+        f"and {plural(report.contacts_checked, 'contact')}."
     )
 
 
@@ -34,8 +35,8 @@ def pair_button(pair: CustomerDuplicate) -> dict[str, Any]:
 def _pair_section(pair: CustomerDuplicate) -> dict[str, Any]:
     verdict = " · review" if pair.verdict == "review" else ""
     text = (
-        f"*{esc(pair.duplicate_name, 120)}* (#{pair.duplicate_id}) → *{esc(pair.keeper_name, 120)}* "
-        f"(#{pair.keeper_id}) · {pair.score:.0f}%{verdict}\n_{esc('; '.join(pair.reasons), 600)}_"
+        f"*{esc(pair.duplicate_name, 120)}* → *{esc(pair.keeper_name, 120)}* "
+        f"· {pair.score:.0f}%{verdict}\n_{esc('; '.join(pair.reasons), 600)}_"
     )
     return section(text, accessory=pair_button(pair))
 
@@ -52,7 +53,7 @@ def _contacts_section(contacts: list[ContactDuplicate]) -> dict[str, Any]:
         used += len(line) + 1
     more = len(contacts) - len(lines)
     if more > 0:
-        lines.append(f"_…and {more:,} more contact pairs._")
+        lines.append(f"_…and {plural(more, 'more contact pair')}._")
     return section(f"*Contacts* ({plural(len(contacts), 'pair')}, review only)\n" + "\n".join(lines))
 
 
@@ -75,7 +76,9 @@ def duplicates_blocks(report: DuplicateReport, *, team_id: str = "T…") -> list
     blocks += [_pair_section(pair) for pair in report.customers[:SHOW_CUSTOMERS]]
     more = len(report.customers) - SHOW_CUSTOMERS
     if more > 0:
-        blocks.append(context(f"…and {more:,} more customer pairs. The full list: `crm-bot dedupe --team {team_id}`."))
+        blocks.append(
+            context(f"…and {plural(more, 'more customer pair')}. The full list: `crm-bot dedupe --team {team_id}`.")
+        )
     if report.contacts:
         blocks += [divider(), _contacts_section(report.contacts)]
     if report.groups:

@@ -52,3 +52,27 @@ def test_the_log_form_quotes_unknown_customers_with_an_ellipsis_only_when_cut(sl
     [opened] = standin.wait_for("views.open")
     notice = json.dumps(opened.params["view"]["blocks"][0], ensure_ascii=False)
     assert f"I couldn't find a customer in {quoted}." in notice
+
+
+def test_the_duplicates_view_names_records_and_counts_in_plurals():
+    from commands.duplicates.views import duplicates_blocks, duplicates_text
+    from crm.dedupe import CustomerDuplicate, DuplicateReport
+
+    pair = CustomerDuplicate(126, "Globex Corp", 7, "Globex Corporation", 96.0, ("same name",))
+    report = DuplicateReport([pair], [], customers_checked=1, contacts_checked=0)
+    shown = json.dumps(duplicates_blocks(report), ensure_ascii=False)
+    assert "(#126)" not in shown and "(#7)" not in shown  # names, not database ids
+    assert "*Globex Corp* → *Globex Corporation*" in shown and "(1 pair)" in shown
+    assert duplicates_text(report) == (
+        "Probable duplicates: 1 customer pair and 0 contact pairs among 1 customer and 0 contacts."
+    )
+
+
+def test_the_merge_confirmation_counts_in_plurals():
+    from commands.customers.views import merge_confirm_blocks
+    from crm.customers.merge import MergePreview
+    from crm.models import Customer
+
+    preview = MergePreview(Customer(id=1, name="Globex Corp"), Customer(id=2, name="Globex"), 1, 0, 1, 2)
+    shown = json.dumps(merge_confirm_blocks(preview), ensure_ascii=False)
+    assert "This moves 1 contact, 0 deals, 1 activity and 2 follow-ups to Globex." in shown

@@ -12,13 +12,16 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from slack_sdk.errors import SlackApiError
-
-from bot import cli_data
+from bot import cli_names
 from bot.config import ConfigError, Settings, load_settings
-from bot.services import Services
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
+# Heavy modules (SQLAlchemy, slack_sdk, the app) are imported by the verbs that use them, so that
+# `crm-bot --help` and a wrong setting answer at once.
 log = logging.getLogger("crm-bot")
 
 
@@ -26,7 +29,7 @@ class _Stop(Exception):
     """Raised by the SIGTERM/SIGINT handler to leave the server loop."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-bot", description="A CRM that lives inside Slack.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="serve Slack (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
@@ -40,7 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument(
         "--database", default=None, help="database URL to use (default: a throwaway SQLite file, not DATABASE_URL)"
     )
-    cli_data.add_parsers(sub)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if any(word in cli_names.COMMANDS for word in words[:1]):
+        from bot import cli_data  # the importer, exporter and duplicate finder: only for these verbs
+
+        cli_data.add_parsers(sub)
+    else:  # listed in the help, without loading what they need
+        for name, summary in cli_names.SUMMARIES.items():
+            sub.add_parser(name, help=summary)
     return parser
 
 
@@ -62,6 +72,8 @@ def _migrate(services: Services) -> None:
 
 
 def cmd_migrate(settings: Settings) -> int:
+    from bot.services import Services
+
     services = Services.from_settings(settings)
     _migrate(services)
     services.close()
@@ -105,6 +117,7 @@ def _check_token(settings: Settings) -> None:
     at start instead of a failure when Slack first calls in. An unreachable Slack only warns: the
     app must still start while Slack has a bad moment."""
     from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
 
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
     try:
@@ -144,6 +157,10 @@ def cmd_run(settings: Settings, host: str) -> int:
     settings.require_slack()
     _check_port(host, settings.port)
     _check_token(settings)
+    from slack_sdk.errors import SlackApiError
+
+    from bot.services import Services
+
     services = Services.from_settings(settings)
     _migrate(services)
     app = create_app(services)
@@ -200,9 +217,9 @@ def cmd_run(settings: Settings, host: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser(argv).parse_args(argv)
     if args.command is None:
-        _parser().print_help()
+        _parser(argv).print_help()
         return 2
     try:
         settings = load_settings(port=getattr(args, "port", None))
@@ -213,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(settings, args.host)
         if args.command == "playground":
             return cmd_playground(settings, args.host, demo=args.demo, database=args.database)
-        if args.command in cli_data.COMMANDS:
+        if args.command in cli_names.COMMANDS:
+            from bot import cli_data
+
             return cli_data.run(args, settings)
     except ConfigError as err:
         print(f"crm-bot: {err}", file=sys.stderr)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
+from bot import cli_names
 from bot.config import ConfigError, Settings
 from bot.import_report import print_import_report
 from bot.owner_lookup import slack_owner_lookup
@@ -36,7 +37,7 @@ from crm.lifecycle import lifecycle_for
 from crm.models import Workspace
 from crm.pipeline_stages import stages_for
 
-COMMANDS = ("import", "export", "dedupe")
+COMMANDS = cli_names.COMMANDS
 SHOW = 20  # lines per report section before "and N more"
 
 IMPORT_HELP = """\
@@ -59,7 +60,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the import, export and dedupe subcommands to ``crm-bot``'s parser."""
     imp = sub.add_parser(
         "import",
-        help="import customers, contacts, deals and activities from CSV (or restore an export)",
+        help=cli_names.SUMMARIES["import"],
         description=IMPORT_HELP.format(fields=_field_list()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -93,12 +94,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     _progress_arguments(imp)
 
-    exp = sub.add_parser("export", help="write every table of a workspace as CSV and JSON Lines")
+    exp = sub.add_parser("export", help=cli_names.SUMMARIES["export"])
     _team_arguments(exp)
     exp.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write into")
     _progress_arguments(exp)
 
-    ded = sub.add_parser("dedupe", help="list probable duplicate customers and contacts")
+    ded = sub.add_parser("dedupe", help=cli_names.SUMMARIES["dedupe"])
     _team_arguments(ded)
     ded.add_argument("--min-score", type=float, default=dedupe.MIN_SCORE, help="report pairs scoring at least this")
     ded.add_argument("--limit", type=int, default=100, help="pairs listed per section (default: 100; 0 = all)")

@@ -160,3 +160,17 @@ def test_command_line_verbs_need_no_team_when_the_database_holds_one(tmp_path):
     assert which.returncode == 2
     assert "This database holds 2 workspaces: T0ONE, T0TWO. Say which with --team." in which.stderr
     assert all("Traceback" not in r.stderr for r in (empty, alone, unknown, which))
+
+
+def test_help_loads_neither_the_database_layer_nor_slack(tmp_path):
+    probe = (
+        "import sys\n"
+        "from bot.__main__ import _parser\n"
+        "_parser(['--help']).format_help()\n"
+        "print(sorted(m for m in ('sqlalchemy', 'slack_sdk', 'slack_bolt', 'crm.importer') if m in sys.modules))\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "[]"  # `crm-bot --help` took 2.5 s when it loaded them all
+    full = subprocess.run([CRM_BOT, "import", "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert full.returncode == 0 and "--create-fields" in full.stdout and "Fields: customers" in full.stdout

@@ -33,11 +33,11 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> str | None:
-    """Bring the schema to the latest revision; return the revision now in place."""
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Bring the schema to ``revision`` (the latest by default); return the revision now in place."""
     cfg = alembic_config()
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
         conn.commit()
     return current_revision(engine)

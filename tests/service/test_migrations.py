@@ -76,3 +76,44 @@ def _fresh_pg_database(request) -> str:
 
     request.addfinalizer(drop)
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def test_names_normalised_by_older_rules_are_normalised_again(tmp_path):
+    from sqlalchemy import text
+
+    from crm.normalize import normalize_name
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        assert upgrade(engine, "0005") == "0005"
+        name = "UNILEVER N.V., ROTTERDAM"
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO workspaces (id, team_id, enterprise_id_key, settings, search_version, "
+                    "created_at, created_by) VALUES (1, 'T1', '', '{}', 3, CURRENT_TIMESTAMP, 'system')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO customers (id, workspace_id, name, normalized_name, index_version, "
+                    "created_at, created_by) VALUES (1, 1, :n, 'unilever nv rotterdam', 0, "
+                    "CURRENT_TIMESTAMP, 'system')"
+                ),
+                {"n": name},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO contacts (id, workspace_id, customer_id, name, normalized_name, "
+                    "created_at, created_by) VALUES (1, 1, 1, 'Jane Doe', 'jane doe', "
+                    "CURRENT_TIMESTAMP, 'system')"
+                )
+            )
+        assert upgrade(engine) == head_revision()
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT normalized_name FROM customers")) == normalize_name(name)
+            assert conn.scalar(text("SELECT normalized_name FROM contacts")) == normalize_name("Jane Doe")
+            assert conn.scalar(text("SELECT search_version FROM workspaces")) == 4  # indexes load again
+        assert normalize_name(name) != "unilever nv rotterdam"  # the rule this migration is for
+    finally:
+        engine.dispose()

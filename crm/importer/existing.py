@@ -15,22 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm.audit import ADDRESS_COLUMNS, CUSTOMER_DETAILS
 from crm.models import Activity, Contact, Customer, CustomerAlias, Deal
 from crm.normalize import is_free_email_domain, normalize_name
 
-# Columns of the fuller record that an import may set and ``--update`` compare.
-_ADDRESS = ("street", "city", "region", "postal_code", "country")
-CUSTOMER_DETAILS = (
-    "phone",
-    *(f"billing_{a}" for a in _ADDRESS),
-    *(f"shipping_{a}" for a in _ADDRESS),
-    "industry",
-    "employees",
-    "annual_revenue_minor",
-    "annual_revenue_currency",
-    "description",
-    "lifecycle_stage",
-)
+# Columns of the fuller record that an import may set and ``--update`` compare: the audited ones.
+_ADDRESS = ADDRESS_COLUMNS
 CONTACT_ADDRESS = _ADDRESS
 
 

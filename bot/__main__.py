@@ -7,7 +7,9 @@ never a stack trace.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -237,6 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"crm-bot: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`crm-bot dedupe | head`): stop without a traceback, and keep
+        # Python from failing again when it flushes stdout at exit (as its docs advise).
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except _Stop:  # stopped while still starting up
         return 0
     return 2

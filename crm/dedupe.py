@@ -352,6 +352,17 @@ def _compare_evidence(a: CustomerRecord, b: CustomerRecord) -> tuple[list[str], 
     return shared, differ
 
 
+PHONE_NAME_FLOOR = 50.0  # how alike two names must be for a shared phone to count
+
+
+def _alike_people(a: ContactRecord, b: ContactRecord) -> bool:
+    """Names that could be one person's: close enough, or the same last name ("Bob"/"Robert Buyer")."""
+    if max(name_score(a.normalized, b.normalized), person_score(a.name, b.name)) >= PHONE_NAME_FLOOR:
+        return True
+    last_a, last_b = person_parts(a.name)[1], person_parts(b.name)[1]
+    return bool(last_a) and last_a == last_b
+
+
 def contact_pairs(records: Sequence[ContactRecord], *, min_score: float = MIN_SCORE) -> list[Pair]:
     """Probable duplicate contacts: same email or phone anywhere, or a close name at the same customer."""
     blocks: dict[str, list[int]] = defaultdict(list)
@@ -383,7 +394,8 @@ def contact_pairs(records: Sequence[ContactRecord], *, min_score: float = MIN_SC
             reasons: dict[str, float] = {}
             if a.email and a.email == b.email:
                 reasons[f"same email ({a.email})"] = SAME_EMAIL + 5
-            if a.phone and a.phone == b.phone:
+            if a.phone and a.phone == b.phone and _alike_people(a, b):
+                # A shared number alone is a switchboard or a front desk, not one person.
                 reasons[f"same phone ({a.phone})"] = SAME_PHONE
             if a.customer_key == b.customer_key:
                 s = max(name_score(a.normalized, b.normalized), person_score(a.name, b.name))

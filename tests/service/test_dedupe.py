@@ -262,3 +262,16 @@ def test_cli_dedupe(services, database_url, tmp_path, make):
     assert "Checked 7 customers and 4 contacts." in result.stdout
     assert f"#{twin.id} ACME Corp  →  merge into #{acme.id} Acme Corporation" in result.stdout
     assert "Probable duplicate contacts (1):" in result.stdout
+
+
+def test_a_shared_phone_alone_does_not_pair_two_different_people():
+    switchboard = "+16175550173"
+    contacts = [
+        ContactRecord(1, "Linda Green", "linda green", 10, "linda@harbor.io", switchboard),
+        ContactRecord(2, "Jessica Dubois", "jessica dubois", 11, "jessica@oak.com", switchboard),  # the front desk
+        ContactRecord(3, "Robert Buyer", "robert buyer", 12, None, "+14155550100"),
+        ContactRecord(4, "Bob Buyer", "bob buyer", 13, None, "+14155550100"),  # one person, two spellings
+    ]
+    found = {frozenset((p.a, p.b)): p for p in contact_pairs(contacts)}
+    assert set(found) == {frozenset((3, 4))}
+    assert found[frozenset((3, 4))].reasons[0] == "same phone (+14155550100)"

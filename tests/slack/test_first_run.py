@@ -174,3 +174,36 @@ def test_help_loads_neither_the_database_layer_nor_slack(tmp_path):
     assert shown.stdout.strip() == "[]"  # `crm-bot --help` took 2.5 s when it loaded them all
     full = subprocess.run([CRM_BOT, "import", "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert full.returncode == 0 and "--create-fields" in full.stdout and "Fields: customers" in full.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_report_quietly(tmp_path):
+    """`crm-bot dedupe | head`: the pipe closes early; no BrokenPipeError traceback."""
+    from sqlalchemy import insert
+
+    from crm.db import make_engine
+    from crm.migrate import upgrade
+    from crm.models import Customer, Workspace
+    from crm.normalize import normalize_name
+
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    names = [n for i in range(1500) for n in (f"Zephyr Holdings {i}", f"Zephyr Holding {i}")]  # 1,500 pairs
+    with engine.begin() as conn:
+        conn.execute(insert(Workspace).values(id=1, team_id="T0ONE", enterprise_id_key="", settings={}))
+        conn.execute(
+            insert(Customer),
+            [{"workspace_id": 1, "name": n, "normalized_name": normalize_name(n), "index_version": 0} for n in names],
+        )
+    engine.dispose()
+    report = subprocess.Popen(
+        [CRM_BOT, "dedupe", "--limit", "0"],
+        cwd=tmp_path,
+        env=_clean_env(DATABASE_URL=url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert report.stdout is not None and report.stdout.readline()  # read one line, then hang up
+    report.stdout.close()
+    _, err = report.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err

@@ -356,11 +356,14 @@ PHONE_NAME_FLOOR = 50.0  # how alike two names must be for a shared phone to cou
 
 
 def _alike_people(a: ContactRecord, b: ContactRecord) -> bool:
-    """Names that could be one person's: close enough, or the same last name ("Bob"/"Robert Buyer")."""
+    """Names that could be one person's: close enough, or the same last name with first names
+    that could be one ("Rob"/"Robert Buyer"; not James and Matthew Taylor, who share an office)."""
     if max(name_score(a.normalized, b.normalized), person_score(a.name, b.name)) >= PHONE_NAME_FLOOR:
         return True
-    last_a, last_b = person_parts(a.name)[1], person_parts(b.name)[1]
-    return bool(last_a) and last_a == last_b
+    (first_a, last_a), (first_b, last_b) = person_parts(a.name), person_parts(b.name)
+    if not last_a or last_a != last_b or not first_a or not first_b:
+        return False
+    return first_a.startswith(first_b) or first_b.startswith(first_a)
 
 
 def contact_pairs(records: Sequence[ContactRecord], *, min_score: float = MIN_SCORE) -> list[Pair]:

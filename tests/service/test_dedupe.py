@@ -270,7 +270,9 @@ def test_a_shared_phone_alone_does_not_pair_two_different_people():
         ContactRecord(1, "Linda Green", "linda green", 10, "linda@harbor.io", switchboard),
         ContactRecord(2, "Jessica Dubois", "jessica dubois", 11, "jessica@oak.com", switchboard),  # the front desk
         ContactRecord(3, "Robert Buyer", "robert buyer", 12, None, "+14155550100"),
-        ContactRecord(4, "Bob Buyer", "bob buyer", 13, None, "+14155550100"),  # one person, two spellings
+        ContactRecord(4, "Rob Buyer", "rob buyer", 13, None, "+14155550100"),  # one person, two spellings
+        ContactRecord(5, "James Taylor", "james taylor", 14, None, "+14155550133"),
+        ContactRecord(6, "Matthew Taylor", "matthew taylor", 15, None, "+14155550133"),  # one office, two people
     ]
     found = {frozenset((p.a, p.b)): p for p in contact_pairs(contacts)}
     assert set(found) == {frozenset((3, 4))}

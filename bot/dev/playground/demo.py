@@ -13,6 +13,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
+from rapidfuzz import fuzz, process
 from sqlalchemy import func, select, update
 
 from bot.dev.playground.workspace import ADMIN, MANAGER, REP, USERS
@@ -91,6 +92,16 @@ def _made_up_domain(name: str, rng: random.Random) -> str:
     return _slug("".join(words)) + rng.choice([".com", ".com", ".io", ".de", ".co.uk", ".net"])
 
 
+# 555-0100 to 555-0199 are the numbers North America keeps for fiction: 100 per area code.
+_AREA_CODES = ("212", "312", "415", "617", "206", "303", "404", "512", "702", "808")
+
+
+def _fictional_phone(index: int) -> str:
+    """A different valid, fictional number for each demo contact (a shared one reads as a duplicate)."""
+    area, line = divmod(index, 100)
+    return f"+1 {_AREA_CODES[area % len(_AREA_CODES)]} 555 {100 + line:04d}"
+
+
 def _customer_name(rng: random.Random) -> str:
     shape = rng.random()
     if shape < 0.55:
@@ -130,8 +141,8 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
         headline = not made
         name = HEADLINE if headline else _customer_name(rng)
         key = normalize_name(name)
-        if key in names:
-            continue
+        if key in names or (names and process.extractOne(key, names, scorer=fuzz.ratio, score_cutoff=85)):
+            continue  # a near-twin ("Martin and Wang" beside "Martinez and Wang") would read as a duplicate
         domain = HEADLINE_DOMAIN if headline else _made_up_domain(name, rng)
         if domain in domains:
             continue  # two different companies never share a made-up domain (that reads as a duplicate)
@@ -143,7 +154,7 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
             name=f"{first} {last}",
             email=f"{_slug(first)}.{_slug(last)}@{domain}",
             # 555-0100 to 555-0199 are the fictional numbers of every North American area code.
-            phone=f"+1 {rng.choice(('212', '312', '415', '617'))} 555 {rng.randint(100, 199):04d}",
+            phone=_fictional_phone(len(made)),
             title=rng.choice(TITLES),
         )
         customer = create_customer(

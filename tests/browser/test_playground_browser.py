@@ -407,6 +407,14 @@ def test_the_pages_own_examples_each_find_one_customer_in_the_demo(browser):
         assert "Acme Robotics" in said and "Several customers" not in said
         wait_for(browser, ".msg", text="1 reply")
         shot(browser, "14-demo-examples")
+        # The admin's duplicate list on the demo suggests no false merge.
+        from selenium.webdriver.support.ui import Select
+
+        Select(wait_for(browser, "#user-switcher")).select_by_value(ADMIN)
+        wait_for(browser, "#clock-zone", text="Europe/London")
+        type_in_composer(browser, "/crm duplicates")
+        wait_for(browser, ".msg.ephemeral", text="No probable duplicates found")
+        shot(browser, "16-demo-no-false-duplicates")
 
 
 def test_a_private_answer_in_a_shared_channel_shows_in_the_channel(page):

@@ -274,24 +274,7 @@ def test_a_confirm_dialog_guards_an_admins_merge(page, playground):
 
 
 def test_done_on_a_nudge_after_time_travel(page, playground):
-    services = playground.services
-    ws = services.workspace_id("T0PLAYGROUND")
-    with services.session_factory() as session:
-        from sqlalchemy import select
-
-        from crm.models import Customer
-
-        acme_id = session.scalar(select(Customer.id).where(Customer.name == "Acme Robotics"))
-    add_follow_up(
-        services.session_factory,
-        ws,
-        customer_id=acme_id,
-        owner_user_id=REP,
-        due_at=services.now() + timedelta(hours=5),
-        actor=Actor(REP),
-        now=services.now(),
-        note="Send the signed order form",
-    )
+    _acme_follow_up(playground, "Send the signed order form")
     click(page, "#apps .sidebar-item", text="crm")
     wait_for(page, "#home .bkb-header")  # app_home_opened → views.publish
     shot(page, "10-app-home")
@@ -310,8 +293,8 @@ def test_done_on_a_nudge_after_time_travel(page, playground):
     shot(page, "12-nudge-done")
 
 
-def _nudge_for(playground, page, note: str):
-    """A follow-up for Acme Robotics due in 5 hours, then the clock a day on: its nudge in the DM."""
+def _acme_follow_up(playground, note: str) -> None:
+    """A follow-up for Acme Robotics, Rita's, due in 5 hours."""
     services = playground.services
     ws = services.workspace_id("T0PLAYGROUND")
     with services.session_factory() as session:
@@ -330,6 +313,11 @@ def _nudge_for(playground, page, note: str):
         now=services.now(),
         note=note,
     )
+
+
+def _nudge_for(playground, page, note: str):
+    """A follow-up for Acme Robotics due in 5 hours, then the clock a day on: its nudge in the DM."""
+    _acme_follow_up(playground, note)
     click(page, "#apps .sidebar-item", text="crm")
     click(page, "#tabs [data-tab='messages']")
     page.find_element("css selector", "[data-advance='86400']").click()

@@ -15,6 +15,7 @@ Used by ``crm-bot dedupe``, ``/crm duplicates`` and the importer's duplicate rep
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -455,11 +456,32 @@ def _weights(session: Session, workspace_id: int) -> dict[int, int]:
     return weights
 
 
+_STREET_NUMBER = re.compile(r"\b(\d+[a-z]?)\b")
+
+
+def address_key(postal_code: str | None, street: str | None) -> str | None:
+    """ "<postal code>|<street number>" ("94105|12" for "12 Main St" or "Hauptstr. 12"), or None
+    when either is missing: a place two spellings of one company share."""
+    postal = "".join((postal_code or "").split()).upper()
+    number = _STREET_NUMBER.search((street or "").lower())
+    return f"{postal}|{number.group(1)}" if postal and number else None
+
+
 def load_customer_records(session: Session, workspace_id: int, *, with_weights: bool = True) -> list[CustomerRecord]:
     """Every live customer of the workspace, with former names and contact emails and phones."""
     records: dict[int, CustomerRecord] = {}
     rows = session.execute(
-        select(Customer.id, Customer.name, Customer.normalized_name, Customer.domain)
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.normalized_name,
+            Customer.domain,
+            Customer.phone,
+            Customer.billing_postal_code,
+            Customer.billing_street,
+            Customer.shipping_postal_code,
+            Customer.shipping_street,
+        )
         .where(
             Customer.workspace_id == workspace_id,
             Customer.deleted_at.is_(None),
@@ -467,8 +489,14 @@ def load_customer_records(session: Session, workspace_id: int, *, with_weights: 
         )
         .order_by(Customer.id)
     )
-    for cid, name, normalized, domain in rows:
-        records[cid] = CustomerRecord(cid, name, normalized, domain)
+    for cid, name, normalized, domain, phone, billing_postal, billing_street, shipping_postal, shipping_street in rows:
+        rec = records[cid] = CustomerRecord(cid, name, normalized, domain)
+        if phone:
+            rec.phones.add(phone)
+        for postal, street in ((billing_postal, billing_street), (shipping_postal, shipping_street)):
+            key = address_key(postal, street)
+            if key:
+                rec.addresses.add(key)
     aliases: dict[int, list[str]] = defaultdict(list)
     for cid, normalized in session.execute(
         select(CustomerAlias.customer_id, CustomerAlias.normalized).where(CustomerAlias.workspace_id == workspace_id)
@@ -482,13 +510,13 @@ def load_customer_records(session: Session, workspace_id: int, *, with_weights: 
             Contact.workspace_id == workspace_id, Contact.deleted_at.is_(None)
         )
     ):
-        rec = records.get(cid)
-        if rec is None:
+        holder = records.get(cid)
+        if holder is None:
             continue
         if email:
-            rec.emails.add(email)
+            holder.emails.add(email)
         if phone:
-            rec.phones.add(phone)
+            holder.phones.add(phone)
     if with_weights:
         for cid, weight in _weights(session, workspace_id).items():
             if cid in records:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.orm import Session
 
-from crm.dedupe import CustomerRecord, customer_pairs, load_customer_records
+from crm.dedupe import CustomerRecord, address_key, customer_pairs, load_customer_records
 from crm.importer.report import DuplicateFinding, ImportOptions
 
 if TYPE_CHECKING:
@@ -30,7 +30,14 @@ def screen_customers(
     for rec in new:
         key = ("line", rec.line)
         by_line[key] = rec
-        known.append(CustomerRecord(key, rec.row["name"], rec.row["normalized_name"], rec.row["domain"]))
+        record = CustomerRecord(key, rec.row["name"], rec.row["normalized_name"], rec.row["domain"])
+        if rec.row.get("phone"):
+            record.phones.add(rec.row["phone"])
+        for kind in ("billing", "shipping"):
+            place = address_key(rec.row.get(f"{kind}_postal_code"), rec.row.get(f"{kind}_street"))
+            if place:
+                record.addresses.add(place)
+        known.append(record)
 
     def relevant(a: CustomerRecord, b: CustomerRecord) -> bool:
         return isinstance(a.key, tuple) or isinstance(b.key, tuple)

@@ -277,3 +277,27 @@ def test_a_shared_phone_alone_does_not_pair_two_different_people():
     found = {frozenset((p.a, p.b)): p for p in contact_pairs(contacts)}
     assert set(found) == {frozenset((3, 4))}
     assert found[frozenset((3, 4))].reasons[0] == "same phone (+14155550100)"
+
+
+def test_the_fuller_records_phone_and_address_are_evidence(services, ws, make):
+    from crm.models import Customer
+
+    harbor = make.customer("Harbor Cafe")
+    harbour = make.customer("Harbour Café & Bar", force=True)
+    other = make.customer("Harbor Cafe West", force=True)
+    places = {
+        harbor.id: ("+14155550100", "12 Main St", "94105"),
+        harbour.id: ("+14155550100", "Main Street 12", "94 105"),
+        other.id: ("+14155550199", "800 Ocean Ave", "94121"),
+    }
+    with services.session_factory.begin() as s:
+        for cid, (phone, street, postal) in places.items():
+            row = s.get(Customer, cid)
+            row.phone, row.billing_street, row.billing_postal_code = phone, street, postal
+    assert dedupe.address_key("94 105", "Main Street 12") == dedupe.address_key("94105", "12 Main St") == "94105|12"
+    assert dedupe.address_key(None, "12 Main St") is None and dedupe.address_key("94105", "Main St") is None
+    report = dedupe.find_duplicates(services.session_factory, ws)
+    pair = next(p for p in report.customers if {p.duplicate_id, p.keeper_id} == {harbor.id, harbour.id})
+    assert "same phone (+14155550100)" in pair.reasons and "same address (94105|12)" in pair.reasons
+    west = [p for p in report.customers if other.id in (p.duplicate_id, p.keeper_id)]
+    assert all(p.verdict == "review" for p in west)  # a branch qualifier, another phone and address

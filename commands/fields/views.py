@@ -110,7 +110,7 @@ def _options_input(initial: list[str]) -> dict[str, Any]:
     element["multiline"] = True
     hint = (
         f"One option per line, at most {MAX_OPTIONS}. Keep a line to keep its option (and its values); "
-        "an option still in use can't be removed."
+        "write “Gold → Platinum” to rename one. An option still in use can't be removed."
     )
     return input_block(B_OPTIONS, "Options", element, optional=True, hint=hint)
 

@@ -199,6 +199,9 @@ def _refuse_taken(session: Session, workspace_id: int, entity: str, label: str, 
             raise InvalidInput(f"There is already a field called “{row.label}”{state}.", field="label")
 
 
+_RENAME = re.compile(r"\s*(?:→|->)\s*")  # "old → new" on a line of the options renames that option
+
+
 def _clean_options(labels: list[str] | None, existing: tuple[Option, ...] = ()) -> list[dict[str, str]]:
     """Options from labels, in order: one matching an existing option (by :func:`word`) keeps its key."""
     by_word = {word(o.label): o for o in existing}
@@ -208,6 +211,19 @@ def _clean_options(labels: list[str] | None, existing: tuple[Option, ...] = ()) 
     for raw in labels or ():
         label = " ".join((raw or "").split())
         if not label:
+            continue
+        renamed = _RENAME.split(label, maxsplit=1) if existing else [label]
+        if len(renamed) == 2:  # "Gold → Platinum": the option keeps its key, and every value using it
+            old_label, label = (part.strip() for part in renamed)
+            old = by_word.get(word(old_label))
+            if old is None:
+                raise InvalidInput(f"“{old_label}” isn't one of the options, so it can't be renamed.", field="options")
+            by_word.pop(word(old_label))
+            w = word(label)
+            if not w or len(label) > MAX_OPTION_LABEL or w in seen:
+                raise InvalidInput(f"“{label}” can't be the new name of “{old.label}”.", field="options")
+            seen.add(w)
+            options.append({"key": old.key, "label": label})
             continue
         if len(label) > MAX_OPTION_LABEL:
             raise InvalidInput(

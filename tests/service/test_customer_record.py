@@ -264,6 +264,29 @@ def test_removing_an_option_in_use_says_how_many_records_use_it(services, ws):
     ]
 
 
+def test_an_option_in_use_is_renamed_in_the_options_list_with_an_arrow(services, ws):
+    sf = services.session_factory
+    tier = cf.define_field(
+        sf, ws, actor=ADMIN, entity="customer", label="Tier", type="one_of", options=["Gold", "Silver"]
+    )
+    acme = new_customer(services, ws, "Acme")
+    save(services, ws, acme.id, name="Acme", custom={"tier": "Gold"})
+    saved = cf.set_options(sf, ws, tier.id, ["Gold → Platinum", "Silver"], actor=ADMIN)
+    assert [(o.key, o.label) for o in saved.options] == [("gold", "Platinum"), ("silver", "Silver")]
+    with sf() as s:
+        values = cf.load_values(s, ws, "customer", [acme.id])[acme.id]
+        defs = cf.definitions.fields_in(s, ws, "customer")
+    assert cf.values_by_key(defs, values) == {"tier": "Platinum"}  # the customer's value came along
+    again = cf.set_options(sf, ws, tier.id, ["Platinum -> Gold", "Silver"], actor=ADMIN)
+    assert [o.label for o in again.options] == ["Gold", "Silver"]
+    with pytest.raises(InvalidInput, match="“Bronze” isn't one of the options, so it can't be renamed"):
+        cf.set_options(sf, ws, tier.id, ["Bronze → Copper", "Gold", "Silver"], actor=ADMIN)
+    with pytest.raises(InvalidInput, match="can't be the new name of “Gold”"):  # Silver is taken
+        cf.set_options(sf, ws, tier.id, ["Silver", "Gold → Silver"], actor=ADMIN)
+    with pytest.raises(InvalidInput, match="“Silver” is listed twice"):
+        cf.set_options(sf, ws, tier.id, ["Gold → Silver", "Silver"], actor=ADMIN)
+
+
 @pytest.mark.parametrize(
     ("type_", "options", "typed", "plain"),
     [

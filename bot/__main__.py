@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("crm-bot")
 
 
-class _Stop(Exception):
-    """Raised by the SIGTERM/SIGINT handler to leave the server loop."""
-
-
 def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-bot", description="A CRM that lives inside Slack.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -174,10 +170,13 @@ def cmd_run(settings: Settings, host: str) -> int:
     wsgi = make_wsgi_app(None if settings.socket_mode else app, services.engine)
     server = make_server(wsgi, host=host, port=settings.port, threads=settings.web_threads)
 
+    stopping = threading.Event()
+
     def shutdown(signum, _frame) -> None:
-        # Runs in the main thread, inside server.run(): leave the loop, then stop in order below.
+        # Only note it: an exception raised here could land inside waitress's handling of a
+        # connection, which swallows it and serves on (seen under load: SIGTERM ignored).
         log.info("signal %s: shutting down", signum)
-        raise _Stop
+        stopping.set()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
@@ -203,10 +202,12 @@ def cmd_run(settings: Settings, host: str) -> int:
         log.info("connected to Slack in Socket Mode; health check on port %s%s", settings.port, "/healthz")
     else:
         log.info("listening for Slack on http://%s:%s/slack/events", host, settings.port)
+    serving = threading.Thread(target=_serve, args=(server,), name="http", daemon=True)
+    serving.start()
     try:
-        server.run()
-    except _Stop:
-        pass
+        # The main thread waits for a signal (handlers run here, between waits) or a dead server.
+        while not stopping.wait(0.5) and serving.is_alive():
+            pass
     finally:
         scheduler.shutdown(wait=False)
         if socket_handler is not None:
@@ -214,8 +215,14 @@ def cmd_run(settings: Settings, host: str) -> int:
         # Let requests in flight finish (they may still write to their sockets), then close.
         server.task_dispatcher.shutdown(cancel_pending=False, timeout=10)
         server.close()
+        serving.join(timeout=5)
         services.close()
     return 0
+
+
+def _serve(server) -> None:
+    with contextlib.suppress(OSError):  # the socket was closed by the shutdown above
+        server.run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,8 +252,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except _Stop:  # stopped while still starting up
-        return 0
     return 2
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from bot.app import create_app
 from bot.config import Settings
@@ -92,6 +92,19 @@ def _pg_unavailable_reason() -> str | None:
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {str(exc).splitlines()[0]}"
 
 
+def new_pg_database(prefix: str) -> tuple[str, str, Engine]:
+    """A new, migrated PostgreSQL database: (its name, its URL, an AUTOCOMMIT admin engine to drop it)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return name, url, admin
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, migrated; dropped at the end."""
@@ -100,14 +113,7 @@ def pg_database() -> Iterator[str]:
         if REQUIRE_PG:
             pytest.fail(reason + " (CRM_REQUIRE_POSTGRES=1)")
         pytest.skip(reason)
-    name = f"crm_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    name, url, admin = new_pg_database("crm_test")
     yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -25,6 +25,7 @@ from crm import customers as svc
 from crm.actors import Actor
 from crm.models import Activity, AuditEntry, Contact, Customer, Deal, FollowUp
 from tests.conftest import ADMIN, REP, REP2
+from tests.support.hostile import mrkdwn_in
 
 HUGE = "99999999999999999999"
 PLANTED = ("<!channel>", "<!here>", "<@U0REP>", "<https://evil.example|x>")
@@ -288,19 +289,7 @@ def test_the_picker_refuses_ids_that_cant_be_customers(value):
 def slack_parsed_texts(params: dict) -> list[str]:
     """What Slack would parse for mentions and links: a message's ``text`` and every mrkdwn object."""
     found = [params["text"]] if isinstance(params.get("text"), str) else []
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk({k: v for k, v in params.items() if k != "text"})
-    return found
+    return found + mrkdwn_in({k: v for k, v in params.items() if k != "text"})
 
 
 def assert_nothing_raw(where: str, params: dict) -> None:

@@ -4,23 +4,20 @@ reference, sent only where Slack said to (a Slack response_url, or the user in t
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from bot.app import create_app, is_slack_response_url
 from bot.config import ConfigError, Settings, load_settings
 from bot.dev.driver import SlackDriver
 from bot.server import ServerThread, make_wsgi_app
 from bot.services import Services
-from crm.db import make_engine
-from crm.migrate import upgrade
-from tests.conftest import PG_ADMIN_URL, REP, SIGNING_SECRET, TEAM_ID, _pg_unavailable_reason, make_settings
+from tests.conftest import REP, SIGNING_SECRET, TEAM_ID, _pg_unavailable_reason, make_settings, new_pg_database
 
 SORRY = "Something went wrong on our side (reference"
 
@@ -136,14 +133,7 @@ def outage(request, tmp_path, sqlite_template) -> Iterator[tuple[str, object]]:
     reason = _pg_unavailable_reason()
     if reason:
         pytest.skip(reason)
-    name = f"crm_outage_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    name, url, admin = new_pg_database("crm_outage")
 
     def cut_postgres(_services: Services) -> None:
         with admin.connect() as conn:

@@ -23,6 +23,7 @@ from crm.models import Activity, AuditEntry, Deal, FollowUp
 from reminders.nudges import send_due_nudges
 from reminders.scheduler import make_sender, nudge_client
 from tests.conftest import ADMIN, REP2
+from tests.support.hostile import mrkdwn_in
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Monday; 16:00 in Berlin, where REP2 is
 PINGS = ("<!channel>", "<!here>", "<@U0REP>", "<https://evil.example|x>")
@@ -34,23 +35,8 @@ MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "res
 def parsed_texts(params: dict, method: str) -> list[str]:
     """Every text Slack parses for mentions and links: a message's top-level ``text`` and every
     mrkdwn text object (plain_text, such as a form's initial value, is shown as typed)."""
-    found: list[str] = []
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    if method in MESSAGE_METHODS and isinstance(params.get("text"), str):
-        found.append(params["text"])
-    walk(params.get("blocks"))
-    walk(params.get("view"))
-    return found
+    found = [params["text"]] if method in MESSAGE_METHODS and isinstance(params.get("text"), str) else []
+    return found + mrkdwn_in(params.get("blocks")) + mrkdwn_in(params.get("view"))
 
 
 def no_server_errors(standin) -> None:

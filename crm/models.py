@@ -520,3 +520,51 @@ class CustomFieldValue(Base):
     value_list: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str] = mapped_column(String(USER_ID), default="system")
+
+
+class MailInbox(Created, Base):
+    """A workspace's address for email capture (issue 17): ``crm+<token>@<CRM_MAIL_DOMAIN>``.
+
+    The token is the secret that keeps one workspace's mail out of another's; an admin can
+    rotate it (the old address stops working) and turn capture off."""
+
+    __tablename__ = "mail_inboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)
+
+
+class InboundEmail(Created, Base):
+    """One captured mail, once per workspace (``message_key``: a digest of its Message-ID).
+
+    ``status`` is ``filed`` (logged as ``activity_id``), ``unfiled`` (waiting in the rep's Home
+    tab for a customer to be picked; ``candidates`` are the customer ids it matched, if several)
+    or ``dismissed`` (the rep said it belongs to no customer). Attachments are named, not stored."""
+
+    __tablename__ = "inbound_emails"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "message_key"),
+        Index("ix_inbound_emails_ws_rep_status", "workspace_id", "rep_user_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    message_key: Mapped[str] = mapped_column(String(80))
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    via: Mapped[str] = mapped_column(String(16))  # smtp, sendgrid, mailgun
+    rep_user_id: Mapped[str] = mapped_column(String(USER_ID))
+    from_address: Mapped[str] = mapped_column(String(320))
+    counterparts: Mapped[list[str]] = mapped_column(JSON, default=list)  # the other party's addresses
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sent_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16))
+    candidates: Mapped[list[int]] = mapped_column(JSON, default=list)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
+    filed_at: Mapped[datetime | None] = mapped_column(default=None)
+    filed_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)

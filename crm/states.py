@@ -29,6 +29,7 @@ class ActivitySource(StrEnum):
     MODAL = "modal"
     SHORTCUT = "shortcut"  # the message shortcut (the modal it opens is recorded as this too)
     IMPORT = "import"
+    EMAIL = "email"  # captured from mail sent or forwarded to the workspace's address (issue 17)
 
 
 class AliasSource(StrEnum):
@@ -136,3 +137,11 @@ class FieldType(StrEnum):
     URL = "url"
     EMAIL = "email"
     PERSON = "person"  # a Slack user in the workspace
+
+
+class MailStatus(StrEnum):
+    """``inbound_emails.status``."""
+
+    FILED = "filed"  # logged as an activity
+    UNFILED = "unfiled"  # waits in the rep's Home tab for a customer to be picked
+    DISMISSED = "dismissed"  # the rep said it belongs to no customer

@@ -167,7 +167,8 @@ def cmd_run(settings: Settings, host: str) -> int:
 
     scheduler = start_scheduler(services)
 
-    wsgi = make_wsgi_app(None if settings.socket_mode else app, services.engine)
+    mail_app, smtp = _start_mail(services, settings)
+    wsgi = make_wsgi_app(None if settings.socket_mode else app, services.engine, mail=mail_app)
     server = make_server(wsgi, host=host, port=settings.port, threads=settings.web_threads)
 
     stopping = threading.Event()
@@ -210,6 +211,8 @@ def cmd_run(settings: Settings, host: str) -> int:
             pass
     finally:
         scheduler.shutdown(wait=False)
+        if smtp is not None:
+            smtp.stop()
         if socket_handler is not None:
             socket_handler.close()
         # Let requests in flight finish (they may still write to their sockets), then close.
@@ -218,6 +221,25 @@ def cmd_run(settings: Settings, host: str) -> int:
         serving.join(timeout=5)
         services.close()
     return 0
+
+
+def _start_mail(services: Services, settings: Settings):
+    """Email capture (issue 17), when CRM_MAIL_DOMAIN is set: the webhooks, and the SMTP receiver
+    when CRM_MAIL_SMTP_PORT is set too. Returns (the webhooks' WSGI app or None, the receiver or None)."""
+    if not settings.mail_domain:
+        return None, None
+    from bot.app import make_web_client
+    from bot.mail.intake import MailIntake
+    from bot.mail.smtp import start_smtp
+    from bot.mail.webhooks import make_mail_app
+
+    intake = MailIntake(services, make_web_client(services))
+    smtp = None
+    if settings.mail_smtp_port:
+        _check_port(settings.mail_smtp_host, settings.mail_smtp_port)
+        smtp = start_smtp(intake, host=settings.mail_smtp_host, port=settings.mail_smtp_port)
+    log.info("capturing email for *@%s (webhooks at /mail/sendgrid and /mail/mailgun)", settings.mail_domain)
+    return make_mail_app(intake), smtp
 
 
 def _serve(server) -> None:

@@ -53,6 +53,16 @@ class Settings:
     managers: frozenset[str] = frozenset()
     extra: Mapping[str, str] = field(default_factory=dict)
     slack_response_url_base: str | None = None
+    # Email capture (issue 17; bot/mail): off unless CRM_MAIL_DOMAIN is set.
+    mail_domain: str | None = None
+    mail_local_part: str = "crm"
+    mail_smtp_port: int | None = None
+    mail_smtp_host: str = "127.0.0.1"
+    mail_sender_domains: frozenset[str] = frozenset()
+    mail_max_bytes: int = 30 * 1024 * 1024
+    mail_webhook_auth: str | None = None  # "user:password" for the webhooks' basic auth
+    mailgun_signing_key: str | None = None
+    mail_authserv_id: str | None = None
 
     @property
     def response_url_base(self) -> str:
@@ -242,7 +252,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
             f"(profile > ⋮ > Copy member ID); {bad[0]!r} is not one."
         )
 
+    mail = _mail_settings(env)
     return Settings(
+        **mail,
         managers=managers,
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,
@@ -267,3 +279,36 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
         phone_region=phone_region,
         stale_days=_int(env, "CRM_STALE_DAYS", 14, 1, 365, "days without activity before an open deal counts as stale"),
     )
+
+
+def _mail_settings(env: Mapping[str, str]) -> dict:
+    """CRM_MAIL_*: email capture's settings (bot/mail); all unset means capture is off."""
+    domain = (_clean(env, "CRM_MAIL_DOMAIN") or "").lower() or None
+    if domain is not None and not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", domain):
+        raise ConfigError(f"CRM_MAIL_DOMAIN must be a mail domain such as mail.example.com; it is {domain!r}.")
+    local = _clean(env, "CRM_MAIL_LOCAL_PART") or "crm"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,40}", local):
+        raise ConfigError(
+            f"CRM_MAIL_LOCAL_PART must be letters, digits, '.', '_' or '-', such as crm; it is {local!r}."
+        )
+    port_raw = _clean(env, "CRM_MAIL_SMTP_PORT")
+    port = _int(env, "CRM_MAIL_SMTP_PORT", 0, 1, 65535, "the SMTP port to receive mail on") if port_raw else None
+    if port is not None and domain is None:
+        raise ConfigError("CRM_MAIL_SMTP_PORT is set but CRM_MAIL_DOMAIN is not: set the domain mail arrives for.")
+    senders = frozenset(
+        d.strip().lower() for d in (_clean(env, "CRM_MAIL_SENDER_DOMAINS") or "").split(",") if d.strip()
+    )
+    auth = _clean(env, "CRM_MAIL_WEBHOOK_AUTH")
+    if auth is not None and (":" not in auth or not auth.split(":", 1)[0] or not auth.split(":", 1)[1]):
+        raise ConfigError("CRM_MAIL_WEBHOOK_AUTH must be user:password for the inbound webhooks' basic auth.")
+    return {
+        "mail_domain": domain,
+        "mail_local_part": local,
+        "mail_smtp_port": port,
+        "mail_smtp_host": _clean(env, "CRM_MAIL_SMTP_HOST") or "127.0.0.1",
+        "mail_sender_domains": senders,
+        "mail_max_bytes": _int(env, "CRM_MAIL_MAX_MB", 30, 1, 60, "the largest mail accepted, in MB") * 1024 * 1024,
+        "mail_webhook_auth": auth,
+        "mailgun_signing_key": _clean(env, "CRM_MAILGUN_SIGNING_KEY"),
+        "mail_authserv_id": _clean(env, "CRM_MAIL_AUTHSERV_ID"),
+    }

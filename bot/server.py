@@ -26,14 +26,18 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+MAIL_PREFIX = "/mail/"
 # Waitress reads a whole body before the app sees it, and answers one over its own limit by
 # closing the connection, which a client still sending sees as a reset rather than a 413. So
 # waitress takes far more than the guard allows, and the guard answers 413 itself.
 SERVER_MAX_BODY = 64 * MAX_BODY
 
 
-def make_wsgi_app(app: App | None, engine: Engine) -> Callable[..., Iterable[bytes]]:
-    """Route ``POST /slack/events`` to Bolt behind the guard, and ``GET /healthz`` to a database check."""
+def make_wsgi_app(
+    app: App | None, engine: Engine, *, mail: Callable[..., Iterable[bytes]] | None = None
+) -> Callable[..., Iterable[bytes]]:
+    """Route ``POST /slack/events`` to Bolt behind the guard, and ``GET /healthz`` to a database check;
+    with ``mail`` (bot/mail/webhooks.py), ``/mail/...`` to the inbound-mail webhooks."""
     bolt = guarded(app, EVENTS_PATH) if app is not None else None
 
     def health(start_response) -> Iterable[bytes]:
@@ -53,6 +57,8 @@ def make_wsgi_app(app: App | None, engine: Engine) -> Callable[..., Iterable[byt
                 start_response("405 Method Not Allowed", [("Allow", "POST")])
                 return [b""]
             return bolt(environ, start_response)
+        if mail is not None and path.startswith(MAIL_PREFIX):
+            return mail(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"Not Found"]
 

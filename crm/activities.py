@@ -416,3 +416,13 @@ def _change_along(
         before = audit.snapshot(fu)
         apply(fu)
         audit.change(session, fu, action, actor=actor.user_id, before=before, note=note)
+
+
+def add_activity(session: Session, activity: Activity, *, actor: Actor, types: ActivityTypes, now: datetime) -> Logged:
+    """Insert a prepared activity inside the caller's transaction (email capture saves its mail row
+    with it, so the two exist together or not at all), checked as :func:`log_activity` checks."""
+    activity.summary = clean_summary(activity.summary)
+    activity.type_key = _check_type(types, activity.type_key)
+    _check_when(activity.occurred_at, now)
+    activity.idempotency_key = fit_key(activity.idempotency_key)
+    return _insert(session, activity, actor=actor, now=now, follow_up=None)

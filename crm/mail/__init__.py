@@ -1,0 +1,1 @@
+"""Email capture (issue 17): reading inbound mail, the workspace inboxes, logging it."""

@@ -29,6 +29,7 @@ from commands import (
     duplicates,
     fields,
     followups,
+    mail,
     pickers,
     request,
     whos_talked,
@@ -54,6 +55,7 @@ FEATURES = (
     deals,
     digests,
     fields,
+    mail,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.

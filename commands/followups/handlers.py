@@ -247,8 +247,17 @@ def on_followups_command(req: Request) -> None:
 # -- the App Home ----------------------------------------------------------------------------------------
 def publish_home(req: Request) -> None:
     day = my_day(req.sf, req.workspace_id, req.actor, now=req.now)
+    from commands.mail.views import unfiled_blocks  # email capture's waiting mail (issue 17)
+    from crm.mail.capture import list_unfiled
+
+    unfiled = unfiled_blocks(*list_unfiled(req.sf, req.workspace_id, req.user_id), tz=req.tz, now=req.now)
     view = home.home_view(
-        day, tz=req.tz, now=req.now, type_label=req.config.type_label, stage_label=req.config.stage_label
+        day,
+        tz=req.tz,
+        now=req.now,
+        type_label=req.config.type_label,
+        stage_label=req.config.stage_label,
+        extra=unfiled,
     )
     try:
         req.client.views_publish(user_id=req.user_id, view=view)

@@ -58,7 +58,10 @@ def _deals(day: MyDay, *, stage_label: Label) -> dict[str, Any]:
     return section("*My open deals*\n" + "\n".join(lines))
 
 
-def home_view(day: MyDay, *, tz: str, now: datetime, type_label: Label, stage_label: Label) -> dict[str, Any]:
+def home_view(
+    day: MyDay, *, tz: str, now: datetime, type_label: Label, stage_label: Label, extra: Sequence[dict] = ()
+) -> dict[str, Any]:
+    """``extra``: blocks another feature puts first (email capture's unfiled mail), at most ~12."""
     blocks: list[dict[str, Any]] = [
         header("Your day in the CRM"),
         actions(
@@ -69,6 +72,8 @@ def home_view(day: MyDay, *, tz: str, now: datetime, type_label: Label, stage_la
         ),
         divider(),
     ]
+    if extra:
+        blocks += [*extra, divider()]
     blocks += _follow_ups(":warning: Overdue follow-ups", day.overdue, day.overdue_total, tz=tz, now=now)
     blocks += _follow_ups(":calendar: Upcoming follow-ups", day.upcoming, day.upcoming_total, tz=tz, now=now)
     blocks.append(divider())

@@ -380,7 +380,9 @@ def _unfiled_row(session: Session, workspace_id: int, inbound_id: int, actor: Ac
 def _unfiled(session: Session, row: InboundEmail) -> Unfiled:
     ids = list(row.candidates or [])
     live = (Customer.id.in_(ids or [-1]), Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None))
-    names = dict(session.execute(select(Customer.id, Customer.name).where(*live)).tuples().all())
+    names: dict[int, str] = {
+        cid: name for cid, name in session.execute(select(Customer.id, Customer.name).where(*live))
+    }
     candidates = [(cid, names[cid]) for cid in ids if cid in names]
     return Unfiled(row.id, row.subject, row.counterparts, row.sent_at, row.body, row.attachments, candidates)
 

@@ -1,0 +1,103 @@
+"""Email capture's rules on real SQLite and PostgreSQL: exactly once across replicas, one
+workspace's address never reaches another, unfiled mail filed once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from crm.activity_types import DEFAULT
+from crm.actors import Actor
+from crm.customers.values import ContactInput
+from crm.db import make_engine, make_session_factory
+from crm.mail.capture import Envelope, MailConfig, Result, capture, file_email, list_unfiled
+from crm.mail.inbox import get_inbox, rotate_token
+from crm.mail.parse import parse_mail
+from crm.models import Activity, InboundEmail
+from tests.conftest import ADMIN, REP
+from tests.support.mail import DOMAIN, RITA, message
+
+CONFIG = MailConfig(domain=DOMAIN)
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def lookup(_ws: int, email: str) -> str | None:
+    return REP if email == RITA else None
+
+
+def run(sf, raw: bytes, address: str):
+    return capture(
+        sf, parse_mail(raw), Envelope("smtp", RITA, (address,)), config=CONFIG, lookup=lookup, types=DEFAULT, now=NOW
+    )
+
+
+def test_the_same_mail_from_many_replicas_at_once_is_logged_once(services, make, database_url):
+    make.customer("Acme Corp", contact=ContactInput(name="Jane", email="jane@acme.com"))
+    inbox = get_inbox(services.session_factory, make.ws, actor=Actor(ADMIN, is_admin=True), now=NOW)
+    raw = message(date=NOW - timedelta(hours=1), msgid="<race@ourco.com>").as_bytes()
+    engines = [make_engine(database_url) for _ in range(4)]  # four replicas, each its own pool
+    results: list[Result] = []
+    start = threading.Barrier(len(engines))
+
+    def replica(engine) -> None:
+        start.wait()
+        results.append(run(make_session_factory(engine), raw, inbox.address("crm", DOMAIN)).result)
+
+    threads = [threading.Thread(target=replica, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for e in engines:
+        e.dispose()
+    assert sorted(results) == sorted([Result.LOGGED] + [Result.DUPLICATE] * 3)
+    with services.session_factory() as s:
+        assert len(s.scalars(select(Activity)).all()) == 1
+        assert len(s.scalars(select(InboundEmail)).all()) == 1
+
+
+def test_one_workspaces_address_never_reaches_another(services, make):
+    other = type(make)(services, team_id="T0OTHER")
+    make.customer("Acme Corp", website="https://acme.com")
+    theirs = other.customer("Acme Corp", website="https://acme.com")
+    sf = services.session_factory
+    admin = Actor(ADMIN, is_admin=True)
+    mine = get_inbox(sf, make.ws, actor=admin, now=NOW)
+    their_inbox = get_inbox(sf, other.ws, actor=admin, now=NOW)
+    assert mine.token != their_inbox.token
+    outcome = run(sf, message(date=NOW).as_bytes(), their_inbox.address("crm", DOMAIN))
+    assert outcome.result == Result.LOGGED and outcome.workspace_id == other.ws
+    with sf() as s:
+        (activity,) = s.scalars(select(Activity)).all()
+    assert activity.customer_id == theirs.id and activity.workspace_id == other.ws
+    # After a rotation the old address is nobody's.
+    rotate_token(sf, other.ws, actor=admin, now=NOW)
+    late = run(sf, message(date=NOW).as_bytes(), their_inbox.address("crm", DOMAIN))
+    assert late.result == Result.REFUSED and "rotated" in late.reason
+
+
+def test_unfiled_mail_is_filed_once_even_when_picked_twice_at_once(services, make):
+    acme = make.customer("Acme Corp")
+    sf = services.session_factory
+    inbox = get_inbox(sf, make.ws, actor=Actor(ADMIN, is_admin=True), now=NOW)
+    outcome = run(sf, message(to="pat@startup.example", date=NOW).as_bytes(), inbox.address("crm", DOMAIN))
+    assert outcome.result == Result.UNFILED
+    waiting, total = list_unfiled(sf, make.ws, REP)
+    assert total == 1 and waiting[0].counterparts == ["pat@startup.example"]
+    filed = []
+
+    def pick() -> None:
+        filed.append(file_email(sf, make.ws, waiting[0].id, acme.id, actor=Actor(REP), types=DEFAULT, now=NOW))
+
+    threads = [threading.Thread(target=pick) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(f.created for f in filed) == [False, False, True]
+    with sf() as s:
+        (activity,) = s.scalars(select(Activity)).all()
+    assert activity.source == "email" and activity.created_by == REP
+    assert list_unfiled(sf, make.ws, REP) == ([], 0)

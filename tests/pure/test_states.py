@@ -19,12 +19,14 @@ from crm.states import (
     FieldEntity,
     FieldType,
     FollowUpStatus,
+    MailStatus,
     is_ambiguous,
 )
 
 STORED = [
     (FollowUpStatus, ["open", "snoozed", "done"]),
-    (ActivitySource, ["slash", "modal", "shortcut", "import"]),
+    (ActivitySource, ["slash", "modal", "shortcut", "import", "email"]),
+    (MailStatus, ["filed", "unfiled", "dismissed"]),
     (AliasSource, ["manual", "rename", "merge", "import"]),
     (DigestDays, ["weekdays", "daily"]),
     (DigestScope, ["team"]),

@@ -64,6 +64,12 @@ def test_values_are_read_and_normalised():
         ({"CRM_LIFECYCLE_STAGES": "Lead Stage!"}, "CRM_LIFECYCLE_STAGES"),
         ({"CRM_PHONE_REGION": "USA"}, "CRM_PHONE_REGION"),
         ({"CRM_PHONE_REGION": "XX"}, "CRM_PHONE_REGION"),
+        ({"CRM_MAIL_DOMAIN": "not a domain"}, "CRM_MAIL_DOMAIN"),
+        ({"CRM_MAIL_SMTP_PORT": "2525"}, "CRM_MAIL_DOMAIN"),  # a port without the domain
+        ({"CRM_MAIL_DOMAIN": "mail.example.com", "CRM_MAIL_SMTP_PORT": "smtp"}, "CRM_MAIL_SMTP_PORT"),
+        ({"CRM_MAIL_LOCAL_PART": "c r m"}, "CRM_MAIL_LOCAL_PART"),
+        ({"CRM_MAIL_MAX_MB": "500"}, "CRM_MAIL_MAX_MB"),
+        ({"CRM_MAIL_WEBHOOK_AUTH": "nopassword"}, "CRM_MAIL_WEBHOOK_AUTH"),
     ],
 )
 def test_malformed_settings_name_the_variable(env, names):
@@ -108,3 +114,18 @@ def test_cli_migrate_creates_the_embedded_database(tmp_path):
     result = _run_cli(["migrate"], {}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "crm.db").exists()
+
+
+def test_mail_settings_are_read():
+    s = load_settings(
+        {
+            **GOOD,
+            "CRM_MAIL_DOMAIN": "Mail.Example.com",
+            "CRM_MAIL_SMTP_PORT": "2525",
+            "CRM_MAIL_SENDER_DOMAINS": "OurCo.com, ourco.de",
+            "CRM_MAIL_MAX_MB": "25",
+        }
+    )
+    assert (s.mail_domain, s.mail_smtp_port, s.mail_smtp_host) == ("mail.example.com", 2525, "127.0.0.1")
+    assert s.mail_sender_domains == {"ourco.com", "ourco.de"} and s.mail_max_bytes == 25 * 1024 * 1024
+    assert load_settings(GOOD).mail_domain is None  # capture is off by default

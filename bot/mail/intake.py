@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import select
 
+from commands.blockkit import escape_mrkdwn
 from crm.mail.capture import Envelope, LookupUnavailable, MailConfig, Outcome, Result, capture
 from crm.mail.parse import parse_mail
 from crm.models import Workspace
@@ -93,9 +94,23 @@ class MailIntake:
             now=now,
         )
         self._log(outcome, envelope, mail.sender.email if mail.sender else None, mail.message_id)
+        if outcome.result == Result.UNFILED and outcome.rep_user_id:
+            self._tell_unfiled(outcome, mail.subject)
         if mail.defects and outcome.result in (Result.LOGGED, Result.UNFILED):
             log.info("mail %s had unreadable parts: %s", mail.message_id, "; ".join(mail.defects))
         return outcome
+
+    def _tell_unfiled(self, outcome: Outcome, subject: str) -> None:
+        """A DM to the rep: the mail waits for them to pick the customer (never guessed)."""
+        which = "matches several customers" if len(outcome.customer_ids) > 1 else "matches no customer"
+        text = (
+            f"✉️ Your email “{escape_mrkdwn(subject[:150] or '(no subject)')}” {which}, so it isn't logged yet: "
+            "pick the customer under “Unfiled email” in my Home tab."
+        )
+        try:
+            self.client.chat_postMessage(channel=outcome.rep_user_id or "", text=text)
+        except (SlackApiError, SlackClientError, OSError) as err:
+            log.warning("could not tell %s about unfiled mail: %s", outcome.rep_user_id, err)
 
     def _log(self, outcome: Outcome, envelope: Envelope, sender: str | None, message_id: str | None) -> None:
         level = logging.WARNING if outcome.result in (Result.REFUSED, Result.RETRY) else logging.INFO

@@ -284,6 +284,8 @@ def test_unfiled_mail_waits_in_the_home_tab_and_is_filed_from_the_picker(stack, 
     stack.send(message(to="Pat <pat@unknown-startup.io>", subject="Intro", date=ago(2)))
     assert stack.activities() == [] and [m.status for m in stack.emails()] == ["unfiled"]
     slack, standin = stack.slack, stack.app.standin
+    told = standin.wait_for("chat.postMessage")[0].params
+    assert told["channel"] == REP and "Intro" in told["text"] and "Home tab" in told["text"]
     slack.event({"type": "app_home_opened", "user": REP, "channel": "D0REP", "tab": "home"})
     home = json.dumps(standin.wait_for("views.publish")[0].params["view"]["blocks"])
     assert views.UNFILED_TITLE in home and "Intro" in home and "pat@unknown-startup.io" in home

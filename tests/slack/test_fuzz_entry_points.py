@@ -55,7 +55,7 @@ from crm import customers as csvc
 from crm import deals as dsvc
 from crm.actors import Actor
 from crm.audit import AUDITED
-from crm.models import AuditEntry, Base, Customer, Deal, DealStageChange, Workspace
+from crm.models import AuditEntry, Base, Customer, Deal, DealStageChange, InboundEmail, Workspace
 from crm.states import AuditAction
 from tests.conftest import ADMIN, MANAGER, REP, REP2, SIGNING_SECRET, TEAM_ID
 
@@ -368,6 +368,14 @@ def seed(w: World) -> None:
         type="one_of",
         options=["Gold", "Silver"],
     )
+    with s.session_factory.begin() as session:  # email capture's unfiled mail: the Home tab's picker
+        session.add(
+            InboundEmail(
+                workspace_id=ws, message_key="sha256:fuzz", via="smtp", rep_user_id=REP, from_address="r@ourco.com",
+                counterparts=["pat@startup.example"], subject="Intro", body="Hi", attachments=[], sent_at=s.now(),
+                status="unfiled", candidates=[acme.id, globex.id],
+            )
+        )  # fmt: skip
     fire(w, command_body("/log", "call Globex discussed renewal, follow up tomorrow", REP))
     fire(w, command_body("/crm", "followup globex in 2 days send the deck", REP))
     fire(w, command_body("/crm", "digest subscribe 9:00", REP))
@@ -382,7 +390,8 @@ def sweep(w: World) -> None:
     then once with hostile values; fail if one could not be driven."""
     for text in ("Acme", "acme corp", "globex"):
         fire(w, command_body("/customer", text, REP))
-    for text in ("followups", "followups all", "deal acme corporation", "pipeline", "duplicates", "who acme", "fields"):
+    commands = ("followups", "followups all", "deal acme corporation", "pipeline", "duplicates", "who acme", "fields")
+    for text in (*commands, "email"):
         fire(w, command_body("/crm", text, ADMIN))
     fire(w, event_body({"type": "app_home_opened", "user": REP, "channel": "D0DM", "tab": "home"}))
     fire(

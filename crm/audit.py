@@ -14,7 +14,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crm.models import Activity, AuditEntry, Contact, Customer, CustomField, Deal, DigestSubscription, FollowUp
+from crm.models import (
+    Activity,
+    AuditEntry,
+    Contact,
+    Customer,
+    CustomField,
+    Deal,
+    DigestSubscription,
+    FollowUp,
+    MailInbox,
+)
 from crm.states import AuditAction
 
 ADDRESS_COLUMNS = ("street", "city", "region", "postal_code", "country")
@@ -86,6 +96,8 @@ AUDITED: dict[type, tuple[str, tuple[str, ...]]] = {
         "digest_subscription",
         ("channel_id", "local_time", "days", "timezone", "subscriber_user_id", "deleted_at"),
     ),
+    # Email capture's address: the token itself is a secret and is never copied into the log.
+    MailInbox: ("mail_inbox", ("enabled",)),
 }
 
 

@@ -17,9 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm import audit
 from crm.actors import Actor
 from crm.errors import PermissionDenied
 from crm.models import MailInbox
+from crm.states import AuditAction
 
 TOKEN_LENGTH = 24
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -72,6 +74,7 @@ def get_inbox(sf: sessionmaker[Session], workspace_id: int, *, actor: Actor, now
                 row.created_by, row.created_at = actor.user_id, now
                 session.add(row)
                 session.flush()
+                audit.change(session, row, AuditAction.CREATE, actor=actor.user_id)
                 return _inbox(row)
         except IntegrityError:
             continue
@@ -84,23 +87,27 @@ def inbox_by_token(sf: sessionmaker[Session], token: str) -> Inbox | None:
         return _inbox(row) if row is not None else None
 
 
-def _change(sf: sessionmaker[Session], workspace_id: int, actor: Actor, now: datetime, **values: object) -> Inbox:
+def _change(
+    sf: sessionmaker[Session], workspace_id: int, actor: Actor, now: datetime, note: str, **values: object
+) -> Inbox:
     if not actor.is_admin:
         raise PermissionDenied("Only a workspace admin can change the email capture address or turn it on or off.")
     get_inbox(sf, workspace_id, actor=actor, now=now)
     with sf.begin() as session:
         row = session.scalars(select(MailInbox).where(MailInbox.workspace_id == workspace_id).with_for_update()).one()
+        before = audit.snapshot(row)
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_by, row.updated_at = actor.user_id, now
         session.flush()
+        audit.change(session, row, AuditAction.UPDATE, actor=actor.user_id, before=before, note=note)
         return _inbox(row)
 
 
 def rotate_token(sf: sessionmaker[Session], workspace_id: int, *, actor: Actor, now: datetime) -> Inbox:
     """A new secret address; mail to the old one is refused from now on."""
-    return _change(sf, workspace_id, actor, now, token=new_token())
+    return _change(sf, workspace_id, actor, now, "a new capture address", token=new_token())
 
 
 def set_enabled(sf: sessionmaker[Session], workspace_id: int, enabled: bool, *, actor: Actor, now: datetime) -> Inbox:
-    return _change(sf, workspace_id, actor, now, enabled=enabled)
+    return _change(sf, workspace_id, actor, now, f"email capture turned {'on' if enabled else 'off'}", enabled=enabled)

@@ -15,7 +15,7 @@ from crm.db import make_engine, make_session_factory
 from crm.mail.capture import Envelope, MailConfig, Result, capture, file_email, list_unfiled
 from crm.mail.inbox import get_inbox, rotate_token
 from crm.mail.parse import parse_mail
-from crm.models import Activity, InboundEmail
+from crm.models import Activity, AuditEntry, InboundEmail
 from tests.conftest import ADMIN, REP
 from tests.support.mail import DOMAIN, RITA, message
 
@@ -72,8 +72,12 @@ def test_one_workspaces_address_never_reaches_another(services, make):
     with sf() as s:
         (activity,) = s.scalars(select(Activity)).all()
     assert activity.customer_id == theirs.id and activity.workspace_id == other.ws
-    # After a rotation the old address is nobody's.
+    # After a rotation the old address is nobody's; the rotation is audited without the secret.
     rotate_token(sf, other.ws, actor=admin, now=NOW)
+    with sf() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.entity_type == "mail_inbox")).all()
+    assert [e.action for e in entries if e.workspace_id == other.ws] == ["create", "update"]
+    assert all(their_inbox.token not in str((e.before, e.after, e.note)) for e in entries)
     late = run(sf, message(date=NOW).as_bytes(), their_inbox.address("crm", DOMAIN))
     assert late.result == Result.REFUSED and "rotated" in late.reason
 

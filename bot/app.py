@@ -31,6 +31,7 @@ from commands import (
     followups,
     pickers,
     request,
+    rooms,
     whos_talked,
 )
 from commands import router as router_module
@@ -54,6 +55,7 @@ FEATURES = (
     deals,
     digests,
     fields,
+    rooms,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.

@@ -169,20 +169,23 @@ def link_of(sf: sessionmaker[Session], workspace_id: int, channel_id: str | None
         return _described(session, link) if link else None
 
 
-def links_of_customer(sf: sessionmaker[Session], workspace_id: int, customer_id: int) -> list[LinkedChannel]:
-    """The channels linked to the customer or to one of its deals, oldest first."""
+def links_of_customer(
+    sf: sessionmaker[Session], workspace_id: int, customer_id: int
+) -> list[tuple[LinkedChannel, str | None]]:
+    """The channels linked to the customer or to one of its deals (with the deal's title), oldest first."""
     with sf() as session:
-        return list(
-            session.scalars(
-                select(LinkedChannel)
-                .where(
-                    LinkedChannel.workspace_id == workspace_id,
-                    LinkedChannel.customer_id == customer_id,
-                    LinkedChannel.deleted_at.is_(None),
-                )
-                .order_by(LinkedChannel.created_at, LinkedChannel.id)
+        rows = session.execute(
+            select(LinkedChannel, Deal.title)
+            .outerjoin(Deal, Deal.id == LinkedChannel.deal_id)
+            .where(
+                LinkedChannel.workspace_id == workspace_id,
+                LinkedChannel.customer_id == customer_id,
+                LinkedChannel.deleted_at.is_(None),
             )
-        )
+            .order_by(LinkedChannel.created_at, LinkedChannel.id)
+            .limit(50)
+        ).all()
+        return [(link, title) for link, title in rows]
 
 
 # -- what Slack tells us about a channel ---------------------------------------------------------------
@@ -282,3 +285,52 @@ def log_thread(
         participants=clean_participants(participants),
         origin_channel=link.channel_id,
     )
+
+
+# -- finding the deal a command names ------------------------------------------------------------------
+@dataclass(frozen=True)
+class DealRef:
+    deal_id: int
+    title: str
+    customer_id: int
+    customer_name: str
+    stage: str
+
+
+def deals_named(
+    sf: sessionmaker[Session], workspace_id: int, query: str, *, customer_id: int | None = None, limit: int = 10
+) -> tuple[list[DealRef], bool]:
+    """Live deals whose title is ``query`` (case-insensitive), else contains it; with
+    ``customer_id`` only that customer's (all of them for an empty query). Whether the match was exact."""
+    words = " ".join(query.split()).casefold()
+    with sf() as session:
+        where = [Deal.workspace_id == workspace_id, Deal.deleted_at.is_(None), Customer.deleted_at.is_(None)]
+        if customer_id is not None:
+            where.append(Deal.customer_id == customer_id)
+        rows = session.execute(
+            select(Deal, Customer.name)
+            .join(Customer, Customer.id == Deal.customer_id)
+            .where(*where)
+            .order_by(Deal.created_at.desc(), Deal.id.desc())
+            .limit(2000)
+        ).all()
+    refs = [DealRef(d.id, d.title, d.customer_id, name, d.stage) for d, name in rows]
+    if not words:
+        return refs[:limit], False
+    exact = [r for r in refs if r.title.casefold() == words]
+    if exact:
+        return exact[:limit], True
+    return [r for r in refs if words in r.title.casefold()][:limit], False
+
+
+def room_of_deal(sf: sessionmaker[Session], workspace_id: int, deal_id: int) -> LinkedChannel | None:
+    """The deal's live deal room, if it has one."""
+    with sf() as session:
+        return session.scalars(
+            select(LinkedChannel).where(
+                LinkedChannel.workspace_id == workspace_id,
+                LinkedChannel.deal_id == deal_id,
+                LinkedChannel.is_room.is_(True),
+                LinkedChannel.deleted_at.is_(None),
+            )
+        ).first()

@@ -212,8 +212,9 @@ def publish(session: Session, event: Event, *, now: datetime) -> int:
         insert(ChannelPost)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["workspace_id", "event_key", "channel_id"])
+        .returning(ChannelPost.id)
     )
-    return rows_changed(session.execute(statement))
+    return len(session.execute(statement).all())
 
 
 def queue_overdue(sf: sessionmaker[Session], *, now: datetime, window: timedelta = OVERDUE_WINDOW) -> int:
@@ -367,7 +368,7 @@ def mark_refused(
                 ChannelPost.send_at.is_not(None),
                 ChannelPost.id != row.id,
             )
-            .values(send_at=None, error=f"parked: {error}"[:255])
+            .values(send_at=None, error=f"parked: {error}"[:255], claimed_by=None, claimed_until=None)
         )
         return status
 

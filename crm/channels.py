@@ -31,6 +31,8 @@ from crm.models import CHANNEL_NAME, AlertSubscription, Customer, Deal, LinkedCh
 from crm.slack_ids import is_user_id
 from crm.states import ActivitySource, AuditAction, CaptureKind, LinkStatus
 
+# Letters NFKD does not take apart into a base letter and an accent.
+_LETTERS = str.maketrans({"æ": "ae", "ø": "o", "œ": "oe", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "ı": "i"})
 MAX_PARTICIPANTS = 200  # a thread's distinct people kept with its activity
 
 
@@ -235,7 +237,8 @@ def room_name(customer_name: str, deal_title: str, *, suffix: int = 0) -> str:
     characters, Slack's rule: lower-case letters, digits, ``-`` and ``_``); ``-2``, ``-3`` on retries."""
 
     def slug(text: str) -> str:
-        ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+        folded = text.casefold().translate(_LETTERS)
+        ascii_text = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
         return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
     customer, title = slug(customer_name) or "customer", slug(deal_title) or "deal"

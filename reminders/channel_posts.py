@@ -112,7 +112,10 @@ def send_channel_posts(
     report = PostReport()
     claimed = outbox.claim_posts(sf, now=now, replica=replica, limit=batch, lease=lease)
     report.claimed = len(claimed)
+    gone: set[str] = set()  # channels found gone, archived or without the bot in this round
     for position, post in enumerate(claimed):
+        if post.channel_id in gone:
+            continue  # parked with the refused post (mark_refused)
         outcome = poster.send(post)
         if outcome.ok:
             if outcome.note == DeliveryNote.ALREADY_SENT:
@@ -133,6 +136,8 @@ def send_channel_posts(
             permanent=outcome.permanent,
             retry_after=outcome.retry_after,
         )
+        if status is not None:
+            gone.add(post.channel_id)
         log.warning(
             "channel post %s to %s refused (%s)%s",
             post.post_id,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -127,7 +127,7 @@ def activity_event(session: Session, activity: Activity, *, origin_channel: str 
 def _linked(session: Session, event: Event) -> list[LinkedChannel]:
     """The live, active, internal channels linked to the event's customer (whole-customer links)
     or its deal."""
-    about = LinkedChannel.deal_id.is_(None)
+    about: ColumnElement[bool] = LinkedChannel.deal_id.is_(None)
     if event.deal_id is not None:
         about = or_(about, LinkedChannel.deal_id == event.deal_id)
     return list(

@@ -11,6 +11,7 @@ from commands.rooms import views
 from commands.rooms.alert_words import parse_filters
 from commands.rooms.channel_check import channel_facts
 from crm import alerts as svc
+from crm.states import ChannelEventKind
 
 
 def _stage_keys(req: Request) -> set[str]:
@@ -40,9 +41,13 @@ def on_alerts(req: Request) -> None:
             filters = _filters(req, rest)
         else:
             filters = svc.AlertFilters(
-                events=tuple(sub.events), stage=sub.stage, min_amount_minor=sub.min_amount_minor,
-                currency=sub.currency, reps=tuple(sub.reps or ()), tier=sub.tier,
-            )  # fmt: skip
+                events=tuple(ChannelEventKind(e) for e in sub.events),
+                stage=sub.stage,
+                min_amount_minor=sub.min_amount_minor,
+                currency=sub.currency,
+                reps=tuple(sub.reps or ()),
+                tier=sub.tier,
+            )
         events = svc.preview(req.sf, req.workspace_id, filters, now=req.now)
         req.reply(
             *views.preview_blocks(

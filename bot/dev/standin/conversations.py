@@ -10,7 +10,6 @@ from typing import Any
 from bot.dev.standin.server import SlackError
 from bot.dev.standin.workspace import Channel, Workspace, between, paginate, truthy
 
-
 _CHANNEL_NAME = re.compile(r"[a-z0-9_\-]+")
 
 

@@ -13,6 +13,14 @@ from crm.errors import CRMError, InvalidInput
 log = logging.getLogger(__name__)
 
 
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error name (``name_taken``), or ``http 502`` for an answer that isn't one (an HTML
+    error page must never be shown: it could read as Slack markup)."""
+    status = exc.response.status_code
+    error = exc.response.get("error") if status < 500 else None
+    return error if isinstance(error, str) and error.isidentifier() else f"http {status}"
+
+
 @dataclass(frozen=True)
 class ChannelFacts:
     name: str | None

@@ -20,7 +20,7 @@ from commands.blockkit import esc
 from commands.customers.card import card as customer_card
 from commands.request import Request
 from commands.rooms import alerts, threads, views
-from commands.rooms.channel_check import channel_facts
+from commands.rooms.channel_check import channel_facts, slack_error
 from commands.router import CommandRouter
 from commands.whos_talked.questions import from_query, plain_text
 from crm import capture, channels
@@ -130,7 +130,7 @@ def _create_channel(req: Request, customer: str, title: str) -> dict[str, Any]:
         try:
             return req.client.conversations_create(name=name, is_private=True)["channel"]
         except SlackApiError as exc:
-            error = exc.response.get("error")
+            error = slack_error(exc)
             if error == "name_taken":
                 continue
             log.warning("conversations.create %s refused: %s", name, error)
@@ -155,7 +155,7 @@ def _invite(req: Request, channel: str, users: list[str]) -> list[str]:
         try:
             req.client.conversations_invite(channel=channel, users=user)
         except SlackApiError as exc:
-            error = exc.response.get("error")
+            error = slack_error(exc)
             if error not in ("already_in_channel", "cant_invite_self"):
                 refused.append(f"{esc(req.name_of(user), 60)} ({error})")
     return refused

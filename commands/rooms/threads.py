@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from commands.request import Request
 from commands.rooms import views
+from commands.rooms.channel_check import slack_error
 from commands.whos_talked.questions import plain_text
 from crm import channels
 from crm.errors import CRMError
@@ -66,7 +67,7 @@ def read_thread(req: Request, channel: str, thread_ts: str) -> Thread:
                 channel=channel, ts=thread_ts, limit=min(PAGE, MAX_MESSAGES - len(messages)), cursor=cursor
             )
         except SlackApiError as exc:
-            error = exc.response.get("error")
+            error = slack_error(exc)
             log.info("could not read thread %s in %s: %s", thread_ts, channel, error)
             if error in ("not_in_channel", "channel_not_found"):
                 raise CRMError(

@@ -11,6 +11,8 @@ from crm.states import (
     ActivitySource,
     AliasSource,
     AuditAction,
+    CaptureKind,
+    ChannelEventKind,
     DeliveryError,
     DeliveryNote,
     DigestDays,
@@ -19,12 +21,16 @@ from crm.states import (
     FieldEntity,
     FieldType,
     FollowUpStatus,
+    LinkStatus,
     is_ambiguous,
 )
 
 STORED = [
     (FollowUpStatus, ["open", "snoozed", "done"]),
-    (ActivitySource, ["slash", "modal", "shortcut", "import"]),
+    (ActivitySource, ["slash", "modal", "shortcut", "import", "channel", "alert", "email"]),
+    (CaptureKind, ["channel", "alert", "email"]),
+    (LinkStatus, ["active", "archived", "removed", "gone"]),
+    (ChannelEventKind, ["new", "stage", "won", "lost", "activity", "overdue"]),
     (AliasSource, ["manual", "rename", "merge", "import"]),
     (DigestDays, ["weekdays", "daily"]),
     (DigestScope, ["team"]),
@@ -35,7 +41,7 @@ STORED = [
         AuditAction,
         [
             "create", "update", "delete", "restore", "merge", "stage", "done", "snooze", "reschedule", "reassign",
-            "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire",
+            "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire", "link", "unlink", "setting",
         ],
     ),
     (FieldEntity, ["customer", "contact", "deal"]),

@@ -193,6 +193,24 @@ def test_at_crm_log_in_a_thread_logs_it_with_permalink_and_participants(slack, s
     again = standin.wait_for("chat.postMessage", count=3)[2].params
     assert "already logged" in again["text"]
     assert len(rows(app_server.services, Activity)) == 1
+    slack.command("/customer", "acme corporation")  # the card marks it as captured, with the thread's link
+    card = standin.wait_for("response_url", count=2)[1].params
+    assert f"_captured from <{activity.permalink}|a channel>_" in json.dumps(card["blocks"])
+
+
+def test_slack_refusals_while_making_a_room_or_reading_a_thread_are_said(slack, standin, app_server, acme, deal):
+    standin.fail_next("conversations.create", error="restricted_action")
+    slack.command("/crm", "room annual licence")
+    assert "didn't let me create a channel" in reply_text(standin)
+    assert rows(app_server.services, LinkedChannel) == []
+    slack.command("/crm", "link acme corporation")
+    standin.wait_for("chat.postMessage")
+    parent = seed_thread(standin, "C0SALES")
+    standin.fail_next("conversations.replies", status=500, times=3)  # the client retries 5xx twice
+    mention(slack, standin, "C0SALES", "<@U0BOT> log call", parent["ts"])
+    [note] = standin.wait_for("chat.postEphemeral")
+    assert "Nothing was logged" in note.params["text"] and "http 500" in note.params["text"]
+    assert rows(app_server.services, Activity) == []
 
 
 def test_log_without_a_type_asks_with_buttons(slack, standin, app_server, acme):

@@ -32,6 +32,7 @@ from commands import (
     mail,
     pickers,
     request,
+    rooms,
     whos_talked,
 )
 from commands import router as router_module
@@ -55,6 +56,7 @@ FEATURES = (
     deals,
     digests,
     fields,
+    rooms,
     mail,
 )
 

@@ -17,13 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm import audit
+from crm import audit, channel_events
 from crm.activity_types import ActivityTypes
 from crm.actors import Actor
 from crm.customers import CLOSED_STAGES, live_customer
 from crm.errors import InvalidInput, NotFound, PermissionDenied
 from crm.followups import create_follow_up, fit_key
-from crm.models import Activity, Contact, Customer, Deal, FollowUp
+from crm.models import Activity, ActivityParticipant, Contact, Customer, Deal, FollowUp
 from crm.states import OPEN_STATUSES, ActivitySource, AuditAction, FollowUpStatus
 
 MAX_SUMMARY = 20_000  # the column is Text; this only stops absurd input
@@ -221,8 +221,13 @@ def log_activity(
     permalink: str | None = None,
     idempotency_key: str | None = None,
     follow_up: FollowUpRequest | None = None,
+    participants: Sequence[str] = (),
+    origin_channel: str | None = None,
 ) -> Logged:
     """Save an activity and its follow-up (if any) in one transaction.
+
+    ``participants`` (Slack user ids: the people in a logged thread) are credited with it too;
+    the channels linked to the record hear of it (``crm.channel_events``), except ``origin_channel``.
 
     With ``idempotency_key`` (``view:<id>``, ``slash:<trigger id>``) the activity is saved once:
     a repeat returns the first with ``created=False``; of concurrent ones, the unique key lets
@@ -256,6 +261,11 @@ def log_activity(
     try:
         with sf.begin() as session:
             logged = _insert(session, activity, actor=actor, now=now, follow_up=follow_up)
+            for user_id in dict.fromkeys(participants):
+                session.add(ActivityParticipant(workspace_id=workspace_id, activity_id=activity.id, user_id=user_id))
+            channel_events.publish(
+                session, channel_events.activity_event(session, activity, origin_channel=origin_channel), now=now
+            )
     except IntegrityError:
         winner = _logged_by_key(sf, workspace_id, key) if key else None
         if winner is None:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm import audit
+from crm import audit, channel_events
 from crm import custom_fields as cf
 from crm.customers import clean_text, live_customer
 from crm.customers.store import claim_once
@@ -172,16 +172,19 @@ def _clean(form: DealInput, stages: PipelineStages, *, current_stage: str | None
 
 
 def _record_stage(session: Session, deal: Deal, from_stage: str | None, actor: str, now: datetime) -> None:
-    session.add(
-        DealStageChange(
-            workspace_id=deal.workspace_id,
-            deal_id=deal.id,
-            from_stage=from_stage,
-            to_stage=deal.stage,
-            created_by=actor,
-            created_at=now,
-        )
+    """Keep the move in the stage history, and tell the channels that follow the deal."""
+    change = DealStageChange(
+        workspace_id=deal.workspace_id,
+        deal_id=deal.id,
+        from_stage=from_stage,
+        to_stage=deal.stage,
+        created_by=actor,
+        created_at=now,
     )
+    session.add(change)
+    session.flush()
+    event = channel_events.deal_event(session, deal, actor=actor, from_stage=from_stage, change_id=change.id)
+    channel_events.publish(session, event, now=now)
 
 
 def create_deal(

@@ -43,13 +43,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Row, desc, func, select
+from sqlalchemy import Row, desc, func, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.customers import live_customer
 from crm.lookup import SearchRegistry, WorkspaceCache
-from crm.models import EVENT_KEY, Activity, Contact, Customer, CustomerAlias, ProcessedEvent
+from crm.models import EVENT_KEY, Activity, ActivityParticipant, Contact, Customer, CustomerAlias, ProcessedEvent
 from crm.normalize import extract_domain, extract_emails, is_free_email_domain, is_valid_domain, name_tokens
 
 log = logging.getLogger(__name__)
@@ -178,10 +178,19 @@ def who_talked(
             Activity.customer_id == customer.id,
             Activity.deleted_at.is_(None),
         )
+        # Who is credited with an activity: whoever logged it, and the people in a logged thread.
+        credited = union(
+            select(Activity.id.label("activity_id"), Activity.created_by.label("rep")).where(*live),
+            select(ActivityParticipant.activity_id, ActivityParticipant.user_id)
+            .join(Activity, Activity.id == ActivityParticipant.activity_id)
+            .where(*live),
+        ).subquery()
+        rep_of = credited.c.rep
+        on_activity = Activity.id == credited.c.activity_id
         per_type = session.execute(
-            select(Activity.created_by, Activity.type_key, func.count(), func.max(Activity.occurred_at))
-            .where(*live)
-            .group_by(Activity.created_by, Activity.type_key)
+            select(rep_of, Activity.type_key, func.count(), func.max(Activity.occurred_at))
+            .join_from(credited, Activity, on_activity)
+            .group_by(rep_of, Activity.type_key)
         ).all()
         counts: dict[str, list[tuple[str, int]]] = defaultdict(list)
         latest: dict[str, datetime] = {}
@@ -198,27 +207,30 @@ def who_talked(
         if shown:
             rank = (
                 func.row_number()
-                .over(partition_by=Activity.created_by, order_by=(Activity.occurred_at.desc(), Activity.id.desc()))
+                .over(partition_by=rep_of, order_by=(Activity.occurred_at.desc(), Activity.id.desc()))
                 .label("rank")
             )
             ranked = (
-                select(Activity.created_by, Activity.type_key, Activity.summary, Activity.occurred_at, rank)
-                .where(*live, Activity.created_by.in_(shown))
+                select(rep_of.label("rep"), Activity.type_key, Activity.summary, Activity.occurred_at, rank)
+                .join_from(credited, Activity, on_activity)
+                .where(rep_of.in_(shown))
                 .subquery()
             )
             for rep, type_key, summary, at, _ in session.execute(select(ranked).where(ranked.c.rank == 1)):
                 last_rows[rep] = (type_key, summary, at)
             last_seen = func.max(Activity.occurred_at).label("last_seen")
             for rep, name, _ in session.execute(
-                select(Activity.created_by, Contact.name, last_seen)
+                select(rep_of, Contact.name, last_seen)
+                .join_from(credited, Activity, on_activity)
                 .join(Contact, Contact.id == Activity.contact_id)
-                .where(*live, Activity.created_by.in_(shown))
-                .group_by(Activity.created_by, Contact.id, Contact.name)
+                .where(rep_of.in_(shown))
+                .group_by(rep_of, Contact.id, Contact.name)
                 .order_by(desc(last_seen), Contact.name)
             ):
                 contact_counts[rep] += 1
                 if len(contacts[rep]) < contacts_per_rep and name not in contacts[rep]:
                     contacts[rep].append(name)
+        activity_count = session.scalar(select(func.count()).select_from(Activity).where(*live)) or 0
         reps = []
         for rep in shown:
             type_key, summary, at = last_rows.get(rep, ("", "", latest[rep]))
@@ -240,7 +252,7 @@ def who_talked(
             owner_user_id=customer.owner_user_id,
             reps=reps,
             rep_count=len(order),
-            activity_count=sum(totals.values()),
+            activity_count=activity_count,
         )
 
 

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
-from crm.states import ActivitySource, AliasSource, DigestDays, DigestScope, FollowUpStatus
+from crm.states import ActivitySource, AliasSource, DigestDays, DigestScope, FollowUpStatus, LinkStatus
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -520,6 +520,119 @@ class CustomFieldValue(Base):
     value_list: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str] = mapped_column(String(USER_ID), default="system")
+
+
+# -- capture without typing (issue 17): linked channels, routed alerts and their outbox ----------
+CHANNEL_NAME = 80  # Slack's limit for a channel name
+
+
+class LinkedChannel(Tracked, Base):
+    """A channel linked to a customer, or to a deal (a deal room); one live link per channel.
+
+    ``is_shared`` records a Slack Connect channel: it stays linked, but no internal data is posted
+    there. ``status`` says whether the channel still takes posts (a ``crm.states.LinkStatus``)."""
+
+    __tablename__ = "linked_channels"
+    __table_args__ = (
+        Index(
+            "uq_linked_channels_live_channel",
+            "workspace_id",
+            "channel_id",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+        Index("ix_linked_channels_ws_customer", "workspace_id", "customer_id"),
+        Index("ix_linked_channels_ws_deal", "workspace_id", "deal_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    channel_name: Mapped[str | None] = mapped_column(String(CHANNEL_NAME))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    is_room: Mapped[bool] = mapped_column(Boolean, default=False)  # created by /crm room
+    is_shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=LinkStatus.ACTIVE)
+    status_note: Mapped[str | None] = mapped_column(String(255))
+    status_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AlertSubscription(Tracked, Base):
+    """A channel subscribed to deal events, with its filters; one live subscription per channel."""
+
+    __tablename__ = "alert_subscriptions"
+    __table_args__ = (
+        Index(
+            "uq_alert_subscriptions_live_channel",
+            "workspace_id",
+            "channel_id",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    subscriber_user_id: Mapped[str] = mapped_column(String(USER_ID))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)  # ChannelEventKind values
+    stage: Mapped[str | None] = mapped_column(String(64))  # only deals in (or reaching) this stage
+    min_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    reps: Mapped[list[str] | None] = mapped_column(JSON, default=None)  # only deals these users own
+    tier: Mapped[str | None] = mapped_column(String(64))  # a value tier; inert until tiers exist
+    status: Mapped[str] = mapped_column(String(16), default=LinkStatus.ACTIVE)
+    status_note: Mapped[str | None] = mapped_column(String(255))
+
+
+class ChannelPost(Created, Base):
+    """The outbox: one message for one event in one channel, sent exactly once (claimed like nudges).
+
+    ``(workspace_id, event_key, channel_id)`` is unique, so an event published twice (a retry, two
+    replicas scanning for overdue follow-ups) queues one message."""
+
+    __tablename__ = "channel_posts"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "event_key", "channel_id"),
+        Index(
+            "ix_channel_posts_send_at",
+            "send_at",
+            postgresql_where=text("send_at IS NOT NULL"),
+            sqlite_where=text("send_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    event_key: Mapped[str] = mapped_column(String(EVENT_KEY))
+    route: Mapped[str] = mapped_column(String(16))  # "link" or "alert"
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    send_at: Mapped[datetime | None] = mapped_column(default=None)  # NULL once sent or parked
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(255))
+
+
+class ActivityParticipant(Base):
+    """Someone who took part in what an activity records (the people in a logged thread)."""
+
+    __tablename__ = "activity_participants"
+    __table_args__ = (
+        UniqueConstraint("activity_id", "user_id"),
+        Index("ix_activity_participants_ws_user", "workspace_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"))
+    user_id: Mapped[str] = mapped_column(String(USER_ID))
 
 
 class MailInbox(Created, Base):

@@ -29,7 +29,10 @@ class ActivitySource(StrEnum):
     MODAL = "modal"
     SHORTCUT = "shortcut"  # the message shortcut (the modal it opens is recorded as this too)
     IMPORT = "import"
-    EMAIL = "email"  # captured from mail sent or forwarded to the workspace's address (issue 17)
+    # Captured without typing (issue 17); each kind can be turned off per workspace (CaptureKind).
+    CHANNEL = "channel"  # a thread logged with @crm log in a linked channel
+    ALERT = "alert"  # kept for captured alert records; alerts themselves log no activity
+    EMAIL = "email"  # captured from mail sent or forwarded to the workspace's address
 
 
 class AliasSource(StrEnum):
@@ -39,6 +42,38 @@ class AliasSource(StrEnum):
     RENAME = "rename"
     MERGE = "merge"
     IMPORT = "import"
+
+
+# The sources that are captured rather than typed: shown as such on the record.
+CAPTURED_SOURCES = (ActivitySource.CHANNEL, ActivitySource.ALERT, ActivitySource.EMAIL)
+
+
+class CaptureKind(StrEnum):
+    """What an admin can turn off per workspace (``workspaces.settings["capture"]``)."""
+
+    CHANNEL = "channel"  # linked channels: logging threads and the record's events posted there
+    ALERT = "alert"  # routed deal alerts (/crm alerts)
+    EMAIL = "email"  # mail captured by BCC or forward
+
+
+class LinkStatus(StrEnum):
+    """``linked_channels.status`` and ``alert_subscriptions.status``: whether the channel still takes posts."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"  # channel_archive: nothing is posted until it is unarchived
+    REMOVED = "removed"  # the bot was removed (member_left_channel, not_in_channel)
+    GONE = "gone"  # channel_deleted or channel_not_found
+
+
+class ChannelEventKind(StrEnum):
+    """What a linked channel or an alert subscription is told about."""
+
+    NEW_DEAL = "new"
+    STAGE = "stage"
+    WON = "won"
+    LOST = "lost"
+    ACTIVITY = "activity"
+    OVERDUE = "overdue"  # a follow-up on the record went overdue
 
 
 class AuditAction(StrEnum):
@@ -60,6 +95,9 @@ class AuditAction(StrEnum):
     LIFECYCLE = "lifecycle"  # a customer moved to another lifecycle stage
     RETIRE = "retire"  # a custom field retired (its values kept)
     UNRETIRE = "unretire"  # a retired custom field brought back
+    LINK = "link"  # a channel linked to a customer or a deal
+    UNLINK = "unlink"
+    SETTING = "setting"  # a workspace setting changed (capture on/off)
 
 
 class DigestDays(StrEnum):

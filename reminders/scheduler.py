@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from crm.activity_types import label_for
 from crm.housekeeping import prune_processed_events
+from reminders.channel_posts import channel_post_tick, make_poster
 from reminders.delivery import Pacer
 from reminders.digests import digest_tick, make_digest_sender
 from reminders.nudges import SlackNudgeSender, send_due_nudges
@@ -91,6 +92,13 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         IntervalTrigger(seconds=60, timezone=UTC),
         args=(services, make_digest_sender(services, client)),
         id="pipeline_digests",
+        **prompt,
+    )
+    scheduler.add_job(
+        channel_post_tick,
+        IntervalTrigger(seconds=30, timezone=UTC),
+        args=(services, make_poster(services, client)),
+        id="channel_posts",
         **prompt,
     )
     scheduler.add_job(

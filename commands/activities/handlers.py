@@ -39,6 +39,7 @@ from crm.activities import (
     restore_activity,
     update_activity,
 )
+from crm.channels import link_of
 from crm.customers import get_customer
 from crm.errors import CRMError, InvalidInput, NotFound
 from crm.followups import read_due
@@ -144,7 +145,10 @@ def on_message_shortcut(req: Request) -> None:
     message = message if isinstance(message, dict) else {}
     raw = message.get("text")
     text = unescape_slack(raw if isinstance(raw, str) else "").strip()
-    customer = guess_customer(req.services, req.workspace_id, text) if text else None
+    linked = link_of(req.sf, req.workspace_id, req.channel_id)  # a linked channel: its customer
+    customer = _customer_or_none(req, linked.link.customer_id) if linked else None
+    if customer is None and text:
+        customer = guess_customer(req.services, req.workspace_id, text)
     permalink = _permalink(req, message.get("ts"))
     notice = None
     if len(text) > PLAIN_TEXT_INPUT_MAX:
@@ -152,7 +156,8 @@ def on_message_shortcut(req: Request) -> None:
             " The link to the whole message is saved with the activity." if permalink else ""
         )
     meta = LogMeta(source=ActivitySource.SHORTCUT, channel=req.channel_id, permalink=permalink)
-    open_log_modal(req, LogForm(customer=customer, summary=text), meta, notice=notice)
+    deal_id = linked.link.deal_id if linked and customer and customer.id == linked.link.customer_id else None
+    open_log_modal(req, LogForm(customer=customer, summary=text, deal_id=deal_id), meta, notice=notice)
 
 
 def _permalink(req: Request, ts: object) -> str | None:

@@ -7,7 +7,9 @@ from typing import Any
 
 from commands.customers import record, views
 from commands.request import Request
+from commands.rooms.views import card_links_block
 from crm import customers as svc
+from crm.channels import links_of_customer
 from crm.slack_ids import is_user_id
 
 
@@ -41,4 +43,7 @@ def card(req: Request, customer_id: int, *, shared: bool = False) -> tuple[svc.C
         ),
         contact_extras=lambda contact: record.contact_extras(contact, found, region, name_of),
     )
+    links = card_links_block(links_of_customer(req.sf, req.workspace_id, found.customer.id))
+    if links is not None and len(blocks) < 50:
+        blocks.insert(len(blocks) - 1, links)  # above the buttons (or the "shared from" line)
     return found, blocks

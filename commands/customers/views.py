@@ -36,6 +36,7 @@ from crm.dates import format_date, format_local
 from crm.models import Activity, Contact, Customer
 from crm.money import format_money
 from crm.slack_ids import is_user_id
+from crm.states import ActivitySource
 
 # Actions on the card and lists.
 SHOW = "customer_show"
@@ -137,8 +138,25 @@ def activity_line(
     when = format_local(activity.occurred_at, tz, now=now)
     who = person(activity.created_by, name_of)
     with_whom = f" with {esc(contact, 80)}" if contact else ""
-    head = f"*{esc(type_label(activity.type_key), 40)}* · {who} · {when}{with_whom}"
+    head = f"*{esc(type_label(activity.type_key), 40)}* · {who} · {when}{with_whom}{captured_mark(activity)}"
     return f"{head}\n{esc(activity.summary, SUMMARY_CHARS)}"
+
+
+CAPTURED_WORDS: dict[str, str] = {
+    ActivitySource.CHANNEL: "a channel",
+    ActivitySource.ALERT: "an alert",
+    ActivitySource.EMAIL: "email",
+}
+
+
+def captured_mark(activity: Activity) -> str:
+    """ " · _captured from a channel_" for what the CRM captured by itself (issue 17); "" when typed."""
+    words = CAPTURED_WORDS.get(activity.source)
+    if words is None:
+        return ""
+    link = activity.permalink
+    source = f"<{link}|{words}>" if link and link.startswith("https://") and "|" not in link else words
+    return f" · _captured from {source}_"
 
 
 def _facts(card: CustomerCard, tz: str, now: datetime, name_of: Label | None) -> dict[str, Any]:

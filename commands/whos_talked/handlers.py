@@ -21,6 +21,7 @@ from commands.blockkit import context
 from commands.common import as_id
 from commands.customers import card as customer_card
 from commands.request import Request
+from commands.rooms import threads
 from commands.router import CommandRouter
 from commands.whos_talked import views
 from commands.whos_talked.questions import Found, from_query, from_text, message_text, parse_question, plain_text
@@ -163,6 +164,10 @@ def on_mention(req: Request) -> None:
         log.info("mention %s in %s %s", ts, channel, DUPLICATE)
         return
     is_dm = event.get("channel_type") == "im" or channel.startswith("D")
+    words = threads.log_request(plain_text(_text(event.get("text"))))
+    if words is not None and not is_dm:  # "@crm log [type]": log this thread (commands/rooms/threads.py)
+        threads.on_log_mention(req, event, words)
+        return
     parent_ts = _text(event.get("thread_ts")) or None
     thread_ts = parent_ts if is_dm else (parent_ts or ts)
     question = parse_question(plain_text(_text(event.get("text"))))

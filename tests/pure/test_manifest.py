@@ -10,6 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
+from commands.rooms.handlers import CHANNEL_EVENTS
+
 ROOT = Path(__file__).resolve().parents[2]
 # Slack's app manifest JSON schema (MIT, Slack Technologies): kept beside the checkout, not in it;
 # CRM_MANIFEST_SCHEMA points at a copy anywhere else.
@@ -41,6 +43,8 @@ def test_manifest_declares_the_commands_shortcuts_and_events(manifest):
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_mention",
         "app_home_opened",
+        # linked channels and alert channels (commands/rooms/handlers.py: CHANNEL_EVENTS)
+        *CHANNEL_EVENTS,
     }
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
@@ -62,6 +66,7 @@ def test_manifest_asks_for_few_scopes(manifest):
         "channels:join",
         "im:write",
         "im:history",
+        "groups:write",  # /crm room: create the private deal room and invite people
     }
 
 

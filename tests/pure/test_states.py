@@ -11,6 +11,8 @@ from crm.states import (
     ActivitySource,
     AliasSource,
     AuditAction,
+    CaptureKind,
+    ChannelEventKind,
     DeliveryError,
     DeliveryNote,
     DigestDays,
@@ -19,14 +21,18 @@ from crm.states import (
     FieldEntity,
     FieldType,
     FollowUpStatus,
+    LinkStatus,
     MailStatus,
     is_ambiguous,
 )
 
 STORED = [
     (FollowUpStatus, ["open", "snoozed", "done"]),
-    (ActivitySource, ["slash", "modal", "shortcut", "import", "email"]),
+    (ActivitySource, ["slash", "modal", "shortcut", "import", "channel", "alert", "email"]),
     (MailStatus, ["filed", "unfiled", "dismissed"]),
+    (CaptureKind, ["channel", "alert", "email"]),
+    (LinkStatus, ["active", "archived", "removed", "gone"]),
+    (ChannelEventKind, ["new", "stage", "won", "lost", "activity", "overdue"]),
     (AliasSource, ["manual", "rename", "merge", "import"]),
     (DigestDays, ["weekdays", "daily"]),
     (DigestScope, ["team"]),
@@ -37,7 +43,7 @@ STORED = [
         AuditAction,
         [
             "create", "update", "delete", "restore", "merge", "stage", "done", "snooze", "reschedule", "reassign",
-            "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire",
+            "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire", "link", "unlink", "setting",
         ],
     ),
     (FieldEntity, ["customer", "contact", "deal"]),

@@ -1,16 +1,84 @@
-"""``conversations.*``: channels and DMs, joining and opening them, and reading history and threads."""
+"""``conversations.*``: channels and DMs, creating, joining, inviting to and opening them, and reading
+history and threads."""
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from bot.dev.standin.server import SlackError
 from bot.dev.standin.workspace import Channel, Workspace, between, paginate, truthy
 
+_CHANNEL_NAME = re.compile(r"[a-z0-9_\-]+")
+
 
 class ConversationMethods(Workspace):
-    """conversations.info, list, join, open, members, history and replies."""
+    """conversations.info, list, create, invite, join, open, members, history and replies."""
+
+    # ---------------------------------------------------------------- what Slack users do (tests)
+
+    def archive_channel(self, channel_id: str) -> None:
+        with self._lock:
+            self._channels[channel_id].is_archived = True
+
+    def rename_channel(self, channel_id: str, name: str) -> None:
+        with self._lock:
+            self._channels[channel_id].name = name
+
+    def remove_bot(self, channel_id: str) -> None:
+        """Someone removed the bot from the channel (``/remove @crm``)."""
+        with self._lock:
+            channel = self._channels[channel_id]
+            channel.is_member = False
+            if self.bot_user_id in channel.members:
+                channel.members.remove(self.bot_user_id)
+
+    def share_channel(self, channel_id: str) -> None:
+        """The channel is now shared with another organisation (Slack Connect)."""
+        with self._lock:
+            self._channels[channel_id].is_ext_shared = True
+
+    # ---------------------------------------------------------------- Web API methods
+
+    def _api_conversations_create(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = str(params.get("name") or "")
+        if not name:
+            raise SlackError("invalid_name_required")
+        if len(name) > 80:
+            raise SlackError("invalid_name_maxlength")
+        if not _CHANNEL_NAME.fullmatch(name):
+            raise SlackError("invalid_name_specials")
+        if any(c.name == name for c in self._channels.values() if not c.is_im):
+            raise SlackError("name_taken")
+        is_private = truthy(params.get("is_private"))
+        channel_id = self._mint("G" if is_private else "C")
+        self.add_channel(channel_id, name=name, is_private=is_private)
+        return {"channel": self._public_channel(self._channels[channel_id])}
+
+    def _api_conversations_invite(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params.get("channel"))
+        if channel.is_im or channel.is_mpim:
+            raise SlackError("method_not_supported_for_channel_type")
+        if channel.is_archived:
+            raise SlackError("is_archived")
+        if not channel.is_member:
+            raise SlackError("not_in_channel")
+        users = [u.strip() for u in str(params.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise SlackError("no_user")
+        if self.bot_user_id in users:
+            raise SlackError("cant_invite_self")
+        for user in users:
+            found = self._user(user)
+            if found.get("deleted"):
+                raise SlackError("cant_invite")
+        if all(u in channel.members for u in users):
+            raise SlackError("already_in_channel")
+        for user in users:
+            if user not in channel.members:
+                channel.members.append(user)
+        return {"channel": self._public_channel(channel)}
 
     def _api_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"channel": self._public_channel(self._channel(params.get("channel")))}

@@ -20,8 +20,8 @@ from crm.activity_types import parse_activity_types
 from crm.fields.phones import DEFAULT_REGION, clean_region_code
 from crm.lifecycle import parse_lifecycle_stages
 from crm.pipeline_stages import parse_pipeline_stages
-from crm.stale import parse_by_stage as parse_stale_by_stage
 from crm.slack_ids import is_user_id
+from crm.stale import parse_by_stage as parse_stale_by_stage
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000

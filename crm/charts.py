@@ -145,7 +145,9 @@ def weekly_chart(
     title = f"Open pipeline, last {len(points)} weeks"
     name = "pipeline-weekly.png"
     if not any(counts) or not totals:
-        comment = f"No chart of the open pipeline over the last {len(points)} weeks: there were no open deals with an amount."
+        comment = (
+            f"No chart of the open pipeline over the last {len(points)} weeks: there were no open deals with an amount."
+        )
         return Chart(name, title, comment, comment, None)
     drawn, rest = _panels(list(totals), lambda c: max(totals[c]))
     labels = [tz_date(p) for p in points]

@@ -281,9 +281,7 @@ def _stale(session: Session, workspace_id: int, now: datetime, rule: StaleRule, 
         *((Deal.stage == key, now - timedelta(days=rule.days(key))) for key in keys),
         else_=now - timedelta(days=rule.default_days),
     )
-    entered = (
-        select(func.max(DealStageChange.created_at)).where(DealStageChange.deal_id == Deal.id).scalar_subquery()
-    )
+    entered = select(func.max(DealStageChange.created_at)).where(DealStageChange.deal_id == Deal.id).scalar_subquery()
     in_stage_since = func.coalesce(entered, Deal.created_at)
     recent = exists().where(
         Activity.customer_id == Deal.customer_id,
@@ -406,7 +404,8 @@ def build_digest(
         )
         yesterday, yesterday_total = rep_activity(session, workspace_id, y_start, y_end)
         overdue, overdue_total = _overdue(session, workspace_id, now)
-        stale_deals = _stale(session, workspace_id, now, rule, tuple(dict.fromkeys((*stages.open_keys, *rule.by_stage))), limit)
+        keys = tuple(dict.fromkeys((*stages.open_keys, *rule.by_stage)))
+        stale_deals = _stale(session, workspace_id, now, rule, keys, limit)
         pareto = _pareto(session, workspace_id, limit)
     return Digest(
         workspace_id=workspace_id,

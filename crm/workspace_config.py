@@ -6,7 +6,7 @@ parse the raw settings again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 
 from crm import lifecycle
@@ -22,7 +22,7 @@ class WorkspaceConfig:
     types: ActivityTypes
     stages: PipelineStages
     stale_days: int = 14
-    stale: StaleRule = StaleRule()  # per stage; ``stale_days`` is its default
+    stale: StaleRule = field(default_factory=StaleRule)  # per stage; ``stale_days`` is its default
     managers: frozenset[str] = frozenset()
     default_timezone: str = "UTC"
     workday_start: time = time(9, 0)

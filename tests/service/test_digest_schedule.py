@@ -233,7 +233,7 @@ def test_missed_while_down_is_posted_late_that_day_only(services, standin, ws):
     # Down at 09:00 on Tuesday; back at 13:30 Berlin.
     report = tick(services, datetime(2026, 3, 3, 12, 30, tzinfo=UTC))
     assert (report.posted, report.late) == (1, 1)
-    post = [c for c in standin.calls_to("chat.postMessage") if c.ok][0]  # the summary; the detail is in its thread
+    post = next(c for c in standin.calls_to("chat.postMessage") if c.ok)  # the summary; the detail is in its thread
     assert "⏰ *Late:* due at 09:00, posted at 13:30" in str(post.params["blocks"])
     with services.session_factory() as s:
         assert s.scalars(select(DigestRun)).one().late is True

@@ -17,6 +17,7 @@ so drawing keeps no global state and is safe on the work pool's threads.
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,7 +110,7 @@ def pipeline_chart(bars: list[StageBar], *, title: str = "Open pipeline by stage
         )
         return Chart(name, title, comment, comment, None)
     drawn, rest = _panels(currencies, lambda c: sum(b.totals.get(c, 0) for b in bars))
-    labels = [b.label for b in bars]
+    labels = [plain_label(b.label) for b in bars]
     fig = _figure(3.4 * len(drawn) + 1.4, 0.42 * len(bars) + 1.5)
     axes = fig.subplots(1, len(drawn), sharey=True, squeeze=False)[0]
     fig.suptitle(title, color=INK, fontsize=14, fontweight="bold", x=0.01, ha="left")
@@ -200,7 +201,7 @@ def activity_chart(
     _style(ax)
     fig.suptitle(title, color=INK, fontsize=14, fontweight="bold", x=0.01, ha="left")
     left = [0] * len(rows)
-    series = [(type_label(k), [c.get(k, 0) for _, c in rows]) for k in main]
+    series = [(plain_label(type_label(k)), [c.get(k, 0) for _, c in rows]) for k in main]
     if minor:
         series.append(("Other", [sum(c.get(k, 0) for k in minor) for _, c in rows]))
     for i, (label, values) in enumerate(series):
@@ -239,4 +240,11 @@ def activity_chart(
 
 
 def _short(name: str, limit: int = 22) -> str:
+    name = plain_label(name)
     return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def plain_label(text: str) -> str:
+    """``text`` without emoji (the chart font has none: they would draw as empty boxes)."""
+    kept = "".join(ch for ch in text if unicodedata.category(ch) not in ("So", "Sk", "Cs", "Co", "Cn"))
+    return " ".join(kept.replace("\ufe0f", "").replace("\u200d", "").split()) or text.strip()

@@ -397,7 +397,7 @@ def make_digest_sender(services: Services, client: WebClient, rate: float = DIGE
         stages=stages_of(services.settings),
         type_label=lambda key: label_for(services.settings, key),
         pacer=Pacer(rate),
-        name_of=lambda ws, user: services.people.get(client, ws, user).name,
+        name_of=lambda ws, user: services.people.get(client, ws, user).full_name,
         stale=stale_rule_for(s.stale_days, s.stale_days_by_stage, s.deal_stages),
     )
 

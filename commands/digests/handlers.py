@@ -35,6 +35,11 @@ PIPELINE_USAGE = (
 )
 
 
+def full_name(req: Request, user_id: str) -> str:
+    """A rep as digests and charts name them: the full name, never a handle or a ping."""
+    return req.services.people.get(req.client, req.workspace_id, user_id).full_name
+
+
 # -- /crm pipeline -----------------------------------------------------------------------
 CHART_WORDS = ("charts", "chart", "pictures", "graphs")
 
@@ -68,7 +73,7 @@ def _send_charts(req: Request, rows, *, owner: str | None, title: str) -> str:
         now=req.now,
         tz=req.tz,
         type_label=req.config.type_label,
-        name_of=req.name_of,
+        name_of=lambda user: full_name(req, user),
         owner=owner,
         title=f"{title}: open by stage",
     )
@@ -176,7 +181,12 @@ def preview(req: Request, rest: str) -> None:
         stale=req.config.stale,
     )
     blocks = views.digest_blocks(
-        built, stages=stages, type_label=req.config.type_label, preview=True, name_of=req.name_of, threaded=False
+        built,
+        stages=stages,
+        type_label=req.config.type_label,
+        preview=True,
+        name_of=lambda user: full_name(req, user),
+        threaded=False,
     )
     req.reply(views.digest_text(built), blocks=blocks)
 

@@ -28,7 +28,7 @@ from crm.dates import format_day
 from crm.deals import PipelineSummary, StageTotal, add_totals, format_totals
 from crm.digest import DealLine, Digest, Movement
 from crm.digest_schedule import Schedule, SubscriptionRow, schedule_of
-from crm.money import format_money, format_money_short, in_currency_order
+from crm.money import currency_key, format_money, format_money_short, in_currency_order
 from crm.pipeline_stages import PipelineStages
 from crm.stale import StaleRule
 from crm.states import DmReason
@@ -224,10 +224,10 @@ def activity_part(r: Render) -> Part:
     top = d.yesterday[0]
     summary = (
         f"*Yesterday:* {plural(d.yesterday_total, 'activity', 'activities')} by {plural(len(d.yesterday), 'rep')}"
-        f" · most: {r.who(top.user_id)} {top.total:,}"
+        f" · most: {r.who(top.user_id)} ({top.total:,})"
     )
     lines = [
-        f"• {r.who(rep.user_id)} {rep.total:,}: "
+        f"• {r.who(rep.user_id)} ({rep.total:,}): "
         + " · ".join(f"{esc(r.type_label(k), 30)} {n:,}" for k, n in rep.by_type.items())
         for rep in d.yesterday
     ]
@@ -242,9 +242,9 @@ def overdue_part(r: Render) -> Part:
     top = d.overdue[0]
     summary = (
         f"*Overdue follow-ups:* {d.overdue_total:,} · {plural(len(d.overdue), 'rep')}"
-        f" · most: {r.who(top.user_id)} {top.count:,}"
+        f" · most: {r.who(top.user_id)} ({top.count:,})"
     )
-    lines = [f"• {r.who(o.user_id)} {o.count:,} · {overdue_phrase(d.built_at, o.oldest_due)}" for o in d.overdue]
+    lines = [f"• {r.who(o.user_id)} ({o.count:,}) · {overdue_phrase(d.built_at, o.oldest_due)}" for o in d.overdue]
     head = f"*Overdue follow-ups* ({d.overdue_total:,})"
     return Part([summary], [bounded_section(head, lines, len(d.overdue), "reps")])
 
@@ -265,7 +265,7 @@ def stale_part(r: Render) -> Part:
 def pareto_part(r: Render) -> Part:
     d = r.digest
     out = Part()
-    for pareto in d.pareto:
+    for pareto in sorted(d.pareto, key=lambda p: currency_key(p.currency)):
         share = round(100 * pareto.top_total / pareto.grand_total) if pareto.grand_total else 0
         if not out.summary:
             out.summary.append(

@@ -251,7 +251,7 @@ def test_digest_message_is_valid_and_reads_well(services, ws, seeded):
     assert validate_message({"text": views.detail_text(d), "blocks": detail}) == []
     text = str(detail)
     assert "Initech" in text and "Lead → Negotiation" in text
-    assert f"<@{REP}> 3: Call 2 · Meeting 1" in text
+    assert f"<@{REP}> (3): Call 2 · Meeting 1" in text
     assert "Quiet Ltd" in text and "no activity yet" in text
     assert "2 of 3 make up 90% of $100,000.00 open" in text
     assert "5 open deals" in message["text"]

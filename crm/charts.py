@@ -132,7 +132,10 @@ def pipeline_chart(bars: list[StageBar], *, title: str = "Open pipeline by stage
                 ax.text(value + peak * 0.02, y, format_money_short(value, currency), va="center", color=INK, fontsize=9)
         alt.append(
             f"{currency}: "
-            + ", ".join(f"{b.label} {format_money_short(b.totals.get(currency, 0), currency)}" for b in bars)
+            + ", ".join(
+                f"{label} {format_money_short(b.totals.get(currency, 0), currency)}"
+                for label, b in zip(labels, bars, strict=True)
+            )
             + "."
         )
     comment = f"📊 {title} ({', '.join(drawn)}).{_more(rest)}"

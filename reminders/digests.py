@@ -74,24 +74,39 @@ class DigestTickReport:
     lost_claims: int = 0
 
 
+def _boottime() -> float:
+    """Seconds on a clock that counts suspended time too (Linux), else the monotonic clock."""
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(clock) if clock is not None else time.monotonic()
+
+
 class Uptime:
-    """Since when (wall clock) this replica has been ticking without a gap.
+    """Since when (on the app's clock) this replica has been running: what "late" is measured by.
 
-    A gap is measured on the monotonic clock, so a wall clock that jumps forward while the app
-    runs keeps ``since`` where it was, and a digest due inside the jump is not "late"; a replica
-    that was down (or suspended) starts again at its first tick."""
+    It starts when the replica starts (``started``, else at its first tick). A wall clock that
+    jumps forward while the app runs (the playground, an NTP step) moves nothing, so a digest
+    due inside the jump is not "late". A machine that was suspended is down for that time: the
+    boot-time clock ran on while the monotonic one stood still, so ``since`` starts again."""
 
-    def __init__(self, gap: timedelta = timedelta(minutes=3), monotonic: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        started: datetime | None = None,
+        *,
+        gap: timedelta = timedelta(minutes=3),
+        monotonic: Callable[[], float] = time.monotonic,
+        boottime: Callable[[], float] = _boottime,
+    ):
+        self.since = started
         self.gap = gap.total_seconds()
-        self._monotonic = monotonic
-        self._last: float | None = None
-        self.since: datetime | None = None
+        self._monotonic, self._boottime = monotonic, boottime
+        self._mono, self._boot = monotonic(), boottime()
 
     def tick(self, now: datetime) -> datetime:
-        mono = self._monotonic()
-        if self._last is None or self.since is None or mono - self._last > self.gap:
+        mono, boot = self._monotonic(), self._boottime()
+        asleep = (boot - self._boot) - (mono - self._mono)
+        if self.since is None or asleep > self.gap:
             self.since = now
-        self._last = mono
+        self._mono, self._boot = mono, boot
         return self.since
 
 
@@ -107,7 +122,7 @@ class SlackDigestSender:
     name_of: Callable[[int, str], str] = lambda _ws, user: user
     charts: bool = True  # draw the charts into the thread
     stale: StaleRule | None = None  # the per-stage rule (default: crm.stale's)
-    uptime: Uptime = field(default_factory=Uptime)
+    uptime: Uptime = field(default_factory=Uptime)  # make_digest_sender starts it with the app
     _dm: dict[str, str] = field(default_factory=dict)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -399,6 +414,7 @@ def make_digest_sender(services: Services, client: WebClient, rate: float = DIGE
         pacer=Pacer(rate),
         name_of=lambda ws, user: services.people.get(client, ws, user).full_name,
         stale=stale_rule_for(s.stale_days, s.stale_days_by_stage, s.deal_stages),
+        uptime=Uptime(services.now()),
     )
 
 

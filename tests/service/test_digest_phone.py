@@ -279,20 +279,30 @@ def test_no_charts_into_slack_connect(services, standin, busy):
 
 
 def test_late_only_when_the_app_was_down_not_when_the_clock_jumped(services, standin, busy):
-    ticks = iter(range(0, 10_000, 60))
-    running = Uptime(monotonic=lambda: float(next(ticks)))
-    # Running since 07:00 UTC, ticking each minute; then the clock jumps to 12:30 (4.5 hours late).
-    running.tick(FIRST - timedelta(hours=1))
-    jumped = FIRST + timedelta(hours=4, minutes=30)
+    clock = iter(range(0, 10_000, 60))  # a minute of real time between ticks, never asleep
+    seconds = [0.0]
+
+    def real() -> float:
+        seconds[0] = float(next(clock))
+        return seconds[0]
+
+    running = Uptime(FIRST - timedelta(hours=1), monotonic=real, boottime=lambda: seconds[0])
+    jumped = FIRST + timedelta(hours=4, minutes=30)  # the clock jumps from 08:00 to 13:30
     report = tick(services, jumped, up_since=running.tick(jumped))
     assert (report.posted, report.late) == (1, 0)
     assert "Late" not in str(top_posts(standin)[-1].params["blocks"])
-    # The next day the app was really down at 09:00 and came back at 12:30: that one is late.
-    restarted = Uptime(monotonic=lambda: 0.0)
+    # The next day the app was really down at 09:00 and started again at 13:30: that one is late.
     later = jumped + timedelta(days=1)
-    report = tick(services, later, up_since=restarted.tick(later))
+    report = tick(services, later, up_since=Uptime(later).tick(later))
     assert (report.posted, report.late) == (1, 1)
     assert "⏰ *Late:* due at 09:00, posted at 13:30" in str(top_posts(standin)[-1].params["blocks"])
+
+
+def test_a_suspended_machine_counts_as_down():
+    now = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+    mono, boot = iter([0.0, 60.0]), iter([0.0, 3 * 3600.0])  # a minute awake, three hours asleep
+    uptime = Uptime(now - timedelta(hours=5), monotonic=lambda: next(mono), boottime=lambda: next(boot))
+    assert uptime.tick(now) == now
 
 
 def test_metadata_of_summary_and_reply_differ(services, standin, busy):

@@ -187,17 +187,18 @@ def deals_part(r: Render) -> Part:
         money = f" ({format_totals(m.totals, short=True)})" if m.totals and verb in ("won", "lost") else ""
         return f"{emoji} {m.count:,} {verb}{money}"
 
-    summary = [
-        f"*{_window(d)}:* "
-        + " · ".join(
-            (
-                counted("🆕", d.created, "created"),
-                counted("🔀", d.moved, "moved"),
-                counted("🏆", d.won, "won"),
-                counted("🪦", d.lost, "lost"),
-            )
+    counts = [
+        counted(emoji, m, verb)
+        for emoji, m, verb in (
+            ("🆕", d.created, "created"),
+            ("🔀", d.moved, "moved"),
+            ("🏆", d.won, "won"),
+            ("🪦", d.lost, "lost"),
         )
+        if m.count
     ]
+    quiet = "no deal created, moved, won or lost"
+    summary = [f"*{_window(d)}:* " + (" · ".join(counts) if counts else quiet)]
     if d.won.items:
         top = d.won.items[0]
         summary.append(
@@ -213,7 +214,7 @@ def deals_part(r: Render) -> Part:
         if movement.count:
             detail.append(_movement_section(title, movement, r.stages, name_of=r.name_of, **kw))
     if not detail:
-        detail.append(section(f"*{_window(d)}:* no deal was created, moved, won or lost."))
+        detail.append(section(f"*{_window(d)}:* {quiet}."))
     return Part(summary, detail)
 
 
@@ -241,7 +242,7 @@ def overdue_part(r: Render) -> Part:
         return Part(["*Overdue follow-ups:* none 🎉"], [section("*Overdue follow-ups:* none 🎉")])
     top = d.overdue[0]
     summary = (
-        f"*Overdue follow-ups:* {d.overdue_total:,} · {plural(len(d.overdue), 'rep')}"
+        f"*Overdue follow-ups:* {d.overdue_total:,} across {plural(len(d.overdue), 'rep')}"
         f" · most: {r.who(top.user_id)} ({top.count:,})"
     )
     lines = [f"• {r.who(o.user_id)} ({o.count:,}) · {overdue_phrase(d.built_at, o.oldest_due)}" for o in d.overdue]

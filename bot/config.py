@@ -21,6 +21,7 @@ from crm.fields.phones import DEFAULT_REGION, clean_region_code
 from crm.lifecycle import parse_lifecycle_stages
 from crm.pipeline_stages import parse_pipeline_stages
 from crm.slack_ids import is_user_id
+from crm.stale import parse_by_stage as parse_stale_by_stage
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
@@ -50,6 +51,7 @@ class Settings:
     lifecycle_stages: str | None = None
     phone_region: str = "US"
     stale_days: int = 14
+    stale_days_by_stage: str | None = None
     managers: frozenset[str] = frozenset()
     extra: Mapping[str, str] = field(default_factory=dict)
     slack_response_url_base: str | None = None
@@ -136,6 +138,18 @@ def _check_database_url(value: str) -> str:
         # psycopg 3 is the driver we install with the `postgres` extra.
         value = "postgresql+psycopg://" + value.split("://", 1)[1]
     return value
+
+
+def _stale_by_stage(env: Mapping[str, str], deal_stages: str | None) -> str | None:
+    raw = _clean(env, "CRM_STALE_DAYS_BY_STAGE")
+    try:
+        parse_stale_by_stage(raw, parse_pipeline_stages(deal_stages).open_keys)
+    except ValueError as err:
+        raise ConfigError(
+            f"CRM_STALE_DAYS_BY_STAGE is malformed: {err}. Write stage:days pairs separated by commas, "
+            "such as lead:30,proposal:14, or none."
+        ) from None
+    return raw
 
 
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int, hint: str) -> int:
@@ -278,6 +292,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
         lifecycle_stages=lifecycle_stages,
         phone_region=phone_region,
         stale_days=_int(env, "CRM_STALE_DAYS", 14, 1, 365, "days without activity before an open deal counts as stale"),
+        stale_days_by_stage=_stale_by_stage(env, deal_stages),
     )
 
 

@@ -24,6 +24,7 @@ from crm.lifecycle import lifecycle_for
 from crm.lookup import SearchRegistry
 from crm.models import utcnow
 from crm.pipeline_stages import stages_for
+from crm.stale import stale_rule_for
 from crm.workspace_config import WorkspaceConfig
 from crm.workspaces import get_or_create_workspace
 
@@ -80,6 +81,7 @@ class Services:
             lifecycle=lifecycle_for(s.lifecycle_stages),
             phone_region=s.phone_region,
             stale_days=s.stale_days,
+            stale=stale_rule_for(s.stale_days, s.stale_days_by_stage, s.deal_stages),
             managers=s.managers,
             default_timezone=s.default_timezone,
             workday_start=s.workday_start,

@@ -24,7 +24,7 @@ from crm.customers import clean_text, live_customer
 from crm.customers.store import claim_once
 from crm.errors import InvalidInput, NotFound
 from crm.models import Customer, Deal, DealStageChange
-from crm.money import exponent, format_money, to_minor
+from crm.money import exponent, format_money, format_money_short, in_currency_order, to_minor
 from crm.pipeline_stages import CLOSED_KEYS, PipelineStages
 from crm.slack_ids import is_user_id
 from crm.states import AuditAction, FieldEntity
@@ -428,9 +428,10 @@ def pipeline_summary(
     )
 
 
-def format_totals(totals: dict[str, int], *, empty: str = "no amount") -> str:
-    """ "$12,000.00 + €5,000.00", largest first; currencies are never added together."""
+def format_totals(totals: dict[str, int], *, empty: str = "no amount", short: bool = False) -> str:
+    """ "$12,000.00 + €5,000.00" (``short``: "$12k + €5k") in the one fixed currency order
+    (``crm.money.CURRENCY_ORDER``); currencies are never added together."""
     if not totals:
         return empty
-    ordered = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
-    return " + ".join(format_money(minor, cur) for cur, minor in ordered)
+    fmt = format_money_short if short else format_money
+    return " + ".join(fmt(minor, cur) for cur, minor in in_currency_order(totals))

@@ -10,7 +10,11 @@ Windows:
 - *since the last digest*: from the previous digest's snapshot time (``last_snapshot["at"]``),
   or the last 24 hours for a first digest or a preview;
 - *yesterday*: the calendar day before today in the subscription's time zone;
-- *stale*: an open deal created before the cut-off whose customer has had no activity since.
+- *stale*: an open deal longer in its stage than that stage's limit (``crm.stale``) whose
+  customer has had no activity for as long.
+
+A later part (key accounts, a forecast) is a new field here filled in :func:`build_digest`, and
+a new section function in ``commands/digests/views.py`` (``SECTIONS``).
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.deals import StageTotal, add_totals, open_stage_list, stage_totals
 from crm.models import Activity, Customer, Deal, DealStageChange, FollowUp
 from crm.pipeline_stages import CLOSED_KEYS, LOST, WON, PipelineStages
+from crm.stale import StaleRule
 from crm.states import OPEN_STATUSES
 
 LIST_LIMIT = 5  # deals listed per part; the counts and totals cover them all
@@ -44,6 +49,8 @@ class DealLine:
     from_stage: str | None = None
     to_stage: str | None = None
     last_touch: datetime | None = None  # stale deals: the customer's (or deal's) last activity
+    stage: str | None = None  # stale deals: the stage it sits in, and since when
+    in_stage_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,13 @@ class Digest:
     overdue_total: int
     stale: Movement
     pareto: list[Pareto] = field(default_factory=list)
+    stale_rule: StaleRule = field(default_factory=StaleRule)
+    extras: dict[str, Any] = field(default_factory=dict)  # parts added later (key accounts, forecast)
+
+    @property
+    def first(self) -> bool:
+        """No digest came before this one (in this channel)."""
+        return snapshot_time(self.previous) is None
 
     def snapshot(self) -> dict[str, Any]:
         """What the next digest compares against (stored on the subscription as JSON)."""
@@ -215,7 +229,8 @@ def _moved(session: Session, workspace_id: int, since: datetime, until: datetime
     )
 
 
-def _yesterday(session: Session, workspace_id: int, start: datetime, end: datetime) -> tuple[list[RepActivity], int]:
+def rep_activity(session: Session, workspace_id: int, start: datetime, end: datetime) -> tuple[list[RepActivity], int]:
+    """Activities per rep (and per type) in [start, end), most active first."""
     rows = session.execute(
         select(Activity.created_by, Activity.type_key, func.count())
         .where(
@@ -260,7 +275,14 @@ def _aware(value: datetime | str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _stale(session: Session, workspace_id: int, cutoff: datetime, limit: int) -> Movement:
+def _stale(session: Session, workspace_id: int, now: datetime, rule: StaleRule, keys, limit: int) -> Movement:
+    """Open deals longer in their stage than its limit, with no activity with the customer as long."""
+    cutoff = case(
+        *((Deal.stage == key, now - timedelta(days=rule.days(key))) for key in keys),
+        else_=now - timedelta(days=rule.default_days),
+    )
+    entered = select(func.max(DealStageChange.created_at)).where(DealStageChange.deal_id == Deal.id).scalar_subquery()
+    in_stage_since = func.coalesce(entered, Deal.created_at)
     recent = exists().where(
         Activity.customer_id == Deal.customer_id,
         Activity.occurred_at >= cutoff,
@@ -270,6 +292,7 @@ def _stale(session: Session, workspace_id: int, cutoff: datetime, limit: int) ->
         *_live_deals(workspace_id),
         Deal.stage.not_in(CLOSED_KEYS),
         Deal.created_at < cutoff,
+        in_stage_since < cutoff,
         func.coalesce(Deal.last_activity_at, Deal.created_at) < cutoff,
         ~recent,
     )
@@ -280,9 +303,15 @@ def _stale(session: Session, workspace_id: int, cutoff: datetime, limit: int) ->
     )
 
     def line(row) -> DealLine:
-        return replace(_plain_line(row), last_touch=_aware(row[6]) if row[6] is not None else None)
+        touch, since, stage = row[6], row[7], row[8]
+        return replace(
+            _plain_line(row),
+            last_touch=_aware(touch) if touch is not None else None,
+            in_stage_since=_aware(since) if since is not None else None,
+            stage=stage,
+        )
 
-    return _movement(session, where, extra_cols=(last_touch,), limit=limit, line=line)
+    return _movement(session, where, extra_cols=(last_touch, in_stage_since, Deal.stage), limit=limit, line=line)
 
 
 def _pareto(session: Session, workspace_id: int, limit: int) -> list[Pareto]:
@@ -353,9 +382,13 @@ def build_digest(
     stages: PipelineStages,
     previous: dict[str, Any] | None = None,
     stale_days: int = 14,
+    stale: StaleRule | None = None,
     limit: int = LIST_LIMIT,
 ) -> Digest:
-    """The digest for a workspace at ``now``, compared with ``previous`` (an earlier snapshot)."""
+    """The digest for a workspace at ``now``, compared with ``previous`` (an earlier snapshot).
+
+    ``stale``: the per-stage rule (default: :data:`crm.stale.DEFAULT_BY_STAGE`, ``stale_days`` for the rest)."""
+    rule = stale or StaleRule(stale_days)
     since = snapshot_time(previous) or now - timedelta(days=1)
     since = min(since, now)
     local_today = now.astimezone(ZoneInfo(tz)).date()
@@ -369,9 +402,10 @@ def build_digest(
             _movement(session, (*live, Deal.stage == key, Deal.closed_at >= since, Deal.closed_at < now), limit=limit)
             for key in (WON, LOST)
         )
-        yesterday, yesterday_total = _yesterday(session, workspace_id, y_start, y_end)
+        yesterday, yesterday_total = rep_activity(session, workspace_id, y_start, y_end)
         overdue, overdue_total = _overdue(session, workspace_id, now)
-        stale = _stale(session, workspace_id, now - timedelta(days=stale_days), limit)
+        keys = tuple(dict.fromkeys((*stages.open_keys, *rule.by_stage)))
+        stale_deals = _stale(session, workspace_id, now, rule, keys, limit)
         pareto = _pareto(session, workspace_id, limit)
     return Digest(
         workspace_id=workspace_id,
@@ -379,7 +413,7 @@ def build_digest(
         since=since,
         tz=tz,
         local_date=local_today,
-        stale_days=stale_days,
+        stale_days=rule.default_days,
         pipeline=pipeline,
         open_count=sum(s.count for s in pipeline),
         open_totals=add_totals([s.totals for s in pipeline]),
@@ -392,6 +426,7 @@ def build_digest(
         yesterday_total=yesterday_total,
         overdue=overdue,
         overdue_total=overdue_total,
-        stale=stale,
+        stale=stale_deals,
         pareto=pareto,
+        stale_rule=rule,
     )

@@ -366,9 +366,31 @@ class Claim:
     recovered: bool  # an earlier attempt may have posted: look before posting again
     attempts: int
     previous_snapshot: dict[str, Any] | None
+    # Already posted by an earlier attempt: the summary (channel, ts) and its thread reply.
+    posted_channel: str | None = None
+    posted_ts: str | None = None
+    detail_ts: str | None = None
 
 
-def claim(sf: sessionmaker[Session], due: DueRun, *, now: datetime, replica: str, lease: timedelta) -> Claim | None:
+def is_late(due: DueRun, now: datetime, up_since: datetime | None) -> bool:
+    """Late means the app was down at the digest's time: more than :data:`LATE_AFTER` after it,
+    and the replica has not been running (ticking) since before it. ``up_since`` is when this
+    replica's ticks began without a gap (``reminders.digests.Uptime``); a clock that jumps
+    forward while the app runs (the playground, NTP) leaves it where it was, so no "Late"."""
+    if now - due.scheduled_at <= LATE_AFTER:
+        return False
+    return up_since is None or up_since > due.scheduled_at
+
+
+def claim(
+    sf: sessionmaker[Session],
+    due: DueRun,
+    *,
+    now: datetime,
+    replica: str,
+    lease: timedelta,
+    up_since: datetime | None = None,
+) -> Claim | None:
     """Claim today's run of one subscription; None if another replica has it or it is finished."""
     with sf.begin() as session:
         sub = session.get(DigestSubscription, due.subscription_id)
@@ -387,7 +409,7 @@ def claim(sf: sessionmaker[Session], due: DueRun, *, now: datetime, replica: str
             },
         )
         mine = and_(DigestRun.subscription_id == sub.id, DigestRun.run_date == due.run_date)
-        late = now - due.scheduled_at > LATE_AFTER
+        late = is_late(due, now, up_since)
         result = session.execute(
             update(DigestRun)
             .where(
@@ -426,6 +448,9 @@ def claim(sf: sessionmaker[Session], due: DueRun, *, now: datetime, replica: str
             recovered=recovered,
             attempts=run.attempts,
             previous_snapshot=sub.last_snapshot,
+            posted_channel=run.post_channel,
+            posted_ts=run.message_ts if run.post_channel else None,
+            detail_ts=run.detail_ts,
         )
 
 
@@ -464,6 +489,29 @@ def mark_done(
                 .execution_options(synchronize_session=False)
             )
         return True
+
+
+def mark_posted(
+    sf: sessionmaker[Session],
+    claimed: Claim,
+    *,
+    replica: str,
+    channel: str | None,
+    ts: str | None,
+    detail_ts: str | None = None,
+) -> bool:
+    """Keep what has been posted so far (the summary, then its thread reply) while the run stays claimed."""
+    values: dict[str, Any] = {"post_channel": channel, "message_ts": ts}
+    if detail_ts is not None:
+        values["detail_ts"] = detail_ts
+    with sf.begin() as session:
+        result = session.execute(
+            update(DigestRun)
+            .where(_still_mine(claimed.run_id, replica))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return rows_changed(result) == 1
 
 
 def mark_failed(

@@ -412,6 +412,9 @@ class DigestRun(Created, Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     message_ts: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(String(255))
+    # Where the summary went (channel or DM) and its thread reply, kept as soon as each is posted.
+    post_channel: Mapped[str | None] = mapped_column(String(32))
+    detail_ts: Mapped[str | None] = mapped_column(String(32))
 
 
 class ProcessedEvent(Created, Base):

@@ -60,3 +60,46 @@ def format_money(minor: int | None, currency: str) -> str:
     number = f"{value:,.{exp}f}"
     symbol = _SYMBOLS.get(currency.upper())
     return f"{symbol}{number}" if symbol else f"{currency.upper()} {number}"
+
+
+# The one order currencies are listed in, everywhere (digests, /crm pipeline, charts): these
+# first, in this order, then any other code alphabetically. Never by amount, which changes.
+CURRENCY_ORDER = ("USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "INR")
+
+
+def currency_key(currency: str) -> tuple[int, str]:
+    code = currency.upper()
+    try:
+        return (CURRENCY_ORDER.index(code), code)
+    except ValueError:
+        return (len(CURRENCY_ORDER), code)
+
+
+def in_currency_order(totals: dict[str, int]) -> list[tuple[str, int]]:
+    """``totals`` (currency → minor units) as pairs in :data:`CURRENCY_ORDER`."""
+    return sorted(totals.items(), key=lambda kv: currency_key(kv[0]))
+
+
+def format_money_short(minor: int | None, currency: str) -> str:
+    """Rounded for reading: "$6.7M", "€120k", "£950", "CHF 1.2M", "¥3.4B"; exact in :func:`format_money`."""
+    if minor is None:
+        return "no amount"
+    value = Decimal(minor) / (Decimal(10) ** exponent(currency))
+    sign = "−" if value < 0 else ""
+    value = abs(value)
+    number = ""
+    for size, suffix in ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "k")):
+        if value >= size * Decimal("0.9995"):
+            scaled = value / size
+            digits = 1 if scaled < 100 else 0
+            text = f"{scaled.quantize(Decimal(10) ** -digits, rounding=ROUND_HALF_UP)}"
+            if "." in text:
+                text = text.rstrip("0").rstrip(".")
+            if Decimal(text) >= 1000 and suffix != "B":  # 999.96k rounds to 1000k: say 1M
+                continue
+            number = text + suffix
+            break
+    if not number:
+        number = f"{value.quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
+    symbol = _SYMBOLS.get(currency.upper())
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{currency.upper()} {number}"

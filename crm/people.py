@@ -30,6 +30,11 @@ class Person:
         return self.display_name or self.real_name or self.user_id
 
     @property
+    def full_name(self) -> str:
+        """The name a manager reads in a digest or a chart: the full name, else the display name."""
+        return self.real_name or self.display_name or self.user_id
+
+    @property
     def can_admin(self) -> bool:
         """Workspace admins and owners may merge, edit anyone's activities, see everyone's lists."""
         return self.is_admin or self.is_owner

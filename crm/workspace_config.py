@@ -6,7 +6,7 @@ parse the raw settings again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 
 from crm import lifecycle
@@ -14,6 +14,7 @@ from crm.activity_types import ActivityTypes
 from crm.fields.phones import DEFAULT_REGION
 from crm.lifecycle import LifecycleStages
 from crm.pipeline_stages import PipelineStages
+from crm.stale import StaleRule
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class WorkspaceConfig:
     types: ActivityTypes
     stages: PipelineStages
     stale_days: int = 14
+    stale: StaleRule = field(default_factory=StaleRule)  # per stage; ``stale_days`` is its default
     managers: frozenset[str] = frozenset()
     default_timezone: str = "UTC"
     workday_start: time = time(9, 0)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
-from commands.digests import views
+from commands.digests import charts, views
 from commands.request import Request
 from commands.router import CommandRouter
 from crm import digest_schedule as subs
@@ -29,12 +29,25 @@ DIGEST_USAGE = (
     "Use `/crm digest subscribe [time] [weekdays|daily]` in the team channel (default 9:00 on weekdays, your "
     "time zone), `/crm digest list`, `/crm digest unsubscribe` or `/crm digest preview`."
 )
-PIPELINE_USAGE = "Use `/crm pipeline` for your deals or `/crm pipeline team` for everyone's."
+PIPELINE_USAGE = (
+    "Use `/crm pipeline` for your deals or `/crm pipeline team` for everyone's; add `charts` for pictures in "
+    "your DM with me (`/crm pipeline team charts`)."
+)
+
+
+def full_name(req: Request, user_id: str) -> str:
+    """A rep as digests and charts name them: the full name, never a handle or a ping."""
+    return req.services.people.get(req.client, req.workspace_id, user_id).full_name
 
 
 # -- /crm pipeline -----------------------------------------------------------------------
+CHART_WORDS = ("charts", "chart", "pictures", "graphs")
+
+
 def pipeline(req: Request) -> None:
-    arg = req.args.strip().lower()
+    words = req.args.strip().lower().split()
+    charts = any(w in CHART_WORDS for w in words)
+    arg = " ".join(w for w in words if w not in CHART_WORDS)
     if arg in ("", "mine", "me", "my"):
         owner, title = req.user_id, "Your pipeline"
     elif arg in ("team", "all", "everyone"):
@@ -44,7 +57,38 @@ def pipeline(req: Request) -> None:
         return
     stages = req.config.stages
     summary = pipeline_summary(req.sf, req.workspace_id, owner=owner, stages=stages, now=req.now)
-    req.reply(views.pipeline_text(summary, title), blocks=views.pipeline_blocks(summary, stages=stages, title=title))
+    note = _send_charts(req, summary.open, owner=owner, title=title) if charts else None
+    blocks = views.pipeline_blocks(summary, stages=stages, title=title, charts_note=note)
+    req.reply(views.pipeline_text(summary, title), blocks=blocks)
+
+
+def _send_charts(req: Request, rows, *, owner: str | None, title: str) -> str:
+    """The charts to the asker's DM with the bot: an ephemeral answer can't carry files, and the
+    DM is as private (only the asker sees it) and never a Slack Connect channel. Returns what to say."""
+    drawn = charts.pipeline_charts(
+        req.sf,
+        req.workspace_id,
+        rows=rows,
+        stages=req.config.stages,
+        now=req.now,
+        tz=req.tz,
+        type_label=req.config.type_label,
+        name_of=lambda user: full_name(req, user),
+        owner=owner,
+        title=f"{title}: open by stage",
+    )
+    if not any(c.png for c in drawn):
+        return " ".join(c.comment for c in drawn)
+    try:
+        dm = req.client.conversations_open(users=req.user_id)["channel"]["id"]
+        charts.upload_charts(req.client, dm, drawn)
+    except SlackApiError as exc:
+        log.warning("pipeline charts for %s: %s", req.user_id, exc.response.get("error"))
+        return "I couldn't send the charts just now (Slack said no); please try again."
+    missing = [c.comment for c in drawn if c.png is None]
+    return "📊 The charts are in your DM with me, where only you see them." + (
+        " " + " ".join(missing) if missing else ""
+    )
 
 
 # -- /crm digest ---------------------------------------------------------------------------
@@ -134,8 +178,16 @@ def preview(req: Request, rest: str) -> None:
         stages=stages,
         previous=sub.last_snapshot if sub else None,
         stale_days=req.config.stale_days,
+        stale=req.config.stale,
     )
-    blocks = views.digest_blocks(built, stages=stages, type_label=req.config.type_label, preview=True)
+    blocks = views.digest_blocks(
+        built,
+        stages=stages,
+        type_label=req.config.type_label,
+        preview=True,
+        name_of=lambda user: full_name(req, user),
+        threaded=False,
+    )
     req.reply(views.digest_text(built), blocks=blocks)
 
 
@@ -156,8 +208,9 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
     router.add(
         "pipeline",
         pipeline,
-        summary="Open deals by stage with totals per currency: yours, or `team` for everyone's.",
-        example="/crm pipeline team",
+        summary="Open deals by stage with totals per currency: yours, or `team` for everyone's; `charts` "
+        "sends pictures to your DM.",
+        example="/crm pipeline team charts",
     )
     router.add(
         "digest",

@@ -9,6 +9,7 @@ valid message of at most :data:`MAX_DIGEST_BLOCKS` blocks.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,11 +25,12 @@ from commands.blockkit import (
     truncate,
 )
 from crm.dates import format_day
-from crm.deals import PipelineSummary, StageTotal, format_totals
+from crm.deals import PipelineSummary, StageTotal, add_totals, format_totals
 from crm.digest import DealLine, Digest, Movement
 from crm.digest_schedule import Schedule, SubscriptionRow, schedule_of
-from crm.money import format_money
+from crm.money import currency_key, format_money, format_money_short, in_currency_order
 from crm.pipeline_stages import PipelineStages
+from crm.stale import StaleRule
 from crm.states import DmReason
 
 MAX_DIGEST_BLOCKS = 30  # well under Slack's 50
@@ -51,22 +53,23 @@ def bounded_section(title: str, lines: list[str], total: int, what: str) -> dict
 
 
 # -- money and changes ------------------------------------------------------------------------
-def _delta_money(now: dict[str, int], before: dict[str, int]) -> str:
+def _delta_money(now: dict[str, int], before: dict[str, int], *, short: bool = False) -> str:
+    fmt = format_money_short if short else format_money
     parts = []
-    for currency in sorted(set(now) | set(before)):
+    for currency, _ in in_currency_order({c: 0 for c in set(now) | set(before)}):
         diff = now.get(currency, 0) - before.get(currency, 0)
         if diff:
             sign = "+" if diff > 0 else "−"
-            parts.append(sign + format_money(abs(diff), currency))
+            parts.append(sign + fmt(abs(diff), currency))
     return ", ".join(parts)
 
 
-def stage_change(current: StageTotal, previous: StageTotal | None) -> str:
+def stage_change(current: StageTotal, previous: StageTotal | None, *, short: bool = False) -> str:
     """ "▲2 · +$10,000.00", "▼1", "=" (nothing changed), or "" (no previous digest)."""
     if previous is None:
         return ""
     diff = current.count - previous.count
-    money = _delta_money(current.totals, previous.totals)
+    money = _delta_money(current.totals, previous.totals, short=short)
     if not diff and not money:
         return "="
     arrow = f"▲{diff}" if diff > 0 else (f"▼{-diff}" if diff < 0 else "")
@@ -80,8 +83,21 @@ def stage_line(stages: PipelineStages, row: StageTotal, change: str = "") -> str
     return line + (f"  _({change})_" if change else "")
 
 
-def _amount(line: DealLine) -> str:
-    return format_money(line.amount_minor, line.currency)
+def _amount(line: DealLine, *, short: bool = False) -> str:
+    return (format_money_short if short else format_money)(line.amount_minor, line.currency)
+
+
+def days_phrase(days: int) -> str:
+    return plural(days, "day")
+
+
+def overdue_phrase(now: datetime, oldest_due: datetime) -> str:
+    """ "oldest 5 days overdue", "oldest 1 day overdue", "oldest due 3 hours ago" (never "0d")."""
+    late = now - oldest_due
+    if late.days >= 1:
+        return f"oldest {days_phrase(late.days)} overdue"
+    hours = int(late.total_seconds() // 3600)
+    return f"oldest due {plural(hours, 'hour')} ago" if hours else "oldest due within the hour"
 
 
 def deal_line(
@@ -91,6 +107,7 @@ def deal_line(
     move: bool = False,
     now: datetime | None = None,
     name_of: TypeLabel | None = None,
+    stale: StaleRule | None = None,
 ) -> str:
     owner = person(line.owner_user_id, name_of)
     text = f"• *{esc(line.customer_name, 60)}*: {esc(line.title, 60)} · {_amount(line)} · {owner}"
@@ -98,8 +115,12 @@ def deal_line(
         before = stages.describe(line.from_stage).label if line.from_stage else "new"
         after = stages.describe(line.to_stage or "").label
         text += f" · {esc(before, 30)} → {esc(after, 30)}"
+    if now is not None and line.stage and line.in_stage_since is not None:
+        days = max(0, (now - line.in_stage_since).days)
+        limit = f" (limit {stale.days(line.stage)})" if stale else ""
+        text += f" · {esc(stages.describe(line.stage).label, 30)} for {days_phrase(days)}{limit}"
     if now is not None and line.last_touch is not None:
-        text += f" · quiet {max(0, (now - line.last_touch).days)}d"
+        text += f" · quiet {days_phrase(max(0, (now - line.last_touch).days))}"
     elif now is not None:
         text += " · no activity yet"
     return text
@@ -112,16 +133,185 @@ def _movement_section(title: str, movement: Movement, stages: PipelineStages, **
     return bounded_section(head, lines, movement.count, "deals")
 
 
-# -- the digest ---------------------------------------------------------------------------------
+# -- the digest: a short summary, the detail in its thread --------------------------------------
+@dataclass(frozen=True)
+class Render:
+    """What every part of the digest is drawn from."""
+
+    digest: Digest
+    stages: PipelineStages
+    type_label: TypeLabel
+    name_of: TypeLabel | None = None
+
+    def who(self, user_id: str | None) -> str:
+        return person(user_id, self.name_of)
+
+
+@dataclass
+class Part:
+    """One part of the digest: a line or two at the top (rounded amounts), blocks in the thread (exact)."""
+
+    summary: list[str] = field(default_factory=list)
+    detail: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _window(d: Digest) -> str:
+    return "In the last 24 hours" if d.first else "Since the last digest"
+
+
+def pipeline_part(r: Render) -> Part:
+    d = r.digest
+    change = ""
+    if not d.first:
+        before = [d.previous_stage(row.stage) for row in d.pipeline]
+        if all(b is not None for b in before):
+            total_before = StageTotal(
+                "all", sum(b.count for b in before if b), add_totals([b.totals for b in before if b])
+            )
+            change = stage_change(StageTotal("all", d.open_count, d.open_totals), total_before, short=True)
+    summary = f"*Open pipeline:* {plural(d.open_count, 'deal')} · {format_totals(d.open_totals, empty='—', short=True)}"
+    if change and change != "=":
+        summary += f" _({change})_"
+    lines = [stage_line(r.stages, row, stage_change(row, d.previous_stage(row.stage))) for row in d.pipeline]
+    head = f"*Open pipeline:* {plural(d.open_count, 'deal')} · {format_totals(d.open_totals, empty='—')}"
+    detail = [bounded_section(head, lines, len(lines), "stages")]
+    if d.first:
+        detail.append(context("First digest: changes by stage show from the next one."))
+    return Part([summary], detail)
+
+
+def deals_part(r: Render) -> Part:
+    d = r.digest
+
+    def counted(emoji: str, m: Movement, verb: str) -> str:
+        money = f" ({format_totals(m.totals, short=True)})" if m.totals and verb in ("won", "lost") else ""
+        return f"{emoji} {m.count:,} {verb}{money}"
+
+    counts = [
+        counted(emoji, m, verb)
+        for emoji, m, verb in (
+            ("🆕", d.created, "created"),
+            ("🔀", d.moved, "moved"),
+            ("🏆", d.won, "won"),
+            ("🪦", d.lost, "lost"),
+        )
+        if m.count
+    ]
+    quiet = "no deal created, moved, won or lost"
+    summary = [f"*{_window(d)}:* " + (" · ".join(counts) if counts else quiet)]
+    if d.won.items:
+        top = d.won.items[0]
+        summary.append(
+            f"🏆 Biggest win: *{esc(top.customer_name, 40)}* {_amount(top, short=True)} ({r.who(top.owner_user_id)})"
+        )
+    detail = []
+    for title, movement, kw in (
+        ("🏆 *Won*", d.won, {}),
+        ("🪦 *Lost*", d.lost, {}),
+        ("🆕 *Created*", d.created, {}),
+        ("🔀 *Moved*", d.moved, {"move": True}),
+    ):
+        if movement.count:
+            detail.append(_movement_section(title, movement, r.stages, name_of=r.name_of, **kw))
+    if not detail:
+        detail.append(section(f"*{_window(d)}:* {quiet}."))
+    return Part(summary, detail)
+
+
+def activity_part(r: Render) -> Part:
+    d = r.digest
+    if not d.yesterday:
+        return Part(["*Yesterday:* no activity logged."], [section("*Yesterday's activity:* nothing logged.")])
+    top = d.yesterday[0]
+    summary = (
+        f"*Yesterday:* {plural(d.yesterday_total, 'activity', 'activities')} by {plural(len(d.yesterday), 'rep')}"
+        f" · most: {r.who(top.user_id)} ({top.total:,})"
+    )
+    lines = [
+        f"• {r.who(rep.user_id)} ({rep.total:,}): "
+        + " · ".join(f"{esc(r.type_label(k), 30)} {n:,}" for k, n in rep.by_type.items())
+        for rep in d.yesterday
+    ]
+    head = f"*Yesterday's activity* ({d.yesterday_total:,})"
+    return Part([summary], [bounded_section(head, lines, len(d.yesterday), "reps")])
+
+
+def overdue_part(r: Render) -> Part:
+    d = r.digest
+    if not d.overdue:
+        return Part(["*Overdue follow-ups:* none 🎉"], [section("*Overdue follow-ups:* none 🎉")])
+    top = d.overdue[0]
+    summary = (
+        f"*Overdue follow-ups:* {d.overdue_total:,} across {plural(len(d.overdue), 'rep')}"
+        f" · most: {r.who(top.user_id)} ({top.count:,})"
+    )
+    lines = [f"• {r.who(o.user_id)} ({o.count:,}) · {overdue_phrase(d.built_at, o.oldest_due)}" for o in d.overdue]
+    head = f"*Overdue follow-ups* ({d.overdue_total:,})"
+    return Part([summary], [bounded_section(head, lines, len(d.overdue), "reps")])
+
+
+def stale_part(r: Render) -> Part:
+    """Only when there are stale deals: the word is for the exception."""
+    d = r.digest
+    if not d.stale.count:
+        return Part()
+    limits = d.stale_rule.describe(r.stages.open_keys, lambda k: r.stages.describe(k).label)
+    summary = f"💤 *{plural(d.stale.count, 'stale deal')}:* longer in their stage than its limit, and quiet"
+    title = f"💤 *Stale deals*: in their stage past its limit ({esc(limits, 200)}) with no activity since"
+    return Part(
+        [summary], [_movement_section(title, d.stale, r.stages, now=d.built_at, name_of=r.name_of, stale=d.stale_rule)]
+    )
+
+
+def pareto_part(r: Render) -> Part:
+    d = r.digest
+    out = Part()
+    for pareto in sorted(d.pareto, key=lambda p: currency_key(p.currency)):
+        share = round(100 * pareto.top_total / pareto.grand_total) if pareto.grand_total else 0
+        if not out.summary:
+            out.summary.append(
+                f"🎯 *Top customers:* {pareto.top_count:,} of {pareto.customers:,} hold {share}% of the "
+                f"{format_money_short(pareto.grand_total, pareto.currency)} open"
+            )
+        head = (
+            f"🎯 *Top customers ({pareto.currency}):* {pareto.top_count:,} of {pareto.customers:,} make up "
+            f"{share}% of {format_money(pareto.grand_total, pareto.currency)} open"
+        )
+        lines = [
+            f"• *{esc(c.name, 60)}* {format_money(c.total, pareto.currency)}"
+            f" ({round(100 * c.total / pareto.grand_total) if pareto.grand_total else 0}%)"
+            for c in pareto.top
+        ]
+        out.detail.append(bounded_section(head, lines, pareto.top_count, "customers"))
+    return out
+
+
+# The digest's parts, in order. A new part (key accounts, a forecast) is one function of a
+# Render returning a Part, added here; its data goes on crm.digest.Digest (``extras`` or a field).
+SECTIONS: list[Callable[[Render], Part]] = [
+    pipeline_part,
+    deals_part,
+    activity_part,
+    overdue_part,
+    stale_part,
+    pareto_part,
+]
+SUMMARY_LINES_MAX = 15
+
+
 def digest_text(digest: Digest) -> str:
     """The notification / screen-reader text."""
     day = format_day(digest.local_date)
     return truncate(
         f"Pipeline digest for {day}: {plural(digest.open_count, 'open deal')} worth "
-        f"{format_totals(digest.open_totals, empty='nothing yet')}; {digest.won.count} won, "
+        f"{format_totals(digest.open_totals, empty='nothing yet', short=True)}; {digest.won.count} won, "
         f"{digest.lost.count} lost, {digest.overdue_total} overdue follow-ups.",
         3000,
     )
+
+
+def digest_parts(render: Render, sections: list[Callable[[Render], Part]] | None = None) -> list[Part]:
+    return [part(render) for part in (SECTIONS if sections is None else sections)]
 
 
 def digest_blocks(
@@ -133,102 +323,71 @@ def digest_blocks(
     preview: bool = False,
     notice: str | None = None,
     name_of: TypeLabel | None = None,
+    threaded: bool = True,
 ) -> list[dict[str, Any]]:
-    """The digest message. ``late_for``: the time it was due (it says it comes late).
-    ``name_of`` (user id → display name) names reps instead of mentioning them."""
+    """The digest's top message: a header, when it covers, and at most :data:`SUMMARY_LINES_MAX`
+    short lines. ``late_for``: when it was due (it says it comes late, because the app was down).
+    ``name_of`` (user id → display name) names reps instead of mentioning them. ``threaded``:
+    the detail follows in the thread (else, for a preview, it is appended below)."""
     zone = ZoneInfo(digest.tz)
     local_now = digest.built_at.astimezone(zone)
-    since = digest.since.astimezone(zone)
+    render = Render(digest, stages, type_label, name_of)
+    parts = digest_parts(render)
     blocks: list[dict[str, Any]] = []
     if notice:
         blocks.append(section(notice))
     blocks.append(
         {"type": "header", "text": plain(truncate(f"📊 Pipeline digest · {format_day(local_now)}", HEADER_TEXT_MAX))}
     )
-    meta = [f"Changes since {format_day(since)} {since:%H:%M} ({esc(digest.tz, 40)})"]
+    if digest.first:
+        meta = ["First digest · the last 24 hours"]
+    else:
+        since = digest.since.astimezone(zone)
+        meta = [f"Since the last digest, {format_day(since)} {since:%H:%M} ({esc(digest.tz, 40)})"]
     if late_for is not None:
         meta.insert(0, f"⏰ *Late:* due at {late_for.astimezone(zone):%H:%M}, posted at {local_now:%H:%M}")
     if preview:
         meta.insert(0, "👀 Preview, only you can see this")
     blocks.append(context(" · ".join(meta)))
-
-    # Pipeline by stage, with the change since the last digest.
-    lines = [stage_line(stages, row, stage_change(row, digest.previous_stage(row.stage))) for row in digest.pipeline]
-    head = f"*Open pipeline:* {plural(digest.open_count, 'deal')} · {format_totals(digest.open_totals, empty='—')}"
-    blocks.append(bounded_section(head, lines, len(lines), "stages"))
-    if digest.previous is None:
-        blocks.append(context("First digest: changes by stage show from the next one."))
+    lines = [line for part in parts for line in part.summary][:SUMMARY_LINES_MAX]
+    blocks.append(section("\n".join(lines)))
+    if threaded:
+        blocks.append(context("🧵 Exact amounts, every list and the charts are in the thread."))
+        return blocks
     blocks.append({"type": "divider"})
-
-    # What happened to deals.
-    parts = [
-        f"🆕 {digest.created.count:,} created",
-        f"🔀 {digest.moved.count:,} moved",
-        f"🏆 {digest.won.count:,} won",
-        f"🪦 {digest.lost.count:,} lost",
-    ]
-    blocks.append(section("*Since the last digest:* " + " · ".join(parts)))
-    for title, movement, kw in (
-        ("🏆 *Won*", digest.won, {"name_of": name_of}),
-        ("🪦 *Lost*", digest.lost, {"name_of": name_of}),
-        ("🆕 *Created*", digest.created, {"name_of": name_of}),
-        ("🔀 *Moved*", digest.moved, {"move": True, "name_of": name_of}),
-    ):
-        if movement.count:
-            blocks.append(_movement_section(title, movement, stages, **kw))
-    blocks.append({"type": "divider"})
-
-    # Reps: yesterday's activities and overdue follow-ups.
-    if digest.yesterday:
-        lines = [
-            f"• {person(r.user_id, name_of)} {r.total:,}: "
-            + " · ".join(f"{esc(type_label(k), 30)} {n:,}" for k, n in r.by_type.items())
-            for r in digest.yesterday
+    return (
+        blocks
+        + detail_blocks(digest, stages=stages, type_label=type_label, name_of=name_of)[
+            : MAX_DIGEST_BLOCKS - len(blocks)
         ]
-        blocks.append(
-            bounded_section(
-                f"*Yesterday's activity* ({digest.yesterday_total:,})", lines, len(digest.yesterday), "reps"
-            )
-        )
-    else:
-        blocks.append(section("*Yesterday's activity:* nothing logged."))
-    if digest.overdue:
-        lines = [
-            f"• {person(r.user_id, name_of)} {r.count:,} · "
-            f"oldest {max(0, (digest.built_at - r.oldest_due).days)}d overdue"
-            for r in digest.overdue
-        ]
-        blocks.append(
-            bounded_section(f"*Overdue follow-ups* ({digest.overdue_total:,})", lines, len(digest.overdue), "reps")
-        )
-    else:
-        blocks.append(section("*Overdue follow-ups:* none 🎉"))
+    )
 
-    # Deals that need attention, and where the value is.
-    if digest.stale.count:
-        blocks.append(
-            _movement_section(
-                f"💤 *Stale deals* (no activity in {digest.stale_days} days)",
-                digest.stale,
-                stages,
-                now=digest.built_at,
-                name_of=name_of,
-            )
-        )
-    for pareto in digest.pareto:
-        share = round(100 * pareto.top_total / pareto.grand_total) if pareto.grand_total else 0
-        head = (
-            f"🎯 *Top customers ({pareto.currency}):* {pareto.top_count:,} of {pareto.customers:,} make up "
-            f"{share}% of {format_money(pareto.grand_total, pareto.currency)} open"
-        )
-        lines = [
-            f"• *{esc(c.name, 60)}* {format_money(c.total, pareto.currency)}"
-            f" ({round(100 * c.total / pareto.grand_total) if pareto.grand_total else 0}%)"
-            for c in pareto.top
-        ]
-        blocks.append(bounded_section(head, lines, pareto.top_count, "customers"))
+
+def detail_blocks(
+    digest: Digest,
+    *,
+    stages: PipelineStages,
+    type_label: TypeLabel,
+    name_of: TypeLabel | None = None,
+    notes: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The thread reply: every part in full, exact amounts. ``notes``: sentences for charts with no data."""
+    render = Render(digest, stages, type_label, name_of)
+    blocks: list[dict[str, Any]] = []
+    for part in digest_parts(render):
+        if part.detail:
+            if blocks:
+                blocks.append({"type": "divider"})
+            blocks.extend(part.detail)
+    blocks = blocks[: MAX_DIGEST_BLOCKS - 2]
+    if notes:
+        blocks.append(context(*(esc(n, 300) for n in notes)))
     blocks.append(context("`/crm pipeline` shows yours · `/crm digest unsubscribe` stops this digest"))
-    return blocks[:MAX_DIGEST_BLOCKS]
+    return blocks
+
+
+def detail_text(digest: Digest) -> str:
+    return f"The digest in detail for {format_day(digest.local_date)}."
 
 
 def delivery_notice(reason: DmReason, channel_id: str) -> str:
@@ -248,14 +407,22 @@ def delivery_notice(reason: DmReason, channel_id: str) -> str:
 
 
 # -- /crm pipeline ---------------------------------------------------------------------------
-def pipeline_blocks(summary: PipelineSummary, *, stages: PipelineStages, title: str) -> list[dict[str, Any]]:
+def pipeline_blocks(
+    summary: PipelineSummary, *, stages: PipelineStages, title: str, charts_note: str | None = None
+) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(truncate(title, HEADER_TEXT_MAX))}]
     head = f"*Open:* {plural(summary.open_count, 'deal')} · {format_totals(summary.open_totals, empty='—')}"
     lines = [stage_line(stages, row) for row in summary.open]
     blocks.append(bounded_section(head, lines, len(lines), "stages"))
     closed = [stage_line(stages, row) for row in summary.closed]
     blocks.append(bounded_section("*Closed in the last 30 days*", closed, len(closed), "stages"))
-    blocks.append(context("Only you can see this · `/crm pipeline` yours · `/crm pipeline team` everyone's"))
+    if charts_note:
+        blocks.append(section(charts_note))
+    blocks.append(
+        context(
+            "Only you can see this · `/crm pipeline` yours · `/crm pipeline team` everyone's · `charts` for pictures"
+        )
+    )
     return blocks
 
 

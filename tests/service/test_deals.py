@@ -119,7 +119,11 @@ def test_unknown_currency_is_refused(code):
 
 
 def test_format_totals_never_adds_currencies():
-    assert svc.format_totals({"USD": 150_000, "EUR": 2_000_000}) == "€20,000.00 + $1,500.00"
+    # One fixed order (USD, EUR, GBP, ... then A-Z), never by amount, so lines read alike.
+    assert svc.format_totals({"USD": 150_000, "EUR": 2_000_000}) == "$1,500.00 + €20,000.00"
+    mixed = {"SEK": 1, "GBP": 5_000_000, "EUR": 9, "USD": 2}
+    assert svc.format_totals(mixed) == "$0.02 + €0.09 + £50,000.00 + SEK 0.01"
+    assert svc.format_totals({"EUR": 12_000_000, "USD": 666_100_000}, short=True) == "$6.7M + €120k"
     assert svc.format_totals({}) == "no amount"
 
 

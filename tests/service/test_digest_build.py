@@ -243,10 +243,15 @@ def test_digest_message_is_valid_and_reads_well(services, ws, seeded):
     )
     message = {"text": views.digest_text(d), "blocks": blocks}
     assert validate_message(message) == []
-    text = str(blocks)
-    assert "⏰ *Late:* due at 07:00" in text
+    summary = str(blocks)
+    assert "⏰ *Late:* due at 07:00" in summary
+    assert "*Open pipeline:* 5 deals · $100k + €5k" in summary and "Since the last digest" in summary
+    assert "🏆 1 won ($8k)" in summary and "$100,000.00" not in summary
+    detail = views.detail_blocks(d, stages=DEFAULT, type_label=lambda k: k.capitalize())
+    assert validate_message({"text": views.detail_text(d), "blocks": detail}) == []
+    text = str(detail)
     assert "Initech" in text and "Lead → Negotiation" in text
-    assert f"<@{REP}> 3: Call 2 · Meeting 1" in text
+    assert f"<@{REP}> (3): Call 2 · Meeting 1" in text
     assert "Quiet Ltd" in text and "no activity yet" in text
     assert "2 of 3 make up 90% of $100,000.00 open" in text
     assert "5 open deals" in message["text"]
@@ -289,6 +294,9 @@ def test_a_huge_digest_fits_in_one_message():
     )
     blocks = views.digest_blocks(d, stages=DEFAULT, type_label=lambda k: k * 10)
     assert validate_message({"text": views.digest_text(d), "blocks": blocks}) == []
+    assert len(str(blocks)) < 3000 and "<!here>" not in str(blocks)
+    blocks = views.detail_blocks(d, stages=DEFAULT, type_label=lambda k: k * 10)
+    assert validate_message({"text": views.detail_text(d), "blocks": blocks}) == []
     assert len(blocks) <= 50
     text = str(blocks)
     assert "more reps_" in text and "…and 12,340 more deals" in text and "…and 3,995 more customers" in text

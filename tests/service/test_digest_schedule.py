@@ -170,6 +170,11 @@ def posts(standin, channel=None) -> Counter:
     return counts
 
 
+def tops(standin, channel) -> list[dict]:
+    """The channel's top-level messages (a digest's detail and charts are in its thread)."""
+    return [m for m in standin.messages(channel) if m.get("thread_ts") in (None, m["ts"])]
+
+
 def test_fires_at_local_time_across_both_dst_changes(services, standin, ws):
     subscribe(services, ws, at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC), days=DAILY)
     for day, utc_hour in [
@@ -228,7 +233,7 @@ def test_missed_while_down_is_posted_late_that_day_only(services, standin, ws):
     # Down at 09:00 on Tuesday; back at 13:30 Berlin.
     report = tick(services, datetime(2026, 3, 3, 12, 30, tzinfo=UTC))
     assert (report.posted, report.late) == (1, 1)
-    [post] = [c for c in standin.calls_to("chat.postMessage") if c.ok]
+    post = next(c for c in standin.calls_to("chat.postMessage") if c.ok)  # the summary; the detail is in its thread
     assert "⏰ *Late:* due at 09:00, posted at 13:30" in str(post.params["blocks"])
     with services.session_factory() as s:
         assert s.scalars(select(DigestRun)).one().late is True
@@ -297,7 +302,7 @@ def test_not_in_a_public_channel_joins_and_posts(services, standin, ws):
     subscribe(services, ws, "C0PUBLIC", at=datetime(2026, 3, 2, 6, 0, tzinfo=UTC))
     assert tick(services, datetime(2026, 3, 3, 8, 0, tzinfo=UTC)).posted == 1
     assert [c.params["channel"] for c in standin.calls_to("conversations.join")] == ["C0PUBLIC"]
-    assert len(standin.messages("C0PUBLIC")) == 1
+    assert len(tops(standin, "C0PUBLIC")) == 1
 
 
 def test_private_channel_without_the_bot_dms_the_subscriber_how_to_invite(services, standin, ws):
@@ -306,7 +311,7 @@ def test_private_channel_without_the_bot_dms_the_subscriber_how_to_invite(servic
     standin.fail_next("conversations.info", error="channel_not_found")  # Slack hides it from the bot
     report = tick(services, datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
     assert (report.posted, report.by_dm) == (1, 1)
-    [dm] = standin.messages(REP)
+    [dm] = tops(standin, REP)
     assert "/invite @crm" in str(dm["blocks"]) and "Pipeline digest" in str(dm["blocks"])
     assert standin.messages("G0SECRET") == []
     with services.session_factory() as s:
@@ -327,7 +332,7 @@ def test_never_posts_into_slack_connect_and_tells_the_subscriber(services, stand
     report = tick(services, datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
     assert report.by_dm == 1
     assert standin.messages("C0SHARED") == []
-    [dm] = standin.messages(REP2)
+    [dm] = tops(standin, REP2)
     assert "Slack Connect" in str(dm["blocks"])
     assert tick(services, datetime(2026, 3, 3, 9, 0, tzinfo=UTC)).claimed == 0  # once a day, by DM too
 
@@ -340,7 +345,7 @@ def test_an_archived_channel_does_not_stop_the_others(services, standin, ws):
     subscribe(services, ws, "C0NEW", at=at)
     report = tick(services, datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
     assert (report.posted, report.by_dm) == (2, 1)
-    assert len(standin.messages("C0NEW")) == 1 and standin.messages("C0OLD") == []
+    assert len(tops(standin, "C0NEW")) == 1 and standin.messages("C0OLD") == []
     assert "archived" in str(standin.messages(REP)[0]["blocks"])
 
 
@@ -370,6 +375,9 @@ def test_the_next_digest_compares_with_the_last_one(services, standin, ws):
         now=first_day + timedelta(hours=3),
     )
     tick(services, first_day + timedelta(days=1))
-    second = [c for c in standin.calls_to("chat.postMessage") if c.ok][-1]
-    text = str(second.params["blocks"])
-    assert "▲1 · +$500.00" in text and "1 created" in text and "Support" in text
+    second = [c for c in standin.calls_to("chat.postMessage") if c.ok and c.params.get("thread_ts")][-1]
+    text = str(second.params["blocks"])  # the detail, in the thread
+    assert "▲1 · +$500.00" in text and "🆕 *Created* (1 · $500.00)" in text and "Support" in text
+    top = [c for c in standin.calls_to("chat.postMessage") if c.ok and not c.params.get("thread_ts")][-1]
+    summary = str(top.params["blocks"])
+    assert "🆕 1 created" in summary and "_(▲1 · +$500)_" in summary and "Since the last digest" in summary

@@ -245,11 +245,12 @@ def test_digest_subscribe_joins_a_public_channel_and_the_job_posts_there(slack, 
         )  # fmt: skip
     report = send_due_digests(services.session_factory, sender, due, replica="r1")
     assert report.posted == 1
-    [message] = standin.messages("C0PUB")
-    assert "Pipeline digest" in message["text"]
-    # Reps are named, not mentioned: a daily post must not ping everyone it lists.
-    posted = json.dumps(message["blocks"], ensure_ascii=False)
-    assert "Big one" in posted and "sam" in posted and "<@" not in posted
+    message, detail, *charts = standin.messages("C0PUB")  # the summary, then its thread
+    assert "Pipeline digest" in message["text"] and detail["thread_ts"] == message["ts"]
+    assert all(c["thread_ts"] == message["ts"] and c["files"] for c in charts)
+    # Reps are named (full name), not mentioned: a daily post must not ping everyone it lists.
+    posted = json.dumps(detail["blocks"], ensure_ascii=False)
+    assert "Big one" in posted and "Sam Seller" in posted and "<@" not in posted
     with services.session_factory() as s:
         skipped, run = s.scalars(select(DigestRun).order_by(DigestRun.run_date)).all()
         # Subscribed at 10:00, after that day's 09:00: that day is marked done, not posted late.

@@ -566,6 +566,10 @@ class Playground:
         self.tick()
         return {"now": now.isoformat(), "offset_seconds": int(self.clock.offset.total_seconds())}
 
+    def file(self, file_id: str) -> tuple[str, bytes] | None:
+        """An uploaded file's type and bytes (the charts), for the page's <img>."""
+        return self.standin.file_bytes(file_id)
+
     def tick(self) -> dict[str, Any]:
         """Run the scheduled jobs once, as each replica's scheduler would."""
         assert self.services is not None and self._sender is not None and self._digest_sender is not None

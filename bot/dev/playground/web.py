@@ -75,6 +75,8 @@ class Backend(Protocol):
 
     def tick(self) -> dict[str, Any]: ...
 
+    def file(self, file_id: str) -> tuple[str, bytes] | None: ...
+
 
 def _static(name: str) -> bytes:
     return resources.files("bot.dev.playground").joinpath("static", name).read_bytes()
@@ -190,6 +192,10 @@ def make_page_app(playground: Backend) -> Callable[..., Iterable[bytes]]:
                     wait = min(MAX_WAIT, _number(query.get("wait") or 0, allow_zero=True))
                     state = playground.state(user, query.get("channel") or None, since=since, wait=wait)
                     return send_json(start_response, state)
+                if path.startswith("/api/file/"):
+                    found = playground.file(path[len("/api/file/") :])
+                    if found is not None:
+                        return send(start_response, "200 OK", found[1], found[0])
             elif method == "POST" and path in posts:
                 return send_json(start_response, posts[path](read_json(environ)))
             return send(start_response, "404 Not Found", b"Not Found", "text/plain")

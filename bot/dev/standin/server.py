@@ -249,10 +249,10 @@ class StandInServer:
         self._notify(call)
         return answer
 
-    def _handle_upload(self, file_id: str, size: int, headers: dict[str, str], at: float) -> Answer:
+    def _handle_upload(self, file_id: str, data: bytes, headers: dict[str, str], at: float) -> Answer:
         with self._lock:
-            answer = self._receive_upload(file_id, size)
-            self._record("file_upload", {"file_id": file_id, "size": size}, headers, at, answer, None)
+            answer = self._receive_upload(file_id, data)
+            self._record("file_upload", {"file_id": file_id, "size": len(data)}, headers, at, answer, None)
         return answer
 
     def _take_fault(self, method: str) -> Answer | None:
@@ -324,7 +324,7 @@ class StandInServer:
     def _run_response_url(self, rid: str, body: dict[str, Any]) -> Answer:
         raise NotImplementedError  # responses.ResponseUrls
 
-    def _receive_upload(self, file_id: str, size: int) -> Answer:
+    def _receive_upload(self, file_id: str, data: bytes) -> Answer:
         raise NotImplementedError  # files.FileMethods
 
 
@@ -386,7 +386,7 @@ def _handler_class(standin: StandInServer) -> type[BaseHTTPRequestHandler]:
                 else:
                     answer = standin._handle_response_url(url.path[len("/response/") :], body, headers, at)
             elif url.path.startswith("/upload/"):
-                answer = standin._handle_upload(url.path[len("/upload/") :], len(raw), headers, at)
+                answer = standin._handle_upload(url.path[len("/upload/") :], raw, headers, at)
             else:
                 answer = Answer(404, "text/plain", b"Not Found")
             if answer.delay:

@@ -251,6 +251,22 @@
     if (m.blocks && m.blocks.length) content.append(BK.renderBlocks(m.blocks, ctx));
     else content.innerHTML = BK.mrkdwn(m.text, ctx);
     body.append(content);
+    for (const f of m.files || []) {
+      // Uploaded files (the charts): the stand-in keeps their bytes, the playground serves them.
+      const fig = document.createElement("figure");
+      fig.className = "msg-file";
+      if ((f.mimetype || "").startsWith("image/")) {
+        const img = document.createElement("img");
+        img.className = "bk-image msg-file-image";
+        img.src = "/api/file/" + encodeURIComponent(f.id);
+        img.alt = f.alt_txt || f.title || f.name || "";
+        img.title = f.title || f.name || "";
+        fig.append(img);
+      } else {
+        fig.insertAdjacentHTML("beforeend", `<span class="bk-image-missing">📎 ${BK.esc(f.name || f.id)}</span>`);
+      }
+      body.append(fig);
+    }
     for (const a of m.attachments || []) {
       const att = document.createElement("div");
       att.className = "attachment";

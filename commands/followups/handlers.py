@@ -246,7 +246,7 @@ def on_followups_command(req: Request) -> None:
 
 # -- the App Home ----------------------------------------------------------------------------------------
 def publish_home(req: Request) -> None:
-    day = my_day(req.sf, req.workspace_id, req.actor, now=req.now)
+    day = my_day(req.sf, req.workspace_id, req.actor, now=req.now, key_account_days=req.config.key_account_days)
     view = home.home_view(
         day, tz=req.tz, now=req.now, type_label=req.config.type_label, stage_label=req.config.stage_label
     )

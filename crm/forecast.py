@@ -227,7 +227,7 @@ def _open_rows(session: Session, where: tuple) -> list[OpenDealRow]:
         .where(*where, Deal.stage.not_in(CLOSED_KEYS))
         .group_by(Deal.stage, Deal.currency, Deal.expected_close)
     ).all()  # fmt: skip
-    return [OpenDealRow(s, c, d, int(n), int(t)) for s, c, d, n, t in rows]
+    return [OpenDealRow(s, c, d, int(n), int(t or 0)) for s, c, d, n, t in rows]
 
 
 def _win_rate(session: Session, where: tuple, now: datetime, days: int) -> WinRate:

@@ -14,7 +14,7 @@ from crm.customers import CLOSED_STAGES
 from crm.models import Activity, Customer, Deal, FollowUp
 from crm.nudges import FollowUpRow, follow_up_rows
 from crm.states import OPEN_STATUSES
-from crm.value import DEFAULT_KEY_ACCOUNT_DAYS, KeyAccounts, untouched_key_accounts
+from crm.value import DEFAULT_KEY_ACCOUNT_DAYS, KeyAccounts, key_accounts_in
 
 
 @dataclass
@@ -88,5 +88,5 @@ def my_day(
             [(a, n) for a, n in activities],
             [(d, n) for d, n in deals],
             failed,
-            untouched_key_accounts(sf, workspace_id, days=key_account_days, now=now, owner=user_id, limit=5),
+            key_accounts_in(session, workspace_id, days=key_account_days, now=now, owner=user_id, limit=5),
         )

@@ -264,6 +264,14 @@ def untouched_key_accounts(
 
     ``owner`` keeps one rep's accounts (their "my day"); ``None`` is the team (digest, team Home).
     ``total`` counts them all; ``rows`` holds at most ``limit``, with each one's won value."""
+    with sf() as session:
+        return key_accounts_in(session, workspace_id, days=days, now=now, owner=owner, limit=limit)
+
+
+def key_accounts_in(
+    session: Session, workspace_id: int, *, days: int, now: datetime, owner: str | None = None, limit: int = 10
+) -> KeyAccounts:
+    """:func:`untouched_key_accounts` inside a caller's session (one transaction for a whole page)."""
     since = now - timedelta(days=days)
     touch = last_touch_column().label("last_touch")
     where = [*live_customers(workspace_id), CustomerValueTier.tier == "A"]
@@ -276,15 +284,14 @@ def untouched_key_accounts(
     )
     quiet = base.subquery()
     untouched = (quiet.c.last_touch.is_(None)) | (quiet.c.last_touch < since)
-    with sf() as session:
-        total = session.scalar(select(func.count()).select_from(quiet).where(untouched)) or 0
-        rows = session.execute(
-            select(quiet)
-            .where(untouched)
-            .order_by(quiet.c.last_touch.asc().nulls_first(), quiet.c.name, quiet.c.id)
-            .limit(limit)
-        ).all()
-        won = won_by_customer(session, workspace_id) if rows else {}
+    total = session.scalar(select(func.count()).select_from(quiet).where(untouched)) or 0
+    rows = session.execute(
+        select(quiet)
+        .where(untouched)
+        .order_by(quiet.c.last_touch.asc().nulls_first(), quiet.c.name, quiet.c.id)
+        .limit(limit)
+    ).all()
+    won = won_by_customer(session, workspace_id) if rows else {}
     accounts = [KeyAccount(r.id, r.name, r.owner_user_id, r.last_touch, won.get(r.id, {})) for r in rows]
     return KeyAccounts(accounts, total, days)
 

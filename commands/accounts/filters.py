@@ -36,7 +36,7 @@ ALIASES = {
     "idle": "quiet",
     "page": "page",
 }
-_WORD = re.compile(r"""(?P<key>[^\s:"“”]{1,64}):(?:"(?P<dq>[^"]*)"?|“(?P<cq>[^”]*)”?|(?P<bare>\S*))|(?P<word>\S+)""")
+_WORD = re.compile(r"""(?P<key>[\w-]{1,64}):(?!//)(?:"(?P<dq>[^"]*)"?|“(?P<cq>[^”]*)”?|(?P<bare>\S*))|(?P<word>\S+)""")
 _DAYS = re.compile(r"(\d{1,6})\s*(?:d|days?)?", re.IGNORECASE)
 
 

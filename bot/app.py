@@ -22,6 +22,7 @@ from bot.guard import came_from_slack, keep_acks, quiet_bolt_logs
 from bot.pool import TrackedExecutor
 from bot.services import Services
 from commands import (
+    accounts,
     activities,
     customers,
     deals,
@@ -58,6 +59,7 @@ FEATURES = (
     fields,
     rooms,
     mail,
+    accounts,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm.activity_types import parse_activity_types
 from crm.fields.phones import DEFAULT_REGION, clean_region_code
+from crm.forecast import parse_stage_probabilities
 from crm.lifecycle import parse_lifecycle_stages
 from crm.pipeline_stages import parse_pipeline_stages
 from crm.slack_ids import is_user_id
@@ -52,6 +53,8 @@ class Settings:
     phone_region: str = "US"
     stale_days: int = 14
     stale_days_by_stage: str | None = None
+    key_account_days: int = 30
+    stage_probabilities: str | None = None
     managers: frozenset[str] = frozenset()
     extra: Mapping[str, str] = field(default_factory=dict)
     slack_response_url_base: str | None = None
@@ -248,6 +251,15 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
             "such as lead:Lead:🌱,prospect:Prospect:🔭,customer:Customer:🤝,former_customer:Former customer:👋."
         ) from None
 
+    stage_probabilities = _clean(env, "CRM_STAGE_PROBABILITIES")
+    try:
+        parse_stage_probabilities(stage_probabilities, parse_pipeline_stages(deal_stages))
+    except ValueError as err:
+        raise ConfigError(
+            f"CRM_STAGE_PROBABILITIES is malformed: {err}. Write comma-separated stage:percent entries for open "
+            "stages, such as lead:10,qualified:25,proposal:50,negotiation:75."
+        ) from None
+
     try:
         phone_region = clean_region_code(_clean(env, "CRM_PHONE_REGION") or DEFAULT_REGION)
     except ValueError as err:
@@ -293,6 +305,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
         phone_region=phone_region,
         stale_days=_int(env, "CRM_STALE_DAYS", 14, 1, 365, "days without activity before an open deal counts as stale"),
         stale_days_by_stage=_stale_by_stage(env, deal_stages),
+        key_account_days=_int(
+            env, "CRM_KEY_ACCOUNT_DAYS", 30, 1, 365, "days without activity before a key account is listed as untouched"
+        ),
+        stage_probabilities=stage_probabilities,
     )
 
 

@@ -19,6 +19,7 @@ from bot.pool import WorkPool
 from commands.users import UserDirectory
 from crm.activity_types import types_for
 from crm.db import make_engine, make_session_factory
+from crm.forecast import probabilities_for
 from crm.insights import MentionRegistry
 from crm.lifecycle import lifecycle_for
 from crm.lookup import SearchRegistry
@@ -82,6 +83,8 @@ class Services:
             phone_region=s.phone_region,
             stale_days=s.stale_days,
             stale=stale_rule_for(s.stale_days, s.stale_days_by_stage, s.deal_stages),
+            key_account_days=s.key_account_days,
+            stage_probabilities=probabilities_for(s.stage_probabilities, s.deal_stages),
             managers=s.managers,
             default_timezone=s.default_timezone,
             workday_start=s.workday_start,

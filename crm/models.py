@@ -212,6 +212,22 @@ class CustomerLifecycleChange(Created, Base):
     to_stage: Mapped[str] = mapped_column(String(64))
 
 
+class CustomerValueTier(Base):
+    """A customer's value tier (A, B or C by Pareto over won deals), recomputed daily by
+    ``crm.value.recompute_tiers``; one row per customer, rewritten only when the tier changes."""
+
+    __tablename__ = "customer_value_tiers"
+    __table_args__ = (Index("ix_customer_value_tiers_ws_tier", "workspace_id", "tier"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
+    tier: Mapped[str] = mapped_column(String(1))
+    # The currency whose ranking gave the tier (the customer's best); NULL for C without won deals.
+    basis_currency: Mapped[str | None] = mapped_column(String(3))
+    computed_at: Mapped[datetime] = mapped_column()
+
+
 class CustomerAlias(Created, Base):
     """Another name a customer is found by (e.g. the name of a record merged into it)."""
 

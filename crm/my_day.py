@@ -14,6 +14,7 @@ from crm.customers import CLOSED_STAGES
 from crm.models import Activity, Customer, Deal, FollowUp
 from crm.nudges import FollowUpRow, follow_up_rows
 from crm.states import OPEN_STATUSES
+from crm.value import DEFAULT_KEY_ACCOUNT_DAYS, KeyAccounts, key_accounts_in
 
 
 @dataclass
@@ -25,9 +26,18 @@ class MyDay:
     activities: list[tuple[Activity, str]]
     deals: list[tuple[Deal, str]]
     failed: list[FollowUpRow]
+    key_accounts: KeyAccounts | None = None  # my A-tier customers nobody touched lately
 
 
-def my_day(sf: sessionmaker[Session], workspace_id: int, actor: Actor, *, now: datetime, limit: int = 10) -> MyDay:
+def my_day(
+    sf: sessionmaker[Session],
+    workspace_id: int,
+    actor: Actor,
+    *,
+    now: datetime,
+    limit: int = 10,
+    key_account_days: int = DEFAULT_KEY_ACCOUNT_DAYS,
+) -> MyDay:
     user_id = actor.user_id
     mine = (
         FollowUp.workspace_id == workspace_id,
@@ -78,4 +88,5 @@ def my_day(sf: sessionmaker[Session], workspace_id: int, actor: Actor, *, now: d
             [(a, n) for a, n in activities],
             [(d, n) for d, n in deals],
             failed,
+            key_accounts_in(session, workspace_id, days=key_account_days, now=now, owner=user_id, limit=5),
         )

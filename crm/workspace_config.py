@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time
 
-from crm import lifecycle
+from crm import forecast, lifecycle
 from crm.activity_types import ActivityTypes
 from crm.fields.phones import DEFAULT_REGION
 from crm.lifecycle import LifecycleStages
@@ -28,6 +28,13 @@ class WorkspaceConfig:
     workday_start: time = time(9, 0)
     lifecycle: LifecycleStages = lifecycle.DEFAULT
     phone_region: str = DEFAULT_REGION  # phones typed without +country are read as this region's
+    key_account_days: int = 30  # CRM_KEY_ACCOUNT_DAYS: an A-tier customer this quiet is "untouched"
+    stage_probabilities: tuple[tuple[str, int], ...] = ()  # CRM_STAGE_PROBABILITIES, every open stage
+
+    @property
+    def probabilities(self) -> dict[str, int]:
+        """Open stage key → win probability in percent (admin-set or the defaults)."""
+        return dict(self.stage_probabilities) or forecast.parse_stage_probabilities(None, self.stages)
 
     def lifecycle_label(self, key: str | None) -> str:
         """ "🤝 Customer" for a lifecycle key; retired keys too; "" for none."""

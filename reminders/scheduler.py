@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from crm.activity_types import label_for
 from crm.housekeeping import prune_processed_events
 from reminders.channel_posts import channel_post_tick, make_poster
+from crm.value import recompute_all_tiers
 from reminders.delivery import Pacer
 from reminders.digests import digest_tick, make_digest_sender
 from reminders.nudges import SlackNudgeSender, send_due_nudges
@@ -93,6 +94,13 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         args=(services, make_digest_sender(services, client)),
         id="pipeline_digests",
         **prompt,
+    )
+    # Value tiers (crm.value): once at start, then daily; idempotent, so every replica may run it.
+    scheduler.add_job(
+        lambda: recompute_all_tiers(services.session_factory, now=services.now()),
+        IntervalTrigger(hours=24, timezone=UTC),
+        id="value_tiers",
+        **{**once, "next_run_time": datetime.now(UTC) + timedelta(seconds=30)},
     )
     scheduler.add_job(
         channel_post_tick,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.customers import record, views
+from commands.customers import record, value, views
 from commands.request import Request
 from commands.rooms.views import card_links_block
 from crm import customers as svc
 from crm.channels import links_of_customer
 from crm.slack_ids import is_user_id
+from crm.value import contact_cadence, customer_value
 
 
 def _name_of(req: Request):
@@ -29,6 +30,14 @@ def card(req: Request, customer_id: int, *, shared: bool = False) -> tuple[svc.C
         activities=views.CARD_ACTIVITIES,
     )
     name_of = _name_of(req) if shared else None
+    worth = customer_value(req.sf, req.workspace_id, found.customer.id)
+    hints = (
+        []
+        if shared
+        else contact_cadence(  # coaching for the rep, not for a channel
+            req.sf, req.workspace_id, found.customer.id, now=req.now, quiet_days=req.config.key_account_days
+        )
+    )
     region = req.config.phone_region
     blocks = views.card_blocks(
         found,
@@ -38,9 +47,12 @@ def card(req: Request, customer_id: int, *, shared: bool = False) -> tuple[svc.C
         stage_label=req.config.stage_label,
         shared=shared,
         name_of=name_of,
-        record=record.card_record_blocks(
-            found, stages=req.config.lifecycle, region=region, shared=shared, name_of=name_of
-        ),
+        record=[
+            *value.value_blocks(worth, hints, now=req.now),
+            *record.card_record_blocks(
+                found, stages=req.config.lifecycle, region=region, shared=shared, name_of=name_of
+            ),
+        ],
         contact_extras=lambda contact: record.contact_extras(contact, found, region, name_of),
     )
     links = card_links_block(links_of_customer(req.sf, req.workspace_id, found.customer.id))

@@ -14,11 +14,13 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from commands.digests import charts, views
+from commands.digests.forecast_view import forecast_blocks
 from commands.request import Request
 from commands.router import CommandRouter
 from crm import digest_schedule as subs
 from crm.deals import pipeline_summary
 from crm.digest import build_digest
+from crm.forecast import forecast
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -59,6 +61,10 @@ def pipeline(req: Request) -> None:
     summary = pipeline_summary(req.sf, req.workspace_id, owner=owner, stages=stages, now=req.now)
     note = _send_charts(req, summary.open, owner=owner, title=title) if charts else None
     blocks = views.pipeline_blocks(summary, stages=stages, title=title, charts_note=note)
+    if owner is None:  # the team view adds the forecast and conversion (issue 16, item 5)
+        found = forecast(req.sf, req.workspace_id, stages=stages, lifecycle=req.config.lifecycle,
+                         probabilities=req.config.probabilities, now=req.now, tz=req.tz)  # fmt: skip
+        blocks += forecast_blocks(found, stage_label=req.config.stage_label)
     req.reply(views.pipeline_text(summary, title), blocks=blocks)
 
 

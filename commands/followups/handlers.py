@@ -246,7 +246,7 @@ def on_followups_command(req: Request) -> None:
 
 # -- the App Home ----------------------------------------------------------------------------------------
 def publish_home(req: Request) -> None:
-    day = my_day(req.sf, req.workspace_id, req.actor, now=req.now)
+    day = my_day(req.sf, req.workspace_id, req.actor, now=req.now, key_account_days=req.config.key_account_days)
     from commands.mail.views import unfiled_blocks  # email capture's waiting mail (issue 17)
     from crm.mail.capture import list_unfiled
 

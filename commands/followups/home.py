@@ -58,6 +58,20 @@ def _deals(day: MyDay, *, stage_label: Label) -> dict[str, Any]:
     return section("*My open deals*\n" + "\n".join(lines))
 
 
+def key_accounts_section(day: MyDay, *, now: datetime) -> dict[str, Any]:
+    """My A-tier customers with no activity for CRM_KEY_ACCOUNT_DAYS (issue 16, item 4)."""
+    found = day.key_accounts
+    assert found is not None
+    lines = [
+        f"• {esc(k.name, 80)} · "
+        + ("nothing logged yet" if k.last_touch is None else f"quiet {k.quiet_days(now)} days")
+        for k in found.rows
+    ]
+    more = f"\n…and {found.total - len(found.rows)} more · `/crm accounts tier:A owner:me quiet:{found.days}`"
+    text = f"*:gem: Key accounts to call* (no activity in {found.days} days)\n" + "\n".join(lines)
+    return section(text + (more if found.total > len(found.rows) else ""))
+
+
 def home_view(
     day: MyDay, *, tz: str, now: datetime, type_label: Label, stage_label: Label, extra: Sequence[dict] = ()
 ) -> dict[str, Any]:
@@ -80,6 +94,8 @@ def home_view(
     blocks.append(_activities(day, tz=tz, now=now, type_label=type_label))
     if day.deals:
         blocks.append(_deals(day, stage_label=stage_label))
+    if day.key_accounts and day.key_accounts.total:
+        blocks.append(key_accounts_section(day, now=now))
     if day.failed:
         lines = [follow_up_line(r, tz=tz, now=now, show_owner=True) for r in day.failed[:10]]
         blocks.append(section("*Admins: reminder DMs Slack refused*\n" + "\n".join(lines)))

@@ -413,7 +413,9 @@ def create_customer_view(
     contact: dict[str, str] | None = None,
     duplicates: list[DuplicateCandidate] | None = None,
     meta: dict[str, Any] | None = None,
+    record: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The create form; ``record`` is the fuller record's inputs (``commands.customers.record``)."""
     contact = contact or {}
     blocks = _duplicate_warning(duplicates) if duplicates else []
     blocks += [
@@ -426,6 +428,8 @@ def create_customer_view(
         _text(B_CONTACT_PHONE, "Phone", initial=contact.get("phone"), max_length=64, placeholder="+1 415 555 0100"),
         _text(B_CONTACT_TITLE, "Title", initial=contact.get("title")),
     ]
+    if record:
+        blocks += [section("*Company details* (optional)"), *record]
     if duplicates:
         blocks.append(_force("Not a duplicate?", "Create anyway: it is a different company"))
     return _modal(CREATE_VIEW, "New customer", "Create", meta or {}, blocks)

@@ -1,12 +1,12 @@
 """``--create-fields``: the columns offered as custom fields become fields, and their values are stored.
 
-Inside the import's one transaction: a field whose label the workspace already has (live or
-retired, compared as :func:`crm.custom_fields.definitions.word`) is reused with its type;
-otherwise it is created with :func:`crm.custom_fields.add_field` (the same checks as
-``/crm fields``: no clash with a built-in field, at most 25 per kind of record), typed by what
-the values showed. Each value is checked by the field's own type
-(:func:`crm.custom_fields.clean_value`); one that doesn't fit is dropped and reported with its
-line. A value already stored is changed only with ``--update``.
+Inside the import's one transaction: a field whose label the workspace already has, or whose
+key the column names (``--map Col=custom:<key>``), live or retired, compared as
+:func:`crm.custom_fields.definitions.word`, is reused with its type; otherwise it is created
+with :func:`crm.custom_fields.add_field` (the same checks as ``/crm fields``: no clash with a
+built-in field, at most 25 per kind of record), typed by what the values showed. Each value is
+checked by the field's own type (:func:`crm.custom_fields.clean_value`); one that doesn't fit
+is dropped and reported with its line. A value already stored is changed only with ``--update``.
 """
 
 from __future__ import annotations
@@ -94,7 +94,10 @@ def store_custom_values(
     warn: Warn,
 ) -> None:
     """Create (or find) the fields of ``columns`` and store ``rows``: (record id, line, [(column, text)])."""
-    known = {word(d.label): d for d in fields_in(session, ws, entity, include_retired=True)}
+    existing = fields_in(session, ws, entity, include_retired=True)
+    known = {word(d.label): d for d in existing}
+    for d in existing:  # also by key ("--map Region=custom:region"), which a rename never changes
+        known.setdefault(word(d.key), d)
     defs = [_define(session, ws, entity, offer, stats, known, actor) for offer, stats in columns]
     for offer, _ in columns:
         offer.created = True

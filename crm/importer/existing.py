@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.audit import ADDRESS_COLUMNS, CUSTOMER_DETAILS
-from crm.models import Activity, Contact, Customer, CustomerAlias, Deal
+from crm.models import Activity, Contact, Customer, CustomerAlias, CustomerTag, Deal
 from crm.normalize import is_free_email_domain, normalize_name
 
 # Columns of the fuller record that an import may set and ``--update`` compare: the audited ones.
@@ -142,6 +142,12 @@ def _load_customers(session: Session, ws: int, index: Index) -> None:
         select(CustomerAlias.customer_id, CustomerAlias.normalized).where(CustomerAlias.workspace_id == ws)
     ):
         names.setdefault(normalized, follow(cid))
+    # Tags, which ``--update`` adds to (normalised spelling -> as written).
+    for cid, tag, normalized in session.execute(
+        select(CustomerTag.customer_id, CustomerTag.tag, CustomerTag.normalized).where(CustomerTag.workspace_id == ws)
+    ):
+        if cid in index.values:
+            index.values[cid].setdefault("tags", {})[normalized] = tag
 
 
 def _load_contacts(session: Session, ws: int, index: Index) -> None:

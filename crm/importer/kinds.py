@@ -188,6 +188,22 @@ def _tag_rows(rec: Record, customer_id: int) -> list[tuple[type, dict[str, Any]]
     return [(CustomerTag, {"customer_id": customer_id, "tag": t, "normalized": t.casefold()}) for t in rec.tags or ()]
 
 
+def _added_tags(
+    rec: Record, customer_id: int, current: dict[str, Any]
+) -> tuple[dict[str, Any], list[tuple[type, dict[str, Any]]]]:
+    """With --update: the file's tags the customer lacks are added (tags given in Slack stay)."""
+    have: dict[str, str] = current.setdefault("tags", {})
+    new = [t for t in rec.tags or () if t.casefold() not in have]
+    if not new:
+        return {}, []
+    before = sorted(have.values(), key=str.casefold)
+    have.update((t.casefold(), t) for t in new)
+    rows: list[tuple[type, dict[str, Any]]] = [
+        (CustomerTag, {"customer_id": customer_id, "tag": t, "normalized": t.casefold()}) for t in new
+    ]
+    return {"tags": (before, sorted(have.values(), key=str.casefold))}, rows
+
+
 def _lifecycle_change(customer_id: int, before: Any, after: Any) -> dict[str, Any]:
     return {"customer_id": customer_id, "from_stage": before, "to_stage": after}
 
@@ -261,6 +277,7 @@ CUSTOMERS = Kind(
     touches="id",
     history=History("lifecycle_stage", CustomerLifecycleChange, _lifecycle_change),
     children=_tag_rows,
+    added_children=_added_tags,
     backfill_ref=True,
     screen=screen_customers,
 )

@@ -331,6 +331,7 @@ class _Run:
                 self._insert(job, new)
                 new = []
         self._insert(job, new)
+        self._insert_children(job)  # what --update added to matched records
 
     def _insert(self, job: _File, records: list[Record]) -> None:
         if not records:
@@ -359,16 +360,22 @@ class _Run:
                 history.append(self._history(kind, new_id, None, rec.row[kind.history.column]))
             if kind.children is not None:
                 for model, child in kind.children(rec, new_id):
-                    child.update(workspace_id=self.ws, created_at=self.now, created_by=self.o.actor)
-                    job.children.setdefault(model, []).append(child)
+                    self._add_child(job, model, child)
             if rec.custom:
                 job.custom_rows.append((new_id, rec.line, rec.custom))
         if kind.history is not None:
             self.insert(kind.history.model, history, returning=False)
+        self._insert_children(job)
+        job.report.inserted += len(records)
+
+    def _insert_children(self, job: _File) -> None:
         for model, children in job.children.items():
             self.insert(model, children, returning=False)
         job.children.clear()
-        job.report.inserted += len(records)
+
+    def _add_child(self, job: _File, model: type, child: dict[str, Any]) -> None:
+        child.update(workspace_id=self.ws, created_at=self.now, created_by=self.o.actor)
+        job.children.setdefault(model, []).append(child)
 
     def _history(self, kind: Kind, row_id: int, before: Any, after: Any) -> dict[str, Any]:
         assert kind.history is not None
@@ -397,8 +404,13 @@ class _Run:
             change = {k: rec.row[k] for k in kind.updatable if rec.row[k] is not None and rec.row[k] != current.get(k)}
             if change.keys() <= kind.derived:
                 change = {}
+        added: dict[str, Any] = {}
+        if self.o.update and kind.added_children is not None:
+            added, children = kind.added_children(rec, row_id, current)
+            for model, child in children:
+                self._add_child(job, model, child)
         backfill = {"external_ref": ref} if kind.backfill_ref and ref and not current.get("external_ref") else {}
-        if not change:
+        if not change and not added:
             if backfill:  # remember the source id for the next run; no change anybody sees
                 job.updates.append({"id": row_id, **backfill})
             fr.unchanged += 1
@@ -420,8 +432,11 @@ class _Run:
                 entity_id=row_id,
                 action=AuditAction.UPDATE,
                 actor=self.o.actor,
-                before={k: audit.jsonable(current.get(k)) for k in change},
-                after={k: audit.jsonable(value) for k, value in change.items()},
+                before={**{k: audit.jsonable(current.get(k)) for k in change}, **{k: b for k, (b, _) in added.items()}},
+                after={
+                    **{k: audit.jsonable(value) for k, value in change.items()},
+                    **{k: a for k, (_, a) in added.items()},
+                },
                 note=f"import: {fr.path.name} line {rec.line}",
             )
 

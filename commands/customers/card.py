@@ -40,5 +40,6 @@ def card(req: Request, customer_id: int, *, shared: bool = False) -> tuple[svc.C
             found, stages=req.config.lifecycle, region=region, shared=shared, name_of=name_of
         ),
         contact_extras=lambda contact: record.contact_extras(contact, found, region, name_of),
+        deal_extras=lambda deal: record.deal_extras(deal, found, region, name_of),
     )
     return found, blocks

@@ -464,3 +464,63 @@ def test_create_modal_duplicate_warning_keeps_every_typed_value(slack, standin, 
     with sf(app_server)() as s:
         twin = s.scalars(select(Customer).where(Customer.duplicate_override_by.is_not(None))).one()
         assert twin.industry == "Robotics" and svc.tags_of(s, twin.id) == ["Partner", "vip"]
+
+
+def test_card_shows_deal_custom_values_and_history_shows_contact_edits(slack, standin, app_server, ws, tmp_path):
+    import csv
+    from datetime import UTC, datetime
+
+    from crm import deals
+    from crm.exporter import export_workspace
+    from crm.pipeline_stages import DEFAULT as PIPELINE
+
+    s = app_server.services
+    c = make(app_server, ws)
+    cf.define_field(sf(app_server), ws, actor=ADMIN_ACTOR, entity="deal", label="Probability", type="number")
+    cf.define_field(sf(app_server), ws, actor=ADMIN_ACTOR, entity="deal", label="Contract end", type="date")
+    deals.create_deal(
+        sf(app_server),
+        ws,
+        c.id,
+        deals.DealInput(
+            "Annual licence", "12,500", "EUR", custom={"probability": "62.5", "contract_end": "2027-06-30"}
+        ),
+        actor=REP,
+        stages=PIPELINE,
+        now=datetime.now(UTC),
+    )
+    jane = svc.add_contact(
+        s.session_factory, s.search, ws, c.id, svc.ContactInput(name="Jane Doe", phone="415 555 0100"), actor=REP
+    )
+    edited = svc.ContactInput(
+        name="Jane Doe",
+        phone="415 555 0100",
+        mobile_phone="+1 (415) 555-0199",
+        address=svc.AddressInput("1 Market St", "San Francisco", "CA", "94105", "US"),
+    )
+    svc.update_contact(s.session_factory, s.search, ws, jane.id, edited, actor=REP)
+
+    slack.command("/customer", "acme")
+    card = last_reply(standin)
+    assert validate_message(card) == []
+    shown = text_of(card)
+    assert "Annual licence" in shown and "Probability: 62.5" in shown and "Contract end:" in shown
+    assert "work (415) 555-0100" in shown and "mobile (415) 555-0199" in shown and "San Francisco" in shown
+
+    slack.click(views.HISTORY, f"{c.id}:1")
+    page = last_reply(standin, count=2)
+    assert validate_message(page) == []
+    history = text_of(page)
+    assert "Jane Doe: mobile phone: — → (415) 555-0199" in history
+    assert "Jane Doe: city: — → San Francisco" in history and "Jane Doe: region: — → California" in history
+
+    export_workspace(sf(app_server), ws, tmp_path / "out")
+    with (tmp_path / "out" / "contacts.csv").open(encoding="utf-8") as f:
+        [row] = list(csv.DictReader(f))
+    assert (row["phone"], row["mobile_phone"], row["street"], row["region"], row["country"]) == (
+        "+14155550100",
+        "+14155550199",
+        "1 Market St",
+        "US-CA",
+        "US",
+    )

@@ -44,9 +44,10 @@ class Existing:
     """The four indexes, and how a row's company is found among the customers."""
 
     def __init__(self) -> None:
-        self.customers = Index("ref", "name", "domain")
-        self.contacts = Index("ref", "email", "name")
-        self.deals = Index("ref", "title")
+        # "export": the row's id in this CRM's own export being imported (see vendors.CRM_EXPORT)
+        self.customers = Index("ref", "name", "domain", "export")
+        self.contacts = Index("ref", "email", "name", "export")
+        self.deals = Index("ref", "title", "export")
         self.activities = Index("key")
         self._company_cache: dict[str, int | None] = {}
 

@@ -22,17 +22,18 @@ from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
+from crm.custom_fields.definitions import word
 from crm.importer import existing
 from crm.importer import values as v
 from crm.importer.custom import ColumnStats
-from crm.importer.custom_store import offer_label, store_custom_values
+from crm.importer.custom_store import RETIRED, export_definitions, offer_label, store_custom_values
 from crm.importer.kinds import KINDS, Context, Kind, Record, Reject, clean_values
 from crm.importer.owners import Owners
 from crm.importer.reader import Broken, ImportFileError, Row
 from crm.importer.rejects import Rejects, sweep, target_paths
 from crm.importer.report import CustomOffer, FileReport, ImportOptions, ImportReport, Progress
 from crm.importer.sources import ByteCount, SourceFile, open_source, read_rows
-from crm.importer.vendors import VENDORS
+from crm.importer.vendors import CRM_EXPORT, VENDORS
 from crm.lookup import bump_search_version
 from crm.models import Customer, utcnow
 from crm.states import AuditAction
@@ -227,9 +228,19 @@ class _Run:
         """The columns no built-in field holds: offered as typed custom fields, created with ``create_fields``."""
         kind = job.kind
         offers = []
+        defined = {}
+        if self.ctx.vendor is CRM_EXPORT and kind.custom_fields:  # defined as in the export's custom_fields.csv
+            defined = export_definitions(job.source.path, kind.entity)
         for column, stats in job.custom:
             label = offer_label(kind.entity, column.label) if kind.custom_fields else column.label
-            offers.append((CustomOffer(column.header, label, *stats.infer(), values=stats.values), stats))
+            offer = CustomOffer(column.header, label, *stats.infer(), values=stats.values)
+            retired = label.endswith(RETIRED)
+            known = defined.get(word(label.removesuffix(RETIRED) if retired else label))
+            if known is not None:
+                offer.label, offer.retired = label.removesuffix(RETIRED) if retired else label, retired
+                offer.type, offer.options = known
+                offer.why = "as defined in the export's custom_fields.csv"
+            offers.append((offer, stats))
         job.report.custom = [offer for offer, _ in offers]
         used = [(offer, stats) for offer, stats in offers if stats.values]
         if self.o.dry_run or not self.o.create_fields or not kind.custom_fields or not used:
@@ -306,6 +317,8 @@ class _Run:
             return None
         keys: dict[str, Any] = {u.key: None for u in kind.unique}
         keys["ref"] = ref
+        if "export" in self.ex[kind.name].by:  # this CRM's export: later files point at the row by its id
+            keys["export"] = row.fields.get("export_id") or None
         return Record(row, {}, keys)
 
     def _write(self, job: _File, records: list[Record]) -> None:
@@ -393,6 +406,8 @@ class _Run:
         ref = rec.keys.get("ref")
         if ref is not None:
             index.by["ref"].setdefault(ref, row_id)
+        if rec.keys.get("export"):
+            index.by["export"].setdefault(rec.keys["export"], row_id)
         if rec.custom:
             job.custom_rows.append((row_id, rec.line, rec.custom))
         if not self.o.update and not (ref and kind.backfill_ref):  # the common re-run: nothing to compare

@@ -47,7 +47,9 @@ from the file name (companies.csv, people.csv, deals.csv, tasks.csv ...) or else
 from the headers. Give an export directory (from `crm-bot export`) alone to restore it.
 
 Headers from HubSpot, Salesforce, Pipedrive and generic CSVs are recognised; override with
---map "Firma=name,Web=website,Fax=ignore".
+--map "Firma=name,Web=website,Fax=ignore"; "Gebiet=custom:Region" sends a column to the
+custom field of that name or key (with --create-fields). --update brings changed fields in
+and adds a customer's new tags (tags given in Slack stay).
 {fields}
 
 The encoding is detected (UTF-8 with or without BOM, UTF-16, Windows-1252, Latin-1,

@@ -213,3 +213,37 @@ def input_block(
     if hint:
         block["hint"] = plain(truncate(hint, 2000))
     return block
+
+
+def _chosen(element: dict[str, Any], picked: Any) -> list[dict[str, Any]]:
+    """The element's own options whose values were picked (never an option the payload made up)."""
+    wanted = {o.get("value") for o in picked if isinstance(o, dict)} if isinstance(picked, list) else set()
+    return [o for o in element.get("options") or [] if o.get("value") in wanted]
+
+
+def refill(blocks: list[dict[str, Any]], state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The input blocks prefilled with what was submitted (``view.state.values``), for a form
+    answered with a new view (e.g. a duplicate warning), which Slack opens blank otherwise."""
+    for block in blocks:
+        element, typed = block.get("element"), state.get(block.get("block_id") or "")
+        if block.get("type") != "input" or not isinstance(element, dict) or not isinstance(typed, dict):
+            continue
+        sent = typed.get(element.get("action_id") or "")
+        if not isinstance(sent, dict):
+            continue
+        kind = element.get("type")
+        if kind == "plain_text_input" and isinstance(sent.get("value"), str) and sent["value"]:
+            element["initial_value"] = truncate(sent["value"], int(element.get("max_length") or 3000), suffix="")
+        elif kind == "static_select":
+            found = _chosen(element, [sent.get("selected_option")])
+            if found:
+                element["initial_option"] = found[0]
+        elif kind in ("multi_static_select", "checkboxes"):
+            found = _chosen(element, sent.get("selected_options"))
+            if found:
+                element["initial_options"] = found
+        elif kind == "users_select" and is_user_id(sent.get("selected_user")):
+            element["initial_user"] = sent["selected_user"]
+        elif kind == "datepicker" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(sent.get("selected_date"))):
+            element["initial_date"] = sent["selected_date"]
+    return blocks

@@ -7,12 +7,13 @@
 - ``card``: the card as one request sees it (also used by other features);
 - ``views``: pure Block Kit builders, with the block and action ids.
 
-Other features use :func:`card`, :func:`push_create_customer`, :func:`create_customer_view`
+Other features use :func:`card`, :func:`push_create_customer`, :func:`open_create_customer`,
+:func:`create_customer_view`
 and the action ids :data:`SHOW`, :data:`DEAL_NEW_OPEN` and :data:`MERGE_CONFIRM` from here.
 """
 
 from commands.customers.card import card
-from commands.customers.forms import push_create_customer
+from commands.customers.forms import open_create_customer, push_create_customer
 from commands.customers.handlers import register
 from commands.customers.views import DEAL_NEW_OPEN, MERGE_CONFIRM, SHOW, create_customer_view
 
@@ -22,6 +23,7 @@ __all__ = [
     "SHOW",
     "card",
     "create_customer_view",
+    "open_create_customer",
     "push_create_customer",
     "register",
 ]

@@ -54,6 +54,7 @@ def card(req: Request, customer_id: int, *, shared: bool = False) -> tuple[svc.C
             ),
         ],
         contact_extras=lambda contact: record.contact_extras(contact, found, region, name_of),
+        deal_extras=lambda deal: record.deal_extras(deal, found, region, name_of),
     )
     links = card_links_block(links_of_customer(req.sf, req.workspace_id, found.customer.id))
     if links is not None and len(blocks) < 50:

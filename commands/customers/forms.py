@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.blockkit import esc, truncate
+from commands.blockkit import esc, refill, truncate
 from commands.common import as_id, input_value, meta_id
 from commands.custom_values import read_custom
 from commands.customers import record, views
 from commands.customers.card import card
 from commands.request import Errors, Request, Update, ViewAnswer
+from crm import custom_fields as cf
 from crm import customers as svc
 from crm.errors import Conflict, DuplicateSuspected, InvalidFields, NotFound
 from crm.fields import show_phone
+from crm.models import Customer
 from crm.slack_ids import is_channel_id
+from crm.states import FieldEntity
 
 CONTACT_FIELDS = {
     None: views.B_CONTACT_NAME,
@@ -90,22 +93,36 @@ def _confirm(req: Request, customer_id: int, text: str, channel: str | None) -> 
 
 
 # -- create ------------------------------------------------------------------------------------
-def _open_create(req: Request, name: str) -> None:
-    req.open_view(views.create_customer_view(name=name[:255], owner=req.user_id, meta={"channel": req.channel_id}))
+def _create_record_inputs(req: Request) -> list[dict[str, Any]]:
+    """The fuller record's inputs for a new customer: blank, the lifecycle at the first stage."""
+    stages = req.config.lifecycle
+    first = stages.stages[0].key if stages.stages else None
+    defs = cf.list_fields(req.sf, req.workspace_id, FieldEntity.CUSTOMER)
+    blank = Customer(lifecycle_stage=first)
+    return record.record_inputs(blank, [], defs, {}, stages=stages, region=req.config.phone_region)
+
+
+def _create_view(req: Request, name: str, meta: dict[str, Any]) -> dict[str, Any]:
+    inputs = _create_record_inputs(req)
+    return views.create_customer_view(name=name[:255], owner=req.user_id, meta=meta, record=inputs)
+
+
+def open_create_customer(req: Request, name: str = "") -> None:
+    """For other features' buttons (App Home's New customer): open the create-customer modal."""
+    req.open_view(_create_view(req, name, {"channel": req.channel_id}))
 
 
 def new_command(req: Request) -> None:
-    _open_create(req, " ".join(req.args.split()))
+    open_create_customer(req, " ".join(req.args.split()))
 
 
 def on_create_open(req: Request) -> None:
-    _open_create(req, req.value)
+    open_create_customer(req, req.value)
 
 
 def push_create_customer(req: Request, name: str) -> None:
     """For other features' pickers: push the create-customer modal onto the current modal."""
-    meta = {"channel": _channel(req.metadata), "pushed": True}
-    req.push_view(views.create_customer_view(name=name[:255], owner=req.user_id, meta=meta))
+    req.push_view(_create_view(req, name, {"channel": _channel(req.metadata), "pushed": True}))
 
 
 def _created_notice(name: str | None) -> Update:
@@ -117,31 +134,39 @@ def on_create_submit(req: Request) -> ViewAnswer:
     values = req.values
     channel, pushed = _channel(req.metadata), bool(req.metadata.get("pushed"))
     meta = {"channel": channel, "pushed": pushed}
-    name, website, owner = _text(values, views.B_NAME), _text(values, views.B_WEBSITE), _owner(values)
     contact, force = _contact_form(values)
     if not contact.is_empty() and not (contact.name or "").strip():
         return Errors({views.B_CONTACT_NAME: NAME_THE_CONTACT})
+    defs = cf.list_fields(req.sf, req.workspace_id, FieldEntity.CUSTOMER)
+    form = svc.CustomerForm(
+        name=_text(values, views.B_NAME),
+        website=_text(values, views.B_WEBSITE),
+        owner_user_id=_owner(values),
+        details=record.read_details(values),
+        lifecycle_stage=record.read_lifecycle(values),
+        custom=read_custom(values, defs),
+    )
     try:
-        customer = svc.create_customer(
+        customer = svc.create_record(
             req.sf,
             req.services.search,
             req.workspace_id,
-            actor=req.user_id,
-            name=name,
-            website=website,
-            owner_user_id=owner,
+            form,
+            actor=req.actor,
+            stages=req.config.lifecycle,
             contact=contact,
+            phone_region=req.config.phone_region,
             force=force,
             idempotency_key=_form_key(req),
-            region=req.config.phone_region,
+            now=req.now,
         )
     except InvalidFields as err:
         return _field_errors(err, CUSTOMER_FIELDS)
     except DuplicateSuspected as dup:
-        typed = {k: getattr(contact, k) or "" for k in ("name", "email", "phone", "title")}
         view = views.create_customer_view(
-            name=name, website=website, owner=owner, contact=typed, duplicates=dup.candidates, meta=meta
+            duplicates=dup.candidates, meta=meta, owner=_owner(values), record=_create_record_inputs(req)
         )
+        refill(view["blocks"], values)  # Slack opens a new view blank: keep everything typed
         return Update(view)
     except Conflict:  # this very form was saved already (a replay or a second click): it just closes
         return _created_notice(None) if pushed else None

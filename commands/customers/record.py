@@ -22,7 +22,7 @@ from crm.customers.history import FieldChange, RecordChange
 from crm.dates import format_local
 from crm.fields import country_name, region_name, show_phone
 from crm.lifecycle import LifecycleStages
-from crm.models import Contact, Customer
+from crm.models import Contact, Customer, Deal
 from crm.money import format_money
 
 LIFECYCLE_SET = "customer_lifecycle_set"  # the card's select: value "<customer id>:<stage key>"
@@ -132,13 +132,18 @@ def contact_extras(contact: Contact, card: svc.CustomerCard, region: str, name_o
     return parts
 
 
+def deal_extras(deal: Deal, card: svc.CustomerCard, region: str, name_of: Name | None) -> list[str]:
+    """An open deal's custom values on the card: "Label: value"."""
+    return [f"{esc(f.label, 40)}: {show_custom(f, v, name_of, region)}" for f, v in card.deal_custom.get(deal.id, [])]
+
+
 # -- history --------------------------------------------------------------------------------------
 def _shown(change: FieldChange, value: Any, currency: str | None, stages: LifecycleStages, region: str) -> str:
     if value is None or value == [] or value == "":
         return "—"
     if change.field == "lifecycle_stage":
         return stages.describe(str(value)).display
-    if change.field == "phone":
+    if change.field in ("phone", "contact_phone", "contact_mobile_phone"):
         return show_phone(str(value), region=region)
     if change.field == "annual_revenue_minor" and isinstance(value, int) and currency:
         return format_money(value, currency)

@@ -15,6 +15,7 @@ from typing import Any
 
 from commands.blockkit import (
     PRIVATE_METADATA_MAX,
+    SECTION_TEXT_MAX,
     actions,
     button,
     context,
@@ -33,7 +34,7 @@ from commands.blockkit import (
 )
 from crm.customers import CustomerCard, DuplicateCandidate, HistoryPage, LookupResult, MergePreview
 from crm.dates import format_date, format_local
-from crm.models import Activity, Contact, Customer
+from crm.models import Activity, Contact, Customer, Deal
 from crm.money import format_money
 from crm.slack_ids import is_user_id
 from crm.states import ActivitySource
@@ -175,6 +176,7 @@ def _facts(card: CustomerCard, tz: str, now: datetime, name_of: Label | None) ->
 
 
 ContactExtras = Callable[[Contact], list[str]]
+DealExtras = Callable[[Deal], list[str]]
 
 
 def _contacts(card: CustomerCard, shared: bool, extras: ContactExtras | None) -> list[dict[str, Any]]:
@@ -191,12 +193,23 @@ def _contacts(card: CustomerCard, shared: bool, extras: ContactExtras | None) ->
     return blocks
 
 
-def _deals(card: CustomerCard, stage_label: Label) -> dict[str, Any]:
+def _deals(card: CustomerCard, stage_label: Label, extras: DealExtras | None = None) -> dict[str, Any]:
     if not card.open_deals:
         return section("*Open deals:* none")
+    per_deal = (SECTION_TEXT_MAX - 200) // max(1, len(card.open_deals))
     lines = [
-        f"• {esc(d.title, 120)} · {esc(stage_label(d.stage), 40)} · {format_money(d.amount_minor, d.currency)}"
-        + (f" · closes {format_date(d.expected_close)}" if d.expected_close else "")
+        truncate(
+            " · ".join(
+                [
+                    f"• {esc(d.title, 120)}",
+                    esc(stage_label(d.stage), 40),
+                    format_money(d.amount_minor, d.currency),
+                    *([f"closes {format_date(d.expected_close)}"] if d.expected_close else []),
+                    *(extras(d) if extras is not None else []),
+                ]
+            ),
+            per_deal,
+        )
         for d in card.open_deals
     ]
     text = f"*Open deals* ({card.open_deal_count})\n" + "\n".join(lines)
@@ -240,17 +253,19 @@ def card_blocks(
     name_of: Label | None = None,
     record: list[dict[str, Any]] | None = None,
     contact_extras: ContactExtras | None = None,
+    deal_extras: DealExtras | None = None,
 ) -> list[dict[str, Any]]:
     """The customer card: ephemeral with controls, or ``shared`` (read-only) for a channel.
 
     ``name_of`` (user id → display name) shows people by name instead of as mentions; pass it
     for a shared card, which would otherwise notify everyone it names. ``record`` is the fuller
     record's blocks (``commands.customers.record``), shown under the facts; ``contact_extras``
-    adds phones, address and custom values to each contact's line.
+    adds phones, address and custom values to each contact's line, ``deal_extras`` each open
+    deal's custom values to its line.
     """
     blocks = [header(card.customer.name), _facts(card, tz, now, name_of), *(record or []), divider()]
     blocks += _contacts(card, shared, contact_extras)
-    blocks.append(_deals(card, stage_label))
+    blocks.append(_deals(card, stage_label, deal_extras))
     blocks += _activities(card, type_label=type_label, tz=tz, now=now, name_of=name_of)
     blocks.append(context("Shared from the CRM") if shared else card_controls(card.customer.id))
     return blocks
@@ -431,7 +446,9 @@ def create_customer_view(
     contact: dict[str, str] | None = None,
     duplicates: list[DuplicateCandidate] | None = None,
     meta: dict[str, Any] | None = None,
+    record: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The create form; ``record`` is the fuller record's inputs (``commands.customers.record``)."""
     contact = contact or {}
     blocks = _duplicate_warning(duplicates) if duplicates else []
     blocks += [
@@ -444,6 +461,8 @@ def create_customer_view(
         _text(B_CONTACT_PHONE, "Phone", initial=contact.get("phone"), max_length=64, placeholder="+1 415 555 0100"),
         _text(B_CONTACT_TITLE, "Title", initial=contact.get("title")),
     ]
+    if record:
+        blocks += [section("*Company details* (optional)"), *record]
     if duplicates:
         blocks.append(_force("Not a duplicate?", "Create anyway: it is a different company"))
     return _modal(CREATE_VIEW, "New customer", "Create", meta or {}, blocks)

@@ -23,7 +23,7 @@ from commands.activities.quick_log import search_lookup, unescape_slack
 from commands.blockkit import error_text, fallback_text, truncate
 from commands.common import as_id, input_value, meta_id
 from commands.customers import card as customer_card
-from commands.customers import create_customer_view
+from commands.customers import open_create_customer
 from commands.followups import home, nudge_dm, views
 from commands.followups.one_line import parse_follow_up_line
 from commands.request import Errors, Request, ViewAnswer
@@ -293,7 +293,7 @@ def _send_card(req: Request, customer_id: int) -> None:
 
 
 def on_home_new(req: Request) -> None:
-    req.open_view(create_customer_view(owner=req.user_id, meta={}))
+    open_create_customer(req)
 
 
 # -- registration ------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ class CustomerCard:
     # The live custom fields that have a value, in their order.
     custom: list[tuple[cf.FieldDef, cf.StoredValue]] = field(default_factory=list)
     contact_custom: dict[int, list[tuple[cf.FieldDef, cf.StoredValue]]] = field(default_factory=dict)
+    deal_custom: dict[int, list[tuple[cf.FieldDef, cf.StoredValue]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +86,7 @@ def customer_card(
         )
         custom = custom_rows(session, workspace_id, FieldEntity.CUSTOMER, [cid])[cid]
         contact_custom = custom_rows(session, workspace_id, FieldEntity.CONTACT, [c.id for c in contact_rows])
+        deal_custom = custom_rows(session, workspace_id, FieldEntity.DEAL, [d.id for d in deal_rows])
         return CustomerCard(
             customer,
             list(contact_rows),
@@ -98,6 +100,7 @@ def customer_card(
             tags,
             custom,
             contact_custom,
+            deal_custom,
         )
 
 

@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm import audit
 from crm import custom_fields as cf
 from crm.actors import Actor
-from crm.customers.records import ALREADY_SAVED, apply_identity
-from crm.customers.store import claim_once, live_customer
+from crm.customers.records import ALREADY_SAVED, apply_identity, creation_note, insert_customer
+from crm.customers.store import claim_once, insert_contact, live_customer
 from crm.customers.values import (
     AddressInput,
     Collected,
+    ContactInput,
     clean_address,
+    clean_contact,
     clean_name,
     clean_owner,
     clean_phone,
@@ -251,6 +253,75 @@ def record_form(sf: sessionmaker[Session], workspace_id: int, customer_id: int) 
         defs = cf.definitions.fields_in(session, workspace_id, FieldEntity.CUSTOMER)
         values = cf.load_values(session, workspace_id, FieldEntity.CUSTOMER, [customer.id])[customer.id]
         return RecordForm(customer, tags_of(session, customer.id), defs, values)
+
+
+def create_record(
+    sf: sessionmaker[Session],
+    registry: SearchRegistry,
+    workspace_id: int,
+    form: CustomerForm,
+    *,
+    actor: Actor,
+    stages: LifecycleStages,
+    contact: ContactInput | None = None,
+    phone_region: str = DEFAULT_REGION,
+    force: bool = False,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Customer:
+    """Create a customer with its whole record (and optionally a first contact), all or nothing.
+
+    Every bad field, the contact's included, is reported at once (:class:`~crm.errors.InvalidFields`)
+    and nothing is written; ``DuplicateSuspected`` when it resembles a customer you have (unless
+    ``force``, recorded with who chose it); ``Conflict`` when this very form was saved already.
+    A lifecycle stage starts its history (from none, by the creator)."""
+    by = recorded_id(actor.user_id)
+    now = now or utcnow()
+    errors = Collected()
+    names = errors.take(lambda: clean_name(form.name))
+    site = errors.take(lambda: clean_website(form.website)) or (None, None)
+    owner = errors.take(lambda: clean_owner(form.owner_user_id))
+    person = None
+    if contact is not None and not contact.is_empty():
+        person = errors.take(lambda: clean_contact(contact, region=phone_region))
+    details = clean_details(form.details, errors, region=phone_region)
+    stage = errors.take(lambda: clean_lifecycle(stages, form.lifecycle_stage))
+    index = registry.index(workspace_id)
+    with sf.begin() as session:
+        defs = cf.definitions.fields_in(session, workspace_id, FieldEntity.CUSTOMER)
+        custom = cf.clean_values(defs, form.custom, errors)
+        errors.raise_any()
+        assert names is not None
+        customer, candidates = insert_customer(
+            session,
+            index,
+            workspace_id,
+            names=names,
+            site=site,
+            owner=owner or by,
+            actor=by,
+            emails=[person.email] if person is not None and person.email else [],
+            force=force,
+            idempotency_key=idempotency_key,
+            columns=details.columns,
+        )
+        _set_tags(session, customer, details.tags, by)
+        _move_stage(session, customer, stage, by, now)
+        cf.save_values(session, workspace_id, FieldEntity.CUSTOMER, customer.id, custom, actor=by)
+        session.flush()
+        after = record_snapshot(session, customer)
+        audit.change(
+            session,
+            customer,
+            AuditAction.CREATE,
+            actor=by,
+            note=creation_note(candidates, "slack"),
+            extra={k: after[k] for k in ("tags", "custom")},
+        )
+        if person is not None:
+            insert_contact(session, customer, person, by)
+    registry.refresh(workspace_id)
+    return customer
 
 
 def save_customer(

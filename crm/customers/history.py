@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from crm import custom_fields as cf
-from crm.models import AuditEntry
+from crm.models import AuditEntry, Contact
 from crm.states import AuditAction, FieldEntity
 
 # Columns not worth a line of history (bookkeeping, or said better by another column).
@@ -27,6 +27,8 @@ LABELS = {
     "lifecycle_stage": "Lifecycle stage",
     "postal_code": "Postal code",
 }
+
+CONTACT_LABELS = {"phone": "Work phone", "street": "Street", "region": "Region"}
 
 
 @dataclass(frozen=True)
@@ -77,16 +79,40 @@ def _diff(before: dict[str, Any], after: dict[str, Any], labels: dict[str, str])
     return found
 
 
+def _contact_changes(changes: list[FieldChange], entry: AuditEntry) -> list[FieldChange]:
+    """A contact's edit as lines of the customer's history: "Jane Doe: mobile phone", with the
+    field named ``contact_<column>`` (so phones and places are shown like the customer's)."""
+    name = str((entry.after or {}).get("name") or (entry.before or {}).get("name") or "Contact")
+    return [
+        FieldChange(
+            c.field if c.field.startswith("custom:") else f"contact_{c.field}",
+            f"{name}: {CONTACT_LABELS.get(c.field, c.label).lower()}",
+            c.before,
+            c.after,
+        )
+        for c in changes
+        if c.field != "customer_id" and c.field != "normalized_name"
+    ]
+
+
 def record_changes(session: Session, workspace_id: int, customer_id: int, *, limit: int = 5) -> list[RecordChange]:
-    """The customer's latest changes that touched a field, newest first (creation excluded)."""
+    """The customer's latest changes that touched a field, its contacts' edits among them, newest
+    first (creations excluded)."""
     defs = cf.definitions.fields_in(session, workspace_id, FieldEntity.CUSTOMER, include_retired=True)
     labels = {d.key: d.label for d in defs}
+    contact_labels = {
+        d.key: d.label
+        for d in cf.definitions.fields_in(session, workspace_id, FieldEntity.CONTACT, include_retired=True)
+    }
+    contacts = select(Contact.id).where(Contact.workspace_id == workspace_id, Contact.customer_id == customer_id)
     entries = session.scalars(
         select(AuditEntry)
         .where(
             AuditEntry.workspace_id == workspace_id,
-            AuditEntry.entity_type == "customer",
-            AuditEntry.entity_id == customer_id,
+            or_(
+                and_(AuditEntry.entity_type == "customer", AuditEntry.entity_id == customer_id),
+                and_(AuditEntry.entity_type == "contact", AuditEntry.entity_id.in_(contacts)),
+            ),
             AuditEntry.action != AuditAction.CREATE,
         )
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
@@ -96,7 +122,10 @@ def record_changes(session: Session, workspace_id: int, customer_id: int, *, lim
     for entry in entries:
         if not entry.before:  # a JSON null is not SQL NULL: creations and free-form entries
             continue
-        changes = _diff(entry.before or {}, entry.after or {}, labels)
+        if entry.entity_type == "contact":
+            changes = _contact_changes(_diff(entry.before or {}, entry.after or {}, contact_labels), entry)
+        else:
+            changes = _diff(entry.before or {}, entry.after or {}, labels)
         if changes:
             found.append(RecordChange(entry.created_at, entry.created_by, entry.action, tuple(changes)))
         if len(found) >= limit:

@@ -189,32 +189,66 @@ def create_customer(
     emails = [values.email] if values and values.email else []
     index = registry.index(workspace_id)
     with sf.begin() as session:
-        version = bump_search_version(session, workspace_id)  # serialises creators per workspace
-        claim_once(session, workspace_id, "customer_create", idempotency_key, ALREADY_CREATED)
-        candidates = duplicate_candidates(session, index, workspace_id, name=display, domain=domain, emails=emails)
-        if candidates and not force:
-            raise DuplicateSuspected("This looks like a customer you already have.", candidates)
-        customer = Customer(
-            workspace_id=workspace_id,
-            name=display,
-            normalized_name=normalized,
-            website=site,
-            domain=domain,
-            owner_user_id=owner or actor,
-            created_by=actor,
-            index_version=version,
-            duplicate_override_by=actor if candidates else None,
+        customer, candidates = insert_customer(
+            session,
+            index,
+            workspace_id,
+            names=(display, normalized),
+            site=(site, domain),
+            owner=owner or actor,
+            actor=actor,
+            emails=emails,
+            force=force,
+            idempotency_key=idempotency_key,
         )
-        session.add(customer)
-        session.flush()
-        audit.change(session, customer, AuditAction.CREATE, actor=actor, note=_creation_note(candidates, source))
+        audit.change(session, customer, AuditAction.CREATE, actor=actor, note=creation_note(candidates, source))
         if values:
             insert_contact(session, customer, values, actor)
     registry.refresh(workspace_id)
     return customer
 
 
-def _creation_note(candidates: list[DuplicateCandidate], source: str) -> str:
+def insert_customer(
+    session: Session,
+    index: CustomerIndex,
+    workspace_id: int,
+    *,
+    names: tuple[str, str],
+    site: tuple[str | None, str | None],
+    owner: str,
+    actor: str,
+    emails: list[str],
+    force: bool,
+    idempotency_key: str | None,
+    columns: dict[str, object] | None = None,
+) -> tuple[Customer, list[DuplicateCandidate]]:
+    """Insert a cleaned customer inside the caller's transaction, after the once-only claim and
+    the duplicate guard (``DuplicateSuspected`` unless ``force``); flushed, not yet audited.
+    Also returns the likely duplicates it was created despite (for the audit note)."""
+    (display, normalized), (website, domain) = names, site
+    version = bump_search_version(session, workspace_id)  # serialises creators per workspace
+    claim_once(session, workspace_id, "customer_create", idempotency_key, ALREADY_CREATED)
+    candidates = duplicate_candidates(session, index, workspace_id, name=display, domain=domain, emails=emails)
+    if candidates and not force:
+        raise DuplicateSuspected("This looks like a customer you already have.", candidates)
+    customer = Customer(
+        workspace_id=workspace_id,
+        name=display,
+        normalized_name=normalized,
+        website=website,
+        domain=domain,
+        owner_user_id=owner,
+        created_by=actor,
+        index_version=version,
+        duplicate_override_by=actor if candidates else None,
+        **(columns or {}),
+    )
+    session.add(customer)
+    session.flush()
+    return customer, candidates
+
+
+def creation_note(candidates: list[DuplicateCandidate], source: str) -> str:
     if not candidates:
         return f"source: {source}"
     return "created anyway despite likely duplicates: " + ", ".join(

@@ -63,7 +63,7 @@ def _vendor_lookup(vendor: str, kind: str) -> dict[str, str]:
 def _system(vendor: str | None) -> frozenset[str]:
     names = list(GENERIC_SYSTEM)
     for v in VENDORS:
-        if vendor is None or v.key == vendor:
+        if (vendor is None and v.fallback) or v.key == vendor:
             names += v.system
     return frozenset(_compact(header_key(n)) for n in names)
 
@@ -72,7 +72,7 @@ def lookup(kind: str, vendor: Vendor | None) -> list[dict[str, str]]:
     """The tables a header is looked up in, strongest first."""
     tables = [_vendor_lookup(vendor.key, kind)] if vendor else []
     tables.append(_generic(kind))
-    tables += [_vendor_lookup(v.key, kind) for v in VENDORS if v is not vendor]
+    tables += [_vendor_lookup(v.key, kind) for v in VENDORS if v is not vendor and v.fallback]
     return tables
 
 

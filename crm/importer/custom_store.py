@@ -1,19 +1,22 @@
 """``--create-fields``: the columns offered as custom fields become fields, and their values are stored.
 
-Inside the import's one transaction: a field whose label the workspace already has (live or
-retired, compared as :func:`crm.custom_fields.definitions.word`) is reused with its type;
-otherwise it is created with :func:`crm.custom_fields.add_field` (the same checks as
-``/crm fields``: no clash with a built-in field, at most 25 per kind of record), typed by what
-the values showed. Each value is checked by the field's own type
-(:func:`crm.custom_fields.clean_value`); one that doesn't fit is dropped and reported with its
-line. A value already stored is changed only with ``--update``.
+Inside the import's one transaction: a field whose label the workspace already has, or whose
+key the column names (``--map Col=custom:<key>``), live or retired, compared as
+:func:`crm.custom_fields.definitions.word`, is reused with its type; otherwise it is created
+with :func:`crm.custom_fields.add_field` (the same checks as ``/crm fields``: no clash with a
+built-in field, at most 25 per kind of record), typed by what the values showed. Each value is
+checked by the field's own type (:func:`crm.custom_fields.clean_value`); one that doesn't fit
+is dropped and reported with its line. A value already stored is changed only with ``--update``.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -26,7 +29,7 @@ from crm.errors import InvalidInput
 from crm.importer.custom import ColumnStats
 from crm.importer.report import CustomOffer
 from crm.importer.values import parse_datetime
-from crm.models import CustomFieldValue
+from crm.models import CustomField, CustomFieldValue, utcnow
 from crm.states import FieldType
 
 TYPES = {
@@ -41,6 +44,7 @@ TYPES = {
     "email": FieldType.EMAIL,
     "person": FieldType.PERSON,
 }
+RETIRED = " (retired)"  # how crm.exporter labels a retired field's column
 _HAS_CURRENCY = re.compile(r"[A-Za-z]{3}")
 Warn = Callable[[int, str], None]  # (line, message)
 
@@ -57,13 +61,38 @@ def _define(
     if found is not None:
         return found
     kind = TYPES[offer.type]
-    options = stats.choices if kind in (FieldType.ONE_OF, FieldType.SEVERAL_OF) else None
+    options = (offer.options or stats.choices) if kind in (FieldType.ONE_OF, FieldType.SEVERAL_OF) else None
     try:
         made = add_field(session, ws, by=by, entity=entity, label=offer.label, type=kind, options=options)
     except InvalidInput as err:
         raise InvalidInput(f"The custom field “{offer.label}” can't be created: {err.message}") from None
+    if offer.retired:  # retired in the CRM it was exported from: created retired, its values kept
+        row = session.get(CustomField, made.id)
+        assert row is not None
+        row.retired_at, row.retired_by = utcnow(), by
+        session.flush()
     known[word(made.label)] = made
     return made
+
+
+def export_definitions(path: Path, entity: str) -> dict[str, tuple[str, list[str]]]:
+    """This CRM's export's ``custom_fields.csv`` next to ``path``: {label as compared: (type, options)}
+    for one kind of record, so the fields come back as they were defined, not as values suggest."""
+    names = {t: name for name, t in TYPES.items()}
+    found: dict[str, tuple[str, list[str]]] = {}
+    source = path.parent / "custom_fields.csv"
+    if not source.is_file():
+        return found
+    with source.open(encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("entity") != entity or row.get("deleted_at") or row.get("type") not in set(names):
+                continue
+            try:
+                options = [str(o.get("label")) for o in json.loads(row.get("options") or "[]") if isinstance(o, dict)]
+            except ValueError:
+                options = []
+            found[word(row.get("label") or "")] = (names[FieldType(row["type"])], options)
+    return found
 
 
 def _typed(field: FieldDef, text: str, *, currency: str, tz: ZoneInfo, dayfirst: bool) -> Any:
@@ -94,7 +123,10 @@ def store_custom_values(
     warn: Warn,
 ) -> None:
     """Create (or find) the fields of ``columns`` and store ``rows``: (record id, line, [(column, text)])."""
-    known = {word(d.label): d for d in fields_in(session, ws, entity, include_retired=True)}
+    existing = fields_in(session, ws, entity, include_retired=True)
+    known = {word(d.label): d for d in existing}
+    for d in existing:  # also by key ("--map Region=custom:region"), which a rename never changes
+        known.setdefault(word(d.key), d)
     defs = [_define(session, ws, entity, offer, stats, known, actor) for offer, stats in columns]
     for offer, _ in columns:
         offer.created = True

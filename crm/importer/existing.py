@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.audit import ADDRESS_COLUMNS, CUSTOMER_DETAILS
-from crm.models import Activity, Contact, Customer, CustomerAlias, Deal
+from crm.models import Activity, Contact, Customer, CustomerAlias, CustomerTag, Deal
 from crm.normalize import is_free_email_domain, normalize_name
 
 # Columns of the fuller record that an import may set and ``--update`` compare: the audited ones.
@@ -44,9 +44,10 @@ class Existing:
     """The four indexes, and how a row's company is found among the customers."""
 
     def __init__(self) -> None:
-        self.customers = Index("ref", "name", "domain")
-        self.contacts = Index("ref", "email", "name")
-        self.deals = Index("ref", "title")
+        # "export": the row's id in this CRM's own export being imported (see vendors.CRM_EXPORT)
+        self.customers = Index("ref", "name", "domain", "export")
+        self.contacts = Index("ref", "email", "name", "export")
+        self.deals = Index("ref", "title", "export")
         self.activities = Index("key")
         self._company_cache: dict[str, int | None] = {}
 
@@ -142,6 +143,12 @@ def _load_customers(session: Session, ws: int, index: Index) -> None:
         select(CustomerAlias.customer_id, CustomerAlias.normalized).where(CustomerAlias.workspace_id == ws)
     ):
         names.setdefault(normalized, follow(cid))
+    # Tags, which ``--update`` adds to (normalised spelling -> as written).
+    for cid, tag, normalized in session.execute(
+        select(CustomerTag.customer_id, CustomerTag.tag, CustomerTag.normalized).where(CustomerTag.workspace_id == ws)
+    ):
+        if cid in index.values:
+            index.values[cid].setdefault("tags", {})[normalized] = tag
 
 
 def _load_contacts(session: Session, ws: int, index: Index) -> None:

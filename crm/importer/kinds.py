@@ -89,6 +89,28 @@ def _created() -> Field:
     return _date("created", "created, created at, created date, create date, date created, add time, added")
 
 
+def _own_export() -> tuple[Field, ...]:
+    """The columns only this CRM's own export has (:data:`crm.importer.vendors.CRM_EXPORT`)."""
+    return (Field("export_id", ()), Field("deleted_at", ()), Field("merged_into_id", ()))
+
+
+def _live_in_export(values: dict[str, Any]) -> str | None:
+    """The row's id in this CRM's export; a row deleted or merged away there is not brought back."""
+    if values.get("deleted_at") or values.get("merged_into_id"):
+        raise Reject("deleted in the export", "deleted or merged away in the CRM it was exported from: not imported")
+    return values.get("export_id") or None
+
+
+def _exported(index: Index, text: str | None, what: str) -> int | None:
+    """The row an export's reference (``customer_id``, ``contact_id`` …) points at, imported in this run."""
+    if not text:
+        return None
+    found = index.by["export"].get(text)
+    if found is None and what == "company":
+        raise missing_company(f"#{text} of the export")
+    return found
+
+
 def _company(names: str, ids: str) -> tuple[Field, Field]:
     return Field("company", aliases(f"{_COMPANY}, {names}")), Field("company_id", aliases(f"{_COMPANY_ID}, {ids}"))
 
@@ -98,7 +120,15 @@ def _build_customer(values: dict[str, Any], row: Row, ctx: Context) -> Record:
     name, normalized = values["name"]
     website, domain = values["website"]
     ref, notes = values["id"], values["notes"]
+    export = _live_in_export(values)
     revenue, currency = values["annual_revenue"]
+    if values.get("revenue_minor"):  # this CRM's export: minor units and their currency
+        try:
+            currency = v.currency(values.get("revenue_currency", ""), default=ctx.options.currency)
+            revenue = v.amount(values["revenue_minor"], "", currency)
+        except InvalidInput as err:
+            ctx.drop("revenue_minor", "invalid amount", err.message)
+            revenue, currency = None, None
     description = values.get("description", "")
     try:
         description = v.description(description)
@@ -129,7 +159,7 @@ def _build_customer(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "description": description,
         "lifecycle_stage": values["lifecycle_stage"],
     }
-    rec = Record(row, stored, {"ref": ref, "name": normalized, "domain": domain})
+    rec = Record(row, stored, {"ref": ref, "name": normalized, "domain": domain, "export": export})
     rec.tags = values["tags"] or None
     return rec
 
@@ -188,6 +218,22 @@ def _tag_rows(rec: Record, customer_id: int) -> list[tuple[type, dict[str, Any]]
     return [(CustomerTag, {"customer_id": customer_id, "tag": t, "normalized": t.casefold()}) for t in rec.tags or ()]
 
 
+def _added_tags(
+    rec: Record, customer_id: int, current: dict[str, Any]
+) -> tuple[dict[str, Any], list[tuple[type, dict[str, Any]]]]:
+    """With --update: the file's tags the customer lacks are added (tags given in Slack stay)."""
+    have: dict[str, str] = current.setdefault("tags", {})
+    new = [t for t in rec.tags or () if t.casefold() not in have]
+    if not new:
+        return {}, []
+    before = sorted(have.values(), key=str.casefold)
+    have.update((t.casefold(), t) for t in new)
+    rows: list[tuple[type, dict[str, Any]]] = [
+        (CustomerTag, {"customer_id": customer_id, "tag": t, "normalized": t.casefold()}) for t in new
+    ]
+    return {"tags": (before, sorted(have.values(), key=str.casefold))}, rows
+
+
 def _lifecycle_change(customer_id: int, before: Any, after: Any) -> dict[str, Any]:
     return {"customer_id": customer_id, "from_stage": before, "to_stage": after}
 
@@ -242,6 +288,9 @@ CUSTOMERS = Kind(
             bind=lambda c: {"stages": c.options.lifecycle_stages},
         ),
         Field("tags", aliases("tags, tag, labels, label"), v.tags, "invalid tags"),
+        Field("revenue_minor", ()),
+        Field("revenue_currency", ()),
+        *_own_export(),
     ),
     required=("name",),
     file_hints=("compan", "account", "organi", "customer", "client"),
@@ -261,6 +310,7 @@ CUSTOMERS = Kind(
     touches="id",
     history=History("lifecycle_stage", CustomerLifecycleChange, _lifecycle_change),
     children=_tag_rows,
+    added_children=_added_tags,
     backfill_ref=True,
     screen=screen_customers,
 )
@@ -274,7 +324,10 @@ def _build_contact(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         name, normalized = clean_name(name_text or email, label="contact name")
     except InvalidInput as err:
         raise Reject(_INVALID_NAME, err.message) from None
-    customer_id = ctx.company(values.get("company_id", ""), values.get("company", ""), email)
+    export = _live_in_export(values)
+    customer_id = _exported(ctx.existing.customers, values.get("company_export"), "company") or ctx.company(
+        values.get("company_id", ""), values.get("company", ""), email
+    )
     ref = values["id"]
     stored = {
         "customer_id": customer_id,
@@ -288,7 +341,7 @@ def _build_contact(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "mobile_phone": values["mobile_phone"],
         **_address(values, ctx),
     }
-    return Record(row, stored, {"ref": ref, "email": email, "name": (customer_id, normalized)})
+    return Record(row, stored, {"ref": ref, "email": email, "name": (customer_id, normalized), "export": export})
 
 
 def _match_contact(rec: Record, index: Index) -> int | None:
@@ -320,6 +373,8 @@ CONTACTS = Kind(
         Field("title", aliases("title, job title, position, role, person job title"), v.title, _TOO_LONG),
         *_company("person organization, person organization name", "person organization id"),
         _created(),
+        Field("company_export", ()),
+        *_own_export(),
     ),
     required=("name", "first_name", "last_name", "email"),
     file_hints=("contact", "people", "person", "lead"),
@@ -349,14 +404,17 @@ def _build_deal(values: dict[str, Any], row: Row, ctx: Context) -> Record:
     if amount is not None and any(d[0] == "currency" for d in ctx.dropped):
         ctx.drop(amount_field, "invalid amount", "an amount without a currency it can be read in.")
         amount = None
-    customer_id = ctx.company(values.get("company_id", ""), values.get("company", ""), None)
+    export = _live_in_export(values)
+    customer_id = _exported(ctx.existing.customers, values.get("company_export"), "company") or ctx.company(
+        values.get("company_id", ""), values.get("company", ""), None
+    )
     title, close, ref = values["title"], values["close_date"], values["id"]
     stage = ctx.stage(
         values.get("stage", ""), values.get("status", ""), values.get("is_won", ""), values.get("is_closed", "")
     )
     closed_at = None
     if stage in CLOSED_KEYS:
-        closed_at = (values["won_time"] if stage == "won" else values["lost_time"]) or close
+        closed_at = (values["won_time"] if stage == "won" else values["lost_time"]) or values["closed_at"] or close
     stored = {
         "customer_id": customer_id,
         "title": title,
@@ -369,7 +427,7 @@ def _build_deal(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "external_ref": ref,
         "created_at": values["created"],
     }
-    return Record(row, stored, {"ref": ref, "title": (customer_id, normalize_name(title))})
+    return Record(row, stored, {"ref": ref, "title": (customer_id, normalize_name(title)), "export": export})
 
 
 def _match_deal(rec: Record, index: Index) -> int | None:
@@ -421,6 +479,9 @@ DEALS = Kind(
             bind=lambda c: {"tz": c.tz, "dayfirst": c.options.dayfirst},
         ),
         _owner("deal owner, opportunity owner, owner user id, deal owner id"),
+        _date("closed_at", "closed at"),
+        Field("company_export", ()),
+        *_own_export(),
     ),
     required=("title",),
     file_hints=("deal", "opportunit", "pipeline"),
@@ -454,12 +515,19 @@ def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
     contact_email = values["contact_email"]
     contacts, deals = ctx.existing.contacts, ctx.existing.deals
     contact_ref, deal_ref = values.get("contact_id"), values.get("deal_id")
-    contact_id = contacts.by["ref"].get(contact_ref) if contact_ref else None
+    export = _live_in_export(values)
+    contact_id = _exported(contacts, values.get("contact_export"), "contact")
+    if contact_id is None and contact_ref:
+        contact_id = contacts.by["ref"].get(contact_ref)
     if contact_id is None and contact_email:
         contact_id = contacts.by["email"].get(contact_email)
-    deal_id = deals.by["ref"].get(deal_ref) if deal_ref else None
+    deal_id = _exported(deals, values.get("deal_export"), "deal")
+    if deal_id is None and deal_ref:
+        deal_id = deals.by["ref"].get(deal_ref)
     company_ref, company = values.get("company_id", ""), values.get("company", "")
-    customer_id = ctx.find_company(company_ref, company, contact_email or None)
+    customer_id = _exported(ctx.existing.customers, values.get("company_export"), "company")
+    if customer_id is None:
+        customer_id = ctx.find_company(company_ref, company, contact_email or None)
     if customer_id is None and contact_id is not None:
         customer_id = contacts.values.get(contact_id, {}).get("customer_id")
     if customer_id is None and deal_id is not None:
@@ -468,6 +536,8 @@ def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         raise missing_company(company or company_ref or contact_email)
     if ref is not None:
         key = f"import:{ref}"[:128]
+    elif export is not None:  # logged in Slack, then exported: its id in the export is its identity
+        key = f"import:x:{export}"[:128]
     else:
         who = (company_ref or normalize_name(company)) if (company_ref or company) else contact_email
         parts = (who, contact_email, occurred.isoformat(), type_key, summary)
@@ -485,8 +555,20 @@ def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "idempotency_key": key,
         "external_ref": ref,
         "created_by": values["owner"] or ctx.options.actor,
+        "permalink": values.get("permalink") or None,
+        "created_at": _created_at(values.get("created"), ctx),
     }
     return Record(row, stored, {"key": key})
+
+
+def _created_at(text: str | None, ctx: Context) -> Any:
+    """When an activity was logged (this CRM's export has it besides when it happened)."""
+    if not text:
+        return None
+    try:
+        return v.parse_datetime(text, tz=ctx.tz, dayfirst=ctx.options.dayfirst)
+    except InvalidInput:
+        return None
 
 
 _SEPARATOR = "\x1f"
@@ -540,6 +622,12 @@ ACTIVITIES = Kind(
         Field("contact_id", aliases("contact id, person id, associated contact id, who id, activity person id")),
         Field("deal_id", aliases("deal id, opportunity id, associated deal id, activity deal id, what id")),
         _owner("created by, assigned to, activity owner, user"),
+        Field("permalink", ()),
+        Field("created", ()),  # only this CRM's export has it apart from the date (created_at)
+        Field("company_export", ()),
+        Field("contact_export", ()),
+        Field("deal_export", ()),
+        *_own_export(),
     ),
     required=("date",),
     file_hints=("activit", "task", "call", "meeting", "note", "event", "engagement", "history"),

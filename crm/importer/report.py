@@ -59,6 +59,8 @@ class CustomOffer:
     why: str  # what the values showed, e.g. "all 120 values are dates"
     values: int = 0  # rows with a value
     created: bool = False  # created by this import (or there already, with values stored)
+    options: list[str] | None = None  # a list's options as defined (this CRM's export), else from the values
+    retired: bool = False  # retired where it came from (this CRM's export): created retired
 
 
 @dataclass

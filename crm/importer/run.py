@@ -22,17 +22,18 @@ from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
+from crm.custom_fields.definitions import word
 from crm.importer import existing
 from crm.importer import values as v
 from crm.importer.custom import ColumnStats
-from crm.importer.custom_store import offer_label, store_custom_values
+from crm.importer.custom_store import RETIRED, export_definitions, offer_label, store_custom_values
 from crm.importer.kinds import KINDS, Context, Kind, Record, Reject, clean_values
 from crm.importer.owners import Owners
 from crm.importer.reader import Broken, ImportFileError, Row
 from crm.importer.rejects import Rejects, sweep, target_paths
 from crm.importer.report import CustomOffer, FileReport, ImportOptions, ImportReport, Progress
 from crm.importer.sources import ByteCount, SourceFile, open_source, read_rows
-from crm.importer.vendors import VENDORS
+from crm.importer.vendors import CRM_EXPORT, VENDORS
 from crm.lookup import bump_search_version
 from crm.models import Customer, utcnow
 from crm.states import AuditAction
@@ -227,9 +228,19 @@ class _Run:
         """The columns no built-in field holds: offered as typed custom fields, created with ``create_fields``."""
         kind = job.kind
         offers = []
+        defined = {}
+        if self.ctx.vendor is CRM_EXPORT and kind.custom_fields:  # defined as in the export's custom_fields.csv
+            defined = export_definitions(job.source.path, kind.entity)
         for column, stats in job.custom:
             label = offer_label(kind.entity, column.label) if kind.custom_fields else column.label
-            offers.append((CustomOffer(column.header, label, *stats.infer(), values=stats.values), stats))
+            offer = CustomOffer(column.header, label, *stats.infer(), values=stats.values)
+            retired = label.endswith(RETIRED)
+            known = defined.get(word(label.removesuffix(RETIRED) if retired else label))
+            if known is not None:
+                offer.label, offer.retired = label.removesuffix(RETIRED) if retired else label, retired
+                offer.type, offer.options = known
+                offer.why = "as defined in the export's custom_fields.csv"
+            offers.append((offer, stats))
         job.report.custom = [offer for offer, _ in offers]
         used = [(offer, stats) for offer, stats in offers if stats.values]
         if self.o.dry_run or not self.o.create_fields or not kind.custom_fields or not used:
@@ -306,6 +317,8 @@ class _Run:
             return None
         keys: dict[str, Any] = {u.key: None for u in kind.unique}
         keys["ref"] = ref
+        if "export" in self.ex[kind.name].by:  # this CRM's export: later files point at the row by its id
+            keys["export"] = row.fields.get("export_id") or None
         return Record(row, {}, keys)
 
     def _write(self, job: _File, records: list[Record]) -> None:
@@ -331,6 +344,7 @@ class _Run:
                 self._insert(job, new)
                 new = []
         self._insert(job, new)
+        self._insert_children(job)  # what --update added to matched records
 
     def _insert(self, job: _File, records: list[Record]) -> None:
         if not records:
@@ -359,16 +373,22 @@ class _Run:
                 history.append(self._history(kind, new_id, None, rec.row[kind.history.column]))
             if kind.children is not None:
                 for model, child in kind.children(rec, new_id):
-                    child.update(workspace_id=self.ws, created_at=self.now, created_by=self.o.actor)
-                    job.children.setdefault(model, []).append(child)
+                    self._add_child(job, model, child)
             if rec.custom:
                 job.custom_rows.append((new_id, rec.line, rec.custom))
         if kind.history is not None:
             self.insert(kind.history.model, history, returning=False)
+        self._insert_children(job)
+        job.report.inserted += len(records)
+
+    def _insert_children(self, job: _File) -> None:
         for model, children in job.children.items():
             self.insert(model, children, returning=False)
         job.children.clear()
-        job.report.inserted += len(records)
+
+    def _add_child(self, job: _File, model: type, child: dict[str, Any]) -> None:
+        child.update(workspace_id=self.ws, created_at=self.now, created_by=self.o.actor)
+        job.children.setdefault(model, []).append(child)
 
     def _history(self, kind: Kind, row_id: int, before: Any, after: Any) -> dict[str, Any]:
         assert kind.history is not None
@@ -386,6 +406,8 @@ class _Run:
         ref = rec.keys.get("ref")
         if ref is not None:
             index.by["ref"].setdefault(ref, row_id)
+        if rec.keys.get("export"):
+            index.by["export"].setdefault(rec.keys["export"], row_id)
         if rec.custom:
             job.custom_rows.append((row_id, rec.line, rec.custom))
         if not self.o.update and not (ref and kind.backfill_ref):  # the common re-run: nothing to compare
@@ -397,8 +419,13 @@ class _Run:
             change = {k: rec.row[k] for k in kind.updatable if rec.row[k] is not None and rec.row[k] != current.get(k)}
             if change.keys() <= kind.derived:
                 change = {}
+        added: dict[str, Any] = {}
+        if self.o.update and kind.added_children is not None:
+            added, children = kind.added_children(rec, row_id, current)
+            for model, child in children:
+                self._add_child(job, model, child)
         backfill = {"external_ref": ref} if kind.backfill_ref and ref and not current.get("external_ref") else {}
-        if not change:
+        if not change and not added:
             if backfill:  # remember the source id for the next run; no change anybody sees
                 job.updates.append({"id": row_id, **backfill})
             fr.unchanged += 1
@@ -420,8 +447,11 @@ class _Run:
                 entity_id=row_id,
                 action=AuditAction.UPDATE,
                 actor=self.o.actor,
-                before={k: audit.jsonable(current.get(k)) for k in change},
-                after={k: audit.jsonable(value) for k, value in change.items()},
+                before={**{k: audit.jsonable(current.get(k)) for k in change}, **{k: b for k, (b, _) in added.items()}},
+                after={
+                    **{k: audit.jsonable(value) for k, value in change.items()},
+                    **{k: a for k, (_, a) in added.items()},
+                },
                 note=f"import: {fr.path.name} line {rec.line}",
             )
 

@@ -31,6 +31,7 @@ from crm.errors import InvalidInput
 from crm.importer.columns import IGNORE, CustomColumn, choose_kind, detect_vendor, header_key, map_columns
 from crm.importer.kinds import KINDS
 from crm.importer.reader import Broken, ImportFileError, Row, iter_rows, read_header
+from crm.importer.vendors import CUSTOM
 
 SAMPLE_BYTES = 64 * 1024
 
@@ -64,16 +65,23 @@ def field_names() -> set[str]:
 
 
 def parse_mapping(text: str) -> dict[str, str]:
-    """``"Firma=name,Web=website,Fax=ignore"`` -> {header key: field}; raises InvalidInput."""
+    """``"Firma=name,Web=website,Fax=ignore,Region=custom:Sales region"`` -> {header key: field or
+    "custom:<label or key>"}; raises InvalidInput."""
     known = field_names() | {IGNORE}
     mapping: dict[str, str] = {}
     for part in text.split(","):
         if not part.strip():
             continue
         column, sep, target = part.rpartition("=")
-        target = target.strip().lower().replace(" ", "_")
         if not sep or not column.strip():
             raise InvalidInput(f"--map needs Column=field pairs; “{part.strip()}” has no “=”.")
+        if target.strip().lower().startswith(CUSTOM):  # a custom field, by its label or key
+            label = " ".join(target.strip()[len(CUSTOM) :].split())
+            if not label:
+                raise InvalidInput(f"--map: “{part.strip()}” needs the custom field's name after “custom:”.")
+            mapping[header_key(column)] = CUSTOM + label[:80]
+            continue
+        target = target.strip().lower().replace(" ", "_")
         if target not in known:
             raise InvalidInput(f"--map: “{target}” is not a field. Fields are: {', '.join(sorted(known))}.")
         mapping[header_key(column)] = target

@@ -169,6 +169,11 @@ class Kind:
     history: History | None = None
     # rows of other tables a new record brings (a customer's tags): (record, new id) -> [(model, row)]
     children: Callable[[Record, int], list[tuple[type, dict[str, Any]]]] | None = None
+    # with --update, the rows of other tables a matched record adds (tags it lacks):
+    # (record, id, current values) -> (what changed as {name: (before, after)}, [(model, row)])
+    added_children: (
+        Callable[[Record, int, dict[str, Any]], tuple[dict[str, Any], list[tuple[type, dict[str, Any]]]]] | None
+    ) = None
     # looks over all the file's records before they are written (see duplicates.screen_customers)
     screen: Callable[..., list[DuplicateFinding]] | None = None
 

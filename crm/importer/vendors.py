@@ -38,6 +38,7 @@ class Vendor:
     system: tuple[str, ...]
     stages: dict[str, str]
     signature: tuple[str, ...]
+    fallback: bool = True  # its headers and system columns also apply to files from elsewhere
 
 
 _ADDRESS = {
@@ -478,7 +479,62 @@ PIPEDRIVE = Vendor(
     ),
 )
 
-VENDORS: tuple[Vendor, ...] = (SALESFORCE, HUBSPOT, PIPEDRIVE)
+# This CRM's own `crm-bot export` CSVs, so an export imports back unchanged: a row's ``id`` is
+# how the export's other files point at it (``customer_id`` …: an ``export_id``), and its
+# ``external_ref`` (the id in the CRM it first came from, if any) stays its source id.
+_OWN_RECORD = {
+    "id": "export_id",
+    "external_ref": "id",
+    "deleted_at": "deleted_at",
+    "merged_into_id": "merged_into_id",
+    "created_at": "created",
+}
+CRM_EXPORT = Vendor(
+    key="crm",
+    label="this CRM's own export",
+    headers={
+        "customers": {
+            **_OWN_RECORD,
+            "owner_user_id": "owner",
+            "annual_revenue_minor": "revenue_minor",
+            "annual_revenue_currency": "revenue_currency",
+        },
+        "contacts": {**_OWN_RECORD, "customer_id": "company_export", "phone": "phone"},
+        "deals": {
+            **_OWN_RECORD,
+            "customer_id": "company_export",
+            "amount_minor": "amount_minor",
+            "closed_at": "closed_at",
+            "owner_user_id": "owner",
+        },
+        "activities": {
+            **_OWN_RECORD,
+            "customer_id": "company_export",
+            "contact_id": "contact_export",
+            "deal_id": "deal_export",
+            "created_by": "owner",
+            "permalink": "permalink",
+        },
+    },
+    system=(
+        "normalized_name",
+        "domain",
+        "duplicate_override_by",
+        "index_version",
+        "updated_at",
+        "updated_by",
+        "deleted_by",
+        "created_by",
+        "last_activity_at",
+        "source",
+        "idempotency_key",
+    ),
+    stages={},
+    signature=("normalized_name", "index_version", "external_ref", "idempotency_key", "deleted_by", "updated_by"),
+    fallback=False,  # "source" or "domain" in another file is data, not our bookkeeping
+)
+
+VENDORS: tuple[Vendor, ...] = (SALESFORCE, HUBSPOT, PIPEDRIVE, CRM_EXPORT)
 
 # Skipped whatever CRM wrote them: the same rule, for files from elsewhere.
 GENERIC_SYSTEM = (

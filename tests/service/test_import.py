@@ -345,6 +345,84 @@ def test_update_changes_only_changed_fields(services, ws, tmp_path):
         assert entry.after == {"website": "acme.io", "domain": "acme.io"}
 
 
+def test_update_adds_the_files_new_tags_and_keeps_the_ones_given_in_slack(services, ws, tmp_path):
+    from crm.models import CustomerTag
+
+    rows = [["Id", "Name", "Tags"], ["1", "Acme", "Enterprise"], ["2", "Globex", ""]]
+    path = write(tmp_path / "companies.csv", rows)
+    run_import(services.session_factory, ws, [(path, None)], ImportOptions())
+    with services.session_factory.begin() as s:
+        acme = s.scalars(select(Customer).where(Customer.name == "Acme")).one()
+        s.add(CustomerTag(workspace_id=ws, customer_id=acme.id, tag="VIP", normalized="vip", created_by=ADMIN))
+        acme_id = acme.id
+    rows[1][2], rows[2][2] = "enterprise; EMEA; VIP", "Partner"
+    path = write(tmp_path / "companies.csv", rows)
+    plain = run_import(services.session_factory, ws, [(path, None)], ImportOptions())
+    assert (plain.files[0].updated, plain.files[0].unchanged) == (0, 2)  # without --update, nothing
+    dry = run_import(services.session_factory, ws, [(path, None)], ImportOptions(update=True, dry_run=True))
+    assert dry.files[0].updated == 2
+
+    def tags() -> dict[str, list[str]]:
+        with services.session_factory() as s:
+            found = s.execute(
+                select(Customer.name, CustomerTag.tag).join(CustomerTag).order_by(Customer.name, CustomerTag.normalized)
+            ).all()
+        out: dict[str, list[str]] = {}
+        for name, tag in found:
+            out.setdefault(name, []).append(tag)
+        return out
+
+    assert tags() == {"Acme": ["Enterprise", "VIP"]}  # the dry run wrote nothing
+    updated = run_import(services.session_factory, ws, [(path, None)], ImportOptions(update=True))
+    assert (updated.files[0].updated, updated.files[0].unchanged) == (2, 0)
+    assert tags() == {"Acme": ["EMEA", "Enterprise", "VIP"], "Globex": ["Partner"]}
+    with services.session_factory() as s:
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.entity_id == acme_id, AuditEntry.action == "update")
+        ).one()
+        assert entry.before == {"tags": ["Enterprise", "VIP"]}
+        assert entry.after == {"tags": ["EMEA", "Enterprise", "VIP"]}
+    again = run_import(services.session_factory, ws, [(path, None)], ImportOptions(update=True))
+    assert (again.files[0].updated, again.files[0].unchanged) == (0, 2)  # idempotent
+
+
+def test_map_sends_a_column_to_a_custom_field_by_label_or_key(services, ws, tmp_path):
+    from crm import custom_fields as cf
+    from crm.models import CustomFieldValue
+
+    assert importer.parse_mapping("Gebiet=custom:Sales  region") == {"gebiet": "custom:Sales region"}
+    with pytest.raises(importer.InvalidInput, match="needs the custom field's name"):
+        importer.parse_mapping("Gebiet=custom:")
+    cf.define_field(
+        services.session_factory, ws, actor=Actor(ADMIN, is_admin=True), entity="customer", label="Tier", type="text"
+    )
+    [tier] = cf.list_fields(services.session_factory, ws, "customer")
+    cf.rename_field(services.session_factory, ws, tier.id, actor=Actor(ADMIN, is_admin=True), label="Support level")
+    rows = [["Name", "Website", "Gebiet", "Stufe"], ["Acme", "acme.com", "EMEA", "Gold"], ["Globex", "", "APAC", ""]]
+    path = write(tmp_path / "firmen.csv", rows)
+    mapping = importer.parse_mapping("Gebiet=custom:Sales region,Stufe=custom:tier")
+    columns, custom, _ = importer.map_columns("customers", rows[0], mapping)
+    assert columns == {"name": [0], "website": [1]}
+    assert [(c.header, c.label) for c in custom] == [("Gebiet", "Sales region"), ("Stufe", "tier")]
+    report = run_import(
+        services.session_factory, ws, [(path, "customers")], ImportOptions(mapping=mapping, create_fields=True)
+    )
+    assert report.files[0].inserted == 2
+    with services.session_factory() as s:
+        defs = {d.key: d for d in cf.definitions.fields_in(s, ws, "customer")}
+        assert set(defs) == {"tier", "sales_region"}  # "tier" is the renamed field, found by its key
+        stored = {
+            (name, defs_id, text)
+            for name, defs_id, text in s.execute(
+                select(Customer.name, CustomFieldValue.field_id, CustomFieldValue.value_text).join(
+                    CustomFieldValue, CustomFieldValue.record_id == Customer.id
+                )
+            )
+        }
+    region, level = defs["sales_region"].id, defs["tier"].id
+    assert stored == {("Acme", region, "EMEA"), ("Globex", region, "APAC"), ("Acme", level, "Gold")}
+
+
 def test_duplicates_against_the_database_and_merged_records_stay_merged(services, ws, tmp_path):
     sf, search = services.session_factory, services.search
     keeper = svc.create_customer(sf, search, ws, actor=ADMIN, name="Acme Corporation", website="acme.com")

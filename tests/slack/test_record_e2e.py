@@ -333,3 +333,194 @@ def test_deal_modal_edits_deal_custom_fields(slack, standin, app_server, ws):
     by_id = {b.get("block_id"): b for b in edit["blocks"]}
     assert by_id["cf:contract_end"]["element"]["initial_date"] == "2027-06-30"
     assert by_id["cf:probability"]["element"]["initial_value"] == "62.5"
+
+
+# -- the create modal holds the whole record -------------------------------------------------------
+def create_values(**over):
+    values = edit_values(**{views.B_NAME: typed("Hooli Inc."), views.B_WEBSITE: typed("hooli.xyz")})
+    values |= {
+        views.B_CONTACT_NAME: typed("Gavin Belson"),
+        views.B_CONTACT_EMAIL: typed("gavin@hooli.xyz"),
+        views.B_CONTACT_PHONE: typed("+1 650 555 0199"),
+        views.B_CONTACT_TITLE: typed("CEO"),
+        "shipping_street": typed("1 Hacker Way"),
+        "shipping_city": typed("Palo Alto"),
+        "shipping_region": typed("CA"),
+        "shipping_country": typed("USA"),
+    }
+    values.update(over)
+    return values
+
+
+def test_create_modal_offers_the_whole_record(slack, standin, app_server, ws):
+    tier_field(app_server, ws)
+    slack.command("/crm", "new Hooli")
+    view = standin.wait_for("views.open")[0].params["view"]
+    assert validate_view(view) == [] and view["callback_id"] == views.CREATE_VIEW
+    by_id = {b.get("block_id"): b for b in view["blocks"]}
+    for block_id in (record.B_PHONE, record.B_INDUSTRY, record.B_EMPLOYEES, record.B_REVENUE, record.B_TAGS):
+        assert block_id in by_id, block_id
+    assert {"billing_country", "shipping_street", record.B_DESCRIPTION, "cf:tier"} <= set(by_id)
+    assert by_id[record.B_LIFECYCLE]["element"]["initial_option"]["value"] == "lead"  # the first stage
+
+
+def test_create_modal_refuses_every_bad_field_at_once_and_writes_nothing(slack, app_server, ws):
+    tier_field(app_server, ws)
+    bad = create_values(
+        **{
+            record.B_PHONE: typed("N/A"),
+            "billing_country": typed("Narnia"),
+            record.B_EMPLOYEES: typed("a few"),
+            record.B_REVENUE: typed("12,5k"),
+            record.B_TAGS: typed("x" * 200),
+            record.B_LIFECYCLE: {"value": {"type": "static_select", "selected_option": {"value": "martian"}}},
+            views.B_CONTACT_EMAIL: typed("gavin@"),
+            "cf:tier": {"value": {"type": "static_select", "selected_option": {"value": "platinum"}}},
+        }
+    )
+    resp = slack.view_submission(views.CREATE_VIEW, bad, private_metadata='{"channel":"C0SALES"}', view_id="V0C1")
+    errors = resp.json()["errors"]
+    assert set(errors) == {
+        record.B_PHONE,
+        "billing_country",
+        record.B_EMPLOYEES,
+        record.B_REVENUE,
+        record.B_TAGS,
+        record.B_LIFECYCLE,
+        views.B_CONTACT_EMAIL,
+        "cf:tier",
+    }
+    assert "“N/A” isn't a phone number" in errors[record.B_PHONE]
+    assert "isn't a lifecycle stage" in errors[record.B_LIFECYCLE]
+    with sf(app_server)() as s:
+        for table in (Customer, Contact, CustomerLifecycleChange):
+            assert s.scalar(select(func.count()).select_from(table)) == 0, table  # nothing written half
+        audited = select(func.count()).select_from(AuditEntry).where(AuditEntry.entity_type != "custom_field")
+        assert s.scalar(audited) == 0
+
+
+def test_create_modal_saves_the_whole_record_with_history_and_audit(slack, standin, app_server, ws):
+    tier_field(app_server, ws)
+    resp = slack.view_submission(
+        views.CREATE_VIEW, create_values(), private_metadata='{"channel":"C0SALES"}', view_id="V0C2"
+    )
+    assert resp.status == 200 and resp.text == ""
+    card = standin.wait_for("chat.postEphemeral")[0].params
+    assert validate_message(card) == []
+    shown = text_of(card)
+    for expected in ("Hooli Inc.", "Robotics", "250", "Palo Alto", "Germany", "Partner", "Silver", "Gavin Belson"):
+        assert expected in shown, expected
+    with sf(app_server)() as s:
+        row = s.scalars(select(Customer)).one()
+        assert (row.phone, row.billing_country, row.billing_region) == ("+49301234567", "DE", "DE-BE")
+        assert (row.shipping_street, row.shipping_region, row.shipping_country) == ("1 Hacker Way", "US-CA", "US")
+        assert (row.employees, row.annual_revenue_minor, row.annual_revenue_currency) == (250, 150_000_000, "EUR")
+        assert (row.industry, row.description, row.lifecycle_stage, row.created_by) == (
+            "Robotics",
+            "Robots.",
+            "customer",
+            REP,
+        )
+        assert svc.tags_of(s, row.id) == ["Partner", "vip"]
+        assert svc.record_snapshot(s, row)["custom"] == {"tier": "Silver"}
+        [change] = s.scalars(select(CustomerLifecycleChange)).all()
+        assert (change.from_stage, change.to_stage, change.created_by) == (None, "customer", REP)
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.entity_type == "customer")).one()
+        assert entry.action == "create" and entry.after["tags"] == ["Partner", "vip"]
+        assert entry.after["custom"] == {"tier": "Silver"} and entry.after["phone"] == "+49301234567"
+        gavin = s.scalars(select(Contact)).one()
+        assert (gavin.email, gavin.phone, gavin.title) == ("gavin@hooli.xyz", "+16505550199", "CEO")
+    # A replay of the same form writes nothing more.
+    again = slack.view_submission(
+        views.CREATE_VIEW, create_values(), private_metadata='{"channel":"C0SALES"}', view_id="V0C2"
+    )
+    assert again.status == 200
+    with sf(app_server)() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 1
+
+
+def test_create_modal_duplicate_warning_keeps_every_typed_value(slack, standin, app_server, ws):
+    tier_field(app_server, ws)
+    make(app_server, ws, "Hooli Inc.")
+    resp = slack.view_submission(
+        views.CREATE_VIEW, create_values(), private_metadata='{"channel":"C0SALES"}', view_id="V0C3"
+    )
+    view = resp.json()["view"]
+    assert validate_view(view) == []
+    by_id = {b.get("block_id"): b["element"] for b in view["blocks"] if b.get("type") == "input"}
+    assert by_id[record.B_PHONE]["initial_value"] == "+49 30 1234567"
+    assert by_id["shipping_city"]["initial_value"] == "Palo Alto"
+    assert by_id[record.B_LIFECYCLE]["initial_option"]["value"] == "customer"
+    assert by_id["cf:tier"]["initial_option"]["value"] == "silver"
+    assert by_id[views.B_CONTACT_EMAIL]["initial_value"] == "gavin@hooli.xyz"
+    assert views.B_FORCE in by_id
+    with sf(app_server)() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 1
+    force = {views.B_FORCE: {"value": {"type": "checkboxes", "selected_options": [{"value": views.FORCE_VALUE}]}}}
+    resp = slack.view_submission(
+        views.CREATE_VIEW, create_values(**force), private_metadata='{"channel":"C0SALES"}', view_id="V0C4"
+    )
+    assert resp.text == ""
+    with sf(app_server)() as s:
+        twin = s.scalars(select(Customer).where(Customer.duplicate_override_by.is_not(None))).one()
+        assert twin.industry == "Robotics" and svc.tags_of(s, twin.id) == ["Partner", "vip"]
+
+
+def test_card_shows_deal_custom_values_and_history_shows_contact_edits(slack, standin, app_server, ws, tmp_path):
+    import csv
+    from datetime import UTC, datetime
+
+    from crm import deals
+    from crm.exporter import export_workspace
+    from crm.pipeline_stages import DEFAULT as PIPELINE
+
+    s = app_server.services
+    c = make(app_server, ws)
+    cf.define_field(sf(app_server), ws, actor=ADMIN_ACTOR, entity="deal", label="Probability", type="number")
+    cf.define_field(sf(app_server), ws, actor=ADMIN_ACTOR, entity="deal", label="Contract end", type="date")
+    deals.create_deal(
+        sf(app_server),
+        ws,
+        c.id,
+        deals.DealInput(
+            "Annual licence", "12,500", "EUR", custom={"probability": "62.5", "contract_end": "2027-06-30"}
+        ),
+        actor=REP,
+        stages=PIPELINE,
+        now=datetime.now(UTC),
+    )
+    jane = svc.add_contact(
+        s.session_factory, s.search, ws, c.id, svc.ContactInput(name="Jane Doe", phone="415 555 0100"), actor=REP
+    )
+    edited = svc.ContactInput(
+        name="Jane Doe",
+        phone="415 555 0100",
+        mobile_phone="+1 (415) 555-0199",
+        address=svc.AddressInput("1 Market St", "San Francisco", "CA", "94105", "US"),
+    )
+    svc.update_contact(s.session_factory, s.search, ws, jane.id, edited, actor=REP)
+
+    slack.command("/customer", "acme")
+    card = last_reply(standin)
+    assert validate_message(card) == []
+    shown = text_of(card)
+    assert "Annual licence" in shown and "Probability: 62.5" in shown and "Contract end:" in shown
+    assert "work (415) 555-0100" in shown and "mobile (415) 555-0199" in shown and "San Francisco" in shown
+
+    slack.click(views.HISTORY, f"{c.id}:1")
+    page = last_reply(standin, count=2)
+    assert validate_message(page) == []
+    history = text_of(page)
+    assert "Jane Doe: mobile phone: — → (415) 555-0199" in history
+    assert "Jane Doe: city: — → San Francisco" in history and "Jane Doe: region: — → California" in history
+
+    export_workspace(sf(app_server), ws, tmp_path / "out")
+    with (tmp_path / "out" / "contacts.csv").open(encoding="utf-8") as f:
+        [row] = list(csv.DictReader(f))
+    assert (row["phone"], row["mobile_phone"], row["street"], row["region"], row["country"]) == (
+        "+14155550100",
+        "+14155550199",
+        "1 Market St",
+        "US-CA",
+        "US",
+    )

@@ -426,9 +426,9 @@ class CustomerDuplicate:
 
 @dataclass(frozen=True)
 class ContactDuplicate:
-    first_id: int
+    first_id: int  # the duplicate (merged into the second)
     first: str  # "Jane Doe <jane@acme.com> at Acme"
-    second_id: int
+    second_id: int  # the proposed keeper: more activities, else the older record
     second: str
     score: float
     reasons: tuple[str, ...]
@@ -454,6 +454,23 @@ def _weights(session: Session, workspace_id: int) -> dict[int, int]:
         for cid, n in rows:
             weights[cid] += n
     return weights
+
+
+def _contact_weights(session: Session, workspace_id: int) -> dict[int, int]:
+    """Live activities per contact."""
+    rows = session.execute(
+        select(Activity.contact_id, func.count())
+        .where(Activity.workspace_id == workspace_id, Activity.deleted_at.is_(None), Activity.contact_id.is_not(None))
+        .group_by(Activity.contact_id)
+    )
+    return {cid: n for cid, n in rows if cid is not None}
+
+
+def contact_keeper(a: int, b: int, weights: dict[int, int]) -> tuple[int, int]:
+    """(duplicate, keeper) of two contacts: the one with more activities is kept, else the older."""
+    wa, wb = weights.get(a, 0), weights.get(b, 0)
+    keep_a = wa > wb or (wa == wb and a < b)
+    return (b, a) if keep_a else (a, b)
 
 
 _STREET_NUMBER = re.compile(r"\b(\d+[a-z]?)\b")
@@ -561,6 +578,7 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
                 .order_by(Contact.id)
             )
         ]
+        contact_weights = _contact_weights(session, workspace_id)
     by_id = {c.key: c for c in customers}
     customer_dups = []
     candidates = find_candidates(customers)
@@ -582,15 +600,17 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
             parts.append(f"at {company.name}")
         return " ".join(parts)
 
-    contact_dups = [
-        ContactDuplicate(
-            _row_id(p.a),
-            describe(contact_by_id[p.a]),
-            _row_id(p.b),
-            describe(contact_by_id[p.b]),
-            p.score,
-            p.reasons,
+    contact_dups = []
+    for p in contact_pairs(contacts, min_score=min_score):
+        dup_id, keeper_id = contact_keeper(_row_id(p.a), _row_id(p.b), contact_weights)
+        contact_dups.append(
+            ContactDuplicate(
+                dup_id,
+                describe(contact_by_id[dup_id]),
+                keeper_id,
+                describe(contact_by_id[keeper_id]),
+                p.score,
+                p.reasons,
+            )
         )
-        for p in contact_pairs(contacts, min_score=min_score)
-    ]
     return DuplicateReport(customer_dups, contact_dups, len(customers), len(contacts), candidates.groups)

@@ -34,8 +34,8 @@ STORED = [
     (
         AuditAction,
         [
-            "create", "update", "delete", "restore", "merge", "stage", "done", "snooze", "reschedule", "reassign",
-            "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire",
+            "create", "update", "delete", "restore", "merge", "unmerge", "stage", "done", "snooze", "reschedule",
+            "reassign", "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire",
         ],
     ),
     (FieldEntity, ["customer", "contact", "deal"]),

@@ -169,6 +169,7 @@ class Candidates:
     groups: list[Group]
     crowds: dict[int, int]  # record index -> id of the same-name crowd it is in (pairs inside are skipped)
     names: _Names
+    evidence: list[frozenset[str]] = field(default_factory=list)  # each record's evidence keys
 
 
 def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
@@ -183,12 +184,13 @@ def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
     """
     names = _Names([r.normalized for r in records], raw=[r.name for r in records], aliases=[r.aliases for r in records])
     blocks: dict[str, list[int]] = defaultdict(list)
+    evidence = [frozenset(_evidence_keys(r)) for r in records]
     for i, rec in enumerate(records):
         for key in _name_keys(rec, names, i):
             block = blocks[key]
             if not block or block[-1] != i:
                 block.append(i)
-        for key in _evidence_keys(rec):
+        for key in evidence[i]:
             block = blocks[key]
             if not block or block[-1] != i:
                 block.append(i)
@@ -220,7 +222,7 @@ def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
             if i != j:
                 pairs.add((i, j) if i < j else (j, i))
     groups.sort(key=lambda g: (-g.size, g.what))
-    return Candidates(pairs, groups, crowds, names)
+    return Candidates(pairs, groups, crowds, names, evidence)
 
 
 def candidate_pairs(records: Sequence[CustomerRecord]) -> set[tuple[int, int]]:
@@ -271,7 +273,7 @@ def customer_pairs(
     if candidates is None:
         candidates = find_candidates(records)
     names, crowds = candidates.names, candidates.crowds
-    evidence = [frozenset(_evidence_keys(r)) for r in records]
+    evidence = candidates.evidence
     core, spaceless, aliases = names.core, names.spaceless, names.aliases
     cutoff = min_score - PREFILTER_MARGIN
     token_set, partial = fuzz.token_set_ratio, fuzz.partial_ratio

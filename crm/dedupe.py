@@ -169,6 +169,7 @@ class Candidates:
     groups: list[Group]
     crowds: dict[int, int]  # record index -> id of the same-name crowd it is in (pairs inside are skipped)
     names: _Names
+    evidence: list[frozenset[str]] = field(default_factory=list)  # each record's evidence keys
 
 
 def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
@@ -183,12 +184,13 @@ def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
     """
     names = _Names([r.normalized for r in records], raw=[r.name for r in records], aliases=[r.aliases for r in records])
     blocks: dict[str, list[int]] = defaultdict(list)
+    evidence = [frozenset(_evidence_keys(r)) for r in records]
     for i, rec in enumerate(records):
         for key in _name_keys(rec, names, i):
             block = blocks[key]
             if not block or block[-1] != i:
                 block.append(i)
-        for key in _evidence_keys(rec):
+        for key in evidence[i]:
             block = blocks[key]
             if not block or block[-1] != i:
                 block.append(i)
@@ -220,7 +222,7 @@ def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
             if i != j:
                 pairs.add((i, j) if i < j else (j, i))
     groups.sort(key=lambda g: (-g.size, g.what))
-    return Candidates(pairs, groups, crowds, names)
+    return Candidates(pairs, groups, crowds, names, evidence)
 
 
 def candidate_pairs(records: Sequence[CustomerRecord]) -> set[tuple[int, int]]:
@@ -271,7 +273,7 @@ def customer_pairs(
     if candidates is None:
         candidates = find_candidates(records)
     names, crowds = candidates.names, candidates.crowds
-    evidence = [frozenset(_evidence_keys(r)) for r in records]
+    evidence = candidates.evidence
     core, spaceless, aliases = names.core, names.spaceless, names.aliases
     cutoff = min_score - PREFILTER_MARGIN
     token_set, partial = fuzz.token_set_ratio, fuzz.partial_ratio
@@ -426,9 +428,9 @@ class CustomerDuplicate:
 
 @dataclass(frozen=True)
 class ContactDuplicate:
-    first_id: int
+    first_id: int  # the duplicate (merged into the second)
     first: str  # "Jane Doe <jane@acme.com> at Acme"
-    second_id: int
+    second_id: int  # the proposed keeper: more activities, else the older record
     second: str
     score: float
     reasons: tuple[str, ...]
@@ -454,6 +456,23 @@ def _weights(session: Session, workspace_id: int) -> dict[int, int]:
         for cid, n in rows:
             weights[cid] += n
     return weights
+
+
+def _contact_weights(session: Session, workspace_id: int) -> dict[int, int]:
+    """Live activities per contact."""
+    rows = session.execute(
+        select(Activity.contact_id, func.count())
+        .where(Activity.workspace_id == workspace_id, Activity.deleted_at.is_(None), Activity.contact_id.is_not(None))
+        .group_by(Activity.contact_id)
+    )
+    return {cid: n for cid, n in rows if cid is not None}
+
+
+def contact_keeper(a: int, b: int, weights: dict[int, int]) -> tuple[int, int]:
+    """(duplicate, keeper) of two contacts: the one with more activities is kept, else the older."""
+    wa, wb = weights.get(a, 0), weights.get(b, 0)
+    keep_a = wa > wb or (wa == wb and a < b)
+    return (b, a) if keep_a else (a, b)
 
 
 _STREET_NUMBER = re.compile(r"\b(\d+[a-z]?)\b")
@@ -561,6 +580,7 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
                 .order_by(Contact.id)
             )
         ]
+        contact_weights = _contact_weights(session, workspace_id)
     by_id = {c.key: c for c in customers}
     customer_dups = []
     candidates = find_candidates(customers)
@@ -582,15 +602,17 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
             parts.append(f"at {company.name}")
         return " ".join(parts)
 
-    contact_dups = [
-        ContactDuplicate(
-            _row_id(p.a),
-            describe(contact_by_id[p.a]),
-            _row_id(p.b),
-            describe(contact_by_id[p.b]),
-            p.score,
-            p.reasons,
+    contact_dups = []
+    for p in contact_pairs(contacts, min_score=min_score):
+        dup_id, keeper_id = contact_keeper(_row_id(p.a), _row_id(p.b), contact_weights)
+        contact_dups.append(
+            ContactDuplicate(
+                dup_id,
+                describe(contact_by_id[dup_id]),
+                keeper_id,
+                describe(contact_by_id[keeper_id]),
+                p.score,
+                p.reasons,
+            )
         )
-        for p in contact_pairs(contacts, min_score=min_score)
-    ]
     return DuplicateReport(customer_dups, contact_dups, len(customers), len(contacts), candidates.groups)

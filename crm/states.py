@@ -84,6 +84,7 @@ class AuditAction(StrEnum):
     DELETE = "delete"
     RESTORE = "restore"
     MERGE = "merge"  # a customer merged into another
+    UNMERGE = "unmerge"  # a contact merge undone
     STAGE = "stage"  # a deal moved to another stage
     DONE = "done"  # a follow-up marked done (from its nudge or the Home tab)
     SNOOZE = "snooze"

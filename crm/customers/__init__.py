@@ -6,7 +6,8 @@ Plain functions over a session factory, one transaction each; they raise ``crm.e
 - ``records``: look-up, the duplicate guard, create and edit;
 - ``details``: the fuller record (phone, addresses, tags, lifecycle stage, custom fields ...);
 - ``contacts``: the people at a customer;
-- ``merge``: merging a duplicate into the one to keep (admins only);
+- ``merge``: merging a duplicate into the one to keep (admins only); ``contact_merge`` the same for
+  contacts, with undo;
 - ``card``: what the card and its history pages show;
 - ``store``: row helpers they share (live rows, aliases, once-only claims).
 """
@@ -19,6 +20,13 @@ from crm.customers.card import (
     customer_card,
     customer_history,
     last_touch,
+)
+from crm.customers.contact_merge import (
+    ContactMergePreview,
+    NotMerged,
+    contact_merge_preview,
+    merge_contacts,
+    undo_contact_merge,
 )
 from crm.customers.contacts import (
     add_contact,
@@ -86,6 +94,7 @@ __all__ = [
     "AlreadyMerged",
     "Collected",
     "ContactInput",
+    "ContactMergePreview",
     "ContactValues",
     "CustomerCard",
     "CustomerForm",
@@ -95,6 +104,7 @@ __all__ = [
     "HistoryPage",
     "LookupResult",
     "MergePreview",
+    "NotMerged",
     "RecordForm",
     "activity_page",
     "add_contact",
@@ -109,6 +119,7 @@ __all__ = [
     "clean_text",
     "clean_website",
     "contact_form",
+    "contact_merge_preview",
     "conversions",
     "create_customer",
     "create_record",
@@ -124,12 +135,14 @@ __all__ = [
     "list_contacts",
     "live_contact",
     "live_customer",
+    "merge_contacts",
     "merge_customers",
     "merge_preview",
     "record_form",
     "record_snapshot",
     "save_customer",
     "tags_of",
+    "undo_contact_merge",
     "update_contact",
     "update_customer",
 ]

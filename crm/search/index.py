@@ -22,7 +22,7 @@ from crm.normalize import (
     registrable_domain,
     strip_control,
 )
-from crm.search.scoring import KIND_FACTOR, MIN_SCORE, Match, sounds_alike, text_score
+from crm.search.scoring import KIND_FACTOR, MIN_SCORE, Match, sounds_alike, text_scores
 from crm.search.structures import (
     HashMultiMap,
     Posting,
@@ -295,25 +295,33 @@ class CustomerIndex:
         toks = name_tokens(name_query)[:MAX_QUERY_TOKENS]
         if toks:
             qn = " ".join(toks)
+            # Every candidate's texts first, then one batch through rapidfuzz's C loops.
+            texts: list[tuple[int, str, str, str]] = []  # (slot, kind, orig, the text to score)
             for slot in self._candidates(toks):
-                best: tuple[float, str, str] | None = None
                 for kind, orig, norm in self._iter_items(slot):
-                    if kind == "email":
+                    if kind == "email" or (kind == "domain" and " " in qn):
                         continue
-                    if kind == "domain":
-                        if " " in qn:
-                            continue
-                        s = fuzz.ratio(qn, registrable_domain(norm).split(".")[0]) * KIND_FACTOR[kind]
-                    else:
-                        s = text_score(qn, norm)
-                        if s < 100.0:
-                            s *= KIND_FACTOR[kind]
-                        elif kind == "contact":
-                            s = 96.0  # a person's exact name is strong, but not an exact company hit
-                    if best is None or s > best[0]:
-                        best = (s, orig, kind)
-                if best is not None and best[0] >= MIN_SCORE:
-                    offer(slot, min(best[0], name_cap), best[1], best[2])
+                    texts.append(
+                        (slot, kind, orig, registrable_domain(norm).split(".")[0] if kind == "domain" else norm)
+                    )
+            names = [t[3] for t in texts if t[1] != "domain"]
+            name_scores = iter(text_scores(qn, names))
+            best: dict[int, tuple[float, str, str]] = {}
+            for slot, kind, orig, text in texts:
+                if kind == "domain":
+                    s = fuzz.ratio(qn, text) * KIND_FACTOR[kind]
+                else:
+                    s = next(name_scores)
+                    if s < 100.0:
+                        s *= KIND_FACTOR[kind]
+                    elif kind == "contact":
+                        s = 96.0  # a person's exact name is strong, but not an exact company hit
+                cur = best.get(slot)
+                if cur is None or s > cur[0]:
+                    best[slot] = (s, orig, kind)
+            for slot, (s, orig, kind) in best.items():
+                if s >= MIN_SCORE:
+                    offer(slot, min(s, name_cap), orig, kind)
         return found
 
     def _offer_domain(self, domain: str, offer, exact_score: float) -> None:
@@ -413,15 +421,20 @@ class CustomerIndex:
                 best: dict[int, float] = {}
                 budget = _POSTING_BUDGET
                 for tok, sim in sorted(exp.items(), key=lambda x: -x[1]):
-                    w = weight * sim
-                    for slot in posting_iter(tokens[tok]):
-                        if best.get(slot, 0.0) < w:
-                            best[slot] = w
+                    # the weights only fall from token to token, so a slot keeps its first one;
+                    # new slots are appended in posting order (all in C: no loop per slot here)
+                    fresh = dict.fromkeys(posting_iter(tokens[tok]), weight * sim)
+                    for slot in fresh.keys() & best.keys():
+                        del fresh[slot]
+                    best.update(fresh)
                     budget -= posting_len(tokens[tok])
                     if budget <= 0:
                         break
-                for slot, w in best.items():
-                    acc[slot] = acc.get(slot, 0.0) + w
+                if not acc:
+                    acc = best
+                else:
+                    for slot, w in best.items():
+                        acc[slot] = acc.get(slot, 0.0) + w
             else:
                 # a common token: only re-rank candidates the rarer tokens found
                 hit: dict[int, float] = {}
@@ -439,5 +452,6 @@ class CustomerIndex:
                     acc[slot] += weight * sim
         alive, ntok = self._slot_alive, self._slot_ntok
         # fewer extra words first among equals: "Acme" before "Acme Analytics Group"
-        ranked = heapq.nlargest(_CANDIDATES, (s for s in acc if alive[s]), key=lambda s: acc[s] - 0.05 * ntok[s])
-        return ranked
+        keyed = {s: v - 0.05 * ntok[s] for s, v in acc.items() if alive[s]}
+        # sorted() is stable, like nlargest: equal keys keep the order the postings gave them
+        return sorted(keyed, key=keyed.__getitem__, reverse=True)[:_CANDIDATES]

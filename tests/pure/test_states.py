@@ -42,8 +42,9 @@ STORED = [
     (
         AuditAction,
         [
-            "create", "update", "delete", "restore", "merge", "stage", "done", "snooze", "reschedule", "reassign",
-            "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire", "link", "unlink", "setting",
+            "create", "update", "delete", "restore", "merge", "unmerge", "stage", "done", "snooze", "reschedule",
+            "reassign", "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire", "link", "unlink",
+            "setting",
         ],
     ),
     (FieldEntity, ["customer", "contact", "deal"]),

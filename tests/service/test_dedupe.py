@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.dev.blockkit_check import validate_message
 from commands.customers import views
-from commands.duplicates.views import SHOW_CUSTOMERS, duplicates_blocks, duplicates_text
+from commands.duplicates.views import SHOW_CONTACTS, SHOW_CUSTOMERS, duplicates_blocks, duplicates_text
 from crm import customers as svc
 from crm import dedupe
 from crm.actors import Actor
@@ -217,7 +217,12 @@ def test_duplicates_blocks_fit_slack_limits():
     blocks = duplicates_blocks(report, team_id="T0TEST")
     assert validate_message({"text": duplicates_text(report), "blocks": blocks}) == []
     buttons = [b["accessory"] for b in blocks if b.get("accessory")]
-    assert len(buttons) == SHOW_CUSTOMERS and buttons[0]["value"] == "0:1000"
+    customer_buttons = [b for b in buttons if b["action_id"] == views.MERGE_CONFIRM]
+    assert len(customer_buttons) == SHOW_CUSTOMERS and buttons[0]["value"] == "0:1000"
+    assert (
+        len(buttons) == SHOW_CUSTOMERS + SHOW_CONTACTS
+        and buttons[-1]["value"] == f"{SHOW_CONTACTS - 1}:{SHOW_CONTACTS}"
+    )
     text = str(blocks)
     assert "and 40 more customer pairs" in text and "more contact pairs" in text
     shown = " ".join(b["text"]["text"] for b in blocks if b.get("text", {}).get("type") == "mrkdwn")

@@ -20,8 +20,8 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from crm.activity_types import label_for
 from crm.housekeeping import prune_processed_events
-from reminders.channel_posts import channel_post_tick, make_poster
 from crm.value import recompute_all_tiers
+from reminders.channel_posts import channel_post_tick, make_poster
 from reminders.delivery import Pacer
 from reminders.digests import digest_tick, make_digest_sender
 from reminders.nudges import SlackNudgeSender, send_due_nudges

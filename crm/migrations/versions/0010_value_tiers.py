@@ -1,7 +1,7 @@
 """value tiers: each customer's A/B/C tier by Pareto over won deals (issue 16, item 4)
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-02
 
 A table of its own rather than columns on ``customers``: the daily recompute rewrites only
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -67,6 +67,7 @@ def test_manifest_asks_for_few_scopes(manifest):
         "im:write",
         "im:history",
         "groups:write",  # /crm room: create the private deal room and invite people
+        "files:write",  # the charts (issue 16): the digest's thread, /crm pipeline charts' DM
     }
 
 

@@ -57,6 +57,7 @@ class StageBar:
 
 def _figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=DPI, facecolor=BACKGROUND, layout="constrained")
+    fig.get_layout_engine().set(wspace=0.06, w_pad=0.08)  # room between panels' axis labels
     FigureCanvasAgg(fig)
     return fig
 
@@ -119,8 +120,10 @@ def pipeline_chart(bars: list[StageBar], *, title: str = "Open pipeline by stage
         values = [b.totals.get(currency, 0) for b in bars]
         ax.barh(range(len(bars)), values, color=PALETTE[i % len(PALETTE)], height=0.6)
         _style(ax, currency)
-        ax.set_yticks(range(len(bars)), labels)
-        ax.invert_yaxis()
+        if i == 0:  # the panels share the y axis: label it and turn it (top stage first) once
+            ticks = [f"{_short(label)} ({b.count:,})" for label, b in zip(labels, bars, strict=True)]
+            ax.set_yticks(range(len(bars)), ticks)
+            ax.invert_yaxis()
         ax.xaxis.set_major_formatter(_money_axis(currency))
         ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.grid(axis="x", color=GRID, linewidth=0.8)

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from crm.money import currency_key, format_money_short
@@ -56,8 +57,9 @@ class StageBar:
 
 
 def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, facecolor=BACKGROUND, layout="constrained")
-    fig.get_layout_engine().set(wspace=0.06, w_pad=0.08)  # room between panels' axis labels
+    # Constrained layout, with room between the panels' axis labels.
+    layout = ConstrainedLayoutEngine(wspace=0.06, w_pad=0.08)
+    fig = Figure(figsize=(width, height), dpi=DPI, facecolor=BACKGROUND, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 

@@ -62,6 +62,7 @@ def test_manifest_asks_for_few_scopes(manifest):
         "channels:join",
         "im:write",
         "im:history",
+        "files:write",  # the charts (issue 16): the digest's thread, /crm pipeline charts' DM
     }
 
 

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from crm.money import currency_key, format_money_short
@@ -56,7 +57,9 @@ class StageBar:
 
 
 def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, facecolor=BACKGROUND, layout="constrained")
+    # Constrained layout, with room between the panels' axis labels.
+    layout = ConstrainedLayoutEngine(wspace=0.06, w_pad=0.08)
+    fig = Figure(figsize=(width, height), dpi=DPI, facecolor=BACKGROUND, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -119,8 +122,10 @@ def pipeline_chart(bars: list[StageBar], *, title: str = "Open pipeline by stage
         values = [b.totals.get(currency, 0) for b in bars]
         ax.barh(range(len(bars)), values, color=PALETTE[i % len(PALETTE)], height=0.6)
         _style(ax, currency)
-        ax.set_yticks(range(len(bars)), labels)
-        ax.invert_yaxis()
+        if i == 0:  # the panels share the y axis: label it and turn it (top stage first) once
+            ticks = [f"{_short(label)} ({b.count:,})" for label, b in zip(labels, bars, strict=True)]
+            ax.set_yticks(range(len(bars)), ticks)
+            ax.invert_yaxis()
         ax.xaxis.set_major_formatter(_money_axis(currency))
         ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.grid(axis="x", color=GRID, linewidth=0.8)

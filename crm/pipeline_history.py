@@ -67,7 +67,7 @@ def weekly_open(
             counts[i] += int(n or 0)
         if any(values):
             totals[row[0]] = values
-    ordered = {cur: vals for cur, vals in in_currency_order({c: 0 for c in totals})}
+    ordered = [cur for cur, _ in in_currency_order({c: 0 for c in totals})]
     return WeeklyOpen(points, {cur: totals[cur] for cur in ordered}, counts)
 
 

@@ -413,3 +413,32 @@ def test_a_private_answer_in_a_shared_channel_shows_in_the_channel(page):
     answer = settled(page, "#messages .msg.ephemeral", "shared with another organisation", lambda e: e.text)
     assert "Only visible to you" in answer and "Acme Robotics" in answer
     shot(page, "15-shared-channel-private-answer")
+
+
+def test_pipeline_charts_show_as_images_in_the_dm(page, playground):
+    from crm.deals import DealInput, create_deal
+    from crm.pipeline_stages import DEFAULT
+
+    services = playground.services
+    ws = services.workspace_id("T0PLAYGROUND")
+    customer = create_customer(services.session_factory, services.search, ws, actor=REP, name="Chart Co", force=True)
+    create_deal(
+        services.session_factory,
+        ws,
+        customer.id,
+        DealInput(title="Big one", amount="90000", stage="proposal"),
+        actor=REP,
+        stages=DEFAULT,
+        now=services.now(),
+    )
+    type_in_composer(page, "/crm pipeline team charts")
+    wait_for(page, ".msg.ephemeral", text="The charts are in your DM")
+    click(page, f"#apps .sidebar-item[data-channel='D{REP[1:]}']")  # the app's DM
+    click(page, "#tabs button[data-tab='messages']")
+    image = wait_for(page, "img.msg-file-image")
+    loaded = page.execute_script(
+        "return [...document.querySelectorAll('img.msg-file-image')].map(i => [i.complete && i.naturalWidth, i.alt])"
+    )
+    assert loaded and all(width and width > 300 and alt for width, alt in loaded), loaded
+    assert image.get_attribute("src").split("/api/file/")[1].startswith("F")
+    shot(page, "8-pipeline-charts")

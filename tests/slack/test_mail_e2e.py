@@ -471,3 +471,19 @@ def test_capture_off_keeps_the_workspace_setting(stack, acme):
         auth=WEBHOOK_AUTH,
     )
     assert status == 200 and "turned off" in text and stack.emails() == []
+
+
+def test_sendgrid_25_mb_post_is_read_without_storing_the_attachment(stack, acme):
+    big = bytes(range(256)) * (18 * 1024 * 4)
+    raw = message(date=ago(1), attachments=[("video.mov", big)]).as_bytes()
+    fields = [("email", raw, None), ("envelope", json.dumps({"to": [stack.address], "from": RITA}), None)]
+    status, text = stack.post("/mail/sendgrid", fields, auth=WEBHOOK_AUTH)
+    assert status == 200 and "logged" in text and stack.emails()[0].attachments == ["video.mov"]
+
+
+@pytest.mark.parametrize("stack", [{"mail_max_bytes": 1024 * 1024}], indirect=True)
+def test_a_webhook_post_over_the_limit_is_413(stack, acme):
+    raw = message(date=ago(1), attachments=[("big.bin", b"x" * 4 * 1024 * 1024)]).as_bytes()
+    fields = [("email", raw, None), ("envelope", json.dumps({"to": [stack.address]}), None)]
+    status, text = stack.post("/mail/sendgrid", fields, auth=WEBHOOK_AUTH)
+    assert status == 413 and "limit" in text and stack.emails() == []

@@ -105,3 +105,23 @@ def test_unfiled_mail_is_filed_once_even_when_picked_twice_at_once(services, mak
         (activity,) = s.scalars(select(Activity)).all()
     assert activity.source == "email" and activity.created_by == REP
     assert list_unfiled(sf, make.ws, REP) == ([], 0)
+
+
+def test_a_workspace_without_an_email_type_refuses_with_why(services, make):
+    from crm.activity_types import types_for
+
+    make.customer("Acme Corp", contact=ContactInput(name="Jane", email="jane@acme.com"))
+    sf = services.session_factory
+    inbox = get_inbox(sf, make.ws, actor=Actor(ADMIN, is_admin=True), now=NOW)
+    outcome = capture(
+        sf,
+        parse_mail(message(date=NOW).as_bytes()),
+        Envelope("smtp", RITA, (inbox.address("crm", DOMAIN),)),
+        config=CONFIG,
+        lookup=lookup,
+        types=types_for("call:Call:📞,meeting:Meeting:🤝"),
+        now=NOW,
+    )
+    assert outcome.result == Result.REFUSED and "Email activity type" in outcome.reason
+    with sf() as s:
+        assert s.scalars(select(InboundEmail)).all() == []  # nothing half-saved: it can come again later

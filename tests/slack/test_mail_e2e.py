@@ -487,3 +487,14 @@ def test_a_webhook_post_over_the_limit_is_413(stack, acme):
     fields = [("email", raw, None), ("envelope", json.dumps({"to": [stack.address]}), None)]
     status, text = stack.post("/mail/sendgrid", fields, auth=WEBHOOK_AUTH)
     assert status == 413 and "limit" in text and stack.emails() == []
+
+
+@pytest.mark.parametrize("stack", [{"mail_authserv_id": "mx.ourco.com"}], indirect=True)
+def test_our_mtas_spf_dkim_verdict_is_trusted_and_a_senders_own_ignored(stack, acme):
+    forged = {"Authentication-Results": "mx.ourco.com; spf=fail smtp.mailfrom=rita@ourco.com; dkim=none"}
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        stack.send(message(date=ago(1), headers=forged))
+    assert refused.value.smtp_code == 550 and "looks forged" in refused.value.smtp_error.decode()
+    planted = {"Authentication-Results": "evil.example; dmarc=fail"}  # not our MTA's: the sender's say-so
+    stack.send(message(date=ago(1), headers=planted))
+    assert len(stack.activities()) == 1

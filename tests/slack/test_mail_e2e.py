@@ -10,12 +10,14 @@ import hashlib
 import hmac
 import json
 import smtplib
+import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.policy import SMTP as SMTP_POLICY
 
@@ -498,3 +500,35 @@ def test_our_mtas_spf_dkim_verdict_is_trusted_and_a_senders_own_ignored(stack, a
     planted = {"Authentication-Results": "evil.example; dmarc=fail"}  # not our MTA's: the sender's say-so
     stack.send(message(date=ago(1), headers=planted))
     assert len(stack.activities()) == 1
+
+
+@pytest.fixture
+def tls_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={DOMAIN}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+def test_starttls_is_offered_with_a_certificate(tls_files, acme, stack):
+    cert, key = tls_files
+    settings = replace(stack.services.settings, mail_tls_cert=cert, mail_tls_key=key)
+    services = Services.from_settings(settings, engine=stack.services.engine)
+    smtp = start_smtp(MailIntake(services, make_web_client(services)), host="127.0.0.1", port=0)
+    try:
+        context = ssl.create_default_context(cafile=cert)
+        context.check_hostname = False
+        with smtplib.SMTP("127.0.0.1", smtp.port, timeout=30) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            client.starttls(context=context)
+            client.ehlo()
+            client.sendmail(RITA, [stack.address], message(date=ago(1)).as_bytes(policy=SMTP_POLICY))
+    finally:
+        smtp.stop()
+        services.work.shutdown()  # its engine is the stack's, closed with it
+    assert [a.customer_id for a in stack.activities()] == [acme.id]

@@ -36,6 +36,7 @@ from crm.dates import format_date, format_local
 from crm.models import Activity, Contact, Customer
 from crm.money import format_money
 from crm.slack_ids import is_user_id
+from crm.states import ActivitySource
 
 # Actions on the card and lists.
 SHOW = "customer_show"
@@ -125,6 +126,10 @@ def merged_text(result: MergePreview) -> str:
 
 
 # -- the card -----------------------------------------------------------------------------------
+# Activities captured without typing (issue 17), marked so on the card.
+CAPTURED_FROM: dict[str, str] = {ActivitySource.EMAIL: "captured from email"}
+
+
 def activity_line(
     activity: Activity,
     *,
@@ -137,7 +142,8 @@ def activity_line(
     when = format_local(activity.occurred_at, tz, now=now)
     who = person(activity.created_by, name_of)
     with_whom = f" with {esc(contact, 80)}" if contact else ""
-    head = f"*{esc(type_label(activity.type_key), 40)}* · {who} · {when}{with_whom}"
+    captured = f" · _{CAPTURED_FROM[activity.source]}_" if activity.source in CAPTURED_FROM else ""
+    head = f"*{esc(type_label(activity.type_key), 40)}* · {who} · {when}{with_whom}{captured}"
     return f"{head}\n{esc(activity.summary, SUMMARY_CHARS)}"
 
 

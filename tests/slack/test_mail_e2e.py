@@ -164,6 +164,9 @@ def test_a_bcc_is_logged_once_on_the_contacts_customer_credited_to_the_rep(stack
     assert "Your quote" in activity.summary and "Here is the quote" in activity.summary
     assert "quote.pdf" in activity.summary and "%PDF" not in activity.summary
     (mail,) = stack.emails()
+    stack.slack.command("/customer", "acme corp")
+    card = json.dumps(stack.app.standin.wait_for("response_url")[0].params["blocks"])
+    assert "captured from email" in card and "Your quote" in card
     assert (mail.status, mail.via, mail.attachments, mail.counterparts) == (
         "filed",
         "smtp",

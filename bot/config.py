@@ -68,6 +68,8 @@ class Settings:
     mail_webhook_auth: str | None = None  # "user:password" for the webhooks' basic auth
     mailgun_signing_key: str | None = None
     mail_authserv_id: str | None = None
+    mail_tls_cert: str | None = None  # PEM files: the SMTP receiver offers STARTTLS with them
+    mail_tls_key: str | None = None
 
     @property
     def response_url_base(self) -> str:
@@ -342,4 +344,15 @@ def _mail_settings(env: Mapping[str, str]) -> dict:
         "mail_webhook_auth": auth,
         "mailgun_signing_key": _clean(env, "CRM_MAILGUN_SIGNING_KEY"),
         "mail_authserv_id": _clean(env, "CRM_MAIL_AUTHSERV_ID"),
+        **_mail_tls(env),
     }
+
+
+def _mail_tls(env: Mapping[str, str]) -> dict:
+    cert, key = _clean(env, "CRM_MAIL_TLS_CERT"), _clean(env, "CRM_MAIL_TLS_KEY")
+    if bool(cert) != bool(key):
+        raise ConfigError("Set both CRM_MAIL_TLS_CERT and CRM_MAIL_TLS_KEY (PEM files) for STARTTLS, or neither.")
+    for name, path in (("CRM_MAIL_TLS_CERT", cert), ("CRM_MAIL_TLS_KEY", key)):
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{name} must be a readable PEM file; {path!r} is not a file.")
+    return {"mail_tls_cert": cert, "mail_tls_key": key}

@@ -2,9 +2,10 @@
 
 Recipients are checked as they are named (RCPT TO): only ``<local>+<token>@<CRM_MAIL_DOMAIN>``
 is accepted, so it never relays; a sender outside CRM_MAIL_SENDER_DOMAINS is refused at MAIL FROM.
-The message itself goes to :class:`bot.mail.intake.MailIntake` on a worker thread; a refusal is
-a 550 with the reason, a Slack outage a 451 (the sending server tries again later), a mail over
-the size limit a 552 before its data is read.
+With CRM_MAIL_TLS_CERT and CRM_MAIL_TLS_KEY it offers STARTTLS. The message itself goes to
+:class:`bot.mail.intake.MailIntake` on a worker thread; a refusal is a 550 with the reason, a
+Slack outage a 451 (the sending server tries again later), a mail over the size limit a 552
+before its data is read.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from bot.config import ConfigError
 from bot.mail.intake import MailIntake
 from crm.mail.capture import Envelope, Result
 from crm.mail.inbox import token_in
@@ -71,6 +74,14 @@ def free_port(host: str) -> int:
 def start_smtp(intake: MailIntake, *, host: str, port: int) -> Controller:
     """Start the receiver on its own thread (port 0 picks a free one: ``controller.port``)."""
     port = port or free_port(host)
+    settings = intake.services.settings
+    tls = None
+    if settings.mail_tls_cert and settings.mail_tls_key:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            tls.load_cert_chain(settings.mail_tls_cert, settings.mail_tls_key)
+        except (OSError, ssl.SSLError) as err:
+            raise ConfigError(f"CRM_MAIL_TLS_CERT / CRM_MAIL_TLS_KEY could not be loaded ({err}).") from None
     controller = Controller(
         CaptureHandler(intake),
         hostname=host,
@@ -79,7 +90,10 @@ def start_smtp(intake: MailIntake, *, host: str, port: int) -> Controller:
         decode_data=False,
         server_hostname=intake.config.domain,
         ident="crm-bot",
+        tls_context=tls,  # STARTTLS offered when set; plain mail is still taken (as port 25 must)
     )
     controller.start()
-    log.info("receiving mail by SMTP on %s:%s for *@%s", host, port, intake.config.domain)
+    log.info(
+        "receiving mail by SMTP on %s:%s for *@%s%s", host, port, intake.config.domain, " (STARTTLS)" if tls else ""
+    )
     return controller

@@ -127,6 +127,8 @@ def merged_text(result: MergePreview) -> str:
 
 
 # -- the card -----------------------------------------------------------------------------------
+
+
 def activity_line(
     activity: Activity,
     *,

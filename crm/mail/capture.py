@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm.activities import add_activity
 from crm.activity_types import ActivityTypes
 from crm.actors import Actor
-from crm.errors import InvalidInput, NotFound, PermissionDenied
+from crm.errors import CRMError, InvalidInput, NotFound, PermissionDenied
 from crm.mail.inbox import Inbox, inbox_by_token, token_in
 from crm.mail.parse import Address, ParsedMail, Verdict, verdict_from_results
 from crm.models import Activity, Contact, Customer, InboundEmail
@@ -256,6 +256,8 @@ def capture(
     try:
         with sf.begin() as session:
             return _save(session, ws, key, mail, envelope, rep=rep, config=config, types=types, now=now)
+    except CRMError as err:  # e.g. no Email activity type: nothing saved, and retrying can't help
+        return _refused(err.message, workspace_id=ws, rep_user_id=rep)
     except IntegrityError:
         with sf() as session:
             earlier = _by_key(session, ws, key)

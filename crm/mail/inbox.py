@@ -15,13 +15,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from crm import audit
 from crm.actors import Actor
+from crm.capture import capture_on, write_capture
 from crm.errors import PermissionDenied
-from crm.models import MailInbox
-from crm.states import AuditAction
+from crm.models import MailInbox, Workspace
+from crm.states import AuditAction, CaptureKind
 
 TOKEN_LENGTH = 24
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -54,7 +55,9 @@ def token_in(address: str, *, local_part: str, domain: str) -> str | None:
 
 
 def _inbox(row: MailInbox) -> Inbox:
-    return Inbox(row.workspace_id, row.token, row.enabled, row.updated_by, row.updated_at)
+    session = object_session(row)
+    on = row.enabled and (session is None or capture_on(session, row.workspace_id, CaptureKind.EMAIL))
+    return Inbox(row.workspace_id, row.token, on, row.updated_by, row.updated_at)
 
 
 def _row(session: Session, workspace_id: int) -> MailInbox | None:
@@ -98,6 +101,10 @@ def _change(
         before = audit.snapshot(row)
         for key, value in values.items():
             setattr(row, key, value)
+        if "enabled" in values:  # one switch: /crm capture email and /crm email say the same
+            workspace = session.get(Workspace, workspace_id)
+            if workspace is not None:
+                write_capture(session, workspace, CaptureKind.EMAIL, bool(values["enabled"]))
         row.updated_by, row.updated_at = actor.user_id, now
         session.flush()
         audit.change(session, row, AuditAction.UPDATE, actor=actor.user_id, before=before, note=note)

@@ -418,7 +418,8 @@ def verdict_from_results(headers: tuple[str, ...], authserv_id: str | None) -> V
         return None
     for header in headers:
         server, _, results = header.partition(";")
-        if server.strip().split()[0:1] != [authserv_id] if server.strip() else True:
+        words = server.split()
+        if not words or words[0].lower() != authserv_id.lower():
             continue
         found: dict[str, str] = {}
         for method, result in _METHOD.findall(results):

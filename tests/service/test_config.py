@@ -70,6 +70,8 @@ def test_values_are_read_and_normalised():
         ({"CRM_MAIL_LOCAL_PART": "c r m"}, "CRM_MAIL_LOCAL_PART"),
         ({"CRM_MAIL_MAX_MB": "500"}, "CRM_MAIL_MAX_MB"),
         ({"CRM_MAIL_WEBHOOK_AUTH": "nopassword"}, "CRM_MAIL_WEBHOOK_AUTH"),
+        ({"CRM_MAIL_TLS_CERT": "/etc/hostname"}, "CRM_MAIL_TLS_KEY"),
+        ({"CRM_MAIL_TLS_CERT": "/no/such.pem", "CRM_MAIL_TLS_KEY": "/no/such.key"}, "CRM_MAIL_TLS_CERT"),
     ],
 )
 def test_malformed_settings_name_the_variable(env, names):

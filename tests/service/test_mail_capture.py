@@ -105,3 +105,50 @@ def test_unfiled_mail_is_filed_once_even_when_picked_twice_at_once(services, mak
         (activity,) = s.scalars(select(Activity)).all()
     assert activity.source == "email" and activity.created_by == REP
     assert list_unfiled(sf, make.ws, REP) == ([], 0)
+
+
+def test_a_workspace_without_an_email_type_refuses_with_why(services, make):
+    from crm.activity_types import types_for
+
+    make.customer("Acme Corp", contact=ContactInput(name="Jane", email="jane@acme.com"))
+    sf = services.session_factory
+    inbox = get_inbox(sf, make.ws, actor=Actor(ADMIN, is_admin=True), now=NOW)
+    outcome = capture(
+        sf,
+        parse_mail(message(date=NOW).as_bytes()),
+        Envelope("smtp", RITA, (inbox.address("crm", DOMAIN),)),
+        config=CONFIG,
+        lookup=lookup,
+        types=types_for("call:Call:📞,meeting:Meeting:🤝"),
+        now=NOW,
+    )
+    assert outcome.result == Result.REFUSED and "Email activity type" in outcome.reason
+    with sf() as s:
+        assert s.scalars(select(InboundEmail)).all() == []  # nothing half-saved: it can come again later
+
+
+def test_one_switch_turns_email_capture_off_from_either_command(services, make):
+    """`/crm capture email off` (crm.capture) and `/crm email off` (the inbox) are the same switch."""
+    from crm.capture import capture_settings, set_capture
+    from crm.mail.inbox import inbox_by_token, set_enabled
+    from crm.states import CaptureKind
+
+    sf, admin = services.session_factory, Actor(ADMIN, is_admin=True)
+    make.customer("Acme Corp", contact=ContactInput(name="Jane", email="jane@acme.com"))
+    inbox = get_inbox(sf, make.ws, actor=admin, now=NOW)
+    address = inbox.address("crm", DOMAIN)
+
+    set_capture(sf, make.ws, CaptureKind.EMAIL, False, actor=admin)
+    assert inbox_by_token(sf, inbox.token).enabled is False
+    refused = run(sf, message(date=NOW - timedelta(hours=1), msgid="<off@ourco.com>").as_bytes(), address)
+    assert refused.result is Result.REFUSED and "turned off" in refused.reason
+
+    set_enabled(sf, make.ws, True, actor=admin, now=NOW)
+    assert capture_settings(sf, make.ws)[CaptureKind.EMAIL] is True
+    assert (
+        run(sf, message(date=NOW - timedelta(hours=1), msgid="<on@ourco.com>").as_bytes(), address).result
+        is Result.LOGGED
+    )
+
+    set_enabled(sf, make.ws, False, actor=admin, now=NOW)
+    assert capture_settings(sf, make.ws)[CaptureKind.EMAIL] is False

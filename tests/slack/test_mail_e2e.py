@@ -10,12 +10,14 @@ import hashlib
 import hmac
 import json
 import smtplib
+import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.policy import SMTP as SMTP_POLICY
 
@@ -162,6 +164,9 @@ def test_a_bcc_is_logged_once_on_the_contacts_customer_credited_to_the_rep(stack
     assert "Your quote" in activity.summary and "Here is the quote" in activity.summary
     assert "quote.pdf" in activity.summary and "%PDF" not in activity.summary
     (mail,) = stack.emails()
+    stack.slack.command("/customer", "acme corp")
+    card = json.dumps(stack.app.standin.wait_for("response_url")[0].params["blocks"])
+    assert "captured from email" in card and "Your quote" in card
     assert (mail.status, mail.via, mail.attachments, mail.counterparts) == (
         "filed",
         "smtp",
@@ -471,3 +476,62 @@ def test_capture_off_keeps_the_workspace_setting(stack, acme):
         auth=WEBHOOK_AUTH,
     )
     assert status == 200 and "turned off" in text and stack.emails() == []
+
+
+def test_sendgrid_25_mb_post_is_read_without_storing_the_attachment(stack, acme):
+    big = bytes(range(256)) * (18 * 1024 * 4)
+    raw = message(date=ago(1), attachments=[("video.mov", big)]).as_bytes()
+    fields = [("email", raw, None), ("envelope", json.dumps({"to": [stack.address], "from": RITA}), None)]
+    status, text = stack.post("/mail/sendgrid", fields, auth=WEBHOOK_AUTH)
+    assert status == 200 and "logged" in text and stack.emails()[0].attachments == ["video.mov"]
+
+
+@pytest.mark.parametrize("stack", [{"mail_max_bytes": 1024 * 1024}], indirect=True)
+def test_a_webhook_post_over_the_limit_is_413(stack, acme):
+    raw = message(date=ago(1), attachments=[("big.bin", b"x" * 4 * 1024 * 1024)]).as_bytes()
+    fields = [("email", raw, None), ("envelope", json.dumps({"to": [stack.address]}), None)]
+    status, text = stack.post("/mail/sendgrid", fields, auth=WEBHOOK_AUTH)
+    assert status == 413 and "limit" in text and stack.emails() == []
+
+
+@pytest.mark.parametrize("stack", [{"mail_authserv_id": "mx.ourco.com"}], indirect=True)
+def test_our_mtas_spf_dkim_verdict_is_trusted_and_a_senders_own_ignored(stack, acme):
+    forged = {"Authentication-Results": "mx.ourco.com; spf=fail smtp.mailfrom=rita@ourco.com; dkim=none"}
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        stack.send(message(date=ago(1), headers=forged))
+    assert refused.value.smtp_code == 550 and "looks forged" in refused.value.smtp_error.decode()
+    planted = {"Authentication-Results": "evil.example; dmarc=fail"}  # not our MTA's: the sender's say-so
+    stack.send(message(date=ago(1), headers=planted))
+    assert len(stack.activities()) == 1
+
+
+@pytest.fixture
+def tls_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={DOMAIN}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+def test_starttls_is_offered_with_a_certificate(tls_files, acme, stack):
+    cert, key = tls_files
+    settings = replace(stack.services.settings, mail_tls_cert=cert, mail_tls_key=key)
+    services = Services.from_settings(settings, engine=stack.services.engine)
+    smtp = start_smtp(MailIntake(services, make_web_client(services)), host="127.0.0.1", port=0)
+    try:
+        context = ssl.create_default_context(cafile=cert)
+        context.check_hostname = False
+        with smtplib.SMTP("127.0.0.1", smtp.port, timeout=30) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            client.starttls(context=context)
+            client.ehlo()
+            client.sendmail(RITA, [stack.address], message(date=ago(1)).as_bytes(policy=SMTP_POLICY))
+    finally:
+        smtp.stop()
+        services.work.shutdown()  # its engine is the stack's, closed with it
+    assert [a.customer_id for a in stack.activities()] == [acme.id]

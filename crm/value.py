@@ -25,7 +25,7 @@ none for ``CRM_KEY_ACCOUNT_DAYS``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -336,3 +336,18 @@ def contact_cadence(
     busy.sort(key=lambda h: (-h.count, h.contact_name))
     quiet.sort(key=lambda h: (h.last or now, h.contact_name))
     return busy + quiet
+
+
+def key_account_lines(found: KeyAccounts, *, now: datetime, name_of: Callable[[str], str]) -> list[str]:
+    """The digest's "key accounts nobody touched" lines (plain text: escape before mrkdwn).
+    ``name_of`` gives a rep's display name, so a channel post pings nobody."""
+    if not found.total:
+        return [f"Key accounts: every A-tier customer had activity in the last {found.days} days."]
+    lines = [f"Key accounts untouched for {found.days}+ days: {found.total:,}"]
+    for k in found.rows:
+        quiet = "nothing logged yet" if k.last_touch is None else f"quiet {k.quiet_days(now)} days"
+        owner = name_of(k.owner_user_id) if k.owner_user_id else "no owner"
+        lines.append(f"• {k.name} · {owner} · {quiet}")
+    if found.total > len(found.rows):
+        lines.append(f"…and {found.total - len(found.rows):,} more")
+    return lines

@@ -22,12 +22,13 @@ from crm.pipeline_stages import DEFAULT as STAGES
 from crm.value import (
     contact_cadence,
     customer_value,
+    key_account_lines,
     recompute_all_tiers,
     recompute_tiers,
     untouched_key_accounts,
 )
 from tests.conftest import ADMIN, REP, REP2
-from tests.support.hostile import PLANTED
+from tests.support.hostile import PLANTED, together
 
 NOW = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
 PROBS = {"lead": 10, "qualified": 25, "proposal": 50, "negotiation": 75}
@@ -255,3 +256,29 @@ def test_forecast_win_rate_days_to_close_and_conversions(make, services, ws, acm
     assert mine.open_count == 1 and mine.weighted == {"USD": 3330}
     no_customer_stage = parse_lifecycle_stages("lead:Lead:🌱,client:Client:🤝")
     assert not run_forecast(services, ws, lifecycle=no_customer_stage).conversions.available
+
+
+def test_recompute_on_two_replicas_at_once_gives_one_row_each(make, services, ws, book):
+    sf = services.session_factory
+    reports = together(2, lambda: recompute_tiers(sf, ws, now=NOW))
+    assert [r.counts for r in reports] == [{"A": 3, "B": 2, "C": 5}] * 2
+    with sf() as s:
+        assert len(s.scalars(select(CustomerValueTier)).all()) == 10
+    assert recompute_tiers(sf, ws, now=NOW).changed == 0
+
+
+def test_key_account_lines_for_the_digest(make, services, ws, book):
+    sf = services.session_factory
+    assert key_account_lines(untouched_key_accounts(sf, ws, days=30, now=NOW), now=NOW, name_of=str) == [
+        "Key accounts: every A-tier customer had activity in the last 30 days."
+    ]  # no tiers yet: nothing is A
+    recompute_tiers(sf, ws, now=NOW)
+    make.activity(book[0], at=NOW - timedelta(days=31))
+    found = untouched_key_accounts(sf, ws, days=30, now=NOW, limit=2)
+    names = {REP: "Rita", REP2: "Sam"}
+    assert key_account_lines(found, now=NOW, name_of=names.__getitem__) == [
+        "Key accounts untouched for 30+ days: 3",
+        "• Cust 02 · Rita · nothing logged yet",
+        "• Cust 03 · Sam · nothing logged yet",
+        "…and 1 more",
+    ]

@@ -56,6 +56,7 @@ def book(make, services, ws):
 def test_accounts_lists_pages_and_filters(slack, standin, app_server, ws, book):
     # 325k won in all; A = the fewest reaching 80% (260k): 25 + 24 + ... + 11 = 270 -> 15 A (01..15);
     # B up to 95% (308.75k): 16..20.
+    assert "`tier:A`" in ask(slack, standin, "accounts help")["text"]
     first = ask(slack, standin, "accounts")
     assert first["text"] == "Accounts: 25 customers, page 1 of 3"
     text = all_text(first["blocks"])
@@ -64,9 +65,14 @@ def test_accounts_lists_pages_and_filters(slack, standin, app_server, ws, book):
     assert [e["text"]["text"] for e in nav] == ["Next ›"]
     # The page button replaces the list with the next page.
     slack.click(nav[0]["action_id"], nav[0]["value"])
-    second = standin.wait_for("response_url", count=2)[1].params
+    second = standin.wait_for("response_url", count=3)[2].params
     assert second["replace_original"] is True and second["text"] == "Accounts: 25 customers, page 2 of 3"
     assert "*Account 11*" in all_text(second["blocks"])
+    # A row's Card button sends the card as a new message; the list stays.
+    card_button = next(b["accessory"] for b in second["blocks"] if b.get("accessory"))
+    slack.click(card_button["action_id"], card_button["value"])
+    card = standin.wait_for("response_url", count=4)[3].params
+    assert card["replace_original"] is False and card["blocks"][0]["text"]["text"] == "Account 11"
 
     a_tier = ask(slack, standin, "accounts tier:A owner:me")
     assert a_tier["text"] == "Accounts: 8 customers, page 1 of 1"  # REP has the odd-numbered ones

@@ -282,3 +282,17 @@ def test_key_account_lines_for_the_digest(make, services, ws, book):
         "• Cust 03 · Sam · nothing logged yet",
         "…and 1 more",
     ]
+
+
+def test_accounts_person_and_unfilterable_custom_fields(make, services, ws, book):
+    sf = services.session_factory
+    admin = Actor(ADMIN, is_admin=True)
+    am = cf.definitions.define_field(sf, ws, actor=admin, entity="customer", label="Account manager", type="person")
+    cf.definitions.define_field(sf, ws, actor=admin, entity="customer", label="Seats", type="number")
+    cf.set_values(sf, ws, "customer", book[4].id, {am.key: REP2}, actor=admin)
+    found = accounts(services, ws, AccountFilter(custom=(("account manager", f"<@{REP2}|sam>"),)))
+    assert [r.name for r in found.rows] == ["Cust 05"] and found.described == [f"Account manager: @{REP2}"]
+    with pytest.raises(InvalidInput, match="@-mention"):
+        accounts(services, ws, AccountFilter(custom=(("account manager", "sam"),)))
+    with pytest.raises(InvalidInput, match="Seats is a number field"):
+        accounts(services, ws, AccountFilter(custom=(("seats", "5"),)))

@@ -27,6 +27,7 @@ from crm.value import (
     recompute_tiers,
     untouched_key_accounts,
 )
+from reminders.scheduler import start_scheduler
 from tests.conftest import ADMIN, REP, REP2
 from tests.support.hostile import PLANTED, together
 
@@ -296,3 +297,12 @@ def test_accounts_person_and_unfilterable_custom_fields(make, services, ws, book
         accounts(services, ws, AccountFilter(custom=(("account manager", "sam"),)))
     with pytest.raises(InvalidInput, match="Seats is a number field"):
         accounts(services, ws, AccountFilter(custom=(("seats", "5"),)))
+
+
+def test_the_scheduler_recomputes_tiers_daily(services, ws):
+    scheduler = start_scheduler(services)
+    try:
+        job = scheduler.get_job("value_tiers")
+        assert job is not None and job.trigger.interval == timedelta(hours=24)
+    finally:
+        scheduler.shutdown(wait=True)

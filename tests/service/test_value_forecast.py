@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.dev.blockkit_check import validate_message
+from commands.digests.forecast_view import digest_section_blocks
 from crm import custom_fields as cf
 from crm.accounts import AccountFilter, list_accounts
 from crm.actors import Actor
@@ -306,3 +308,18 @@ def test_the_scheduler_recomputes_tiers_daily(services, ws):
         assert job is not None and job.trigger.interval == timedelta(hours=24)
     finally:
         scheduler.shutdown(wait=True)
+
+
+def test_digest_section_blocks_escape_names_and_validate(make, services, ws):
+    sf = services.session_factory
+    hostile = make.customer(f"Evil {PLANTED}", force=True)
+    make.deal(hostile, stage="won", amount="100")
+    make.deal(hostile, stage="proposal", amount="50", expected_close=date(2026, 3, 30))
+    recompute_tiers(sf, ws, now=NOW)
+    found = untouched_key_accounts(sf, ws, days=30, now=NOW)
+    blocks = digest_section_blocks(run_forecast(services, ws), found, now=NOW, name_of=lambda u: "<!channel> Rita")
+    assert validate_message({"text": "t", "blocks": blocks}) == []
+    text = "\n".join(b["text"]["text"] for b in blocks)
+    assert text.startswith("*Forecast:* $25.00 weighted of $50.00 open\n• Mar: $25.00 weighted")
+    assert "*Key accounts untouched for 30+ days: 1*" in text and "&lt;!channel&gt; Rita" in text
+    assert "<!channel>" not in text

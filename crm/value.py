@@ -28,8 +28,9 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -122,7 +123,7 @@ def _apply_tiers(session: Session, workspace_id: int, now: datetime) -> TierRepo
     """Core statements, not ORM objects: a 20,000-customer workspace is a few bulk statements."""
     live = list(session.scalars(select(Customer.id).where(*live_customers(workspace_id))))
     tiers = pareto_tiers(won_by_customer(session, workspace_id), live)
-    table = CustomerValueTier.__table__
+    table = cast(Table, CustomerValueTier.__table__)
     stored = {
         cid: (rid, tier, basis)
         for rid, cid, tier, basis in session.execute(

@@ -10,6 +10,7 @@ from bot.config import ConfigError, load_settings
 from bot.dev.blockkit_check import validate_message
 from commands.accounts import filters
 from commands.accounts import views as account_views
+from commands.customers.value import value_line
 from commands.digests.forecast_view import forecast_blocks
 from crm.accounts import AccountFilter, AccountPage
 from crm.errors import InvalidInput
@@ -23,7 +24,7 @@ from crm.forecast import (
     probabilities_for,
 )
 from crm.pipeline_stages import DEFAULT, parse_pipeline_stages
-from crm.value import Tier, pareto_tiers
+from crm.value import CustomerValue, Tier, pareto_tiers
 from tests.support.hostile import PLANTED
 
 TODAY = date(2026, 3, 4)
@@ -254,3 +255,13 @@ def test_settings_key_account_days_and_stage_probabilities():
 def test_bad_value_settings_name_the_variable(env, words):
     with pytest.raises(ConfigError, match=words):
         load_settings({**GOOD, **env})
+
+
+# -- the card's value line ------------------------------------------------------------------------------
+def test_card_value_line():
+    several = CustomerValue(1, {"USD": 500_000, "EUR": 1_000}, 3, {}, 0, "A", "USD")
+    assert value_line(several) == (
+        "🥇 *Tier A* (key account) by its USD deals · lifetime $5,000.00 + €10.00 (3 won deals) · no open deals"
+    )
+    fresh = CustomerValue(2, {}, 0, {"GBP": 100}, 1, None)
+    assert value_line(fresh) == "Tier: worked out at the next daily run · nothing won yet · open £1.00 (1 deal)"

@@ -11,6 +11,7 @@ import pytest
 
 from commands.accounts import views as account_views
 from commands.customers import views as customer_views
+from commands.followups import home
 from crm.value import recompute_tiers
 from tests.conftest import REP, REP2
 from tests.support.hostile import PLANTED, assert_nothing_raw
@@ -149,3 +150,12 @@ def test_home_lists_my_untouched_key_accounts(slack, standin, app_server, ws, ma
     assert text.startswith("*:gem: Key accounts to call* (no activity in 30 days)\n• Account 03 · nothing logged yet")
     assert "Account 01" not in text and text.count("• Account") == 5
     assert text.endswith("…and 2 more · `/crm accounts tier:A owner:me quiet:30`")  # 7 untouched, 5 shown
+    # Its overflow menu sends a key account's card by DM.
+    [menu] = [b["accessory"] for b in view["blocks"] if b.get("accessory", {}).get("action_id") == home.HOME_KEY_CARD]
+    assert [o["text"]["text"] for o in menu["options"]][:2] == ["Card: Account 03", "Card: Account 05"]
+    action = {"type": "overflow", "action_id": home.HOME_KEY_CARD, "block_id": "b",
+              "selected_option": menu["options"][0]}  # fmt: skip
+    home_view = {"id": standin.home_view(REP)["id"], "type": "home", "callback_id": "", "private_metadata": ""}
+    slack.block_actions([action], user=REP, view=home_view)
+    sent = standin.wait_for("chat.postMessage")[0].params
+    assert sent["text"] == "Customer card: Account 03"

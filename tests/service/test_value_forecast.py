@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.dev.blockkit_check import validate_message
-from commands.digests.forecast_view import digest_section_blocks
+from commands.digests.forecast_view import digest_section_blocks, forecast_blocks
 from crm import custom_fields as cf
 from crm.accounts import AccountFilter, list_accounts
 from crm.actors import Actor
@@ -323,3 +323,15 @@ def test_digest_section_blocks_escape_names_and_validate(make, services, ws):
     assert text.startswith("*Forecast:* $25.00 weighted of $50.00 open\n• Mar: $25.00 weighted")
     assert "*Key accounts untouched for 30+ days: 1*" in text and "&lt;!channel&gt; Rita" in text
     assert "<!channel>" not in text
+
+
+def test_forecast_in_twelve_currencies_stays_valid_and_exact(make, services, ws, acme):
+    codes = ["USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "BHD"]
+    for i, code in enumerate(codes):
+        make.deal(acme, stage="negotiation", amount="1000", currency=code, expected_close=date(2026, 3 + i % 9, 1))
+    f = run_forecast(services, ws)
+    assert f.weighted["JPY"] == 750 and f.weighted["BHD"] == 750_000 and f.weighted["USD"] == 75_000
+    assert len(f.weighted) == 12 and f.open_count == 12
+    blocks = forecast_blocks(f, stage_label=str.title)
+    assert validate_message({"text": "t", "blocks": blocks}) == [] and len(blocks) <= 6
+    assert [b.label for b in f.buckets] == ["Mar", "Apr", "May", "Jun", "Jul", "Aug", "Later"]

@@ -19,6 +19,7 @@ from crm import custom_fields as cf
 from crm.errors import InvalidInput
 from crm.lifecycle import LifecycleStages
 from crm.models import Customer, CustomerValueTier, CustomFieldValue
+from crm.slack_ids import SLACK_USER_MENTION, is_user_id
 from crm.states import FieldEntity, FieldType
 from crm.value import TIERS, CustomerValue, customer_values, last_touch_column, live_customers
 
@@ -104,8 +105,18 @@ def _custom_condition(session: Session, workspace_id: int, name: str, value: str
             raise InvalidInput(f"{found.label} is yes or no; “{text[:20]}” is neither.")
         condition = CustomFieldValue.value_int == (1 if text.lower() in ("yes", "true", "y") else 0)
         shown = "yes" if text.lower() in ("yes", "true", "y") else "no"
-    elif found.type in (FieldType.MONEY, FieldType.DATE):
-        raise InvalidInput(f"{found.label} can't be filtered by text yet; filter on a text or list field.")
+    elif found.type in (FieldType.MONEY, FieldType.DATE, FieldType.NUMBER):
+        raise InvalidInput(
+            f"{found.label} is a {found.type.value.replace('_', ' ')} field, and those can't be filtered yet; "
+            "filter on a text, list, yes/no or person field."
+        )
+    elif found.type == FieldType.PERSON:
+        mention = SLACK_USER_MENTION.fullmatch(text)
+        user = mention.group(1) if mention else text
+        if not is_user_id(user):
+            raise InvalidInput(f"Name the person for {found.label} with an @-mention, such as `{found.key}:@rita`.")
+        condition = match == user
+        shown = f"@{user}"  # plain text: the view escapes every description
     else:
         condition = _contains(match, text)
         shown = text

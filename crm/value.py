@@ -25,11 +25,12 @@ none for ``CRM_KEY_ACCOUNT_DAYS``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,25 +120,39 @@ class TierReport:
 
 
 def _apply_tiers(session: Session, workspace_id: int, now: datetime) -> TierReport:
+    """Core statements, not ORM objects: a 20,000-customer workspace is a few bulk statements."""
     live = list(session.scalars(select(Customer.id).where(*live_customers(workspace_id))))
     tiers = pareto_tiers(won_by_customer(session, workspace_id), live)
-    stored = {row.customer_id: row for row in session.scalars(select(CustomerValueTier).where(
-        CustomerValueTier.workspace_id == workspace_id))}  # fmt: skip
-    changed = 0
+    table = cast(Table, CustomerValueTier.__table__)
+    stored = {
+        cid: (rid, tier, basis)
+        for rid, cid, tier, basis in session.execute(
+            select(table.c.id, table.c.customer_id, table.c.tier, table.c.basis_currency).where(
+                table.c.workspace_id == workspace_id
+            )
+        )
+    }
+    new, changed = [], []
     for cid, tier in tiers.items():
         row = stored.pop(cid, None)
         if row is None:
-            session.add(CustomerValueTier(workspace_id=workspace_id, customer_id=cid, tier=tier.tier,
-                                          basis_currency=tier.basis_currency, computed_at=now))  # fmt: skip
-            changed += 1
-        elif (row.tier, row.basis_currency) != (tier.tier, tier.basis_currency):
-            row.tier, row.basis_currency, row.computed_at = tier.tier, tier.basis_currency, now
-            changed += 1
+            new.append({"workspace_id": workspace_id, "customer_id": cid, "tier": tier.tier,
+                        "basis_currency": tier.basis_currency, "computed_at": now})  # fmt: skip
+        elif (row[1], row[2]) != (tier.tier, tier.basis_currency):
+            changed.append({"rid": row[0], "t": tier.tier, "b": tier.basis_currency, "at": now})
+    if new:
+        session.execute(insert(table), new)
+    if changed:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("rid"))
+            .values(tier=bindparam("t"), basis_currency=bindparam("b"), computed_at=bindparam("at")),
+            changed,
+        )
     if stored:  # customers deleted or merged away since the last run
-        session.execute(delete(CustomerValueTier).where(CustomerValueTier.id.in_([r.id for r in stored.values()])))
-        changed += len(stored)
+        session.execute(delete(table).where(table.c.id.in_([rid for rid, _, _ in stored.values()])))
     counts = {t: sum(1 for x in tiers.values() if x.tier == t) for t in TIERS}
-    return TierReport(workspace_id, len(tiers), changed, counts)
+    return TierReport(workspace_id, len(tiers), len(new) + len(changed) + len(stored), counts)
 
 
 def recompute_tiers(sf: sessionmaker[Session], workspace_id: int, *, now: datetime) -> TierReport:
@@ -336,3 +351,18 @@ def contact_cadence(
     busy.sort(key=lambda h: (-h.count, h.contact_name))
     quiet.sort(key=lambda h: (h.last or now, h.contact_name))
     return busy + quiet
+
+
+def key_account_lines(found: KeyAccounts, *, now: datetime, name_of: Callable[[str], str]) -> list[str]:
+    """The digest's "key accounts nobody touched" lines (plain text: escape before mrkdwn).
+    ``name_of`` gives a rep's display name, so a channel post pings nobody."""
+    if not found.total:
+        return [f"Key accounts: every A-tier customer had activity in the last {found.days} days."]
+    lines = [f"Key accounts untouched for {found.days}+ days: {found.total:,}"]
+    for k in found.rows:
+        quiet = "nothing logged yet" if k.last_touch is None else f"quiet {k.quiet_days(now)} days"
+        owner = name_of(k.owner_user_id) if k.owner_user_id else "no owner"
+        lines.append(f"• {k.name} · {owner} · {quiet}")
+    if found.total > len(found.rows):
+        lines.append(f"…and {found.total - len(found.rows):,} more")
+    return lines

@@ -10,6 +10,8 @@ from slack_bolt import App
 
 from commands import request
 from commands.accounts import filters, views
+from commands.customers import views as customer_views
+from commands.customers.card import card
 from commands.request import Request
 from commands.router import CommandRouter
 from crm.accounts import list_accounts
@@ -35,7 +37,16 @@ def _show(req: Request, text: str, page: int | None = None, *, replace: bool = F
 
 
 def accounts(req: Request) -> None:
+    if req.args.strip().lower() in ("help", "?", "filters"):
+        req.reply(filters.USAGE)
+        return
     _show(req, req.args)
+
+
+def on_card(req: Request) -> None:
+    """The customer's card as a new private message, so the list stays where it was."""
+    found, blocks = card(req, req.value_id or 0)  # a forged id finds nothing: NotFound is the reply
+    req.reply(customer_views.card_text(found), blocks=blocks)
 
 
 def on_page(req: Request) -> None:
@@ -57,3 +68,4 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         example="/crm accounts tier:A quiet:30",
     )
     request.action(app, re.compile(rf"^{views.PAGE}_(prev|next)$"), on_page)
+    request.action(app, views.CARD, on_card)

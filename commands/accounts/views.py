@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from commands.blockkit import BUTTON_VALUE_MAX, actions, button, context, esc, header, person, plural, section
-from commands.customers.views import SHOW
 from crm.accounts import AccountFilter, AccountPage, AccountRow
 from crm.deals import format_totals
 
 PAGE = "accounts_page"
+CARD = "accounts_card"  # the card as a new message, keeping the list
 Label = Callable[[str], str]
 
 
@@ -79,7 +79,7 @@ def accounts_blocks(
     blocks.append(context(head))
     for row in page.rows:
         blocks.append(section(account_line(row, now=now, lifecycle_label=lifecycle_label),
-                              accessory=button("Card", SHOW, str(row.customer_id))))  # fmt: skip
+                              accessory=button("Card", CARD, str(row.customer_id))))  # fmt: skip
     nav = []
     for label, number in (("‹ Previous", page.page - 1), ("Next ›", page.page + 1)):
         value = page_value(query_text, number) if 1 <= number <= page.pages else None

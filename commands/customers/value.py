@@ -20,6 +20,8 @@ TIER_WORDS = {
 
 def value_line(value: CustomerValue) -> str:
     tier = TIER_WORDS.get(value.tier or "", "Tier: worked out at the next daily run")
+    if value.basis_currency and len(value.won) > 1:  # tiers are ranked per currency, never converted
+        tier += f" by its {value.basis_currency} deals"
     won = (
         f"lifetime {format_totals(value.won, empty='no amount')} ({plural(value.won_count, 'won deal')})"
         if value.won_count

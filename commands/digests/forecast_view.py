@@ -5,12 +5,14 @@ stage, win rate and days to close, lead → customer conversions. A pure functio
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from commands.blockkit import context, divider, esc, plural, section
 from commands.digests.views import bounded_section
 from crm.deals import format_totals
-from crm.forecast import Forecast, bucket_line, conversion_line, win_line
+from crm.forecast import Forecast, bucket_line, conversion_line, digest_lines, win_line
+from crm.value import KeyAccounts, key_account_lines
 
 Label = Callable[[str], str]
 
@@ -48,3 +50,16 @@ def conversion_names(f: Forecast) -> str:
         more = f.conversions.count - len(names)
         line += ": " + ", ".join(esc(n, 60) for n in names) + (f" and {more:,} more" if more > 0 else "")
     return line
+
+
+def digest_section_blocks(
+    f: Forecast, key_accounts: KeyAccounts | None, *, now: datetime, name_of: Label
+) -> list[dict[str, Any]]:
+    """The weekly digest's value section, ready to append: the forecast lines
+    (``crm.forecast.digest_lines``) and the untouched key accounts (``crm.value.key_account_lines``,
+    escaped here; reps by display name so nobody is pinged). At most 2 blocks."""
+    blocks = [section("\n".join(digest_lines(f)))]
+    if key_accounts is not None:
+        head, *rest = key_account_lines(key_accounts, now=now, name_of=name_of)
+        blocks.append(bounded_section(f"*{esc(head, 200)}*", [esc(line, 300) for line in rest], len(rest), "lines"))
+    return blocks

@@ -321,6 +321,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
     request.view(app, views.FOLLOW_UP_CALLBACK, on_follow_up_submitted, fields=FOLLOW_UP_FIELDS)
     request.event(app, "app_home_opened", on_home_opened)
     request.action(app, home.HOME_FIND, on_home_find)
+    request.action(app, home.HOME_KEY_CARD, lambda req: _send_card(req, req.value_id or 0))
     request.view(app, home.FIND_VIEW, on_home_find_submitted, fields={None: home.FIND_BLOCK})
     request.action(app, home.HOME_NEW, on_home_new)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from commands.blockkit import actions, button, context, divider, esc, header, input_block, plain, section
+from commands.blockkit import actions, button, context, divider, esc, header, input_block, option, plain, section
 from commands.followups.nudge_dm import LOG_OPEN, follow_up_actions
 from commands.followups.views import follow_up_line
 from commands.pickers import customer_select
@@ -19,6 +19,7 @@ from crm.nudges import FollowUpRow
 
 HOME_FIND = "home_find_customer"
 HOME_NEW = "home_new_customer"
+HOME_KEY_CARD = "home_key_account_card"  # a key account's card by DM
 QUICK_BLOCK = "home_quick"
 HOME_LIST = 10
 Label = Callable[[str], str]
@@ -69,7 +70,12 @@ def key_accounts_section(day: MyDay, *, now: datetime) -> dict[str, Any]:
     ]
     more = f"\n…and {found.total - len(found.rows)} more · `/crm accounts tier:A owner:me quiet:{found.days}`"
     text = f"*:gem: Key accounts to call* (no activity in {found.days} days)\n" + "\n".join(lines)
-    return section(text + (more if found.total > len(found.rows) else ""))
+    picker = {
+        "type": "overflow",
+        "action_id": HOME_KEY_CARD,
+        "options": [option(f"Card: {k.name}", str(k.customer_id)) for k in found.rows[:5]],
+    }
+    return section(text + (more if found.total > len(found.rows) else ""), accessory=picker if found.rows else None)
 
 
 def home_view(

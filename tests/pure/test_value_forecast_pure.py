@@ -6,15 +6,25 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from bot.config import ConfigError, load_settings
 from bot.dev.blockkit_check import validate_message
 from commands.accounts import filters
 from commands.accounts import views as account_views
+from commands.customers.value import value_line
 from commands.digests.forecast_view import forecast_blocks
 from crm.accounts import AccountFilter, AccountPage
 from crm.errors import InvalidInput
-from crm.forecast import Conversions, OpenDealRow, WinRate, build_forecast, digest_lines, parse_stage_probabilities
+from crm.forecast import (
+    Conversions,
+    OpenDealRow,
+    WinRate,
+    build_forecast,
+    digest_lines,
+    parse_stage_probabilities,
+    probabilities_for,
+)
 from crm.pipeline_stages import DEFAULT, parse_pipeline_stages
-from crm.value import Tier, pareto_tiers
+from crm.value import CustomerValue, Tier, pareto_tiers
 from tests.support.hostile import PLANTED
 
 TODAY = date(2026, 3, 4)
@@ -217,3 +227,41 @@ def test_no_match_blocks_are_valid_and_escape_the_filter():
     assert validate_message({"text": "t", "blocks": blocks}) == []
     text = blocks[1]["text"]["text"]
     assert text.startswith("No accounts match industry") and "<!channel>" not in text
+
+
+# -- settings -----------------------------------------------------------------------------------------
+GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "abc123"}
+
+
+def test_settings_key_account_days_and_stage_probabilities():
+    s = load_settings(GOOD)
+    assert (s.key_account_days, s.stage_probabilities) == (30, None)
+    s = load_settings({**GOOD, "CRM_KEY_ACCOUNT_DAYS": "45", "CRM_STAGE_PROBABILITIES": "lead:5, proposal:60"})
+    assert s.key_account_days == 45
+    assert dict(probabilities_for(s.stage_probabilities, s.deal_stages)) == {
+        "lead": 5, "qualified": 25, "proposal": 60, "negotiation": 75
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"CRM_KEY_ACCOUNT_DAYS": "0"}, "CRM_KEY_ACCOUNT_DAYS"),
+        ({"CRM_STAGE_PROBABILITIES": "lead:120"}, "CRM_STAGE_PROBABILITIES is malformed: lead's probability"),
+        ({"CRM_DEAL_STAGES": "lead:Lead:🌱,demo:Demo:🖥️,won:Won:🏆,lost:Lost:🪦",
+          "CRM_STAGE_PROBABILITIES": "proposal:50"}, "'proposal' is not an open pipeline stage"),
+    ],
+)  # fmt: skip
+def test_bad_value_settings_name_the_variable(env, words):
+    with pytest.raises(ConfigError, match=words):
+        load_settings({**GOOD, **env})
+
+
+# -- the card's value line ------------------------------------------------------------------------------
+def test_card_value_line():
+    several = CustomerValue(1, {"USD": 500_000, "EUR": 1_000}, 3, {}, 0, "A", "USD")
+    assert value_line(several) == (
+        "🥇 *Tier A* (key account) by its USD deals · lifetime $5,000.00 + €10.00 (3 won deals) · no open deals"
+    )
+    fresh = CustomerValue(2, {}, 0, {"GBP": 100}, 1, None)
+    assert value_line(fresh) == "Tier: worked out at the next daily run · nothing won yet · open £1.00 (1 deal)"

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.dev.blockkit_check import validate_message
+from commands.digests.forecast_view import digest_section_blocks, forecast_blocks
 from crm import custom_fields as cf
 from crm.accounts import AccountFilter, list_accounts
 from crm.actors import Actor
@@ -22,12 +24,14 @@ from crm.pipeline_stages import DEFAULT as STAGES
 from crm.value import (
     contact_cadence,
     customer_value,
+    key_account_lines,
     recompute_all_tiers,
     recompute_tiers,
     untouched_key_accounts,
 )
+from reminders.scheduler import start_scheduler
 from tests.conftest import ADMIN, REP, REP2
-from tests.support.hostile import PLANTED
+from tests.support.hostile import PLANTED, together
 
 NOW = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
 PROBS = {"lead": 10, "qualified": 25, "proposal": 50, "negotiation": 75}
@@ -255,3 +259,79 @@ def test_forecast_win_rate_days_to_close_and_conversions(make, services, ws, acm
     assert mine.open_count == 1 and mine.weighted == {"USD": 3330}
     no_customer_stage = parse_lifecycle_stages("lead:Lead:🌱,client:Client:🤝")
     assert not run_forecast(services, ws, lifecycle=no_customer_stage).conversions.available
+
+
+def test_recompute_on_two_replicas_at_once_gives_one_row_each(make, services, ws, book):
+    sf = services.session_factory
+    reports = together(2, lambda: recompute_tiers(sf, ws, now=NOW))
+    assert [r.counts for r in reports] == [{"A": 3, "B": 2, "C": 5}] * 2
+    with sf() as s:
+        assert len(s.scalars(select(CustomerValueTier)).all()) == 10
+    assert recompute_tiers(sf, ws, now=NOW).changed == 0
+
+
+def test_key_account_lines_for_the_digest(make, services, ws, book):
+    sf = services.session_factory
+    assert key_account_lines(untouched_key_accounts(sf, ws, days=30, now=NOW), now=NOW, name_of=str) == [
+        "Key accounts: every A-tier customer had activity in the last 30 days."
+    ]  # no tiers yet: nothing is A
+    recompute_tiers(sf, ws, now=NOW)
+    make.activity(book[0], at=NOW - timedelta(days=31))
+    found = untouched_key_accounts(sf, ws, days=30, now=NOW, limit=2)
+    names = {REP: "Rita", REP2: "Sam"}
+    assert key_account_lines(found, now=NOW, name_of=names.__getitem__) == [
+        "Key accounts untouched for 30+ days: 3",
+        "• Cust 02 · Rita · nothing logged yet",
+        "• Cust 03 · Sam · nothing logged yet",
+        "…and 1 more",
+    ]
+
+
+def test_accounts_person_and_unfilterable_custom_fields(make, services, ws, book):
+    sf = services.session_factory
+    admin = Actor(ADMIN, is_admin=True)
+    am = cf.definitions.define_field(sf, ws, actor=admin, entity="customer", label="Account manager", type="person")
+    cf.definitions.define_field(sf, ws, actor=admin, entity="customer", label="Seats", type="number")
+    cf.set_values(sf, ws, "customer", book[4].id, {am.key: REP2}, actor=admin)
+    found = accounts(services, ws, AccountFilter(custom=(("account manager", f"<@{REP2}|sam>"),)))
+    assert [r.name for r in found.rows] == ["Cust 05"] and found.described == [f"Account manager: @{REP2}"]
+    with pytest.raises(InvalidInput, match="@-mention"):
+        accounts(services, ws, AccountFilter(custom=(("account manager", "sam"),)))
+    with pytest.raises(InvalidInput, match="Seats is a number field"):
+        accounts(services, ws, AccountFilter(custom=(("seats", "5"),)))
+
+
+def test_the_scheduler_recomputes_tiers_daily(services, ws):
+    scheduler = start_scheduler(services)
+    try:
+        job = scheduler.get_job("value_tiers")
+        assert job is not None and job.trigger.interval == timedelta(hours=24)
+    finally:
+        scheduler.shutdown(wait=True)
+
+
+def test_digest_section_blocks_escape_names_and_validate(make, services, ws):
+    sf = services.session_factory
+    hostile = make.customer(f"Evil {PLANTED}", force=True)
+    make.deal(hostile, stage="won", amount="100")
+    make.deal(hostile, stage="proposal", amount="50", expected_close=date(2026, 3, 30))
+    recompute_tiers(sf, ws, now=NOW)
+    found = untouched_key_accounts(sf, ws, days=30, now=NOW)
+    blocks = digest_section_blocks(run_forecast(services, ws), found, now=NOW, name_of=lambda u: "<!channel> Rita")
+    assert validate_message({"text": "t", "blocks": blocks}) == []
+    text = "\n".join(b["text"]["text"] for b in blocks)
+    assert text.startswith("*Forecast:* $25.00 weighted of $50.00 open\n• Mar: $25.00 weighted")
+    assert "*Key accounts untouched for 30+ days: 1*" in text and "&lt;!channel&gt; Rita" in text
+    assert "<!channel>" not in text
+
+
+def test_forecast_in_twelve_currencies_stays_valid_and_exact(make, services, ws, acme):
+    codes = ["USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "BHD"]
+    for i, code in enumerate(codes):
+        make.deal(acme, stage="negotiation", amount="1000", currency=code, expected_close=date(2026, 3 + i % 9, 1))
+    f = run_forecast(services, ws)
+    assert f.weighted["JPY"] == 750 and f.weighted["BHD"] == 750_000 and f.weighted["USD"] == 75_000
+    assert len(f.weighted) == 12 and f.open_count == 12
+    blocks = forecast_blocks(f, stage_label=str.title)
+    assert validate_message({"text": "t", "blocks": blocks}) == [] and len(blocks) <= 6
+    assert [b.label for b in f.buckets] == ["Mar", "Apr", "May", "Jun", "Jul", "Aug", "Later"]

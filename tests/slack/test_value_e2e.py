@@ -11,6 +11,7 @@ import pytest
 
 from commands.accounts import views as account_views
 from commands.customers import views as customer_views
+from commands.followups import home
 from crm.value import recompute_tiers
 from tests.conftest import REP, REP2
 from tests.support.hostile import PLANTED, assert_nothing_raw
@@ -56,6 +57,7 @@ def book(make, services, ws):
 def test_accounts_lists_pages_and_filters(slack, standin, app_server, ws, book):
     # 325k won in all; A = the fewest reaching 80% (260k): 25 + 24 + ... + 11 = 270 -> 15 A (01..15);
     # B up to 95% (308.75k): 16..20.
+    assert "`tier:A`" in ask(slack, standin, "accounts help")["text"]
     first = ask(slack, standin, "accounts")
     assert first["text"] == "Accounts: 25 customers, page 1 of 3"
     text = all_text(first["blocks"])
@@ -64,9 +66,14 @@ def test_accounts_lists_pages_and_filters(slack, standin, app_server, ws, book):
     assert [e["text"]["text"] for e in nav] == ["Next ›"]
     # The page button replaces the list with the next page.
     slack.click(nav[0]["action_id"], nav[0]["value"])
-    second = standin.wait_for("response_url", count=2)[1].params
+    second = standin.wait_for("response_url", count=3)[2].params
     assert second["replace_original"] is True and second["text"] == "Accounts: 25 customers, page 2 of 3"
     assert "*Account 11*" in all_text(second["blocks"])
+    # A row's Card button sends the card as a new message; the list stays.
+    card_button = next(b["accessory"] for b in second["blocks"] if b.get("accessory"))
+    slack.click(card_button["action_id"], card_button["value"])
+    card = standin.wait_for("response_url", count=4)[3].params
+    assert card["replace_original"] is False and card["blocks"][0]["text"]["text"] == "Account 11"
 
     a_tier = ask(slack, standin, "accounts tier:A owner:me")
     assert a_tier["text"] == "Accounts: 8 customers, page 1 of 1"  # REP has the odd-numbered ones
@@ -143,3 +150,12 @@ def test_home_lists_my_untouched_key_accounts(slack, standin, app_server, ws, ma
     assert text.startswith("*:gem: Key accounts to call* (no activity in 30 days)\n• Account 03 · nothing logged yet")
     assert "Account 01" not in text and text.count("• Account") == 5
     assert text.endswith("…and 2 more · `/crm accounts tier:A owner:me quiet:30`")  # 7 untouched, 5 shown
+    # Its overflow menu sends a key account's card by DM.
+    [menu] = [b["accessory"] for b in view["blocks"] if b.get("accessory", {}).get("action_id") == home.HOME_KEY_CARD]
+    assert [o["text"]["text"] for o in menu["options"]][:2] == ["Card: Account 03", "Card: Account 05"]
+    action = {"type": "overflow", "action_id": home.HOME_KEY_CARD, "block_id": "b",
+              "selected_option": menu["options"][0]}  # fmt: skip
+    home_view = {"id": standin.home_view(REP)["id"], "type": "home", "callback_id": "", "private_metadata": ""}
+    slack.block_actions([action], user=REP, view=home_view)
+    sent = standin.wait_for("chat.postMessage")[0].params
+    assert sent["text"] == "Customer card: Account 03"

@@ -24,6 +24,7 @@ from crm.lookup import bump_search_version
 from crm.models import Activity, Contact, Customer, Deal, DealStageChange, FollowUp
 from crm.normalize import normalize_name
 from crm.states import ActivitySource, FollowUpStatus
+from crm.value import recompute_tiers
 
 SEED = 20240901
 CUSTOMERS = 300
@@ -289,4 +290,5 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
         version = bump_search_version(session, workspace_id)
         session.execute(update(Customer).where(Customer.workspace_id == workspace_id).values(index_version=version))
     services.search.refresh(workspace_id)
+    recompute_tiers(sf, workspace_id, now=now)  # the card and /crm accounts show tiers at once
     return counts

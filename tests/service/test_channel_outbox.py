@@ -15,7 +15,7 @@ from crm.actors import Actor
 from crm.alerts import AlertFilters
 from crm.db import make_engine, make_session_factory
 from crm.deals import DealInput, update_deal
-from crm.errors import PermissionDenied
+from crm.errors import Conflict, PermissionDenied
 from crm.models import Activity, ActivityParticipant, ChannelPost, LinkedChannel
 from crm.pipeline_stages import DEFAULT as STAGES
 from crm.states import ActivitySource, CaptureKind, ChannelEventKind, LinkStatus
@@ -273,3 +273,27 @@ def test_room_names_are_readable_and_fit_slack(services):
     long = channels.room_name("x" * 200, "y" * 200, suffix=10)
     assert len(long) <= 80 and long.endswith("-10")
     assert channels.room_name("!!!", "???") == "deal-customer-deal"
+
+
+def test_linking_one_channel_twice_at_once_leaves_one_live_link(services, ws, make, acme):
+    globex = make.customer("Globex")
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def link_to(customer_id: int) -> None:
+        start.wait()
+        try:
+            link(services, ws, "C0RACE", customer_id=customer_id)
+            outcomes.append("linked")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=link_to, args=(c,)) for c in (acme.id, globex.id, acme.id, globex.id)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 4 and "linked" in outcomes
+    with services.session_factory() as s:
+        live = s.scalars(select(LinkedChannel).where(LinkedChannel.deleted_at.is_(None))).all()
+    assert len(live) == 1

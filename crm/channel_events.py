@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -383,3 +383,15 @@ def release_posts(sf: sessionmaker[Session], post_ids: list[int], *, replica: st
             .where(ChannelPost.id.in_(post_ids), ChannelPost.claimed_by == replica)
             .values(claimed_by=None, claimed_until=None, attempts=ChannelPost.attempts - 1)
         )
+
+
+KEEP_SENT = timedelta(days=30)  # far longer than anything can publish the same event again (OVERDUE_WINDOW)
+
+
+def prune_sent_posts(sf: sessionmaker[Session], *, now: datetime, keep: timedelta = KEEP_SENT) -> int:
+    """Delete posts sent more than ``keep`` ago (parked ones stay, as the record of why); how many went."""
+    with sf.begin() as session:
+        result = session.execute(
+            delete(ChannelPost).where(ChannelPost.sent_at.is_not(None), ChannelPost.sent_at < now - keep)
+        )
+        return rows_changed(result)

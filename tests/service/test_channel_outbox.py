@@ -297,3 +297,18 @@ def test_linking_one_channel_twice_at_once_leaves_one_live_link(services, ws, ma
     with services.session_factory() as s:
         live = s.scalars(select(LinkedChannel).where(LinkedChannel.deleted_at.is_(None))).all()
     assert len(live) == 1
+
+
+def test_sent_posts_are_pruned_after_a_month_parked_ones_stay(services, standin, ws, make, acme):
+    link(services, ws, "C0ACME", customer_id=acme.id)
+    make.deal(acme, "One", at=NOW)
+    send_channel_posts(services.session_factory, poster(services), NOW, replica="r1")
+    channels.unlink_channel(services.session_factory, ws, "C0ACME", actor=REP, now=NOW)
+    link(services, ws, "C0GONE", customer_id=acme.id)
+    standin.fail_next("chat.postMessage", error="channel_not_found")
+    make.deal(acme, "Two", at=NOW)
+    send_channel_posts(services.session_factory, poster(services), NOW, replica="r1")
+    assert channel_events.prune_sent_posts(services.session_factory, now=NOW + timedelta(days=29)) == 0
+    assert channel_events.prune_sent_posts(services.session_factory, now=NOW + timedelta(days=31)) == 1
+    [kept] = posts(services)
+    assert kept.channel_id == "C0GONE" and kept.error == "channel_not_found"

@@ -312,3 +312,31 @@ def test_sent_posts_are_pruned_after_a_month_parked_ones_stay(services, standin,
     assert channel_events.prune_sent_posts(services.session_factory, now=NOW + timedelta(days=31)) == 1
     [kept] = posts(services)
     assert kept.channel_id == "C0GONE" and kept.error == "channel_not_found"
+
+
+def test_links_alerts_and_participants_survive_export_and_restore(services, ws, make, acme, tmp_path):
+    from crm.exporter import export_workspace, restore_workspace
+
+    deal = make.deal(acme, "Annual licence", at=NOW - timedelta(days=1))
+    room = channels.link_channel(
+        services.session_factory, ws, "G0ROOM", deal_id=deal.id, channel_name="deal-acme", is_shared=False,
+        actor=REP, now=NOW, is_room=True,
+    )  # fmt: skip
+    alerts.subscribe(
+        services.session_factory, ws, "C0WINS", AlertFilters(reps=(REP2,)), actor=REP, stage_keys=KEYS, shared=False,
+        now=NOW,
+    )  # fmt: skip
+    channels.log_thread(
+        services.session_factory, ws, room.link, types=services.config(ws).types, actor=Actor(REP), type_key="call",
+        summary="talk", occurred_at=NOW, permalink=None, participants=[REP, REP2], thread_ts="1.000100", now=NOW,
+    )  # fmt: skip
+    export_workspace(services.session_factory, ws, tmp_path / "out")
+    copy = services.workspace_id("T0COPY")
+    report = restore_workspace(services.session_factory, copy, tmp_path / "out")
+    assert (report.counts["linked_channels"], report.counts["alert_subscriptions"]) == (1, 1)
+    assert report.counts["activity_participants"] == 2
+    with services.session_factory() as s:
+        [restored] = s.scalars(select(LinkedChannel).where(LinkedChannel.workspace_id == copy)).all()
+        assert restored.is_room and restored.channel_id == "G0ROOM" and restored.deal_id != deal.id
+    who = insights.who_talked(services.session_factory, copy, restored.customer_id)
+    assert {r.rep for r in who.reps} == {REP, REP2}

@@ -52,6 +52,10 @@ GONE_ERRORS = {
     "restricted_action": LinkStatus.REMOVED,
     "ekm_access_denied": LinkStatus.REMOVED,
 }
+# Ours: the sender found the channel shared with another organisation just before posting. The
+# link is kept and marked shared (nothing internal goes there again); an alert subscription stops.
+SHARED_ERROR = "slack_connect"
+GONE_ERRORS[SHARED_ERROR] = LinkStatus.REMOVED
 PERMANENT_ERRORS = frozenset({*GONE_ERRORS, "invalid_auth", "not_authed", "token_revoked", "account_inactive"})
 
 
@@ -351,6 +355,10 @@ def mark_refused(
             return None
         note = f"{error} (seen {now:%Y-%m-%d %H:%M} UTC)"
         for model in (LinkedChannel, AlertSubscription):
+            shared_link = model is LinkedChannel and error == SHARED_ERROR
+            values = (
+                {"is_shared": True, "status_note": note} if shared_link else {"status": status, "status_note": note}
+            )
             session.execute(
                 update(model)
                 .where(
@@ -358,7 +366,7 @@ def mark_refused(
                     model.channel_id == row.channel_id,
                     model.deleted_at.is_(None),
                 )
-                .values(status=status, status_note=note)
+                .values(**values)
             )
         session.execute(
             update(ChannelPost)

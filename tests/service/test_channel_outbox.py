@@ -340,3 +340,19 @@ def test_links_alerts_and_participants_survive_export_and_restore(services, ws, 
         assert restored.is_room and restored.channel_id == "G0ROOM" and restored.deal_id != deal.id
     who = insights.who_talked(services.session_factory, copy, restored.customer_id)
     assert {r.rep for r in who.reps} == {REP, REP2}
+
+
+def test_a_channel_shared_without_us_hearing_gets_nothing(services, standin, ws, make, acme):
+    standin.add_channel("C0ACME", name="acme")
+    link(services, ws, "C0ACME", customer_id=acme.id)
+    make.deal(acme, "One", at=NOW)
+    make.deal(acme, "Two", at=NOW)
+    standin.share_channel("C0ACME")  # no channel_shared event reached the app
+    report = send_channel_posts(services.session_factory, poster(services), NOW, replica="r1")
+    assert (report.claimed, report.sent, report.failed) == (2, 0, 1)
+    assert standin.calls_to("chat.postMessage") == []
+    with services.session_factory() as s:
+        row = s.scalars(select(LinkedChannel)).one()
+        assert row.is_shared and row.status == LinkStatus.ACTIVE
+    make.deal(acme, "Three", at=NOW)  # a shared link queues nothing any more
+    assert len(posts(services)) == 2 and all(p.send_at is None for p in posts(services))

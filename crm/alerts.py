@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
 from crm.capture import check_capture
 from crm.channel_events import Event, alert_matches, deal_event
-from crm.errors import InvalidInput, NotFound
+from crm.errors import Conflict, InvalidInput, NotFound
 from crm.models import AlertSubscription, Deal, DealStageChange
 from crm.slack_ids import is_user_id
 from crm.states import AuditAction, CaptureKind, ChannelEventKind, LinkStatus
@@ -82,6 +83,17 @@ def subscribe(
             "This channel is shared with another organisation, so it can't get deal alerts (they are internal)."
         )
     filters = _check(filters, stage_keys)
+    try:
+        return _subscribe(sf, workspace_id, channel_id, filters, actor=actor, now=now)
+    except IntegrityError:
+        raise Conflict(
+            "Someone subscribed this channel at the same moment; run `/crm alerts` again to change it."
+        ) from None
+
+
+def _subscribe(
+    sf: sessionmaker[Session], workspace_id: int, channel_id: str, filters: AlertFilters, *, actor: str, now: datetime
+) -> AlertSubscription:
     with sf.begin() as session:
         check_capture(session, workspace_id, CaptureKind.ALERT)
         sub = _live(session, workspace_id, channel_id)

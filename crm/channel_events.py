@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +52,10 @@ GONE_ERRORS = {
     "restricted_action": LinkStatus.REMOVED,
     "ekm_access_denied": LinkStatus.REMOVED,
 }
+# Ours: the sender found the channel shared with another organisation just before posting. The
+# link is kept and marked shared (nothing internal goes there again); an alert subscription stops.
+SHARED_ERROR = "slack_connect"
+GONE_ERRORS[SHARED_ERROR] = LinkStatus.REMOVED
 PERMANENT_ERRORS = frozenset({*GONE_ERRORS, "invalid_auth", "not_authed", "token_revoked", "account_inactive"})
 
 
@@ -351,6 +355,10 @@ def mark_refused(
             return None
         note = f"{error} (seen {now:%Y-%m-%d %H:%M} UTC)"
         for model in (LinkedChannel, AlertSubscription):
+            shared_link = model is LinkedChannel and error == SHARED_ERROR
+            values = (
+                {"is_shared": True, "status_note": note} if shared_link else {"status": status, "status_note": note}
+            )
             session.execute(
                 update(model)
                 .where(
@@ -358,7 +366,7 @@ def mark_refused(
                     model.channel_id == row.channel_id,
                     model.deleted_at.is_(None),
                 )
-                .values(status=status, status_note=note)
+                .values(**values)
             )
         session.execute(
             update(ChannelPost)
@@ -383,3 +391,15 @@ def release_posts(sf: sessionmaker[Session], post_ids: list[int], *, replica: st
             .where(ChannelPost.id.in_(post_ids), ChannelPost.claimed_by == replica)
             .values(claimed_by=None, claimed_until=None, attempts=ChannelPost.attempts - 1)
         )
+
+
+KEEP_SENT = timedelta(days=30)  # far longer than anything can publish the same event again (OVERDUE_WINDOW)
+
+
+def prune_sent_posts(sf: sessionmaker[Session], *, now: datetime, keep: timedelta = KEEP_SENT) -> int:
+    """Delete posts sent more than ``keep`` ago (parked ones stay, as the record of why); how many went."""
+    with sf.begin() as session:
+        result = session.execute(
+            delete(ChannelPost).where(ChannelPost.sent_at.is_not(None), ChannelPost.sent_at < now - keep)
+        )
+        return rows_changed(result)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
@@ -26,7 +27,7 @@ from crm.activity_types import ActivityTypes
 from crm.actors import Actor
 from crm.capture import check_capture
 from crm.customers import live_customer
-from crm.errors import InvalidInput, NotFound
+from crm.errors import Conflict, InvalidInput, NotFound
 from crm.models import CHANNEL_NAME, AlertSubscription, Customer, Deal, LinkedChannel
 from crm.slack_ids import is_user_id
 from crm.states import ActivitySource, AuditAction, CaptureKind, LinkStatus
@@ -94,7 +95,38 @@ def link_channel(
     now: datetime,
     is_room: bool = False,
 ) -> Link:
-    """Link the channel to a deal (and so its customer) or a customer; relinking moves the link."""
+    """Link the channel to a deal (and so its customer) or a customer; relinking moves the link.
+    Of two links of one channel at the same moment, the second is told (the unique index decides)."""
+    try:
+        return _link_channel(
+            sf,
+            workspace_id,
+            channel_id,
+            customer_id=customer_id,
+            deal_id=deal_id,
+            channel_name=channel_name,
+            is_shared=is_shared,
+            actor=actor,
+            now=now,
+            is_room=is_room,
+        )
+    except IntegrityError:
+        raise Conflict("Someone linked this channel at the same moment; run `/crm link` again to change it.") from None
+
+
+def _link_channel(
+    sf: sessionmaker[Session],
+    workspace_id: int,
+    channel_id: str | None,
+    *,
+    customer_id: int | None = None,
+    deal_id: int | None = None,
+    channel_name: str | None,
+    is_shared: bool,
+    actor: str,
+    now: datetime,
+    is_room: bool = False,
+) -> Link:
     channel_id = _check_channel(channel_id)
     with sf.begin() as session:
         check_capture(session, workspace_id, CaptureKind.CHANNEL)

@@ -40,6 +40,8 @@ from crm.importer import allocate_ids
 from crm.lookup import bump_search_version
 from crm.models import (
     Activity,
+    ActivityParticipant,
+    AlertSubscription,
     AuditEntry,
     Contact,
     Customer,
@@ -52,6 +54,7 @@ from crm.models import (
     DealStageChange,
     DigestSubscription,
     FollowUp,
+    LinkedChannel,
     UTCDateTime,
     Workspace,
     utcnow,
@@ -72,6 +75,9 @@ TABLES: tuple[tuple[str, Any], ...] = (
     ("deal_stage_changes", DealStageChange),
     ("activities", Activity),
     ("follow_ups", FollowUp),
+    ("activity_participants", ActivityParticipant),
+    ("linked_channels", LinkedChannel),
+    ("alert_subscriptions", AlertSubscription),
     ("digest_subscriptions", DigestSubscription),
     ("custom_fields", CustomField),
     ("custom_field_values", CustomFieldValue),
@@ -91,6 +97,7 @@ AUDIT_ENTITIES = {
     "activity": "activities",
     "follow_up": "follow_ups",
     "digest_subscription": "digest_subscriptions",
+    "alert_subscription": "alert_subscriptions",
     "custom_field": "custom_fields",
 }
 # ids inside audit snapshots

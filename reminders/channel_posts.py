@@ -36,6 +36,7 @@ METADATA_EVENT = "crm_channel_post"
 POSTS_PER_SECOND = 1.0  # Slack's pace for one channel; alerts and record events are few
 POST_BATCH = 5
 TICK_BUDGET_SECONDS = 45
+SHARING_TTL = 300.0
 
 
 @dataclass
@@ -57,6 +58,24 @@ class SlackChannelPoster:
     stage_label: Callable[[ClaimedPost, str], str] = lambda post, key: key
     type_label: Callable[[ClaimedPost, str], str] = lambda post, key: key.capitalize()
     pacer: Pacer = field(default_factory=lambda: Pacer(POSTS_PER_SECOND))
+    clock: Callable[[], float] = time.monotonic
+    _sharing: dict[str, tuple[float, bool]] = field(default_factory=dict)
+
+    def is_shared(self, channel: str) -> bool:
+        """Whether the channel is shared with another organisation now (Slack Connect), checked at
+        most every :data:`SHARING_TTL` seconds per channel: a channel can become shared without
+        the event reaching us. A channel Slack won't describe is left to the post to find out."""
+        seen = self._sharing.get(channel)
+        if seen is not None and self.clock() - seen[0] < SHARING_TTL:
+            return seen[1]
+        try:
+            info = self.client.conversations_info(channel=channel)["channel"]
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.info("conversations.info %s before posting: %s", channel, exc)
+            return False
+        shared = bool(info.get("is_ext_shared") or info.get("is_pending_ext_shared"))
+        self._sharing[channel] = (self.clock(), shared)
+        return shared
 
     def _already(self, post: ClaimedPost) -> Delivery | None:
         try:
@@ -76,6 +95,8 @@ class SlackChannelPoster:
                 found = self._already(post)
                 if found is not None:
                     return found
+            if self.is_shared(post.channel_id):
+                return Delivery(False, post.channel_id, error=outbox.SHARED_ERROR, permanent=True)
             text, blocks = event_message(
                 post.payload,
                 name_of=lambda uid: self.name_of(post, uid),

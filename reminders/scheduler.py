@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from crm.activity_types import label_for
+from crm.channel_events import prune_sent_posts
 from crm.housekeeping import prune_processed_events
 from crm.value import recompute_all_tiers
 from reminders.channel_posts import channel_post_tick, make_poster
@@ -108,6 +109,12 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         args=(services, make_poster(services, client)),
         id="channel_posts",
         **prompt,
+    )
+    scheduler.add_job(
+        lambda: prune_sent_posts(services.session_factory, now=services.now()),
+        IntervalTrigger(hours=1, timezone=UTC),
+        id="prune_channel_posts",
+        **once,
     )
     scheduler.add_job(
         lambda: prune_processed_events(services.session_factory, now=services.now()),

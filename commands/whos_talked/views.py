@@ -181,7 +181,8 @@ def build_help(*, note: str | None = None) -> Message:
         "I can tell you who has talked to a customer. Ask like this:\n"
         f"• `{QUESTION_EXAMPLE}` (or “who knows Globex”, “history with Initech”)\n"
         "• in a thread about a customer: `@crm who's talked to them?`\n"
-        "• privately: `/crm who acme`"
+        "• privately: `/crm who acme`\n"
+        "• in a thread of a channel linked with `/crm link`: `@crm log call` logs the thread"
     )
     return text, [section(body), *notes(note)]
 

@@ -15,7 +15,7 @@ from crm.actors import Actor
 from crm.alerts import AlertFilters
 from crm.db import make_engine, make_session_factory
 from crm.deals import DealInput, update_deal
-from crm.errors import PermissionDenied
+from crm.errors import Conflict, PermissionDenied
 from crm.models import Activity, ActivityParticipant, ChannelPost, LinkedChannel
 from crm.pipeline_stages import DEFAULT as STAGES
 from crm.states import ActivitySource, CaptureKind, ChannelEventKind, LinkStatus
@@ -273,3 +273,86 @@ def test_room_names_are_readable_and_fit_slack(services):
     long = channels.room_name("x" * 200, "y" * 200, suffix=10)
     assert len(long) <= 80 and long.endswith("-10")
     assert channels.room_name("!!!", "???") == "deal-customer-deal"
+
+
+def test_linking_one_channel_twice_at_once_leaves_one_live_link(services, ws, make, acme):
+    globex = make.customer("Globex")
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def link_to(customer_id: int) -> None:
+        start.wait()
+        try:
+            link(services, ws, "C0RACE", customer_id=customer_id)
+            outcomes.append("linked")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=link_to, args=(c,)) for c in (acme.id, globex.id, acme.id, globex.id)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 4 and "linked" in outcomes
+    with services.session_factory() as s:
+        live = s.scalars(select(LinkedChannel).where(LinkedChannel.deleted_at.is_(None))).all()
+    assert len(live) == 1
+
+
+def test_sent_posts_are_pruned_after_a_month_parked_ones_stay(services, standin, ws, make, acme):
+    link(services, ws, "C0ACME", customer_id=acme.id)
+    make.deal(acme, "One", at=NOW)
+    send_channel_posts(services.session_factory, poster(services), NOW, replica="r1")
+    channels.unlink_channel(services.session_factory, ws, "C0ACME", actor=REP, now=NOW)
+    link(services, ws, "C0GONE", customer_id=acme.id)
+    standin.fail_next("chat.postMessage", error="channel_not_found")
+    make.deal(acme, "Two", at=NOW)
+    send_channel_posts(services.session_factory, poster(services), NOW, replica="r1")
+    assert channel_events.prune_sent_posts(services.session_factory, now=NOW + timedelta(days=29)) == 0
+    assert channel_events.prune_sent_posts(services.session_factory, now=NOW + timedelta(days=31)) == 1
+    [kept] = posts(services)
+    assert kept.channel_id == "C0GONE" and kept.error == "channel_not_found"
+
+
+def test_links_alerts_and_participants_survive_export_and_restore(services, ws, make, acme, tmp_path):
+    from crm.exporter import export_workspace, restore_workspace
+
+    deal = make.deal(acme, "Annual licence", at=NOW - timedelta(days=1))
+    room = channels.link_channel(
+        services.session_factory, ws, "G0ROOM", deal_id=deal.id, channel_name="deal-acme", is_shared=False,
+        actor=REP, now=NOW, is_room=True,
+    )  # fmt: skip
+    alerts.subscribe(
+        services.session_factory, ws, "C0WINS", AlertFilters(reps=(REP2,)), actor=REP, stage_keys=KEYS, shared=False,
+        now=NOW,
+    )  # fmt: skip
+    channels.log_thread(
+        services.session_factory, ws, room.link, types=services.config(ws).types, actor=Actor(REP), type_key="call",
+        summary="talk", occurred_at=NOW, permalink=None, participants=[REP, REP2], thread_ts="1.000100", now=NOW,
+    )  # fmt: skip
+    export_workspace(services.session_factory, ws, tmp_path / "out")
+    copy = services.workspace_id("T0COPY")
+    report = restore_workspace(services.session_factory, copy, tmp_path / "out")
+    assert (report.counts["linked_channels"], report.counts["alert_subscriptions"]) == (1, 1)
+    assert report.counts["activity_participants"] == 2
+    with services.session_factory() as s:
+        [restored] = s.scalars(select(LinkedChannel).where(LinkedChannel.workspace_id == copy)).all()
+        assert restored.is_room and restored.channel_id == "G0ROOM" and restored.deal_id != deal.id
+    who = insights.who_talked(services.session_factory, copy, restored.customer_id)
+    assert {r.rep for r in who.reps} == {REP, REP2}
+
+
+def test_a_channel_shared_without_us_hearing_gets_nothing(services, standin, ws, make, acme):
+    standin.add_channel("C0ACME", name="acme")
+    link(services, ws, "C0ACME", customer_id=acme.id)
+    make.deal(acme, "One", at=NOW)
+    make.deal(acme, "Two", at=NOW)
+    standin.share_channel("C0ACME")  # no channel_shared event reached the app
+    report = send_channel_posts(services.session_factory, poster(services), NOW, replica="r1")
+    assert (report.claimed, report.sent, report.failed) == (2, 0, 1)
+    assert standin.calls_to("chat.postMessage") == []
+    with services.session_factory() as s:
+        row = s.scalars(select(LinkedChannel)).one()
+        assert row.is_shared and row.status == LinkStatus.ACTIVE
+    make.deal(acme, "Three", at=NOW)  # a shared link queues nothing any more
+    assert len(posts(services)) == 2 and all(p.send_at is None for p in posts(services))

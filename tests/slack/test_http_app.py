@@ -135,7 +135,7 @@ def test_every_request_kind_reaches_its_listener(services, standin):
         ack()
         seen["message_action"] = body
 
-    @app.event("member_joined_channel")
+    @app.event("reaction_added")  # an event no feature listens to (member_joined_channel is the rooms')
     def on_join(event):
         seen["event"] = event
 
@@ -154,7 +154,12 @@ def test_every_request_kind_reaches_its_listener(services, standin):
         assert options["options"][0]["text"]["text"] == "ac"
         assert driver.global_shortcut("probe_global").status == 200
         assert driver.message_shortcut("probe_message", {"ts": "1.2", "text": "hi"}).status == 200
-        joined = {"type": "member_joined_channel", "user": "U0REP", "channel": "C1", "team": "T0TEST"}
+        joined = {
+            "type": "reaction_added",
+            "user": "U0REP",
+            "reaction": "tada",
+            "item": {"type": "message", "channel": "C1", "ts": "1.000100"},
+        }
         assert driver.event(joined).status == 200
         deadline = time.time() + 5
         while len(seen) < 5 and time.time() < deadline:

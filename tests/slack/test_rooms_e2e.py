@@ -324,3 +324,30 @@ def test_a_stage_change_reaches_the_linked_room_once(slack, standin, app_server,
         send_channel_posts(services.session_factory, poster, services.now() + timedelta(minutes=2), replica="r1")
     posts = [c for c in standin.calls_to("chat.postMessage") if c.params.get("metadata")]
     assert len(posts) == 1 and "was won" in posts[0].params["text"] and "rita" in posts[0].params["text"]
+
+
+def test_the_stand_in_creates_and_invites_like_slack(standin):
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    client = WebClient(token="xoxb-test-token", base_url=standin.base_url)
+
+    def error(call) -> str:
+        with pytest.raises(SlackApiError) as exc:
+            call()
+        return exc.value.response["error"]
+
+    room = client.conversations_create(name="deal-acme", is_private=True)["channel"]
+    assert room["is_private"] and room["is_member"] and room["id"].startswith("G")
+    assert error(lambda: client.conversations_create(name="deal-acme")) == "name_taken"
+    assert error(lambda: client.conversations_create(name="Deal Acme!")) == "invalid_name_specials"
+    assert error(lambda: client.conversations_create(name="x" * 81)) == "invalid_name_maxlength"
+    client.conversations_invite(channel=room["id"], users=f"{REP},{REP2}")
+    assert error(lambda: client.conversations_invite(channel=room["id"], users=REP)) == "already_in_channel"
+    assert error(lambda: client.conversations_invite(channel=room["id"], users="U0BOT")) == "cant_invite_self"
+    assert error(lambda: client.conversations_invite(channel=room["id"], users="U0NOBODY")) == "user_not_found"
+    standin.remove_bot(room["id"])
+    assert error(lambda: client.conversations_invite(channel=room["id"], users="U0MGR")) == "not_in_channel"
+    standin.archive_channel("C0SALES")
+    assert client.conversations_info(channel="C0SALES")["channel"]["is_archived"] is True
+    assert error(lambda: client.chat_postMessage(channel="C0SALES", text="hi")) == "is_archived"

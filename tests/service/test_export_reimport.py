@@ -46,10 +46,11 @@ COLUMNS = {
         "description",
         "lifecycle_stage",
         "created_at",
+        "created_by",
     ),
     Contact: ("name", "email", "phone", "mobile_phone", "title", "street", "city", "region", "country", "created_at"),
     Deal: ("title", "amount_minor", "currency", "stage", "expected_close", "closed_at", "owner_user_id", "created_at"),
-    Activity: ("type_key", "summary", "occurred_at", "permalink"),
+    Activity: ("type_key", "summary", "occurred_at", "permalink", "source", "created_by", "created_at"),
 }
 FILES = ("customers", "contacts", "deals", "activities")
 

@@ -492,7 +492,7 @@ _OWN_RECORD = {
 }
 CRM_EXPORT = Vendor(
     key="crm",
-    label="this CRM's own export",
+    label="crm-bot",  # "a crm-bot export" in the checklist
     headers={
         "customers": {
             **_OWN_RECORD,

@@ -237,7 +237,7 @@ def test_an_export_imports_back_unchanged_through_crm_bot_import(services, stand
     files = [(tmp_path / "export" / f"{name}.csv", name) for name in FILES]
     other = services.workspace_id("T0TARGET")
     dry = run_import(sf, other, files, ImportOptions(dry_run=True, create_fields=True))
-    assert [f.vendor for f in dry.files] == ["this CRM's own export"] * 4
+    assert [f.vendor for f in dry.files] == ["crm-bot"] * 4
     report = run_import(sf, other, files, ImportOptions(create_fields=True))
     assert all(not f.rejected or f.kind == "customers" for f in report.files), [
         (f.kind, f.rejected) for f in report.files
@@ -288,7 +288,7 @@ def test_cli_export_csvs_import_back_into_a_fresh_database(services, database_ur
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
     dry = crm_bot(fresh, "import", *csvs, "--team", "T0NEW", "--create-fields", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
-    assert "this CRM's own export" in dry.stdout and "Traceback" not in dry.stderr
+    assert "a crm-bot export (its columns" in dry.stdout and "Traceback" not in dry.stderr
     run = crm_bot(fresh, "import", *csvs, "--team", "T0NEW", "--create-fields", "--quiet", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "every contact, deal and activity found its company" in run.stdout, run.stdout[-3000:]

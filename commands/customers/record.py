@@ -16,6 +16,7 @@ from typing import Any
 from commands.blockkit import context, esc, input_block, mrkdwn, option, person, section, text_input, truncate
 from commands.common import input_value
 from commands.custom_values import custom_input, select_input, show_custom
+from commands.customers.views import B_CONTACT_MOBILE
 from crm import custom_fields as cf
 from crm import customers as svc
 from crm.customers.history import FieldChange, RecordChange
@@ -37,7 +38,7 @@ ADDRESS_PARTS = (
     ("country", "Country", 64),
 )
 _ISO_REGION = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
-B_MOBILE = "contact_mobile_phone"
+B_MOBILE = B_CONTACT_MOBILE  # one block id in the create and contact modals
 CARD_DESCRIPTION = 600
 FIELDS_PER_SECTION = 10  # Slack's limit for a section's fields
 

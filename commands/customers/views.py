@@ -69,6 +69,7 @@ B_CONTACT_NAME, B_CONTACT_EMAIL, B_CONTACT_PHONE, B_CONTACT_TITLE = (
     "contact_phone",
     "contact_title",
 )
+B_CONTACT_MOBILE = "contact_mobile_phone"
 B_FORCE, A_FORCE = "force", "value"
 FORCE_VALUE = "force"
 
@@ -460,7 +461,10 @@ def create_customer_view(
         section("*First contact* (optional)"),
         _text(B_CONTACT_NAME, "Contact name", initial=contact.get("name")),
         _text(B_CONTACT_EMAIL, "Email", initial=contact.get("email"), max_length=320),
-        _text(B_CONTACT_PHONE, "Phone", initial=contact.get("phone"), max_length=64, placeholder="+1 415 555 0100"),
+        _text(
+            B_CONTACT_PHONE, "Work phone", initial=contact.get("phone"), max_length=64, placeholder="+1 415 555 0100"
+        ),
+        _text(B_CONTACT_MOBILE, "Mobile phone", initial=contact.get("mobile_phone"), max_length=64),
         _text(B_CONTACT_TITLE, "Title", initial=contact.get("title")),
     ]
     if record:

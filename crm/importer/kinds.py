@@ -18,6 +18,7 @@ import hashlib
 from typing import Any
 
 from crm.customers import clean_name
+from crm.customers.values import RECORDED_ID
 from crm.errors import InvalidInput
 from crm.fields import DEFAULT_REGION
 from crm.importer import values as v
@@ -91,7 +92,23 @@ def _created() -> Field:
 
 def _own_export() -> tuple[Field, ...]:
     """The columns only this CRM's own export has (:data:`crm.importer.vendors.CRM_EXPORT`)."""
-    return (Field("export_id", ()), Field("deleted_at", ()), Field("merged_into_id", ()))
+    return (
+        Field("export_id", ()),
+        Field("deleted_at", ()),
+        Field("merged_into_id", ()),
+        Field("created_by", (), _creator),
+    )
+
+
+def _creator(text: str) -> str | None:
+    """Who created the row where it was exported from (a Slack user id, or "import"), kept as it is."""
+    return text if text and RECORDED_ID.fullmatch(text) else None
+
+
+def _with_creator(stored: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    if values.get("created_by"):
+        stored["created_by"] = values["created_by"]
+    return stored
 
 
 def _live_in_export(values: dict[str, Any]) -> str | None:
@@ -159,7 +176,8 @@ def _build_customer(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "description": description,
         "lifecycle_stage": values["lifecycle_stage"],
     }
-    rec = Record(row, stored, {"ref": ref, "name": normalized, "domain": domain, "export": export})
+    keys = {"ref": ref, "name": normalized, "domain": domain, "export": export}
+    rec = Record(row, _with_creator(stored, values), keys)
     rec.tags = values["tags"] or None
     return rec
 
@@ -341,7 +359,8 @@ def _build_contact(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "mobile_phone": values["mobile_phone"],
         **_address(values, ctx),
     }
-    return Record(row, stored, {"ref": ref, "email": email, "name": (customer_id, normalized), "export": export})
+    keys = {"ref": ref, "email": email, "name": (customer_id, normalized), "export": export}
+    return Record(row, _with_creator(stored, values), keys)
 
 
 def _match_contact(rec: Record, index: Index) -> int | None:
@@ -427,7 +446,8 @@ def _build_deal(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "external_ref": ref,
         "created_at": values["created"],
     }
-    return Record(row, stored, {"ref": ref, "title": (customer_id, normalize_name(title)), "export": export})
+    keys = {"ref": ref, "title": (customer_id, normalize_name(title)), "export": export}
+    return Record(row, _with_creator(stored, values), keys)
 
 
 def _match_deal(rec: Record, index: Index) -> int | None:
@@ -551,7 +571,7 @@ def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "type_key": type_key,
         "summary": summary,
         "occurred_at": occurred,
-        "source": ActivitySource.IMPORT,
+        "source": _SOURCES.get(values.get("source") or "", ActivitySource.IMPORT),
         "idempotency_key": key,
         "external_ref": ref,
         "created_by": values["owner"] or ctx.options.actor,
@@ -559,6 +579,9 @@ def _build_activity(values: dict[str, Any], row: Row, ctx: Context) -> Record:
         "created_at": _created_at(values.get("created"), ctx),
     }
     return Record(row, stored, {"key": key})
+
+
+_SOURCES = {s.value: s for s in ActivitySource}  # this CRM's export keeps where it was logged from
 
 
 def _created_at(text: str | None, ctx: Context) -> Any:
@@ -624,6 +647,7 @@ ACTIVITIES = Kind(
         _owner("created by, assigned to, activity owner, user"),
         Field("permalink", ()),
         Field("created", ()),  # only this CRM's export has it apart from the date (created_at)
+        Field("source", ()),
         Field("company_export", ()),
         Field("contact_export", ()),
         Field("deal_export", ()),

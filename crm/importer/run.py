@@ -28,6 +28,7 @@ from crm.importer import values as v
 from crm.importer.custom import ColumnStats
 from crm.importer.custom_store import RETIRED, export_definitions, offer_label, store_custom_values
 from crm.importer.kinds import KINDS, Context, Kind, Record, Reject, clean_values
+from crm.importer.own_export import bring_history
 from crm.importer.owners import Owners
 from crm.importer.reader import Broken, ImportFileError, Row
 from crm.importer.rejects import Rejects, sweep, target_paths
@@ -163,6 +164,8 @@ class _Run:
         self.ctx = Context(options, ZoneInfo(options.timezone), self.ex)
         self.ctx.owners = Owners(options.owners, options.owner_lookup)
         self.fake_id = 0  # dry run: ids of rows that would be created
+        self.created_from_export: dict[str, dict[str, int]] = {}  # kind -> {export id: new id}
+        self.export_dirs: set[Path] = set()  # directories of this CRM's export files read
         self.touched_customers: set[int] = set()
         self.jobs: list[_File] = []
         self._next_ids: dict[str, int] = {}
@@ -196,6 +199,8 @@ class _Run:
         self.ctx.notes = job.report.notes
         self.ctx.owner_counts, self.ctx.stage_counts = job.report.owners, job.report.stages
         self.ctx.vendor = next((v for v in VENDORS if v.label == source.vendor), None)
+        if self.ctx.vendor is CRM_EXPORT:
+            self.export_dirs.add(source.path.parent)
         self.ctx.labels = {f: ", ".join(source.header[i].strip() for i in idx) for f, idx in source.columns.items()}
         started = time.perf_counter()
         pending: list[Record] = []
@@ -365,6 +370,8 @@ class _Run:
             for key, value in rec.keys.items():  # index.add(), written out
                 if value:
                     by[key].setdefault(value, new_id)
+            if rec.keys.get("export"):
+                self.created_from_export.setdefault(kind.name, {})[rec.keys["export"]] = new_id
             if kind.remember:
                 index.values[new_id] = {c: rec.row[c] for c in kind.remember}
             if kind.touches is not None:
@@ -460,6 +467,13 @@ class _Run:
         """Stamp touched customers with a new search version; record the import in the audit log."""
         if self.o.dry_run:
             return
+        for directory in sorted(self.export_dirs):  # this CRM's export: its histories come along
+            counts = bring_history(
+                self.session, self.ws, directory, self.created_from_export, now=self.now, actor=self.o.actor
+            )
+            job = next(j for j in self.jobs if j.source.path.parent == directory)
+            for name, n in counts.items():
+                job.report.notes[f"rows of the export's {name} brought back with their own who and when"] += n
         if self.touched_customers:
             version = bump_search_version(self.session, self.ws)
             ids = sorted(self.touched_customers)

@@ -83,7 +83,10 @@ def parse_mapping(text: str) -> dict[str, str]:
             continue
         target = target.strip().lower().replace(" ", "_")
         if target not in known:
-            raise InvalidInput(f"--map: “{target}” is not a field. Fields are: {', '.join(sorted(known))}.")
+            raise InvalidInput(
+                f"--map: “{target}” is not a field. Fields are: {', '.join(sorted(known))}; or custom:<a custom "
+                "field's name>."
+            )
         mapping[header_key(column)] = target
     return mapping
 

@@ -488,10 +488,11 @@ _OWN_RECORD = {
     "deleted_at": "deleted_at",
     "merged_into_id": "merged_into_id",
     "created_at": "created",
+    "created_by": "created_by",
 }
 CRM_EXPORT = Vendor(
     key="crm",
-    label="this CRM's own export",
+    label="crm-bot",  # "a crm-bot export" in the checklist
     headers={
         "customers": {
             **_OWN_RECORD,
@@ -514,6 +515,7 @@ CRM_EXPORT = Vendor(
             "deal_id": "deal_export",
             "created_by": "owner",
             "permalink": "permalink",
+            "source": "source",
         },
     },
     system=(
@@ -524,9 +526,7 @@ CRM_EXPORT = Vendor(
         "updated_at",
         "updated_by",
         "deleted_by",
-        "created_by",
         "last_activity_at",
-        "source",
         "idempotency_key",
     ),
     stages={},

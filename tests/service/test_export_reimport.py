@@ -18,7 +18,18 @@ from crm.activity_types import DEFAULT as DEFAULT_TYPES
 from crm.actors import Actor
 from crm.exporter import export_workspace
 from crm.importer import ImportOptions, run_import
-from crm.models import Activity, Contact, Customer, CustomerTag, CustomField, CustomFieldValue, Deal
+from crm.models import (
+    Activity,
+    Contact,
+    Customer,
+    CustomerAlias,
+    CustomerLifecycleChange,
+    CustomerTag,
+    CustomField,
+    CustomFieldValue,
+    Deal,
+    DealStageChange,
+)
 from crm.states import ActivitySource
 from tests.service.test_import_vendors import (
     PD_DEALS,
@@ -46,10 +57,11 @@ COLUMNS = {
         "description",
         "lifecycle_stage",
         "created_at",
+        "created_by",
     ),
     Contact: ("name", "email", "phone", "mobile_phone", "title", "street", "city", "region", "country", "created_at"),
     Deal: ("title", "amount_minor", "currency", "stage", "expected_close", "closed_at", "owner_user_id", "created_at"),
-    Activity: ("type_key", "summary", "occurred_at", "permalink"),
+    Activity: ("type_key", "summary", "occurred_at", "permalink", "source", "created_by", "created_at"),
 }
 FILES = ("customers", "contacts", "deals", "activities")
 
@@ -97,7 +109,55 @@ def snapshot(services, ws: int) -> dict:
             (names[Customer][t.customer_id], t.tag)
             for t in s.scalars(select(CustomerTag).where(CustomerTag.workspace_id == ws))
         )
-    return {"records": records, "tags": tags, "fields": fields}
+        live = {
+            model: set(
+                s.scalars(
+                    select(model.id).where(
+                        model.workspace_id == ws,
+                        model.deleted_at.is_(None),
+                        *([model.merged_into_id.is_(None)] if model is Customer else []),
+                    )
+                )
+            )
+            for model in (Customer, Deal)
+        }
+        history = sorted(
+            (kind, names[model][record_id], *rest)
+            for kind, model, query in (
+                (
+                    "lifecycle",
+                    Customer,
+                    select(
+                        CustomerLifecycleChange.customer_id,
+                        CustomerLifecycleChange.from_stage,
+                        CustomerLifecycleChange.to_stage,
+                        CustomerLifecycleChange.created_at,
+                        CustomerLifecycleChange.created_by,
+                    ).where(CustomerLifecycleChange.workspace_id == ws),
+                ),
+                (
+                    "stage",
+                    Deal,
+                    select(
+                        DealStageChange.deal_id,
+                        DealStageChange.from_stage,
+                        DealStageChange.to_stage,
+                        DealStageChange.created_at,
+                        DealStageChange.created_by,
+                    ).where(DealStageChange.workspace_id == ws),
+                ),
+                (
+                    "alias",
+                    Customer,
+                    select(
+                        CustomerAlias.customer_id, CustomerAlias.alias, CustomerAlias.source, CustomerAlias.created_by
+                    ).where(CustomerAlias.workspace_id == ws),
+                ),
+            )
+            for record_id, *rest in ((row[0], *(_shown(x) for x in row[1:])) for row in s.execute(query))
+            if record_id in live[model]
+        )
+    return {"records": records, "tags": tags, "fields": fields, "history": history}
 
 
 def test_an_export_imports_back_unchanged_through_crm_bot_import(services, standin, tmp_path):
@@ -171,12 +231,13 @@ def test_an_export_imports_back_unchanged_through_crm_bot_import(services, stand
     assert tier is not None
     before = snapshot(services, ws)
     assert len(before["records"]) > 20 and before["tags"] and len(before["fields"]) >= 4
+    assert {h[0] for h in before["history"]} == {"lifecycle", "stage"}
 
     export_workspace(sf, ws, tmp_path / "export")
     files = [(tmp_path / "export" / f"{name}.csv", name) for name in FILES]
     other = services.workspace_id("T0TARGET")
     dry = run_import(sf, other, files, ImportOptions(dry_run=True, create_fields=True))
-    assert [f.vendor for f in dry.files] == ["this CRM's own export"] * 4
+    assert [f.vendor for f in dry.files] == ["crm-bot"] * 4
     report = run_import(sf, other, files, ImportOptions(create_fields=True))
     assert all(not f.rejected or f.kind == "customers" for f in report.files), [
         (f.kind, f.rejected) for f in report.files
@@ -184,6 +245,7 @@ def test_an_export_imports_back_unchanged_through_crm_bot_import(services, stand
     after = snapshot(services, other)
     assert after["fields"] == before["fields"]
     assert after["tags"] == before["tags"]
+    assert after["history"] == before["history"]
     assert set(after["records"]) == set(before["records"])
     for key, record in before["records"].items():
         assert after["records"][key] == record, key
@@ -211,3 +273,38 @@ def test_deleted_and_merged_rows_of_an_export_are_not_brought_back(services, tmp
         assert s.scalars(select(Customer.name).where(Customer.workspace_id == other)).all() == ["Acme Corporation"]
     rejects = Path(tmp_path / "export" / "customers.rejects.csv").read_text(encoding="utf-8-sig")
     assert "deleted or merged away in the CRM it was exported from" in rejects
+
+
+def test_cli_export_csvs_import_back_into_a_fresh_database(services, database_url, tmp_path):
+    from tests.service.test_export import build_workspace
+    from tests.service.test_import_checklist import crm_bot
+
+    build_workspace(services, "T0TEST")
+    before = snapshot(services, services.workspace_id("T0TEST"))
+    assert {"alias", "stage"} <= {h[0] for h in before["history"]}  # former names, a deal's moves
+    exported = crm_bot(database_url, "export", "--team", "T0TEST", "--out", "dump", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    csvs = [f"dump/{name}.csv" for name in FILES]
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    dry = crm_bot(fresh, "import", *csvs, "--team", "T0NEW", "--create-fields", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "a crm-bot export (its columns" in dry.stdout and "Traceback" not in dry.stderr
+    run = crm_bot(fresh, "import", *csvs, "--team", "T0NEW", "--create-fields", "--quiet", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "every contact, deal and activity found its company" in run.stdout, run.stdout[-3000:]
+    assert "NOT imported" not in run.stdout
+    # The fresh database holds the same live records (merged and deleted ones stay out).
+    from crm.db import make_engine, make_session_factory
+    from crm.workspaces import get_or_create_workspace
+
+    engine = make_engine(fresh)
+    try:
+        sf = make_session_factory(engine)
+        ws = get_or_create_workspace(sf, "T0NEW").id
+
+        class Fresh:  # what snapshot() reads from the services fixture
+            session_factory = sf
+
+        assert snapshot(Fresh, ws) == before
+    finally:
+        engine.dispose()

@@ -343,6 +343,7 @@ def create_values(**over):
         views.B_CONTACT_EMAIL: typed("gavin@hooli.xyz"),
         views.B_CONTACT_PHONE: typed("+1 650 555 0199"),
         views.B_CONTACT_TITLE: typed("CEO"),
+        views.B_CONTACT_MOBILE: typed("+1 650 555 0142"),
         "shipping_street": typed("1 Hacker Way"),
         "shipping_city": typed("Palo Alto"),
         "shipping_region": typed("CA"),
@@ -375,6 +376,7 @@ def test_create_modal_refuses_every_bad_field_at_once_and_writes_nothing(slack, 
             record.B_TAGS: typed("x" * 200),
             record.B_LIFECYCLE: {"value": {"type": "static_select", "selected_option": {"value": "martian"}}},
             views.B_CONTACT_EMAIL: typed("gavin@"),
+            views.B_CONTACT_MOBILE: typed("N/A"),
             "cf:tier": {"value": {"type": "static_select", "selected_option": {"value": "platinum"}}},
         }
     )
@@ -388,6 +390,7 @@ def test_create_modal_refuses_every_bad_field_at_once_and_writes_nothing(slack, 
         record.B_TAGS,
         record.B_LIFECYCLE,
         views.B_CONTACT_EMAIL,
+        views.B_CONTACT_MOBILE,
         "cf:tier",
     }
     assert "“N/A” isn't a phone number" in errors[record.B_PHONE]
@@ -430,6 +433,7 @@ def test_create_modal_saves_the_whole_record_with_history_and_audit(slack, stand
         assert entry.after["custom"] == {"tier": "Silver"} and entry.after["phone"] == "+49301234567"
         gavin = s.scalars(select(Contact)).one()
         assert (gavin.email, gavin.phone, gavin.title) == ("gavin@hooli.xyz", "+16505550199", "CEO")
+        assert gavin.mobile_phone == "+16505550142"
     # A replay of the same form writes nothing more.
     again = slack.view_submission(
         views.CREATE_VIEW, create_values(), private_metadata='{"channel":"C0SALES"}', view_id="V0C2"

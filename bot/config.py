@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm.activity_types import parse_activity_types
 from crm.fields.phones import DEFAULT_REGION, clean_region_code
-from crm.forecast import parse_stage_probabilities
 from crm.lifecycle import parse_lifecycle_stages
 from crm.pipeline_stages import parse_pipeline_stages
 from crm.slack_ids import is_user_id
@@ -254,6 +253,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
         ) from None
 
     stage_probabilities = _clean(env, "CRM_STAGE_PROBABILITIES")
+    from crm.forecast import (
+        parse_stage_probabilities,
+    )  # here: crm.forecast loads SQLAlchemy, and `crm-bot --help` must not
+
     try:
         parse_stage_probabilities(stage_probabilities, parse_pipeline_stages(deal_stages))
     except ValueError as err:

@@ -53,6 +53,7 @@ TYPED = {
     "postal_code": "94105",  # at most 32 characters
     "employees": "250",
     "annual_revenue": "",
+    "tags": "<!channel>, <!here>, <@U0VICTIM>, <#C0EVIL>",  # each tag at most 64 characters
 }
 
 

@@ -59,6 +59,8 @@ class AuditAction(StrEnum):
     LIFECYCLE = "lifecycle"  # a customer moved to another lifecycle stage
     RETIRE = "retire"  # a custom field retired (its values kept)
     UNRETIRE = "unretire"  # a retired custom field brought back
+    HANDOVER = "handover"  # an owner changed by `/crm handover`
+    HANDOVER_UNDO = "handover-undo"  # ... and put back by its Undo
 
 
 class DigestDays(StrEnum):

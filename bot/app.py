@@ -29,8 +29,10 @@ from commands import (
     duplicates,
     fields,
     followups,
+    handover,
     pickers,
     request,
+    team,
     whos_talked,
 )
 from commands import router as router_module
@@ -54,6 +56,8 @@ FEATURES = (
     deals,
     digests,
     fields,
+    team,
+    handover,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.

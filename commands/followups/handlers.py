@@ -246,9 +246,16 @@ def on_followups_command(req: Request) -> None:
 
 # -- the App Home ----------------------------------------------------------------------------------------
 def publish_home(req: Request) -> None:
+    from commands.team import team_section  # here, not at the top: commands.team uses this package's views
+
     day = my_day(req.sf, req.workspace_id, req.actor, now=req.now)
     view = home.home_view(
-        day, tz=req.tz, now=req.now, type_label=req.config.type_label, stage_label=req.config.stage_label
+        day,
+        tz=req.tz,
+        now=req.now,
+        type_label=req.config.type_label,
+        stage_label=req.config.stage_label,
+        team=team_section(req),
     )
     try:
         req.client.views_publish(user_id=req.user_id, view=view)

@@ -35,7 +35,7 @@ STORED = [
         AuditAction,
         [
             "create", "update", "delete", "restore", "merge", "stage", "done", "snooze", "reschedule", "reassign",
-            "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire",
+            "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire", "handover", "handover-undo",
         ],
     ),
     (FieldEntity, ["customer", "contact", "deal"]),

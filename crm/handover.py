@@ -92,6 +92,7 @@ class Moved:
     follow_ups: int
     again: bool = False  # the same confirmation came twice: nothing moved this time
     skipped: dict[str, int] = field(default_factory=dict)  # Undo: rows changed since, left alone
+    undone: bool = False  # undone already (a replayed Confirm of an undone handover)
 
 
 def check_can_hand_over(actor: Actor) -> None:
@@ -335,6 +336,7 @@ def _moved(handover: Handover, *, again: bool = False, counts: Mapping[str, int]
         n.get("deals", 0),
         n.get("follow_ups", 0),
         again,
+        undone=handover.undone_at is not None,
     )
 
 

@@ -128,7 +128,9 @@ def on_confirm(req: Request) -> None:
         return
     text = views.moved_text(moved, leaving=leaving.name, taking=taking.name)
     req.reply(
-        fallback_text(text), blocks=views.moved_blocks(moved, leaving=leaving.name, taking=taking.name), replace=True
+        fallback_text(text),
+        blocks=views.moved_blocks(moved, leaving=leaving.name, taking=taking.name, undone=moved.undone),
+        replace=True,
     )
     send_brief(req, moved.handover_id, by=req.name_of(req.user_id))
 

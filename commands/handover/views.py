@@ -64,7 +64,8 @@ def question_blocks(seen: Selection, *, leaving: str, taking: str, scope: str, v
 def moved_text(moved: Moved, *, leaving: str, taking: str) -> str:
     counts = counts_text(moved.customers, moved.deals, moved.follow_ups)
     if moved.again:
-        return f"That handover was done already: {counts} went from {leaving} to {taking}. Nothing more moved."
+        since = " It was undone since." if moved.undone else ""
+        return f"That handover was done already: {counts} went from {leaving} to {taking}. Nothing more moved.{since}"
     return f":white_check_mark: Handed over {counts} from {leaving} to {taking}. {taking} gets a brief by DM."
 
 

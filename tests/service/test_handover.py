@@ -179,3 +179,30 @@ def test_team_overview_numbers(services, ws, make, book):
     assert got.week["won"].count == 1 and got.week["lost"].count == 0
     deals, total = team.rep_open_deals(sf, ws, BOSS, REP)
     assert total == 3 and {d.title for d, _ in deals} == {"Licence", "Pilot", "Closed this week"}
+
+
+def test_two_managers_confirming_at_once_move_each_row_once(services, ws, book, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time; the race needs PostgreSQL's row locks")
+    import threading
+
+    sf, results, errors = services.session_factory, [], []
+    start = threading.Barrier(2)
+
+    def confirm(key: str, taking: str) -> None:
+        start.wait()
+        try:
+            results.append(ho.hand_over(sf, ws, BOSS, REP, taking, ho.Scope(), key=key, now=NOW))
+        except InvalidInput as err:
+            errors.append(err.message)
+
+    threads = [threading.Thread(target=confirm, args=(k, t)) for k, t in (("a", REP2), ("b", ADMIN))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    moved = sum(r.customers + r.deals + r.follow_ups for r in results)
+    assert moved == 2 + 2 + 3  # every row moved exactly once, to one of them
+    with sf() as s:
+        handed = s.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.HANDOVER)).all()
+    assert len([e for e in handed if e.entity_type != "handover"]) == 7

@@ -32,6 +32,10 @@ def team_section(req: Request) -> list[dict[str, Any]]:
     if not req.actor.sees_team:
         return []
     overview = team.team_overview(req.sf, req.workspace_id, req.actor, now=req.now)
+    people = [r.user_id for r in overview.pipeline] + [r.user_id for r in overview.overdue]
+    people += [r.user_id for r in overview.activity]
+    people += [d.owner_user_id for w in overview.week.values() for d in w.items if d.owner_user_id]
+    req.services.people.warm(req.client, req.workspace_id, [p for p in people if p])
     return views.team_blocks(
         overview,
         name_of=req.name_of,

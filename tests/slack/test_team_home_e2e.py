@@ -200,3 +200,16 @@ def test_a_rep_pressing_a_team_button_is_refused(slack, standin, app_server, ws)
     )
     assert "Only managers and admins" in standin.wait_for("response_url")[0].params["text"]
     assert not standin.calls_to("views.open")
+
+
+def test_reps_never_seen_are_looked_up_side_by_side(slack, standin, app_server, ws):
+    users = crowd(app_server.services, ws, 12)
+    for user in users:
+        standin.add_user(user, name=f"rep{user[-3:]}")
+    standin.set_latency("users.info", 0.5)
+    view = home(slack, standin, ADMIN)
+    assert "rep011" in dump(view["blocks"])
+    arrivals = sorted(c.at for c in standin.calls_to("users.info") if c.params.get("user") in users)
+    assert len(arrivals) == 12
+    # One after another they would arrive 0.5 s apart; side by side, several arrive together.
+    assert sum(1 for at in arrivals if at < arrivals[0] + 0.4) >= 4

@@ -13,6 +13,7 @@ function giving customer ids their tier ("A", "B", "C"), or None where tiers don
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -93,6 +94,21 @@ class Moved:
     again: bool = False  # the same confirmation came twice: nothing moved this time
     skipped: dict[str, int] = field(default_factory=dict)  # Undo: rows changed since, left alone
     undone: bool = False  # undone already (a replayed Confirm of an undone handover)
+
+
+def value_tiers() -> TierOf | None:
+    """The value feature's tiers (``crm.value.tiers_of``, issue 16 item 4, merged separately) as a
+    :data:`TierOf`, or None while it isn't installed: then `tier A` is refused with a sentence
+    and the brief lists the accounts without tiers."""
+    try:
+        value: Any = importlib.import_module("crm.value")
+    except ImportError:
+        return None
+
+    def tier_of(session: Session, workspace_id: int, customer_ids: Sequence[int]) -> dict[int, str]:
+        return {cid: row.tier for cid, row in value.tiers_of(session, list(customer_ids)).items() if row.tier}
+
+    return tier_of
 
 
 def check_can_hand_over(actor: Actor) -> None:

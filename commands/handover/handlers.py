@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Value tiers (issue 16 item 4) are another feature's: when it lands, point this at its function
-# ``(session, workspace_id, customer_ids) -> {customer_id: "A" | "B" | "C"}``.
-TIER_OF: svc.TierOf | None = None
+
+# Value tiers: the value feature's when it is installed (crm.handover.value_tiers), else None.
+TIER_OF: svc.TierOf | None = svc.value_tiers()
 BRIEF_LEASE = timedelta(minutes=2)
 MALFORMED = "That handover button was malformed. Nothing was changed."
 

@@ -215,6 +215,23 @@ def team_blocks(
     return blocks[:TEAM_BLOCKS]
 
 
+def untouched_blocks(
+    rows: Sequence[Any], total: int, days: int, *, name_of: NameOf, now: datetime, limit: int = ROWS
+) -> list[dict[str, Any]]:
+    """The slot's block: A-tier customers nobody has touched for ``days`` (rows with ``name``,
+    ``owner_user_id`` and ``last_touch``, longest quiet first), or nothing when there are none."""
+    if not total:
+        return []
+    lines = []
+    for row in rows[:limit]:
+        touch = row.last_touch
+        quiet = "never touched" if touch is None else f"quiet for {plural(max(0, (now - touch).days), 'day')}"
+        lines.append(f"• *{esc(row.name, 80)}* · {_who(name_of, row.owner_user_id)} · {quiet}")
+    more = total - min(len(rows), limit)
+    title = f"*Key accounts nobody has touched for {days} days* ({total:,})"
+    return [section(_lines(title, lines) + (f"\n…and {more:,} more: `/crm accounts tier A`" if more > 0 else ""))]
+
+
 # -- the details ---------------------------------------------------------------------------------
 def _modal(title: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
     return {

@@ -122,3 +122,20 @@ def test_a_huge_brief_fits_one_message():
     assert "<!channel>" not in mrkdwn(payload["blocks"]) and "…and 2,992 more" in json.dumps(
         payload, ensure_ascii=False
     )
+
+
+def test_the_key_accounts_slot():
+    from types import SimpleNamespace
+
+    rows = [SimpleNamespace(name=EVIL, owner_user_id="U1", last_touch=NOW - timedelta(days=40))] * 9
+    rows[0] = SimpleNamespace(name="Never Co", owner_user_id=None, last_touch=None)
+    assert views.untouched_blocks([], 0, 30, name_of=label, now=NOW) == []
+    blocks = views.untouched_blocks(rows, 25, 30, name_of=label, now=NOW)
+    text = mrkdwn(blocks)
+    assert len(blocks) == 1 and "(25)" in text and "never touched" in text and "quiet for 40 days" in text
+    assert "…and 17 more" in text and "<!channel>" not in text
+    team = overview(50)
+    section = views.team_blocks(
+        team, name_of=label, stage_label=label, type_label=label, tz="UTC", now=NOW, key_accounts=blocks
+    )
+    assert blocks[0] in section and len(section) <= views.TEAM_BLOCKS

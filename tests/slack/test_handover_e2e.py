@@ -117,6 +117,7 @@ def test_partial_handover_of_one_customer(slack, standin, app_server, book):
 
 
 def test_tier_a_needs_tiers_and_uses_them_when_there(slack, standin, app_server, book, monkeypatch):
+    monkeypatch.setattr(handlers, "TIER_OF", None)  # no value tiers installed
     assert "tiers aren't available" in ask(slack, standin, f"{RITA} to {SAM} tier A", 1)["text"]
     acme_id = book[0].id
     monkeypatch.setattr(handlers, "TIER_OF", lambda session, ws, ids: {i: ("A" if i == acme_id else "C") for i in ids})

@@ -462,8 +462,8 @@ def handover_brief(
     key_limit: int = 8,
 ) -> Brief:
     """What the new owner is told: the accounts by tier, deals by stage, the next follow-ups,
-    and each key account's last three activities (key: tier A, or without tiers the accounts
-    with the most open deals)."""
+    and each key account's last three activities (key: tier A, or where no account has a tier
+    yet, the accounts with the most open deals)."""
     with sf() as session:
         handover = session.get(Handover, handover_id)
         if handover is None or handover.workspace_id != workspace_id:
@@ -520,7 +520,8 @@ def handover_brief(
         dues.sort()
         first = [fid for _, fid in dues[:limit]]
         rows, _ = follow_up_rows(session, (FollowUp.id.in_(first),), limit) if first else ([], 0)
-        if tier_of is not None:
+        tiered = any(a.tier for a in accounts)  # tiers installed and computed for these accounts
+        if tiered:
             key = [a for a in accounts if (a.tier or "").upper() == "A"]
         else:
             key = sorted((a for a in accounts if a.open_deals), key=lambda a: (-a.open_deals, a.name.lower()))
@@ -552,7 +553,7 @@ def handover_brief(
             overdue_total=sum(1 for due, _ in dues if due <= now),
             key_accounts=key_accounts,
             key_accounts_total=len(key),
-            tiers=tier_of is not None,
+            tiers=tiered,
         )
 
 

@@ -229,7 +229,8 @@ def untouched_blocks(
         lines.append(f"• *{esc(row.name, 80)}* · {_who(name_of, row.owner_user_id)} · {quiet}")
     more = total - min(len(rows), limit)
     title = f"*Key accounts nobody has touched for {days} days* ({total:,})"
-    return [section(_lines(title, lines) + (f"\n…and {more:,} more: `/crm accounts tier:A quiet:{days}`" if more > 0 else ""))]
+    tail = f"\n…and {more:,} more: `/crm accounts tier:A quiet:{days}`" if more > 0 else ""
+    return [section(_lines(title, lines) + tail)]
 
 
 # -- the details ---------------------------------------------------------------------------------

@@ -182,3 +182,17 @@ def test_a_forged_confirm_is_refused(slack, standin, app_server, book):
         "malformed" in press(slack, standin, {"type": "button", "action_id": views.CONFIRM, "value": "{x"}, 3)["text"]
     )
     assert owners(app_server, Customer) == [REP, REP]
+
+
+def test_a_brief_slack_refuses_is_told_and_not_sent_twice(slack, standin, app_server, book):
+    question = ask(slack, standin, f"{RITA} to {SAM}", 1)
+    standin.fail_next("chat.postMessage", error="user_disabled")
+    confirm = buttons(question)[views.CONFIRM]
+    assert "Handed over" in press(slack, standin, confirm, 2)["text"]
+    told = standin.wait_for("chat.postEphemeral")[0].params
+    assert told["user"] == MANAGER and "refused the brief DM to sam (user_disabled)" in told["text"]
+    with app_server.services.session_factory() as s:
+        assert s.scalars(select(Handover)).one().brief_error == "user_disabled"
+    press(slack, standin, confirm, 3)  # a replayed Confirm does not try again
+    app_server.drain()
+    assert len(standin.calls_to("chat.postMessage")) == 1

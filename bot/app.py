@@ -30,10 +30,12 @@ from commands import (
     duplicates,
     fields,
     followups,
+    handover,
     mail,
     pickers,
     request,
     rooms,
+    team,
     whos_talked,
 )
 from commands import router as router_module
@@ -60,6 +62,8 @@ FEATURES = (
     rooms,
     mail,
     accounts,
+    team,
+    handover,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.

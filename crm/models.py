@@ -700,3 +700,27 @@ class InboundEmail(Created, Base):
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
     filed_at: Mapped[datetime | None] = mapped_column(default=None)
     filed_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)
+
+
+class Handover(Created, Base):
+    """One `/crm handover`: who handed what to whom (``moved``: the ids of the customers,
+    deals and follow-ups that changed owner, so Undo restores exactly those), and the claim
+    that sends the new owner's brief exactly once."""
+
+    __tablename__ = "handovers"
+    __table_args__ = (UniqueConstraint("workspace_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    from_user_id: Mapped[str] = mapped_column(String(USER_ID))
+    to_user_id: Mapped[str] = mapped_column(String(USER_ID))
+    scope: Mapped[str] = mapped_column(String(64))  # "all", "tier:A" or "customer:<id>"
+    moved: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    idempotency_key: Mapped[str] = mapped_column(String(64))  # the Confirm button's: pressed twice, moves once
+    undone_at: Mapped[datetime | None] = mapped_column(default=None)
+    undone_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)
+    brief_claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    brief_claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    brief_sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    brief_ts: Mapped[str | None] = mapped_column(String(32), default=None)
+    brief_error: Mapped[str | None] = mapped_column(String(255), default=None)

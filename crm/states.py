@@ -99,6 +99,8 @@ class AuditAction(StrEnum):
     LINK = "link"  # a channel linked to a customer or a deal
     UNLINK = "unlink"
     SETTING = "setting"  # a workspace setting changed (capture on/off)
+    HANDOVER = "handover"  # an owner changed by `/crm handover`
+    HANDOVER_UNDO = "handover-undo"  # ... and put back by its Undo
 
 
 class DigestDays(StrEnum):

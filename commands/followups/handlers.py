@@ -246,6 +246,8 @@ def on_followups_command(req: Request) -> None:
 
 # -- the App Home ----------------------------------------------------------------------------------------
 def publish_home(req: Request) -> None:
+    from commands.team import team_section  # here, not at the top: commands.team uses this package's views
+
     day = my_day(req.sf, req.workspace_id, req.actor, now=req.now, key_account_days=req.config.key_account_days)
     from commands.mail.views import unfiled_blocks  # email capture's waiting mail (issue 17)
     from crm.mail.capture import list_unfiled
@@ -258,6 +260,7 @@ def publish_home(req: Request) -> None:
         type_label=req.config.type_label,
         stage_label=req.config.stage_label,
         extra=unfiled,
+        team=team_section(req),
     )
     try:
         req.client.views_publish(user_id=req.user_id, view=view)

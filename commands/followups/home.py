@@ -22,18 +22,21 @@ HOME_NEW = "home_new_customer"
 HOME_KEY_CARD = "home_key_account_card"  # a key account's card by DM
 QUICK_BLOCK = "home_quick"
 HOME_LIST = 10
+HOME_LIST_WITH_TEAM = 5  # managers' own lists are shorter, so the Team section fits too
 Label = Callable[[str], str]
 
 
-def _follow_ups(title: str, rows: Sequence[FollowUpRow], total: int, *, tz: str, now: datetime) -> list[dict]:
+def _follow_ups(
+    title: str, rows: Sequence[FollowUpRow], total: int, *, tz: str, now: datetime, limit: int = HOME_LIST
+) -> list[dict]:
     blocks = [section(f"*{title}* ({total})")]
     if not rows:
         blocks.append(context("Nothing here."))
-    for row in rows[:HOME_LIST]:
+    for row in rows[:limit]:
         blocks.append(section(follow_up_line(row, tz=tz, now=now, show_owner=False)))
         fid = row.follow_up.id
         blocks.append(follow_up_actions(fid, row.follow_up.customer_id, block_id=f"home:{fid}"))
-    shown = min(len(rows), HOME_LIST)
+    shown = min(len(rows), limit)
     if total > shown:
         blocks.append(context(f"…and {total - shown} more · `/crm followups`"))
     return blocks
@@ -79,9 +82,19 @@ def key_accounts_section(day: MyDay, *, now: datetime) -> dict[str, Any]:
 
 
 def home_view(
-    day: MyDay, *, tz: str, now: datetime, type_label: Label, stage_label: Label, extra: Sequence[dict] = ()
+    day: MyDay,
+    *,
+    tz: str,
+    now: datetime,
+    type_label: Label,
+    stage_label: Label,
+    extra: Sequence[dict] = (),
+    team: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """``extra``: blocks another feature puts first (email capture's unfiled mail), at most ~12."""
+    """My day, then (managers and admins) the Team section of ``commands.team``.
+
+    ``extra``: blocks another feature puts first (email capture's unfiled mail), at most ~12."""
+    limit = HOME_LIST_WITH_TEAM if team else HOME_LIST
     blocks: list[dict[str, Any]] = [
         header("Your day in the CRM"),
         actions(
@@ -94,8 +107,10 @@ def home_view(
     ]
     if extra:
         blocks += [*extra, divider()]
-    blocks += _follow_ups(":warning: Overdue follow-ups", day.overdue, day.overdue_total, tz=tz, now=now)
-    blocks += _follow_ups(":calendar: Upcoming follow-ups", day.upcoming, day.upcoming_total, tz=tz, now=now)
+    blocks += _follow_ups(":warning: Overdue follow-ups", day.overdue, day.overdue_total, tz=tz, now=now, limit=limit)
+    blocks += _follow_ups(
+        ":calendar: Upcoming follow-ups", day.upcoming, day.upcoming_total, tz=tz, now=now, limit=limit
+    )
     blocks.append(divider())
     blocks.append(_activities(day, tz=tz, now=now, type_label=type_label))
     if day.deals:
@@ -105,6 +120,7 @@ def home_view(
     if day.failed:
         lines = [follow_up_line(r, tz=tz, now=now, show_owner=True) for r in day.failed[:10]]
         blocks.append(section("*Admins: reminder DMs Slack refused*\n" + "\n".join(lines)))
+    blocks += team or []
     return {"type": "home", "blocks": blocks[:100]}
 
 

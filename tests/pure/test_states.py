@@ -44,7 +44,7 @@ STORED = [
         [
             "create", "update", "delete", "restore", "merge", "unmerge", "stage", "done", "snooze", "reschedule",
             "reassign", "subscribe", "unsubscribe", "import", "lifecycle", "retire", "unretire", "link", "unlink",
-            "setting",
+            "setting", "handover", "handover-undo",
         ],
     ),
     (FieldEntity, ["customer", "contact", "deal"]),

@@ -1,7 +1,7 @@
 """email capture: per-workspace inbox addresses and the mail captured (issue 17)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-02
 
 ``mail_inboxes`` holds each workspace's secret address token and whether capture is on;
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

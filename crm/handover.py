@@ -13,7 +13,6 @@ function giving customer ids their tier ("A", "B", "C"), or None where tiers don
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -96,14 +95,10 @@ class Moved:
     undone: bool = False  # undone already (a replayed Confirm of an undone handover)
 
 
-def value_tiers() -> TierOf | None:
-    """The value feature's tiers (``crm.value.tiers_of``, issue 16 item 4, merged separately) as a
-    :data:`TierOf`, or None while it isn't installed: then `tier A` is refused with a sentence
-    and the brief lists the accounts without tiers."""
-    try:
-        value: Any = importlib.import_module("crm.value")
-    except ImportError:
-        return None
+def value_tiers() -> TierOf:
+    """The value tiers (``crm.value.tiers_of``) as a :data:`TierOf`: the brief groups the
+    accounts by them and `tier A` hands over only the key accounts."""
+    from crm import value  # here: crm.value reads deals, which this module's callers also load
 
     def tier_of(session: Session, workspace_id: int, customer_ids: Sequence[int]) -> dict[int, str]:
         return {cid: row.tier for cid, row in value.tiers_of(session, list(customer_ids)).items() if row.tier}

@@ -7,7 +7,6 @@ modal; a row inside the all-reps modal pushes the rep's detail on top of it.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
@@ -17,21 +16,18 @@ from commands.request import Request
 from commands.router import CommandRouter
 from commands.team import views
 from crm import team
+from crm.value import untouched_key_accounts
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 
 def key_accounts_blocks(req: Request) -> list[dict[str, Any]]:
-    """The slot for "key accounts nobody has touched lately" (issue 16 item 4): A-tier customers
-    quiet for ``CRM_KEY_ACCOUNT_DAYS``, from the value feature's ``untouched_key_accounts`` when it
-    is installed (``crm.value``, merged separately), else nothing."""
-    try:
-        value: Any = importlib.import_module("crm.value")
-    except ImportError:
-        return []
-    days = int(getattr(req.config, "key_account_days", 30))
-    found = value.untouched_key_accounts(req.sf, req.workspace_id, days=days, now=req.now, limit=views.ROWS)
+    """The key accounts nobody has touched lately (issue 16 item 4): A-tier customers quiet for
+    ``CRM_KEY_ACCOUNT_DAYS`` (``crm.value.untouched_key_accounts``)."""
+    found = untouched_key_accounts(
+        req.sf, req.workspace_id, days=req.config.key_account_days, now=req.now, limit=views.ROWS
+    )
     return views.untouched_blocks(found.rows, found.total, found.days, name_of=req.name_of, now=req.now)
 
 

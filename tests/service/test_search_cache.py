@@ -9,6 +9,8 @@ from sqlalchemy import text
 from crm import customers as svc
 from crm.errors import DuplicateSuspected
 from crm.lookup import SearchRegistry
+from crm.models import Customer, Workspace
+from crm.normalize import normalize_name
 from crm.search_cold import has_trigrams
 from tests.support.make import Make
 
@@ -102,3 +104,50 @@ def _admin():
     from crm.actors import Actor
 
     return Actor("U0ADMIN", is_admin=True)
+
+
+def test_without_the_right_to_create_pg_trgm_migrations_go_on_and_look_up_falls_back(request):
+    """A role that may create tables but not extensions: migration 0008 skips the trigram
+    indexes, and a cold look-up uses the bounded fallback."""
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    from crm.db import make_engine, make_session_factory
+    from crm.migrate import head_revision, upgrade
+    from tests.conftest import PG_ADMIN_URL
+
+    request.getfixturevalue("pg_database")  # skips (or fails in CI) when PostgreSQL is absent
+    name, role = f"crm_notrgm_{uuid.uuid4().hex[:8]}", f"crm_limited_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+    owner = create_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, isolation_level="AUTOCOMMIT")
+    with owner.connect() as conn:  # tables in public, but no CREATE on the database (no extensions)
+        conn.execute(text(f"GRANT USAGE, CREATE ON SCHEMA public TO {role}"))
+    owner.dispose()
+    url = PG_ADMIN_URL.rsplit("@", 1)[0].rsplit("//", 1)[0] + f"//{role}@" + PG_ADMIN_URL.rsplit("@", 1)[1]
+    engine = make_engine(url.rsplit("/", 1)[0] + "/" + name)
+    try:
+        assert upgrade(engine) == head_revision()
+        sf = make_session_factory(engine)
+        with sf() as s:
+            assert not has_trigrams(s)
+        with sf.begin() as s:
+            workspace = Workspace(team_id="T0X", search_version=1)
+            s.add(workspace)
+            s.flush()
+            ws = workspace.id
+            for n in NAMES + [f"Filler Company {k}" for k in range(50)]:
+                s.add(Customer(workspace_id=ws, name=n, normalized_name=normalize_name(n), index_version=1))
+        registry = SearchRegistry(sf, sync_build_max=0, background=False)
+        with sf() as s:
+            want = s.scalar(text("SELECT id FROM customers WHERE name = 'Globex Electronics'"))
+        assert _top(registry, ws, "globex electronic") == want and registry.cold_answers == 1
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()

@@ -6,6 +6,11 @@ registry compares its version with the database's (one primary-key read, at most
 per ``recheck_seconds``) and reloads only the customers stamped since. That keeps every
 replica's index fresh within about a second of a change made anywhere, without ever
 rescanning the table per keystroke.
+
+Indexes are built on a workspace's first use and kept for at most ``max_workspaces``
+workspaces, least recently used dropped first. A cold workspace too big to index within the
+request (over :data:`SYNC_BUILD_MAX` customers) is answered from the database
+(:mod:`crm.search_cold`) with the same scoring while its index builds in the background.
 """
 
 from __future__ import annotations

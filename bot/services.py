@@ -101,7 +101,7 @@ class Services:
         return workspace.id
 
     def warm_caches(self) -> None:
-        """Build the search indexes and name dictionaries of the few most recently changed
+        """Build the search indexes and name dictionaries of the few busiest (most changed)
         workspaces (at start, in the background); every other one is built on first use."""
         self.search.warm_all(limit=WARM_AT_START)
         self.mentions.warm_all(limit=WARM_AT_START)

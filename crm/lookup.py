@@ -144,7 +144,7 @@ class WorkspaceCache(Generic[T]):
             return list(self._states)
 
     def warm_all(self, limit: int | None = None) -> None:
-        """Build the values of the most recently changed workspaces, up to ``limit`` (default: as
+        """Build the values of the busiest workspaces (the most changes: search_version), up to ``limit`` (default: as
         many as the cache keeps). Not needed before serving: every workspace is built on first use."""
         limit = self.max_workspaces if limit is None else min(limit, self.max_workspaces)
         with self.session_factory() as session:

@@ -45,6 +45,7 @@ class Settings:
     nudge_interval_seconds: int = 60
     nudge_lease_seconds: int = 60
     web_threads: int = 32
+    search_cache_workspaces: int = 500  # search indexes a replica keeps (least recently used go)
     log_level: str = "INFO"
     activity_types: str | None = None
     deal_stages: str | None = None
@@ -303,6 +304,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
             env, "CRM_NUDGE_LEASE", 60, 5, 3600, "seconds a replica's claim on a due nudge lasts if it dies"
         ),
         web_threads=_int(env, "CRM_WEB_THREADS", 32, 2, 256, "HTTP worker threads"),
+        search_cache_workspaces=_int(
+            env, "CRM_SEARCH_CACHE_WORKSPACES", 500, 1, 100_000, "workspaces whose search index a replica keeps"
+        ),
         log_level=log_level,
         activity_types=activity_types,
         deal_stages=deal_stages,

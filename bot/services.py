@@ -32,6 +32,7 @@ from crm.workspaces import get_or_create_workspace
 # Threads that run handlers' work after Slack has been answered, and how much may wait for one.
 WORK_THREADS = 16
 WORK_QUEUE = 512
+WARM_AT_START = 10  # workspaces indexed in the background at start; the rest on first use
 # Threads besides the web server's that may hold a database connection at once: Bolt's listener
 # pool (bot.app.LISTENER_THREADS), the work pool (WORK_THREADS), the users.info refreshes
 # (commands.users.REFRESH_THREADS), the scheduler's jobs and the cache warm-up. A test keeps this
@@ -60,8 +61,9 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        self.search = SearchRegistry(self.session_factory)
-        self.mentions = MentionRegistry(self.session_factory)
+        cached = self.settings.search_cache_workspaces
+        self.search = SearchRegistry(self.session_factory, max_workspaces=cached)
+        self.mentions = MentionRegistry(self.session_factory, max_workspaces=cached)
         self.people = UserDirectory(self)
         self.work = WorkPool(workers=WORK_THREADS, queue=WORK_QUEUE)
 
@@ -104,9 +106,10 @@ class Services:
         return workspace.id
 
     def warm_caches(self) -> None:
-        """Build the per-workspace search indexes and name dictionaries (at start, in the background)."""
-        self.search.warm_all()
-        self.mentions.warm_all()
+        """Build the search indexes and name dictionaries of the few busiest (most changed)
+        workspaces (at start, in the background); every other one is built on first use."""
+        self.search.warm_all(limit=WARM_AT_START)
+        self.mentions.warm_all(limit=WARM_AT_START)
 
     def migrate(self) -> str | None:
         """Bring the schema up to date; the revision it is at. A database that does not answer is

@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 
 from rapidfuzz import fuzz
 from sqlalchemy import func, select
@@ -218,6 +219,9 @@ def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
         limit = MAX_BLOCK if kind in _CLASSIC else MAX_SOUND_BLOCK
         if len(members) > limit and kind not in _WINDOWED:
             continue  # a common ending, word or sound: the other keys find what it would
+        if len(members) <= limit:  # members are ascending and distinct: every pair is (i < j), made in C
+            pairs.update(combinations(members, 2))
+            continue
         for i, j in _block_pairs(members, limit=limit, sort_key=by_name):
             if i != j:
                 pairs.add((i, j) if i < j else (j, i))

@@ -85,6 +85,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# Indexes a migration creates only where it can (the GIN trigram indexes need PostgreSQL's
+# pg_trgm, see migration 0008), so the models do not declare them.
+OPTIONAL_INDEXES = frozenset(["ix_trgm_customers_normalized_name", "ix_trgm_customer_aliases_normalized"])
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}

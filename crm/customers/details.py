@@ -349,7 +349,7 @@ def save_customer(
     site = errors.take(lambda: clean_website(form.website)) or (None, None)
     owner = errors.take(lambda: clean_owner(form.owner_user_id))
     details = clean_details(form.details, errors, region=phone_region)
-    index = registry.index(workspace_id)
+    index = registry.index(workspace_id, hint=(names[0],) if names else ())
     with sf.begin() as session:
         bump_search_version(session, workspace_id)
         customer = live_customer(session, workspace_id, customer_id)

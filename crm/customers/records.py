@@ -187,7 +187,7 @@ def create_customer(
     owner = clean_owner(owner_user_id)
     values = clean_contact(contact, region=region) if contact is not None and not contact.is_empty() else None
     emails = [values.email] if values and values.email else []
-    index = registry.index(workspace_id)
+    index = registry.index(workspace_id, hint=(display,))
     with sf.begin() as session:
         customer, candidates = insert_customer(
             session,
@@ -274,7 +274,7 @@ def update_customer(
     display, normalized = clean_name(name)
     site, domain = clean_website(website)
     owner = clean_owner(owner_user_id)
-    index = registry.index(workspace_id)
+    index = registry.index(workspace_id, hint=(display,))
     with sf.begin() as session:
         bump_search_version(session, workspace_id)
         customer = live_customer(session, workspace_id, customer_id)

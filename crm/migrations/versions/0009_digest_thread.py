@@ -1,7 +1,7 @@
 """digest runs: where the summary went and the thread reply, so a retry finishes the thread only
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-02
 
 A digest is now a short summary with its detail and charts in a thread reply. The summary's
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

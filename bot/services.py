@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -25,7 +26,10 @@ from crm.lookup import SearchRegistry
 from crm.models import utcnow
 from crm.pipeline_stages import stages_for
 from crm.workspace_config import WorkspaceConfig
-from crm.workspaces import get_or_create_workspace
+from crm.workspaces import get_or_create_workspace, mark_installed, mark_uninstalled, tenant
+
+if TYPE_CHECKING:
+    from bot.installations import Installations
 
 # Threads that run handlers' work after Slack has been answered, and how much may wait for one.
 WORK_THREADS = 16
@@ -53,6 +57,7 @@ class Services:
     mentions: MentionRegistry = field(init=False)
     people: UserDirectory = field(init=False)
     work: WorkPool = field(init=False)
+    installations: Installations | None = field(init=False, default=None)  # OAuth mode only
     # team_id -> (workspace row id, the enterprise id on record)
     _workspace_ids: dict[str, tuple[int, str | None]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -62,6 +67,8 @@ class Services:
         self.mentions = MentionRegistry(self.session_factory)
         self.people = UserDirectory(self)
         self.work = WorkPool(workers=WORK_THREADS, queue=WORK_QUEUE)
+        if self.settings.oauth:
+            self.installations = _installations(self.settings, self.engine, self._installed)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, engine: Engine | None = None) -> Services:
@@ -98,6 +105,33 @@ class Services:
             self._workspace_ids[team_id] = (workspace.id, workspace.enterprise_id)
         return workspace.id
 
+    def bot_token(self, workspace_id: int) -> str | None:
+        """The token to send to a workspace with, or None when nothing may be sent there: the app
+        was uninstalled or its token revoked, or (OAuth) it has no installation."""
+        found = tenant(self.session_factory, workspace_id)
+        if found is None or found.uninstalled:
+            return None
+        if self.installations is None:
+            return self.settings.slack_bot_token
+        return self.installations.bot_token(found.team_id, found.enterprise_id)
+
+    def _installed(self, installation) -> None:
+        """An install (or a reinstall) was stored: the workspace's data is picked up again."""
+        mark_installed(
+            self.session_factory,
+            team_id=installation.team_id,
+            enterprise_id=installation.enterprise_id,
+            org_wide=bool(installation.is_enterprise_install),
+        )
+
+    def token_died(self, workspace_id: int, error: str) -> None:
+        """Slack refused the workspace's token (revoked, uninstalled): stop every send to it at once."""
+        found = tenant(self.session_factory, workspace_id)
+        if found is not None:
+            mark_uninstalled(
+                self.session_factory, team_id=found.team_id, enterprise_id=None, reason=error, now=self.now()
+            )
+
     def warm_caches(self) -> None:
         """Build the per-workspace search indexes and name dictionaries (at start, in the background)."""
         self.search.warm_all()
@@ -120,3 +154,19 @@ class Services:
     def close(self) -> None:
         self.work.shutdown()
         self.engine.dispose()
+
+
+def _installations(settings: Settings, engine: Engine, on_saved: Callable[..., None]) -> Installations:
+    from slack_sdk import WebClient
+
+    from bot.installations import Installations, OAuthConfig
+
+    config = OAuthConfig(
+        client_id=settings.slack_client_id or "",
+        client_secret=settings.slack_client_secret or "",
+        secret_keys=settings.secret_keys,
+        scopes=settings.slack_scopes,
+        redirect_uri=settings.slack_redirect_uri,
+        token_rotation_minutes=settings.token_rotation_minutes,
+    )
+    return Installations(config, engine, WebClient(base_url=settings.slack_api_url, timeout=10), on_saved)

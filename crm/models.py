@@ -20,10 +20,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Column,
-    Table,
     BigInteger,
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -31,6 +30,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,

@@ -23,7 +23,7 @@ TOKEN = 1000
 
 
 def _columns(*, user: bool) -> list[sa.Column]:
-    columns = [
+    columns: list[sa.Column] = [
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("client_id", sa.String(32), nullable=False),
         sa.Column("app_id", sa.String(32), nullable=False),

@@ -122,6 +122,7 @@ class Services:
             team_id=installation.team_id,
             enterprise_id=installation.enterprise_id,
             org_wide=bool(installation.is_enterprise_install),
+            now=self.now(),
         )
 
     def token_died(self, workspace_id: int, error: str) -> None:

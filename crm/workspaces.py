@@ -21,7 +21,8 @@ from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.models import Base, Workspace
+from crm.models import Base, FollowUp, Workspace
+from crm.states import DEAD_TOKEN, OPEN_STATUSES, DeliveryError
 
 
 class NoWorkspace(ValueError):
@@ -81,16 +82,40 @@ def mark_uninstalled(
 
 
 def mark_installed(
-    session_factory: sessionmaker[Session], *, team_id: str | None, enterprise_id: str | None, org_wide: bool = False
+    session_factory: sessionmaker[Session],
+    *,
+    team_id: str | None,
+    enterprise_id: str | None,
+    org_wide: bool = False,
+    now: datetime,
 ) -> int:
-    """The app is installed again: the workspaces' data is theirs again, and sends resume."""
+    """The app is installed again: the workspaces' data is theirs again, and sends resume (the
+    open follow-ups whose nudge was parked because the app was gone are nudged again)."""
     with session_factory.begin() as session:
-        result = session.execute(
-            update(Workspace)
-            .where(_matching(team_id, enterprise_id, org_wide=org_wide), Workspace.uninstalled_at.is_not(None))
-            .values(uninstalled_at=None, uninstall_reason=None)
+        ids = list(
+            session.scalars(
+                select(Workspace.id).where(
+                    _matching(team_id, enterprise_id, org_wide=org_wide), Workspace.uninstalled_at.is_not(None)
+                )
+            )
         )
-        return cast(CursorResult[Any], result).rowcount or 0
+        if not ids:
+            return 0
+        session.execute(
+            update(Workspace).where(Workspace.id.in_(ids)).values(uninstalled_at=None, uninstall_reason=None)
+        )
+        session.execute(
+            update(FollowUp)
+            .where(
+                FollowUp.workspace_id.in_(ids),
+                FollowUp.status.in_(OPEN_STATUSES),
+                FollowUp.deleted_at.is_(None),
+                FollowUp.nudge_at.is_(None),
+                FollowUp.nudge_error.in_([DeliveryError.NOT_INSTALLED, *DEAD_TOKEN]),
+            )
+            .values(nudge_at=now, nudge_error=None)
+        )
+        return len(ids)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from crm.digest import Digest, build_digest
 from crm.digest_schedule import Claim
 from crm.pipeline_stages import PipelineStages, stages_of
 from crm.states import DeliveryError, DeliveryNote, DmReason
-from reminders.delivery import Delivery, Pacer, ambiguous, find_posted, open_dm, refused
+from reminders.delivery import Delivery, Pacer, Tokens, ambiguous, find_posted, open_dm, refused
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -73,6 +73,7 @@ class SlackDigestSender:
     pacer: Pacer = field(default_factory=lambda: Pacer(DIGESTS_PER_SECOND))
     # (workspace id, user id) → display name: digests name reps, never ping them.
     name_of: Callable[[int, str], str] = lambda _ws, user: user
+    tokens: Tokens | None = None  # per-workspace tokens (None: the client's one token, tests)
     _dm: dict[str, str] = field(default_factory=dict)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -134,6 +135,15 @@ class SlackDigestSender:
 
     # -- the delivery ----------------------------------------------------------------------
     def deliver(self, claim: Claim, digest: Digest) -> Delivery:
+        """Deliver with the workspace's own token; park it when the workspace has none (uninstalled)."""
+        if self.tokens is None:
+            return self._deliver(claim, digest)
+        parked = self.tokens.aim(self.client, claim.workspace_id)
+        if parked is not None:
+            return parked
+        return self.tokens.check(claim.workspace_id, self._deliver(claim, digest))
+
+    def _deliver(self, claim: Claim, digest: Digest) -> Delivery:
         try:
             if claim.recovered:
                 found = self.find_sent(claim)
@@ -257,6 +267,7 @@ def make_digest_sender(services: Services, client: WebClient, rate: float = DIGE
         type_label=lambda key: label_for(services.settings, key),
         pacer=Pacer(rate),
         name_of=lambda ws, user: services.people.get(client, ws, user).name,
+        tokens=Tokens(services.bot_token, services.token_died),
     )
 
 

@@ -24,7 +24,7 @@ from commands.followups.nudge_dm import nudge_blocks, nudge_text
 from crm import nudges
 from crm.nudges import Claimed
 from crm.states import DeliveryError, DeliveryNote
-from reminders.delivery import Delivery, Pacer, ambiguous, find_posted, open_dm, refused
+from reminders.delivery import Delivery, Pacer, Tokens, ambiguous, find_posted, open_dm, refused
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class SlackNudgeSender:
     timezone_of: Callable[[Claimed], str]
     type_label: Callable[[str], str] = lambda key: key.capitalize()
     pacer: Pacer = field(default_factory=lambda: Pacer(5.0))
+    tokens: Tokens | None = None  # per-workspace tokens (None: the client's one token, tests)
     _dm: dict[str, str] = field(default_factory=dict)
 
     def dm_channel(self, user: str) -> str:
@@ -79,6 +80,15 @@ class SlackNudgeSender:
             return None
 
     def send(self, claimed: Claimed, now: datetime) -> Delivery:
+        """Send with the workspace's own token; park it when the workspace has none (uninstalled)."""
+        if self.tokens is None:
+            return self._send(claimed, now)
+        parked = self.tokens.aim(self.client, claimed.workspace_id)
+        if parked is not None:
+            return parked
+        return self.tokens.check(claimed.workspace_id, self._send(claimed, now))
+
+    def _send(self, claimed: Claimed, now: datetime) -> Delivery:
         try:
             if claimed.recovered:
                 found = self._find_sent_if_allowed(claimed)

@@ -23,6 +23,7 @@ from bot.pool import TrackedExecutor
 from bot.services import Services
 from commands import (
     activities,
+    admin,
     customers,
     deals,
     digests,
@@ -56,6 +57,7 @@ FEATURES = (
     digests,
     fields,
     installs,
+    admin,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import ConfigError, Settings
 from bot.pool import WorkPool
 from commands.users import UserDirectory
+from crm import workspace_settings
 from crm.activity_types import types_for
 from crm.db import make_engine, make_session_factory
 from crm.insights import MentionRegistry
@@ -31,6 +33,8 @@ from crm.workspaces import get_or_create_workspace, mark_installed, mark_uninsta
 if TYPE_CHECKING:
     from bot.installations import Installations
 
+# How often a replica looks at a workspace's settings version again (an admin's change reaches it then).
+CONFIG_POLL_SECONDS = 2.0
 # Threads that run handlers' work after Slack has been answered, and how much may wait for one.
 WORK_THREADS = 16
 WORK_QUEUE = 512
@@ -61,6 +65,8 @@ class Services:
     # team_id -> (workspace row id, the enterprise id on record)
     _workspace_ids: dict[str, tuple[int, str | None]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # workspace id -> (when its settings version was last looked at, that version, its settings)
+    _configs: dict[int, tuple[float, int, WorkspaceConfig]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.search = SearchRegistry(self.session_factory)
@@ -79,18 +85,38 @@ class Services:
         return self.clock()
 
     def config(self, workspace_id: int) -> WorkspaceConfig:
-        """The workspace's settings: activity types, stages, managers, habits (parsed once)."""
-        s = self.settings
-        return WorkspaceConfig(
-            types=types_for(s.activity_types),
-            stages=stages_for(s.deal_stages),
-            lifecycle=lifecycle_for(s.lifecycle_stages),
-            phone_region=s.phone_region,
-            stale_days=s.stale_days,
-            managers=s.managers,
-            default_timezone=s.default_timezone,
-            workday_start=s.workday_start,
-        )
+        """The workspace's settings: what its admins set in Slack, else the environment's defaults.
+
+        Cached per workspace; the workspace's ``settings_version`` is looked at again after
+        :data:`CONFIG_POLL_SECONDS`, so an admin's change reaches every replica within seconds."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._configs.get(workspace_id)
+        if cached is not None and now - cached[0] < CONFIG_POLL_SECONDS:
+            return cached[2]
+        stored = workspace_settings.read(self.session_factory, workspace_id)
+        if cached is not None and cached[1] == stored.version:
+            config = cached[2]
+        else:
+            s, own = self.settings, stored.values
+            config = WorkspaceConfig(
+                types=types_for(own.get("activity_types") or s.activity_types),
+                stages=stages_for(own.get("deal_stages") or s.deal_stages),
+                lifecycle=lifecycle_for(own.get("lifecycle_stages") or s.lifecycle_stages),
+                phone_region=s.phone_region,
+                stale_days=int(own.get("stale_days") or s.stale_days),
+                managers=frozenset(own["managers"]) if "managers" in own else s.managers,
+                default_timezone=s.default_timezone,
+                workday_start=s.workday_start,
+            )
+        with self._lock:
+            self._configs[workspace_id] = (now, stored.version, config)
+        return config
+
+    def forget_config(self, workspace_id: int) -> None:
+        """Build the workspace's settings again on next use (after an admin changed them here)."""
+        with self._lock:
+            self._configs.pop(workspace_id, None)
 
     def workspace_id(self, team_id: str, enterprise_id: str | None = None) -> int:
         """The workspace row id for a Slack team (found by team id, also inside a Grid org); cached.

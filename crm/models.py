@@ -128,6 +128,9 @@ class Workspace(Created, Base):
     # the workspace until it installs the app again (which clears it); its data stays.
     uninstalled_at: Mapped[datetime | None] = mapped_column(default=None)
     uninstall_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Bumped whenever an admin changes the workspace's settings (crm/workspace_settings.py), so
+    # every replica can tell that its cached settings are stale with one cheap query.
+    settings_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Customer(Tracked, Base):

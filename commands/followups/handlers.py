@@ -248,7 +248,12 @@ def on_followups_command(req: Request) -> None:
 def publish_home(req: Request) -> None:
     day = my_day(req.sf, req.workspace_id, req.actor, now=req.now)
     view = home.home_view(
-        day, tz=req.tz, now=req.now, type_label=req.config.type_label, stage_label=req.config.stage_label
+        day,
+        tz=req.tz,
+        now=req.now,
+        type_label=req.config.type_label,
+        stage_label=req.config.stage_label,
+        admin=req.actor.is_admin,
     )
     try:
         req.client.views_publish(user_id=req.user_id, view=view)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from commands.admin.views import admin_blocks
 from commands.blockkit import actions, button, context, divider, esc, header, input_block, plain, section
 from commands.followups.nudge_dm import LOG_OPEN, follow_up_actions
 from commands.followups.views import follow_up_line
@@ -58,7 +59,9 @@ def _deals(day: MyDay, *, stage_label: Label) -> dict[str, Any]:
     return section("*My open deals*\n" + "\n".join(lines))
 
 
-def home_view(day: MyDay, *, tz: str, now: datetime, type_label: Label, stage_label: Label) -> dict[str, Any]:
+def home_view(
+    day: MyDay, *, tz: str, now: datetime, type_label: Label, stage_label: Label, admin: bool = False
+) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         header("Your day in the CRM"),
         actions(
@@ -78,6 +81,8 @@ def home_view(day: MyDay, *, tz: str, now: datetime, type_label: Label, stage_la
     if day.failed:
         lines = [follow_up_line(r, tz=tz, now=now, show_owner=True) for r in day.failed[:10]]
         blocks.append(section("*Admins: reminder DMs Slack refused*\n" + "\n".join(lines)))
+    if admin:  # workspace admins: the settings (commands/admin)
+        blocks = blocks[: 100 - len(admin_blocks())] + admin_blocks()
     return {"type": "home", "blocks": blocks[:100]}
 
 

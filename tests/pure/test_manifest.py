@@ -41,7 +41,10 @@ def test_manifest_declares_the_commands_shortcuts_and_events(manifest):
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_mention",
         "app_home_opened",
+        "app_uninstalled",
+        "tokens_revoked",
     }
+    assert [u.rsplit("/", 2)[-2:] for u in manifest["oauth_config"]["redirect_urls"]] == [["slack", "oauth_redirect"]]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
 

@@ -27,7 +27,7 @@ def test_the_install_page_sets_the_state_cookie_and_links_to_slack(oauth_app):
     state, _ = oauth_app.start_install()
     _, _, page = oauth_app.get("/slack/install")
     assert "client_id=1111.2222" in page and "scope=commands,chat:write," in page
-    assert [r["state"] for r in _rows(oauth_app, slack_oauth_states)] == [state]
+    assert state in [r["state"] for r in _rows(oauth_app, slack_oauth_states)]  # one row per page shown
 
 
 def test_an_install_is_stored_encrypted_and_then_serves_that_workspace(oauth_app):

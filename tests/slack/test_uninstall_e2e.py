@@ -50,13 +50,14 @@ def _installed_with_a_due_follow_up(oauth_app: OAuthApp, team: str) -> tuple[Mak
 
 def test_app_uninstalled_parks_every_send_keeps_the_data_and_a_reinstall_resumes(oauth_app):
     s, standin = oauth_app.services, oauth_app.standin
-    make, ws = _installed_with_a_due_follow_up(oauth_app, "T0GONE")
+    _, ws = _installed_with_a_due_follow_up(oauth_app, "T0GONE")
     other, other_ws = _installed_with_a_due_follow_up(oauth_app, "T0STAY")
     other.follow_up(other.customer("Globex"), due=s.now() + timedelta(days=1))  # not due yet
 
     standin.revoke("T0GONE")
     driver = oauth_app.driver("T0GONE")
     assert driver.event({"type": "app_uninstalled"}).status == 200
+    oauth_app.drain()
     gone = _workspace(s, "T0GONE")
     assert gone.uninstalled_at is not None and gone.uninstall_reason == "app_uninstalled"
     with s.engine.connect() as conn:  # Bolt's own listener deleted the dead token
@@ -117,6 +118,7 @@ def test_tokens_revoked_stops_the_digests_of_that_workspace(oauth_app):
     )
     event = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["U0BOT"]}}
     assert oauth_app.driver("T0DIG").event(event).status == 200
+    oauth_app.drain()
     assert _workspace(s, "T0DIG").uninstall_reason == "tokens_revoked"
     sender = make_digest_sender(s, nudge_client(s), rate=0)
     report = send_due_digests(s.session_factory, sender, s.now() + timedelta(days=1), replica="test")

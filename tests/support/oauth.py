@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from cryptography.fernet import Fernet
 from bot.app import create_app
 from bot.dev.driver import SlackDriver
 from bot.dev.standin import SlackStandIn
+from bot.pool import TrackedExecutor
 from bot.server import ServerThread, make_wsgi_app
 from bot.services import Services
 from tests.support.constants import SIGNING_SECRET
@@ -35,6 +37,18 @@ class OAuthApp:
     url: str
     services: Services
     standin: SlackStandIn
+    listeners: TrackedExecutor
+
+    def drain(self, timeout: float = 15.0) -> None:
+        """Wait until every request sent so far has been handled (as ``RunningApp.drain``)."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 2:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"the app was still busy after {timeout} s")
+            idle = self.listeners.idle(left) and self.services.work.drain(max(deadline - time.monotonic(), 0.01))
+            quiet = quiet + 1 if idle else 0
 
     def get(self, path: str, cookie: str | None = None) -> tuple[int, dict[str, str], str]:
         request = urllib.request.Request(self.url + path, headers={"Cookie": cookie} if cookie else {})
@@ -95,7 +109,9 @@ def oauth_app(database_url, standin) -> Iterator[OAuthApp]:
     services = Services.from_settings(oauth_settings(database_url, standin))
     app = create_app(services)
     server = ServerThread(make_wsgi_app(app, services.engine), threads=8).start()
-    yield OAuthApp(server.url, services, standin)
+    listeners = app.listener_runner.listener_executor
+    assert isinstance(listeners, TrackedExecutor)
+    yield OAuthApp(server.url, services, standin, listeners)
     server.stop()
     app.listener_runner.listener_executor.shutdown(wait=True, cancel_futures=False)
     services.close()

@@ -1,4 +1,4 @@
-"""OAuth installs: slack_sdk's installation and state tables, and a workspace's uninstall mark
+"""OAuth installs: slack_sdk's installation and state tables, a workspace's uninstall mark and settings version
 
 Revision ID: 0014
 Revises: 0006
@@ -6,7 +6,8 @@ Create Date: 2026-12-02
 
 ``slack_installations``, ``slack_bots`` and ``slack_oauth_states`` are the tables slack_sdk's
 SQLAlchemy stores use, with wider token columns (they hold Fernet ciphertext). Workspaces gain
-``uninstalled_at`` and ``uninstall_reason`` (nullable: every existing workspace stays installed).
+``uninstalled_at`` and ``uninstall_reason`` (nullable: every existing workspace stays installed),
+and ``settings_version`` (0), bumped when an admin changes the workspace's settings in Slack.
 """
 
 from __future__ import annotations
@@ -79,10 +80,12 @@ def upgrade() -> None:
     with op.batch_alter_table("workspaces") as batch:
         batch.add_column(sa.Column("uninstalled_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("uninstall_reason", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("settings_version", sa.BigInteger(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("workspaces") as batch:
+        batch.drop_column("settings_version")
         batch.drop_column("uninstall_reason")
         batch.drop_column("uninstalled_at")
     op.drop_table("slack_oauth_states")

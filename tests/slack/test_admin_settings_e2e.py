@@ -1,0 +1,116 @@
+"""Workspace settings from the Home tab's Admin section, over signed requests: admins only, stored
+per workspace, audited, seen by another replica through the settings version, retired types and
+stages still readable, and nothing of one workspace's settings in another's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+import bot.services
+from bot.dev.driver import SlackDriver
+from bot.services import Services
+from commands.admin import views
+from crm.models import AuditEntry
+from crm.workspace_settings import ENTITY
+from tests.conftest import ADMIN, REP, SIGNING_SECRET, make_settings
+
+TYPES = "call:Call:📞,meeting:Meeting:🤝,site_visit:Site visit:🏢:visit"
+STAGES = "lead:Lead:🌱,demo:Demo:🖥️,won:Won:🏆,lost:Lost:🪦"
+
+
+def _values(types: str = TYPES, stages: str = STAGES, stale: str = "21", managers: list[str] | None = None) -> dict:
+    return {
+        views.TYPES: {views.VALUE: {"type": "plain_text_input", "value": types}},
+        views.STAGES: {views.VALUE: {"type": "plain_text_input", "value": stages}},
+        views.LIFECYCLE: {views.VALUE: {"type": "plain_text_input", "value": ""}},
+        views.STALE: {views.VALUE: {"type": "plain_text_input", "value": stale}},
+        views.MANAGERS: {views.VALUE: {"type": "multi_users_select", "selected_users": managers or [REP]}},
+    }
+
+
+def _home(slack, standin, user: str, count: int) -> str:
+    slack.event({"type": "app_home_opened", "user": user, "channel": "D0X", "tab": "home"})
+    return json.dumps(standin.wait_for("views.publish", count=count)[-1].params["view"]["blocks"], ensure_ascii=False)
+
+
+def test_only_admins_see_and_open_the_settings(slack, standin, app_server, ws):
+    assert views.OPEN in _home(slack, standin, ADMIN, 1)
+    assert views.OPEN not in _home(slack, standin, REP, 2)
+
+    slack.click(views.OPEN, "settings", user=REP)
+    reply = standin.wait_for("response_url")[0].params
+    assert "Only workspace admins" in reply["text"]
+    app_server.drain()
+    assert standin.calls_to("views.open") == []
+
+    slack.click(views.OPEN, "settings", user=ADMIN)
+    modal = standin.wait_for("views.open")[0].params["view"]
+    assert modal["callback_id"] == views.CALLBACK
+    initial = {b["block_id"]: b["element"].get("initial_value") for b in modal["blocks"]}
+    assert initial[views.TYPES].startswith("call:Call:") and "won:Won:" in initial[views.STAGES]
+    assert initial[views.STALE] == "14"
+
+
+def test_a_saved_change_is_audited_and_reaches_another_replica(slack, standin, app_server, ws, monkeypatch):
+    services = app_server.services
+    other = Services.from_settings(make_settings(services.settings.database_url, standin))
+    try:
+        assert other.config(ws).types.get("site_visit") is None  # cached by the other replica now
+        resp = slack.view_submission(views.CALLBACK, _values(), user=ADMIN)
+        assert resp.status == 200 and resp.text == ""
+        config = services.config(ws)  # this replica: at once
+        assert config.types.get("site_visit") is not None and config.stale_days == 21
+        assert config.managers == frozenset({REP})
+        # The other replica keeps its cached settings until it looks at the version again ...
+        assert other.config(ws).types.get("site_visit") is None
+        monkeypatch.setattr(bot.services, "CONFIG_POLL_SECONDS", 0.0)  # ... which is what time passing does
+        assert other.config(ws).types.get("site_visit") is not None and other.config(ws).stale_days == 21
+    finally:
+        other.close()
+    # Retired: "email" and the default stages are gone from the lists, yet old records still read.
+    assert "email" in config.type_label("email").lower()
+    assert "qualified" in config.stage_label("qualified").lower()
+    with services.session_factory() as s:
+        [entry] = s.scalars(select(AuditEntry).where(AuditEntry.entity_type == ENTITY)).all()
+    assert entry.created_by == ADMIN and entry.workspace_id == ws
+    assert entry.before == {} and entry.after["activity_types"] == TYPES and entry.after["stale_days"] == 21
+    told = standin.wait_for("chat.postMessage")[0].params  # the admin is told it was saved, by DM
+    assert "saved" in told["text"]
+
+
+@pytest.mark.parametrize(
+    ("values", "block"),
+    [
+        (_values(stages="lead:Lead:🌱,demo:Demo:🖥️"), views.STAGES),  # no won / lost
+        (_values(types="call:Call:📞,call:Again:📞"), views.TYPES),
+        (_values(stale="0"), views.STALE),
+    ],
+)
+def test_a_bad_value_is_a_field_error_and_stores_nothing(slack, app_server, ws, values, block):
+    resp = slack.view_submission(views.CALLBACK, values, user=ADMIN)
+    assert resp.status == 200 and list(resp.json()["errors"]) == [block]
+    assert app_server.services.config(ws).types.get("call") is not None
+    with app_server.services.session_factory() as s:
+        assert s.scalars(select(AuditEntry).where(AuditEntry.entity_type == ENTITY)).all() == []
+
+
+def test_a_rep_cannot_save_settings_by_forging_the_submission(slack, app_server, ws):
+    resp = slack.view_submission(views.CALLBACK, _values(), user=REP)
+    assert "Only workspace admins" in json.dumps(resp.json())
+    assert app_server.services.config(ws).types.get("site_visit") is None
+
+
+def test_one_workspaces_settings_never_reach_another(slack, app_server, ws):
+    other = SlackDriver(app_server.events_url, SIGNING_SECRET, team_id="T0OTHER")
+    other_ws = app_server.services.workspace_id("T0OTHER")
+    assert slack.view_submission(views.CALLBACK, _values(), user=ADMIN).status == 200
+    assert app_server.services.config(ws).types.get("site_visit") is not None
+    assert app_server.services.config(other_ws).types.get("site_visit") is None
+    assert app_server.services.config(other_ws).stale_days == 14
+    assert (
+        other.view_submission(views.CALLBACK, _values(types="call:Call:📞,won_it:Won it:🎉"), user=ADMIN).status == 200
+    )
+    assert app_server.services.config(ws).types.get("won_it") is None  # A's settings untouched by B's admin

@@ -38,6 +38,7 @@ from crm.digest import Digest, build_digest
 from crm.digest_schedule import Claim
 from crm.pipeline_stages import PipelineStages, stages_of
 from crm.states import DeliveryError, DeliveryNote, DmReason
+from crm.workspace_config import WorkspaceConfig
 from reminders.delivery import Delivery, Pacer, Tokens, ambiguous, find_posted, open_dm, refused
 
 if TYPE_CHECKING:
@@ -74,7 +75,16 @@ class SlackDigestSender:
     # (workspace id, user id) → display name: digests name reps, never ping them.
     name_of: Callable[[int, str], str] = lambda _ws, user: user
     tokens: Tokens | None = None  # per-workspace tokens (None: the client's one token, tests)
+    # a workspace's own settings (stages, type labels, stale days), as its admins set them
+    config_for: Callable[[int], WorkspaceConfig] | None = None
+    stale_days: int | None = None
     _dm: dict[str, str] = field(default_factory=dict)
+
+    def use(self, workspace_id: int) -> None:
+        """Render the next digest with this workspace's own settings (one thread uses a sender)."""
+        if self.config_for is not None:
+            config = self.config_for(workspace_id)
+            self.stages, self.type_label, self.stale_days = config.stages, config.type_label, config.stale_days
 
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
@@ -207,6 +217,7 @@ def send_due_digests(
         if claimed is None:
             continue
         report.claimed += 1
+        sender.use(claimed.workspace_id)
         try:
             digest = build_digest(
                 sf,
@@ -215,7 +226,7 @@ def send_due_digests(
                 tz=claimed.timezone,
                 stages=sender.stages,
                 previous=claimed.previous_snapshot,
-                stale_days=stale_days,
+                stale_days=sender.stale_days or stale_days,
             )
         except Exception:  # one workspace's broken data must not stop the other digests
             log.exception("digest %s: building failed", claimed.subscription_id)
@@ -268,6 +279,7 @@ def make_digest_sender(services: Services, client: WebClient, rate: float = DIGE
         pacer=Pacer(rate),
         name_of=lambda ws, user: services.people.get(client, ws, user).name,
         tokens=Tokens(services.bot_token, services.token_died),
+        config_for=services.config,
     )
 
 

@@ -24,6 +24,7 @@ from commands.followups.nudge_dm import nudge_blocks, nudge_text
 from crm import nudges
 from crm.nudges import Claimed
 from crm.states import DeliveryError, DeliveryNote
+from crm.workspace_config import WorkspaceConfig
 from reminders.delivery import Delivery, Pacer, Tokens, ambiguous, find_posted, open_dm, refused
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class SlackNudgeSender:
     type_label: Callable[[str], str] = lambda key: key.capitalize()
     pacer: Pacer = field(default_factory=lambda: Pacer(5.0))
     tokens: Tokens | None = None  # per-workspace tokens (None: the client's one token, tests)
+    # a workspace's own settings (its activity type labels), as its admins set them
+    config_for: Callable[[int], WorkspaceConfig] | None = None
     _dm: dict[str, str] = field(default_factory=dict)
 
     def dm_channel(self, user: str) -> str:
@@ -81,6 +84,8 @@ class SlackNudgeSender:
 
     def send(self, claimed: Claimed, now: datetime) -> Delivery:
         """Send with the workspace's own token; park it when the workspace has none (uninstalled)."""
+        if self.config_for is not None:
+            self.type_label = self.config_for(claimed.workspace_id).type_label
         if self.tokens is None:
             return self._send(claimed, now)
         parked = self.tokens.aim(self.client, claimed.workspace_id)

@@ -50,6 +50,7 @@ def make_sender(services: Services, client: WebClient, rate: float = NUDGES_PER_
         type_label=lambda key: label_for(services.settings, key),
         pacer=Pacer(rate),
         tokens=Tokens(services.bot_token, services.token_died),
+        config_for=services.config,
     )
 
 

@@ -114,3 +114,33 @@ def test_one_workspaces_settings_never_reach_another(slack, app_server, ws):
         other.view_submission(views.CALLBACK, _values(types="call:Call:📞,won_it:Won it:🎉"), user=ADMIN).status == 200
     )
     assert app_server.services.config(ws).types.get("won_it") is None  # A's settings untouched by B's admin
+
+
+def test_the_scheduled_digest_uses_the_workspaces_own_stages(slack, standin, app_server, ws, make):
+    from datetime import timedelta
+
+    from crm.digest_schedule import DAILY, Schedule, subscribe
+    from crm.pipeline_stages import parse_pipeline_stages
+    from reminders.digests import send_due_digests
+    from reminders.scheduler import make_digest_sender, nudge_client
+
+    s = app_server.services
+    assert slack.view_submission(views.CALLBACK, _values(), user=ADMIN).status == 200
+    make.deal(make.customer("Acme Corporation"), "Big demo deal", stage="demo", stages=parse_pipeline_stages(STAGES))
+    subscribe(
+        s.session_factory,
+        ws,
+        channel_id="C0SALES",
+        user=REP,
+        schedule=Schedule(days=DAILY),
+        timezone="UTC",
+        now=s.now() - timedelta(days=2),
+    )
+    sender = make_digest_sender(s, nudge_client(s), rate=0)
+    assert (
+        send_due_digests(s.session_factory, sender, (s.now() + timedelta(days=2)).replace(hour=12), replica="t").posted
+        == 1
+    )
+    posted = json.dumps(standin.wait_for("chat.postMessage")[-1].params, ensure_ascii=False)
+    assert "🖥️ Demo" in posted or "Demo" in posted
+    assert "Qualified" not in posted  # the environment's default stages are not this workspace's

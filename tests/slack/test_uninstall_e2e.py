@@ -121,8 +121,8 @@ def test_tokens_revoked_stops_the_digests_of_that_workspace(oauth_app):
     oauth_app.drain()
     assert _workspace(s, "T0DIG").uninstall_reason == "tokens_revoked"
     sender = make_digest_sender(s, nudge_client(s), rate=0)
-    report = send_due_digests(s.session_factory, sender, s.now() + timedelta(days=1), replica="test")
-    assert report.posted == 0
+    report = send_due_digests(s.session_factory, sender, (s.now() + timedelta(days=2)).replace(hour=12), replica="test")
+    assert report.due == 1 and report.claimed == 1 and report.posted == 0  # due, yet parked
     assert _posts(standin) == [] and standin.calls_to("conversations.info") == []
 
 

@@ -105,6 +105,7 @@ class Services:
                 lifecycle=lifecycle_for(own.get("lifecycle_stages") or s.lifecycle_stages),
                 phone_region=s.phone_region,
                 stale_days=int(own.get("stale_days") or s.stale_days),
+                default_currency=str(own.get("default_currency") or "USD"),
                 managers=frozenset(own["managers"]) if "managers" in own else s.managers,
                 default_timezone=s.default_timezone,
                 workday_start=s.workday_start,

@@ -26,6 +26,7 @@ class WorkspaceConfig:
     workday_start: time = time(9, 0)
     lifecycle: LifecycleStages = lifecycle.DEFAULT
     phone_region: str = DEFAULT_REGION  # phones typed without +country are read as this region's
+    default_currency: str = "USD"  # what a new deal's currency starts as (admins set it in Slack)
 
     def lifecycle_label(self, key: str | None) -> str:
         """ "🤝 Customer" for a lifecycle key; retired keys too; "" for none."""

@@ -2,8 +2,9 @@
 
 Each workspace's ``settings`` (JSON) holds what its admins set: activity types, deal stages,
 lifecycle stages (each a ``key:Label:emoji[:aliases]`` list, the same words the environment
-variables take), stale days, managers. What a workspace has not set comes from the environment
-(``CRM_ACTIVITY_TYPES`` and friends), which is therefore the default for new workspaces.
+variables take), stale days, the default currency of new deals, managers. What a workspace has
+not set comes from the environment (``CRM_ACTIVITY_TYPES`` and friends), which is therefore the
+default for new workspaces.
 
 Every change is audited (entity ``workspace_settings``, before and after) and bumps the
 workspace's ``settings_version``: each replica compares that number with the one its cached
@@ -38,7 +39,7 @@ LISTS = {
     "deal_stages": (parse_pipeline_stages, "Deal stages"),
     "lifecycle_stages": (parse_lifecycle_stages, "Lifecycle stages"),
 }
-KEYS = (*LISTS, "stale_days", "managers")
+KEYS = (*LISTS, "stale_days", "default_currency", "managers")
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ def clean(values: Mapping[str, Any]) -> dict[str, Any]:
         if not 1 <= days <= 365:
             raise InvalidInput("Stale days must be a whole number from 1 to 365.", field="stale_days")
         out["stale_days"] = days
+    if "default_currency" in values:
+        from crm.deals import clean_currency
+
+        try:
+            out["default_currency"] = clean_currency(str(values["default_currency"] or ""))
+        except InvalidInput as err:
+            raise InvalidInput(err.message, field="default_currency") from None
     if "managers" in values:
         managers = sorted({m for m in values["managers"] or [] if isinstance(m, str)})
         if any(not is_user_id(m) for m in managers):

@@ -11,13 +11,8 @@ OPEN = "admin_settings_open"
 CALLBACK = "admin_settings"
 ADMIN_BLOCK = "home_admin"
 # Block ids are the settings' own keys (crm.workspace_settings.KEYS), so a field error lands on its input.
-TYPES, STAGES, LIFECYCLE, STALE, MANAGERS = (
-    "activity_types",
-    "deal_stages",
-    "lifecycle_stages",
-    "stale_days",
-    "managers",
-)
+TYPES, STAGES, LIFECYCLE = "activity_types", "deal_stages", "lifecycle_stages"
+STALE, CURRENCY, MANAGERS = "stale_days", "default_currency", "managers"
 VALUE = "value"
 LIST_MAX = 3000  # Slack's plain_text_input limit
 FORMAT_HINT = (
@@ -30,14 +25,14 @@ def admin_blocks() -> list[dict[str, Any]]:
     """The Home tab's Admin section (shown to workspace admins only)."""
     return [
         divider(),
-        section("*Admin*\nActivity types, deal stages, lifecycle stages, stale days and managers for this workspace."),
+        section("*Admin*\nActivity types, deal stages, lifecycle stages, stale days, default currency and managers."),
         actions(button("Workspace settings", OPEN, "settings"), block_id=ADMIN_BLOCK),
         context("Custom fields: `/crm fields` · every change is kept in the audit log"),
     ]
 
 
 def settings_modal(
-    *, types: str, stages: str, lifecycle: str, stale_days: int, managers: Sequence[str]
+    *, types: str, stages: str, lifecycle: str, stale_days: int, currency: str, managers: Sequence[str]
 ) -> dict[str, Any]:
     users: dict[str, Any] = {"type": "multi_users_select", "action_id": VALUE, "placeholder": plain("Nobody")}
     if managers:
@@ -57,6 +52,12 @@ def settings_modal(
                 "Stale days",
                 text_input(VALUE, initial=str(stale_days), max_length=3),
                 hint="Days without activity before an open deal counts as stale (1-365).",
+            ),
+            input_block(
+                CURRENCY,
+                "Default currency",
+                text_input(VALUE, initial=currency, max_length=3),
+                hint="What a new deal's currency starts as: a three-letter ISO code (USD, EUR, GBP, JPY…).",
             ),
             input_block(
                 MANAGERS,

@@ -21,8 +21,15 @@ TYPES = "call:Call:📞,meeting:Meeting:🤝,site_visit:Site visit:🏢:visit"
 STAGES = "lead:Lead:🌱,demo:Demo:🖥️,won:Won:🏆,lost:Lost:🪦"
 
 
-def _values(types: str = TYPES, stages: str = STAGES, stale: str = "21", managers: list[str] | None = None) -> dict:
+def _values(
+    types: str = TYPES,
+    stages: str = STAGES,
+    stale: str = "21",
+    currency: str = "eur",
+    managers: list[str] | None = None,
+) -> dict:
     return {
+        views.CURRENCY: {views.VALUE: {"type": "plain_text_input", "value": currency}},
         views.TYPES: {views.VALUE: {"type": "plain_text_input", "value": types}},
         views.STAGES: {views.VALUE: {"type": "plain_text_input", "value": stages}},
         views.LIFECYCLE: {views.VALUE: {"type": "plain_text_input", "value": ""}},
@@ -51,7 +58,7 @@ def test_only_admins_see_and_open_the_settings(slack, standin, app_server, ws):
     assert modal["callback_id"] == views.CALLBACK
     initial = {b["block_id"]: b["element"].get("initial_value") for b in modal["blocks"]}
     assert initial[views.TYPES].startswith("call:Call:") and "won:Won:" in initial[views.STAGES]
-    assert initial[views.STALE] == "14"
+    assert initial[views.STALE] == "14" and initial[views.CURRENCY] == "USD"
 
 
 def test_a_saved_change_is_audited_and_reaches_another_replica(slack, standin, app_server, ws, monkeypatch):
@@ -63,7 +70,7 @@ def test_a_saved_change_is_audited_and_reaches_another_replica(slack, standin, a
         assert resp.status == 200 and resp.text == ""
         config = services.config(ws)  # this replica: at once
         assert config.types.get("site_visit") is not None and config.stale_days == 21
-        assert config.managers == frozenset({REP})
+        assert config.managers == frozenset({REP}) and config.default_currency == "EUR"
         # The other replica keeps its cached settings until it looks at the version again ...
         assert other.config(ws).types.get("site_visit") is None
         monkeypatch.setattr(bot.services, "CONFIG_POLL_SECONDS", 0.0)  # ... which is what time passing does
@@ -87,6 +94,7 @@ def test_a_saved_change_is_audited_and_reaches_another_replica(slack, standin, a
         (_values(stages="lead:Lead:🌱,demo:Demo:🖥️"), views.STAGES),  # no won / lost
         (_values(types="call:Call:📞,call:Again:📞"), views.TYPES),
         (_values(stale="0"), views.STALE),
+        (_values(currency="dollars"), views.CURRENCY),
     ],
 )
 def test_a_bad_value_is_a_field_error_and_stores_nothing(slack, app_server, ws, values, block):
@@ -144,3 +152,11 @@ def test_the_scheduled_digest_uses_the_workspaces_own_stages(slack, standin, app
     posted = json.dumps(standin.wait_for("chat.postMessage")[-1].params, ensure_ascii=False)
     assert "🖥️ Demo" in posted or "Demo" in posted
     assert "Qualified" not in posted  # the environment's default stages are not this workspace's
+
+
+def test_a_new_deal_starts_in_the_workspaces_currency(slack, standin, app_server, ws):
+    assert slack.view_submission(views.CALLBACK, _values(currency="JPY"), user=ADMIN).status == 200
+    slack.command("/crm", "deal", user=REP)
+    modal = standin.wait_for("views.open")[0].params["view"]
+    currency = next(b for b in modal["blocks"] if b.get("block_id") == "currency")
+    assert currency["element"]["initial_value"] == "JPY"

@@ -35,9 +35,12 @@ def cmd_purge(settings: Settings, team: str, *, yes: bool, ask: Callable[[str], 
     try:
         services.migrate()
         counts = purge_counts(services.session_factory, team)
-        if not counts:
+        if counts is None:
             print(f"crm-bot: no workspace has team id {team}; nothing deleted.", file=sys.stderr)
             return 1
+        if not counts:
+            print(f"Workspace {team} holds no data; nothing to delete.")
+            return 0
         total = sum(counts.values())
         print(f"Workspace {team}: {total} rows would be deleted for good:")
         for table, n in sorted(counts.items()):
@@ -47,8 +50,11 @@ def cmd_purge(settings: Settings, team: str, *, yes: bool, ask: Callable[[str], 
             if typed != team:
                 print("Not confirmed; nothing deleted.")
                 return 1
-        deleted = purge_workspace(services.session_factory, team)
-        print(f"Deleted {sum(deleted.values())} rows of workspace {team}.")
+        deleted = purge_workspace(services.session_factory, team, now=services.now())
+        print(
+            f"Deleted {sum(deleted.values())} rows of workspace {team}. Only its team id is kept, marked purged, "
+            "so nothing is sent there and running replicas drop what they had in memory."
+        )
         return 0
     finally:
         services.close()

@@ -143,11 +143,12 @@ def _workspace_tables() -> list[Table]:
     return [t for t in reversed(Base.metadata.sorted_tables) if "workspace_id" in t.c]
 
 
-def purge_counts(session_factory: sessionmaker[Session], team_id: str) -> dict[str, int]:
-    """What ``purge_workspace`` would delete: rows per table (only tables holding some)."""
+def purge_counts(session_factory: sessionmaker[Session], team_id: str) -> dict[str, int] | None:
+    """What ``purge_workspace`` would delete: rows per table (only tables holding some); None
+    when no workspace has this team id."""
     with session_factory() as session:
         ids = list(session.scalars(select(Workspace.id).where(Workspace.team_id == team_id)))
-        return _counts(session, ids)
+        return _counts(session, ids) if ids else None
 
 
 def _counts(session: Session, ids: list[int]) -> dict[str, int]:
@@ -158,14 +159,18 @@ def _counts(session: Session, ids: list[int]) -> dict[str, int]:
         n = session.scalar(select(func.count()).select_from(table).where(table.c.workspace_id.in_(ids))) or 0
         if n:
             counts[table.name] = n
-    counts["workspaces"] = len(ids)
     return counts
 
 
-def purge_workspace(session_factory: sessionmaker[Session], team_id: str) -> dict[str, int]:
-    """Delete a workspace and every row it owns for good, in one transaction; rows per table.
+PURGED = "purged"
 
-    Soft deletes keep history for the workspace; this is for a workspace that left for good."""
+
+def purge_workspace(session_factory: sessionmaker[Session], team_id: str, *, now: datetime) -> dict[str, int]:
+    """Delete every row a workspace owns for good, in one transaction; rows per table.
+
+    The workspace's own row stays, emptied to its team id and marked uninstalled ("purged"): its
+    id may be cached by running replicas, and its bumped search and settings versions tell their
+    in-memory indexes and settings to let go of what was purged. Installing again starts afresh."""
     with session_factory.begin() as session:
         ids = list(session.scalars(select(Workspace.id).where(Workspace.team_id == team_id)))
         counts = _counts(session, ids)
@@ -177,5 +182,16 @@ def purge_workspace(session_factory: sessionmaker[Session], team_id: str) -> dic
                 for column in self_refs:  # e.g. customers.merged_into_id: unlink first
                     session.execute(update(table).where(table.c.workspace_id.in_(ids)).values({column.name: None}))
                 session.execute(delete(table).where(table.c.workspace_id.in_(ids)))
-        session.execute(delete(Workspace).where(Workspace.id.in_(ids)))
+        session.execute(
+            update(Workspace)
+            .where(Workspace.id.in_(ids))
+            .values(
+                name=None,
+                settings={},
+                search_version=Workspace.search_version + 1,
+                settings_version=Workspace.settings_version + 1,
+                uninstalled_at=now,
+                uninstall_reason=PURGED,
+            )
+        )
     return counts

@@ -41,7 +41,7 @@ def _fill(services, team: str) -> int:
 def test_purge_asks_counts_and_deletes_only_that_workspace(services, capsys):
     gone, kept = _fill(services, "T0GONE"), _fill(services, "T0KEEP")
     counts = purge_counts(services.session_factory, "T0GONE")
-    assert counts["customers"] == 2 and counts["workspaces"] == 1 and counts["follow_ups"] == 1
+    assert counts is not None and counts["customers"] == 2 and counts["follow_ups"] == 1
 
     assert cmd_purge(services.settings, "T0GONE", yes=False, ask=lambda _: "T0KEEP") == 1  # mistyped
     assert "Not confirmed; nothing deleted." in capsys.readouterr().out
@@ -56,10 +56,14 @@ def test_purge_asks_counts_and_deletes_only_that_workspace(services, capsys):
                 left = conn.scalar(select(func.count()).select_from(table).where(table.c.workspace_id == gone))
             assert left == 0, table.name
     with services.session_factory() as s:
-        assert [w.team_id for w in s.scalars(select(Workspace))] == ["T0KEEP"]
+        purged = s.scalars(select(Workspace).where(Workspace.team_id == "T0GONE")).one()
+        assert purged.uninstall_reason == "purged" and purged.settings == {} and purged.search_version > 0
+    assert services.bot_token(gone) is None  # nothing is sent there any more
     for model in (Customer, Activity, FollowUp):
         assert _count(services, model, kept) >= 1
-    assert cmd_purge(services.settings, "T0GONE", yes=True) == 1  # nothing left to purge
+    assert cmd_purge(services.settings, "T0GONE", yes=True) == 0  # nothing left to purge
+    assert "holds no data" in capsys.readouterr().out
+    assert cmd_purge(services.settings, "T0NEVER", yes=True) == 1
 
 
 def _install(services, key: str, team: str) -> None:

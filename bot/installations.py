@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackTokenRotationError
@@ -92,6 +94,20 @@ class TokenCipher:
 
 
 _Record = TypeVar("_Record", Installation, Bot)
+AUTHORIZE_CACHE = 10_000  # tokens whose auth.test answer Bolt keeps
+
+
+class BoundedCache(OrderedDict):
+    """A dict that forgets its oldest entries beyond ``limit`` (Bolt's authorize cache)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            self.popitem(last=False)
 
 
 class EncryptedInstallationStore(InstallationStore):
@@ -238,6 +254,17 @@ class Installations:
         extra: dict[str, Any] = {}
         if self.config.authorization_url:
             extra["authorization_url"] = self.config.authorization_url
+        settings = self._oauth_settings(callbacks, extra)
+        # Bolt finds the installation on every request either way (so an uninstalled workspace is
+        # refused at once); the cache only spares the auth.test per request for a token already
+        # checked. Bounded, since rotating tokens are new every 12 hours.
+        authorize = settings.authorize
+        if isinstance(authorize, InstallationStoreAuthorize):
+            authorize.cache_enabled = True
+            authorize.authorize_result_cache = BoundedCache(AUTHORIZE_CACHE)
+        return settings
+
+    def _oauth_settings(self, callbacks: dict[str, Any], extra: dict[str, Any]) -> OAuthSettings:
         return OAuthSettings(
             client_id=self.config.client_id,
             client_secret=self.config.client_secret,

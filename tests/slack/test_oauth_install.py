@@ -47,6 +47,8 @@ def test_an_install_is_stored_encrypted_and_then_serves_that_workspace(oauth_app
     assert "Acme Corporation" in oauth_app.lookup("T0NEW", "acme")
     # Bolt authorized the request with that workspace's own token (auth.test), and answered with it.
     assert {c.token for c in oauth_app.standin.calls_to("auth.test")} == {token}
+    assert "Acme Corporation" in oauth_app.lookup("T0NEW", "acme")
+    assert len(oauth_app.standin.calls_to("auth.test")) == 2  # the install's, and one for requests
 
 
 def test_a_reused_state_or_one_without_its_cookie_is_refused(oauth_app):

@@ -106,6 +106,7 @@ class Services:
                 phone_region=s.phone_region,
                 stale_days=int(own.get("stale_days") or s.stale_days),
                 default_currency=str(own.get("default_currency") or "USD"),
+                stage_probabilities=dict(own.get("stage_probabilities") or {}),
                 managers=frozenset(own["managers"]) if "managers" in own else s.managers,
                 default_timezone=s.default_timezone,
                 workday_start=s.workday_start,

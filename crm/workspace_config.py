@@ -6,7 +6,8 @@ parse the raw settings again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import time
 
 from crm import lifecycle
@@ -27,6 +28,7 @@ class WorkspaceConfig:
     lifecycle: LifecycleStages = lifecycle.DEFAULT
     phone_region: str = DEFAULT_REGION  # phones typed without +country are read as this region's
     default_currency: str = "USD"  # what a new deal's currency starts as (admins set it in Slack)
+    stage_probabilities: Mapping[str, int] = field(default_factory=dict)  # open stage → % chance of winning
 
     def lifecycle_label(self, key: str | None) -> str:
         """ "🤝 Customer" for a lifecycle key; retired keys too; "" for none."""

@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm import audit
 from crm.activity_types import parse_activity_types
 from crm.actors import Actor
+from crm.deals import StageTotal
 from crm.errors import InvalidInput, PermissionDenied
 from crm.fixed_lists import Item
 from crm.lifecycle import parse_lifecycle_stages
 from crm.models import Workspace
-from crm.pipeline_stages import parse_pipeline_stages
+from crm.pipeline_stages import PipelineStages, parse_pipeline_stages
 from crm.slack_ids import is_user_id
 from crm.states import AuditAction
 
@@ -39,7 +40,7 @@ LISTS = {
     "deal_stages": (parse_pipeline_stages, "Deal stages"),
     "lifecycle_stages": (parse_lifecycle_stages, "Lifecycle stages"),
 }
-KEYS = (*LISTS, "stale_days", "default_currency", "managers")
+KEYS = (*LISTS, "stage_probabilities", "stale_days", "default_currency", "managers")
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,56 @@ def render(items: Iterable[Item]) -> str:
     return ",".join(parts)
 
 
-def clean(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Check what an admin submitted; raise InvalidInput naming the field. Returns the values to store."""
+def parse_probabilities(text: str, stages: PipelineStages) -> dict[str, int]:
+    """ "lead=10, demo=40" → {"lead": 10, "demo": 40}: each an open stage's chance of being won, in
+    percent (won counts 100 and lost 0 without saying). Raises InvalidInput naming the problem."""
+    found: dict[str, int] = {}
+    for part in (p.strip() for p in text.replace("\n", ",").split(",")):
+        if not part:
+            continue
+        key, sep, number = (x.strip() for x in part.partition("="))
+        if not sep:
+            key, sep, number = (x.strip() for x in part.partition(":"))
+        stage = stages.get(key.lower())
+        if stage is None or stage.retired or stage.closed:
+            raise InvalidInput(
+                f"Stage probabilities: {key[:40]!r} is not an open stage ({', '.join(stages.open_keys)}).",
+                field="stage_probabilities",
+            )
+        try:
+            pct = int(number.rstrip("%").strip())
+        except ValueError:
+            pct = -1
+        if not 0 <= pct <= 100:
+            raise InvalidInput(
+                f"Stage probabilities: {key[:40]} needs a whole percentage from 0 to 100, such as {key[:40]}=40.",
+                field="stage_probabilities",
+            )
+        found[stage.key] = pct
+    return found
+
+
+def render_probabilities(probabilities: Mapping[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in probabilities.items())
+
+
+def weighted_totals(open_stages: Iterable[StageTotal], probabilities: Mapping[str, int]) -> dict[str, int]:
+    """The open pipeline weighted by each stage's probability, per currency (minor units)."""
+    totals: dict[str, int] = {}
+    for row in open_stages:
+        pct = probabilities.get(row.stage)
+        if pct is None:
+            continue
+        for currency, minor in row.totals.items():
+            totals[currency] = totals.get(currency, 0) + minor * pct // 100
+    return totals
+
+
+def clean(values: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Check what an admin submitted; raise InvalidInput naming the field. Returns the values to store.
+
+    ``defaults`` are the environment's (what a blank list falls back to)."""
+    defaults = defaults or {}
     out: dict[str, Any] = {}
     for key, (parse, label) in LISTS.items():
         if key in values:
@@ -83,6 +132,9 @@ def clean(values: Mapping[str, Any]) -> dict[str, Any]:
             except ValueError as err:
                 raise InvalidInput(f"{label}: {err}.", field=key) from None
             out[key] = " ".join(text.split())
+    if "stage_probabilities" in values:
+        stages = parse_pipeline_stages(out.get("deal_stages") or defaults.get("deal_stages") or None)
+        out["stage_probabilities"] = parse_probabilities(str(values["stage_probabilities"] or ""), stages)
     if "stale_days" in values:
         try:
             days = int(str(values["stale_days"]).strip())
@@ -106,11 +158,17 @@ def clean(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def update(session_factory: sessionmaker[Session], workspace_id: int, actor: Actor, values: Mapping[str, Any]) -> int:
+def update(
+    session_factory: sessionmaker[Session],
+    workspace_id: int,
+    actor: Actor,
+    values: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None = None,
+) -> int:
     """Store an admin's settings (workspace admins only), audited; the new settings version."""
     if not actor.is_admin:
         raise PermissionDenied("Only workspace admins can change the CRM's settings.")
-    cleaned = clean(values)
+    cleaned = clean(values, defaults)
     with session_factory.begin() as session:
         row = session.get(Workspace, workspace_id, with_for_update=True)
         if row is None:

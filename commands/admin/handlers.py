@@ -30,6 +30,7 @@ def on_open(req: Request) -> None:
             types=stored.get("activity_types") or workspace_settings.render(config.types.items),
             stages=stored.get("deal_stages") or workspace_settings.render(config.stages.items),
             lifecycle=stored.get("lifecycle_stages") or workspace_settings.render(config.lifecycle.items),
+            probabilities=workspace_settings.render_probabilities(config.stage_probabilities),
             stale_days=config.stale_days,
             currency=config.default_currency,
             managers=sorted(config.managers),
@@ -47,9 +48,12 @@ def _selected_users(values: dict[str, Any]) -> list[str]:
 def on_saved(req: Request) -> ViewAnswer:
     submitted = {key: input_value(req.values, key, views.VALUE) or "" for key in workspace_settings.LISTS}
     submitted["stale_days"] = input_value(req.values, views.STALE, views.VALUE) or ""
+    submitted["stage_probabilities"] = input_value(req.values, views.PROBABILITIES, views.VALUE) or ""
     submitted["default_currency"] = input_value(req.values, views.CURRENCY, views.VALUE) or ""
     submitted["managers"] = _selected_users(req.values)
-    version = workspace_settings.update(req.sf, req.workspace_id, req.actor, submitted)
+    env = req.services.settings
+    defaults = {"deal_stages": env.deal_stages}
+    version = workspace_settings.update(req.sf, req.workspace_id, req.actor, submitted, defaults)
     req.services.forget_config(req.workspace_id)  # this replica at once; the others within seconds
     req.later(lambda: _confirm(req, version))
     return None

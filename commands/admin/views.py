@@ -13,6 +13,7 @@ ADMIN_BLOCK = "home_admin"
 # Block ids are the settings' own keys (crm.workspace_settings.KEYS), so a field error lands on its input.
 TYPES, STAGES, LIFECYCLE = "activity_types", "deal_stages", "lifecycle_stages"
 STALE, CURRENCY, MANAGERS = "stale_days", "default_currency", "managers"
+PROBABILITIES = "stage_probabilities"
 VALUE = "value"
 LIST_MAX = 3000  # Slack's plain_text_input limit
 FORMAT_HINT = (
@@ -25,14 +26,24 @@ def admin_blocks() -> list[dict[str, Any]]:
     """The Home tab's Admin section (shown to workspace admins only)."""
     return [
         divider(),
-        section("*Admin*\nActivity types, deal stages, lifecycle stages, stale days, default currency and managers."),
+        section(
+            "*Admin*\nActivity types, deal stages and their probabilities, lifecycle stages, stale days, "
+            "default currency and managers."
+        ),
         actions(button("Workspace settings", OPEN, "settings"), block_id=ADMIN_BLOCK),
         context("Custom fields: `/crm fields` · every change is kept in the audit log"),
     ]
 
 
 def settings_modal(
-    *, types: str, stages: str, lifecycle: str, stale_days: int, currency: str, managers: Sequence[str]
+    *,
+    types: str,
+    stages: str,
+    lifecycle: str,
+    probabilities: str,
+    stale_days: int,
+    currency: str,
+    managers: Sequence[str],
 ) -> dict[str, Any]:
     users: dict[str, Any] = {"type": "multi_users_select", "action_id": VALUE, "placeholder": plain("Nobody")}
     if managers:
@@ -46,6 +57,14 @@ def settings_modal(
         "blocks": [
             input_block(TYPES, "Activity types", _list(types), hint=FORMAT_HINT),
             input_block(STAGES, "Deal stages", _list(stages), hint=FORMAT_HINT + " End with won and lost."),
+            input_block(
+                PROBABILITIES,
+                "Stage probabilities",
+                text_input(VALUE, initial=probabilities, max_length=LIST_MAX),
+                optional=True,
+                hint="Each open stage's chance of being won, in percent, such as lead=10, demo=40: "
+                "/crm pipeline then shows the weighted pipeline too.",
+            ),
             input_block(LIFECYCLE, "Lifecycle stages", _list(lifecycle), hint=FORMAT_HINT),
             input_block(
                 STALE,

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
+from commands.blockkit import context
 from commands.digests import views
 from commands.request import Request
 from commands.router import CommandRouter
 from crm import digest_schedule as subs
-from crm.deals import pipeline_summary
+from crm.deals import format_totals, pipeline_summary
 from crm.digest import build_digest
+from crm.workspace_settings import weighted_totals
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -44,7 +46,11 @@ def pipeline(req: Request) -> None:
         return
     stages = req.config.stages
     summary = pipeline_summary(req.sf, req.workspace_id, owner=owner, stages=stages, now=req.now)
-    req.reply(views.pipeline_text(summary, title), blocks=views.pipeline_blocks(summary, stages=stages, title=title))
+    blocks = views.pipeline_blocks(summary, stages=stages, title=title)
+    if req.config.stage_probabilities:  # the workspace's admins set them (commands/admin)
+        weighted = weighted_totals(summary.open, req.config.stage_probabilities)
+        blocks.insert(2, context(f"*Weighted by stage probability:* {format_totals(weighted, empty='—')}"))
+    req.reply(views.pipeline_text(summary, title), blocks=blocks)
 
 
 # -- /crm digest ---------------------------------------------------------------------------

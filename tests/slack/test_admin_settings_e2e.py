@@ -27,8 +27,10 @@ def _values(
     stale: str = "21",
     currency: str = "eur",
     managers: list[str] | None = None,
+    probabilities: str = "lead=10, demo=50%",
 ) -> dict:
     return {
+        views.PROBABILITIES: {views.VALUE: {"type": "plain_text_input", "value": probabilities}},
         views.CURRENCY: {views.VALUE: {"type": "plain_text_input", "value": currency}},
         views.TYPES: {views.VALUE: {"type": "plain_text_input", "value": types}},
         views.STAGES: {views.VALUE: {"type": "plain_text_input", "value": stages}},
@@ -95,6 +97,9 @@ def test_a_saved_change_is_audited_and_reaches_another_replica(slack, standin, a
         (_values(types="call:Call:📞,call:Again:📞"), views.TYPES),
         (_values(stale="0"), views.STALE),
         (_values(currency="dollars"), views.CURRENCY),
+        (_values(probabilities="qualified=40"), views.PROBABILITIES),  # not a stage of the new list
+        (_values(probabilities="demo=140"), views.PROBABILITIES),
+        (_values(probabilities="won=90"), views.PROBABILITIES),
     ],
 )
 def test_a_bad_value_is_a_field_error_and_stores_nothing(slack, app_server, ws, values, block):
@@ -160,3 +165,19 @@ def test_a_new_deal_starts_in_the_workspaces_currency(slack, standin, app_server
     modal = standin.wait_for("views.open")[0].params["view"]
     currency = next(b for b in modal["blocks"] if b.get("block_id") == "currency")
     assert currency["element"]["initial_value"] == "JPY"
+
+
+def test_stage_probabilities_weight_the_pipeline(slack, standin, app_server, ws, make):
+    from crm.pipeline_stages import parse_pipeline_stages
+
+    slack.command("/crm", "pipeline", user=REP)
+    plain = json.dumps(standin.wait_for("response_url")[0].params, ensure_ascii=False)
+    assert "Weighted" not in plain  # no probabilities set: no weighted line
+    assert slack.view_submission(views.CALLBACK, _values(currency="USD"), user=ADMIN).status == 200
+    acme = make.customer("Acme Corporation")
+    stages = parse_pipeline_stages(STAGES)
+    make.deal(acme, "Small lead", stage="lead", amount="1000", stages=stages)
+    make.deal(acme, "Demo deal", stage="demo", amount="3000", stages=stages)
+    slack.command("/crm", "pipeline", user=REP)
+    reply = json.dumps(standin.wait_for("response_url", count=2)[1].params, ensure_ascii=False)
+    assert "Weighted by stage probability:* $1,600.00" in reply  # 10% of 1,000 + 50% of 3,000

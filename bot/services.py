@@ -105,6 +105,8 @@ class Services:
                 lifecycle=lifecycle_for(own.get("lifecycle_stages") or s.lifecycle_stages),
                 phone_region=s.phone_region,
                 stale_days=int(own.get("stale_days") or s.stale_days),
+                # CRM_KEY_ACCOUNT_DAYS, once the settings have it, is the default
+                key_account_days=int(own.get("key_account_days") or getattr(s, "key_account_days", None) or 30),
                 default_currency=str(own.get("default_currency") or "USD"),
                 stage_probabilities=dict(own.get("stage_probabilities") or {}),
                 managers=frozenset(own["managers"]) if "managers" in own else s.managers,

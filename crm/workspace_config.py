@@ -27,6 +27,7 @@ class WorkspaceConfig:
     workday_start: time = time(9, 0)
     lifecycle: LifecycleStages = lifecycle.DEFAULT
     phone_region: str = DEFAULT_REGION  # phones typed without +country are read as this region's
+    key_account_days: int = 30  # a key account untouched this long is flagged (the managers' views)
     default_currency: str = "USD"  # what a new deal's currency starts as (admins set it in Slack)
     stage_probabilities: Mapping[str, int] = field(default_factory=dict)  # open stage → % chance of winning
 

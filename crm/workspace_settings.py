@@ -2,7 +2,8 @@
 
 Each workspace's ``settings`` (JSON) holds what its admins set: activity types, deal stages,
 lifecycle stages (each a ``key:Label:emoji[:aliases]`` list, the same words the environment
-variables take), stale days, the default currency of new deals, managers. What a workspace has
+variables take), stage probabilities, stale days, key-account days, the default currency of new
+deals, managers. What a workspace has
 not set comes from the environment (``CRM_ACTIVITY_TYPES`` and friends), which is therefore the
 default for new workspaces.
 
@@ -40,7 +41,11 @@ LISTS = {
     "deal_stages": (parse_pipeline_stages, "Deal stages"),
     "lifecycle_stages": (parse_lifecycle_stages, "Lifecycle stages"),
 }
-KEYS = (*LISTS, "stage_probabilities", "stale_days", "default_currency", "managers")
+KEYS = (*LISTS, "stage_probabilities", "stale_days", "key_account_days", "default_currency", "managers")
+DAYS = {
+    "stale_days": "Stale days",
+    "key_account_days": "Key-account days",
+}
 
 
 @dataclass(frozen=True)
@@ -135,14 +140,16 @@ def clean(values: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) 
     if "stage_probabilities" in values:
         stages = parse_pipeline_stages(out.get("deal_stages") or defaults.get("deal_stages") or None)
         out["stage_probabilities"] = parse_probabilities(str(values["stage_probabilities"] or ""), stages)
-    if "stale_days" in values:
+    for key, label in DAYS.items():
+        if key not in values:
+            continue
         try:
-            days = int(str(values["stale_days"]).strip())
+            days = int(str(values[key]).strip())
         except ValueError:
             days = 0
         if not 1 <= days <= 365:
-            raise InvalidInput("Stale days must be a whole number from 1 to 365.", field="stale_days")
-        out["stale_days"] = days
+            raise InvalidInput(f"{label} must be a whole number from 1 to 365.", field=key)
+        out[key] = days
     if "default_currency" in values:
         from crm.deals import clean_currency
 

@@ -32,6 +32,7 @@ def on_open(req: Request) -> None:
             lifecycle=stored.get("lifecycle_stages") or workspace_settings.render(config.lifecycle.items),
             probabilities=workspace_settings.render_probabilities(config.stage_probabilities),
             stale_days=config.stale_days,
+            key_account_days=config.key_account_days,
             currency=config.default_currency,
             managers=sorted(config.managers),
         )
@@ -48,6 +49,7 @@ def _selected_users(values: dict[str, Any]) -> list[str]:
 def on_saved(req: Request) -> ViewAnswer:
     submitted = {key: input_value(req.values, key, views.VALUE) or "" for key in workspace_settings.LISTS}
     submitted["stale_days"] = input_value(req.values, views.STALE, views.VALUE) or ""
+    submitted["key_account_days"] = input_value(req.values, views.KEY_DAYS, views.VALUE) or ""
     submitted["stage_probabilities"] = input_value(req.values, views.PROBABILITIES, views.VALUE) or ""
     submitted["default_currency"] = input_value(req.values, views.CURRENCY, views.VALUE) or ""
     submitted["managers"] = _selected_users(req.values)

@@ -13,7 +13,7 @@ ADMIN_BLOCK = "home_admin"
 # Block ids are the settings' own keys (crm.workspace_settings.KEYS), so a field error lands on its input.
 TYPES, STAGES, LIFECYCLE = "activity_types", "deal_stages", "lifecycle_stages"
 STALE, CURRENCY, MANAGERS = "stale_days", "default_currency", "managers"
-PROBABILITIES = "stage_probabilities"
+PROBABILITIES, KEY_DAYS = "stage_probabilities", "key_account_days"
 VALUE = "value"
 LIST_MAX = 3000  # Slack's plain_text_input limit
 FORMAT_HINT = (
@@ -42,6 +42,7 @@ def settings_modal(
     lifecycle: str,
     probabilities: str,
     stale_days: int,
+    key_account_days: int,
     currency: str,
     managers: Sequence[str],
 ) -> dict[str, Any]:
@@ -71,6 +72,12 @@ def settings_modal(
                 "Stale days",
                 text_input(VALUE, initial=str(stale_days), max_length=3),
                 hint="Days without activity before an open deal counts as stale (1-365).",
+            ),
+            input_block(
+                KEY_DAYS,
+                "Key-account days",
+                text_input(VALUE, initial=str(key_account_days), max_length=3),
+                hint="Days without activity before a key account is flagged to its owner and managers (1-365).",
             ),
             input_block(
                 CURRENCY,

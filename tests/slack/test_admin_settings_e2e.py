@@ -28,8 +28,10 @@ def _values(
     currency: str = "eur",
     managers: list[str] | None = None,
     probabilities: str = "lead=10, demo=50%",
+    key_days: str = "45",
 ) -> dict:
     return {
+        views.KEY_DAYS: {views.VALUE: {"type": "plain_text_input", "value": key_days}},
         views.PROBABILITIES: {views.VALUE: {"type": "plain_text_input", "value": probabilities}},
         views.CURRENCY: {views.VALUE: {"type": "plain_text_input", "value": currency}},
         views.TYPES: {views.VALUE: {"type": "plain_text_input", "value": types}},
@@ -73,6 +75,7 @@ def test_a_saved_change_is_audited_and_reaches_another_replica(slack, standin, a
         config = services.config(ws)  # this replica: at once
         assert config.types.get("site_visit") is not None and config.stale_days == 21
         assert config.managers == frozenset({REP}) and config.default_currency == "EUR"
+        assert config.key_account_days == 45 and config.stage_probabilities == {"lead": 10, "demo": 50}
         # The other replica keeps its cached settings until it looks at the version again ...
         assert other.config(ws).types.get("site_visit") is None
         monkeypatch.setattr(bot.services, "CONFIG_POLL_SECONDS", 0.0)  # ... which is what time passing does
@@ -100,6 +103,7 @@ def test_a_saved_change_is_audited_and_reaches_another_replica(slack, standin, a
         (_values(probabilities="qualified=40"), views.PROBABILITIES),  # not a stage of the new list
         (_values(probabilities="demo=140"), views.PROBABILITIES),
         (_values(probabilities="won=90"), views.PROBABILITIES),
+        (_values(key_days="a month"), views.KEY_DAYS),
     ],
 )
 def test_a_bad_value_is_a_field_error_and_stores_nothing(slack, app_server, ws, values, block):

@@ -126,6 +126,28 @@ def test_an_org_wide_install_serves_each_workspace_its_own_data(oauth_app):
     in_b = oauth_app.lookup("T0BBB", "acme", "E0ORG")
     assert "Acme Corporation" in in_a and "Acme Corporation" not in in_b
     assert "Globex Industries" in oauth_app.lookup("T0BBB", "globex", "E0ORG")
+
+    # Interactions of an org-wide install may carry team: null: the acting user's team decides.
+    def typeahead(team: str, query: str) -> list[str]:
+        payload = {
+            "type": "block_suggestion",
+            "team": None,
+            "enterprise": {"id": "E0ORG", "name": "Org"},
+            "is_enterprise_install": True,
+            "user": {"id": REP, "team_id": team},
+            "api_app_id": "A0CRM",
+            "action_id": "customer_picker",
+            "block_id": "b",
+            "value": query,
+            "view": {"id": "V0OPT", "type": "modal", "callback_id": "", "private_metadata": "", "team_id": team},
+            "container": {"type": "view", "view_id": "V0OPT"},
+        }
+        resp = oauth_app.driver(team, "E0ORG").post_payload(payload)
+        assert resp.status == 200
+        return [o["text"]["text"] for o in resp.json()["options"]]
+
+    assert any("Acme Corporation" in t for t in typeahead("T0AAA", "acme"))
+    assert not any("Acme Corporation" in t for t in typeahead("T0BBB", "acme"))
     # The scheduled senders find the org's token for each workspace of the org.
     [token] = oauth_app.standin.tokens_of(None)
     assert s.bot_token(s.workspace_id("T0AAA")) == token == s.bot_token(s.workspace_id("T0BBB"))

@@ -133,3 +133,35 @@ def test_single_token_mode_parks_sends_after_app_uninstalled(app_server, slack, 
     assert _nudge_tick(app_server.services) == 0
     assert app_server.standin.calls_to("chat.postMessage") == []
     assert _follow_ups(app_server.services, ws)[0].nudge_error == DeliveryError.NOT_INSTALLED
+
+
+def test_an_org_wide_uninstall_stops_every_workspace_of_the_org(oauth_app):
+    s, standin = oauth_app.services, oauth_app.standin
+    assert oauth_app.install(None, enterprise_id="E0ORG", org_wide=True)[0] == 200
+    workspaces = {team: s.workspace_id(team, "E0ORG") for team in ("T0AAA", "T0BBB")}
+    outside = s.workspace_id("T0OUT")  # not in the org
+    for team in workspaces:
+        make = Make(s, team_id=team)
+        make.follow_up(make.customer(f"Customer of {team}"))
+    assert s.bot_token(workspaces["T0AAA"]) == standin.tokens_of(None)[0]
+    standin.revoke(None, "E0ORG")
+    envelope = {
+        "type": "event_callback",
+        "enterprise_id": "E0ORG",
+        "api_app_id": "A0CRM",
+        "is_ext_shared_channel": False,
+        "event": {"type": "app_uninstalled"},
+        "event_id": "Ev0ORGGONE",
+        "event_time": 1,
+        "authorizations": [
+            {"enterprise_id": "E0ORG", "team_id": None, "user_id": "U0BOT", "is_enterprise_install": True}
+        ],
+    }
+    assert oauth_app.driver("T0AAA", "E0ORG").post_json(envelope).status == 200
+    oauth_app.drain()
+    for team in workspaces:
+        assert _workspace(s, team).uninstall_reason == "app_uninstalled"
+    assert _workspace(s, "T0OUT").uninstalled_at is None and outside
+    assert _nudge_tick(s) == 0 and _posts(standin) == []
+    with s.engine.connect() as conn:
+        assert list(conn.execute(select(slack_bots))) == []  # Bolt deleted the org's install

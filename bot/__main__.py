@@ -41,6 +41,9 @@ def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     play.add_argument(
         "--database", default=None, help="database URL to use (default: a throwaway SQLite file, not DATABASE_URL)"
     )
+    from bot import cli_install
+
+    cli_install.add_parsers(sub)
     words = list(sys.argv[1:] if argv is None else argv)
     if any(word in cli_names.COMMANDS for word in words[:1]):
         from bot import cli_data  # the importer, exporter and duplicate finder: only for these verbs
@@ -110,7 +113,7 @@ TOKEN_REFUSED = {
 }
 
 
-def _check_token(settings: Settings) -> None:
+def _check_token(settings: Settings) -> str | None:
     """Ask Slack who the bot token belongs to before serving, so that a wrong token is one sentence
     at start instead of a failure when Slack first calls in. An unreachable Slack only warns: the
     app must still start while Slack has a bad moment."""
@@ -128,13 +131,14 @@ def _check_token(settings: Settings) -> None:
                 "app's OAuth & Permissions page, and reinstall the app if it was revoked."
             ) from None
         log.warning("Slack's auth.test answered %s; starting anyway", error)
-        return
+        return None
     except OSError as exc:  # urllib's URLError, timeouts, refused connections
         log.warning(
             "could not reach Slack at %s to check the bot token (%s); starting anyway", settings.slack_api_url, exc
         )
-        return
+        return None
     log.info("Slack token checked: the app is %s in %s (%s)", who.get("user"), who.get("team"), who.get("team_id"))
+    return who.get("team_id")
 
 
 def cmd_run(settings: Settings, host: str) -> int:
@@ -154,13 +158,18 @@ def cmd_run(settings: Settings, host: str) -> int:
         return cmd_playground(settings, "127.0.0.1", demo=True, database=None)
     settings.require_slack()
     _check_port(host, settings.port)
-    _check_token(settings)
+    # OAuth: each workspace's token is checked by Bolt as its requests come.
+    team = None if settings.oauth else _check_token(settings)
     from slack_sdk.errors import SlackApiError
 
     from bot.services import Services
 
     services = Services.from_settings(settings)
     _migrate(services)
+    if team:  # a working token: the app is installed there (again, after an uninstall)
+        from crm.workspaces import mark_installed
+
+        mark_installed(services.session_factory, team_id=team, enterprise_id=None, now=services.now())
     app = create_app(services)
     threading.Thread(target=services.warm_caches, name="warm-caches", daemon=True).start()
     from reminders.scheduler import start_scheduler
@@ -261,6 +270,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(settings, args.host)
         if args.command == "playground":
             return cmd_playground(settings, args.host, demo=args.demo, database=args.database)
+        if args.command == "purge":
+            from bot.cli_install import cmd_purge
+
+            return cmd_purge(settings, args.team, yes=args.yes)
+        if args.command == "rotate-key":
+            from bot.cli_install import cmd_rotate_key
+
+            return cmd_rotate_key(settings)
         if args.command in cli_names.COMMANDS:
             from bot import cli_data
 

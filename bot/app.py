@@ -24,6 +24,7 @@ from bot.services import Services
 from commands import (
     accounts,
     activities,
+    admin,
     customers,
     deals,
     digests,
@@ -31,6 +32,7 @@ from commands import (
     fields,
     followups,
     handover,
+    installs,
     mail,
     pickers,
     request,
@@ -64,6 +66,8 @@ FEATURES = (
     accounts,
     team,
     handover,
+    installs,
+    admin,
 )
 
 # Enough threads that listeners doing slow work after ack() never delay other requests' acks.
@@ -73,7 +77,7 @@ LISTENER_THREADS = 64
 def make_web_client(services: Services) -> WebClient:
     """The Web API client, with retries for rate limits, 5xx answers and dropped connections."""
     return WebClient(
-        token=services.settings.slack_bot_token,
+        token=None if services.settings.oauth else services.settings.slack_bot_token,
         base_url=services.settings.slack_api_url,
         timeout=10,
         retry_handlers=[
@@ -100,10 +104,14 @@ def create_app(services: Services) -> App:
     bolt_log = logging.getLogger("slack_bolt.App")
     if not any(isinstance(f, _NoTokenSkipped) for f in bolt_log.filters):
         bolt_log.addFilter(_NoTokenSkipped())
+    oauth: dict[str, Any] = {}
+    if services.installations is not None:  # OAuth: each workspace's token from its installation
+        oauth = {"oauth_settings": services.installations.oauth_settings()}
     app = App(
         client=make_web_client(services),
         signing_secret=settings.slack_signing_secret or "socket-mode-needs-no-signature",
         token_verification_enabled=False,
+        **oauth,
         process_before_response=False,
         raise_error_for_unhandled_request=False,
         listener_executor=TrackedExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),

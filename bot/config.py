@@ -26,6 +26,22 @@ from crm.stale import parse_by_stage as parse_stale_by_stage
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
 APPS_PAGE = "https://api.slack.com/apps"
+# The bot scopes of manifest.yml: what an OAuth install asks for unless SLACK_SCOPES says otherwise.
+DEFAULT_SCOPES = (
+    "commands",
+    "chat:write",
+    "app_mentions:read",
+    "users:read",
+    "users:read.email",
+    "channels:history",
+    "groups:history",
+    "channels:read",
+    "groups:read",
+    "channels:join",
+    "im:write",
+    "im:history",
+)
+GENERATE_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 
 class ConfigError(Exception):
@@ -70,6 +86,14 @@ class Settings:
     mail_authserv_id: str | None = None
     mail_tls_cert: str | None = None  # PEM files: the SMTP receiver offers STARTTLS with them
     mail_tls_key: str | None = None
+    # OAuth ("Add to Slack", many workspaces): set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET instead of
+    # SLACK_BOT_TOKEN; CRM_SECRET_KEY (Fernet keys, newest first) encrypts the stored tokens.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    secret_keys: tuple[str, ...] = ()
+    slack_scopes: tuple[str, ...] = DEFAULT_SCOPES
+    slack_redirect_uri: str | None = None
+    token_rotation_minutes: int = 120
 
     @property
     def response_url_base(self) -> str:
@@ -89,11 +113,28 @@ class Settings:
         return bool(self.slack_app_token)
 
     @property
+    def oauth(self) -> bool:
+        """OAuth mode: installed with "Add to Slack" in any number of workspaces."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
     def has_slack_credentials(self) -> bool:
-        return bool(self.slack_bot_token)
+        return bool(self.slack_bot_token) or self.oauth
 
     def require_slack(self) -> None:
         """Check what ``crm-bot run`` needs to talk to Slack; raise ConfigError if not."""
+        if self.oauth:
+            if not self.secret_keys:
+                raise ConfigError(
+                    "CRM_SECRET_KEY is not set: OAuth installs store each workspace's bot token encrypted with it. "
+                    f"Make one with {GENERATE_KEY} and keep it secret."
+                )
+            if not self.slack_signing_secret:
+                raise ConfigError(
+                    "SLACK_SIGNING_SECRET is not set: copy the Signing Secret from Basic Information on "
+                    f"your app's page at {APPS_PAGE}."
+                )
+            return
         if not self.slack_bot_token:
             raise ConfigError(
                 "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from "
@@ -284,9 +325,46 @@ def load_settings(env: Mapping[str, str] | None = None, *, port: int | None = No
             f"(profile > ⋮ > Copy member ID); {bad[0]!r} is not one."
         )
 
+    client_id = _clean(env, "SLACK_CLIENT_ID")
+    client_secret = _clean(env, "SLACK_CLIENT_SECRET")
+    if bool(client_id) != bool(client_secret):
+        missing = "SLACK_CLIENT_SECRET" if client_id else "SLACK_CLIENT_ID"
+        raise ConfigError(
+            f"{missing} is not set: OAuth installs need both the Client ID and the Client Secret, from "
+            f"Basic Information > App Credentials on your app's page at {APPS_PAGE}."
+        )
+    secret_raw = _clean(env, "CRM_SECRET_KEY")
+    secret_keys: tuple[str, ...] = ()
+    if secret_raw is not None:
+        from bot.installations import TokenCipher
+
+        try:
+            secret_keys = tuple(TokenCipher.parse(secret_raw))
+        except ValueError as err:
+            raise ConfigError(
+                f"CRM_SECRET_KEY is malformed: {err}. Write Fernet keys separated by commas, newest first; "
+                f"make one with {GENERATE_KEY}."
+            ) from None
+    scopes_raw = _clean(env, "SLACK_SCOPES")
+    scopes = tuple(s.strip() for s in scopes_raw.split(",") if s.strip()) if scopes_raw else DEFAULT_SCOPES
+    redirect_uri = _clean(env, "SLACK_REDIRECT_URI")
+    if redirect_uri is not None and urlparse(redirect_uri).scheme not in ("http", "https"):
+        raise ConfigError(
+            "SLACK_REDIRECT_URI must be the https URL of /slack/oauth_redirect on your server, as listed under "
+            f"OAuth & Permissions > Redirect URLs; it is {redirect_uri!r}."
+        )
+
     mail = _mail_settings(env)
     return Settings(
         **mail,
+        slack_client_id=client_id,
+        slack_client_secret=client_secret,
+        secret_keys=secret_keys,
+        slack_scopes=scopes,
+        slack_redirect_uri=redirect_uri,
+        token_rotation_minutes=_int(
+            env, "SLACK_TOKEN_ROTATION_MINUTES", 120, 1, 700, "minutes before a rotating token expires to refresh it"
+        ),
         managers=managers,
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
 from waitress.server import create_server
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 MAIL_PREFIX = "/mail/"
+INSTALL_PATH = "/slack/install"  # Bolt's OAuthSettings defaults; OAuth mode only
+REDIRECT_PATH = "/slack/oauth_redirect"
 # Waitress reads a whole body before the app sees it, and answers one over its own limit by
 # closing the connection, which a client still sending sees as a reset rather than a 413. So
 # waitress takes far more than the guard allows, and the guard answers 413 itself.
@@ -36,9 +39,13 @@ SERVER_MAX_BODY = 64 * MAX_BODY
 def make_wsgi_app(
     app: App | None, engine: Engine, *, mail: Callable[..., Iterable[bytes]] | None = None
 ) -> Callable[..., Iterable[bytes]]:
-    """Route ``POST /slack/events`` to Bolt behind the guard, and ``GET /healthz`` to a database check;
-    with ``mail`` (bot/mail/webhooks.py), ``/mail/...`` to the inbound-mail webhooks."""
+    """Route ``POST /slack/events`` to Bolt behind the guard, ``GET /healthz`` to a database check,
+    in OAuth mode ``GET /slack/install`` and ``/slack/oauth_redirect`` to Bolt's OAuth flow (which
+    checks the state cookie and the one-time state itself), and with ``mail`` (bot/mail/webhooks.py)
+    ``/mail/...`` to the inbound-mail webhooks."""
     bolt = guarded(app, EVENTS_PATH) if app is not None else None
+    oauth = SlackRequestHandler(app) if app is not None and app.oauth_flow is not None else None
+    oauth_paths = (INSTALL_PATH, REDIRECT_PATH) if oauth is not None else ()
 
     def health(start_response) -> Iterable[bytes]:
         ok = ping(engine)
@@ -59,6 +66,11 @@ def make_wsgi_app(
             return bolt(environ, start_response)
         if mail is not None and path.startswith(MAIL_PREFIX):
             return mail(environ, start_response)
+        if path in oauth_paths and oauth is not None:
+            if method not in ("GET", "HEAD"):
+                start_response("405 Method Not Allowed", [("Allow", "GET")])
+                return [b""]
+            return oauth(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"Not Found"]
 

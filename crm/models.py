@@ -22,6 +22,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -127,6 +129,13 @@ class Workspace(Created, Base):
     # Bumped whenever customers, aliases or contacts change, so every replica can tell
     # that its in-memory search index is stale with one cheap query.
     search_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Set when Slack says the app was uninstalled or its bot token revoked: nothing is sent to
+    # the workspace until it installs the app again (which clears it); its data stays.
+    uninstalled_at: Mapped[datetime | None] = mapped_column(default=None)
+    uninstall_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Bumped whenever an admin changes the workspace's settings (crm/workspace_settings.py), so
+    # every replica can tell that its cached settings are stale with one cheap query.
+    settings_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Customer(Tracked, Base):
@@ -729,3 +738,73 @@ class Handover(Created, Base):
     brief_sent_at: Mapped[datetime | None] = mapped_column(default=None)
     brief_ts: Mapped[str | None] = mapped_column(String(32), default=None)
     brief_error: Mapped[str | None] = mapped_column(String(255), default=None)
+
+
+# -- Slack's OAuth tables -----------------------------------------------------------------------
+# The tables slack_sdk's SQLAlchemy installation and state stores read and write
+# (slack_sdk.oauth.installation_store.sqlalchemy, state_store.sqlalchemy), declared here so that
+# Alembic creates them like every other table. The token columns are wider than slack_sdk's 200
+# characters: they hold Fernet ciphertext (bot/installations.py), and rotating tokens are long.
+TOKEN = 1000
+
+
+def _installation_columns(*, user: bool) -> list[Column[Any]]:
+    columns: list[Column[Any]] = [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("client_id", String(32), nullable=False),
+        Column("app_id", String(32), nullable=False),
+        Column("enterprise_id", String(32)),
+        Column("enterprise_name", String(200)),
+    ]
+    if user:
+        columns.append(Column("enterprise_url", String(200)))
+    columns += [
+        Column("team_id", String(32)),
+        Column("team_name", String(200)),
+        Column("bot_token", String(TOKEN)),
+        Column("bot_id", String(32)),
+        Column("bot_user_id", String(32)),
+        Column("bot_scopes", String(1000)),
+        Column("bot_refresh_token", String(TOKEN)),
+        Column("bot_token_expires_at", DateTime),
+    ]
+    if user:
+        columns += [
+            Column("user_id", String(32), nullable=False),
+            Column("user_token", String(TOKEN)),
+            Column("user_scopes", String(1000)),
+            Column("user_refresh_token", String(TOKEN)),
+            Column("user_token_expires_at", DateTime),
+            Column("incoming_webhook_url", String(TOKEN)),
+            Column("incoming_webhook_channel", String(200)),
+            Column("incoming_webhook_channel_id", String(200)),
+            Column("incoming_webhook_configuration_url", String(200)),
+        ]
+    columns += [
+        Column("is_enterprise_install", Boolean, nullable=False, default=False),
+    ]
+    if user:
+        columns.append(Column("token_type", String(32)))
+    columns.append(Column("installed_at", DateTime, nullable=False))
+    return columns
+
+
+slack_installations = Table(
+    "slack_installations",
+    Base.metadata,
+    *_installation_columns(user=True),
+    Index("slack_installations_idx", "client_id", "enterprise_id", "team_id", "user_id", "installed_at"),
+)
+slack_bots = Table(
+    "slack_bots",
+    Base.metadata,
+    *_installation_columns(user=False),
+    Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False),
+    Column("expire_at", DateTime, nullable=False),
+)

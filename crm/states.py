@@ -145,11 +145,17 @@ class DeliveryError(StrEnum):
     AMBIGUOUS = "ambiguous"  # begins the error: Slack may have posted (a timeout, a 5xx)
     RATELIMITED = "ratelimited"  # Slack said slow down (HTTP 429)
     BUILD_FAILED = "build failed"  # the digest could not be built from the workspace's data
+    NOT_INSTALLED = "not installed"  # the app was uninstalled or its token revoked: parked, not sent
     UNKNOWN = "unknown"
 
     def of(self, detail: str) -> str:
         """``"ambiguous: http 502"``: this error with what happened."""
         return f"{self}: {detail}"
+
+
+# Slack errors that mean the workspace's token is dead (uninstalled, revoked, expired): nothing more
+# is sent to that workspace until the app is installed again.
+DEAD_TOKEN = frozenset({"token_revoked", "token_expired", "invalid_auth", "account_inactive", "not_authed"})
 
 
 def is_ambiguous(error: str | None) -> bool:

@@ -29,6 +29,7 @@ class WorkspaceConfig:
     lifecycle: LifecycleStages = lifecycle.DEFAULT
     phone_region: str = DEFAULT_REGION  # phones typed without +country are read as this region's
     key_account_days: int = 30  # CRM_KEY_ACCOUNT_DAYS: an A-tier customer this quiet is "untouched"
+    default_currency: str = "USD"  # what a new deal's currency starts as (admins set it in Slack)
     stage_probabilities: tuple[tuple[str, int], ...] = ()  # CRM_STAGE_PROBABILITIES, every open stage
 
     @property

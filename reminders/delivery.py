@@ -11,7 +11,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from crm.states import DeliveryError
+from crm.states import DEAD_TOKEN, DeliveryError
 
 
 @dataclass
@@ -65,6 +65,35 @@ def find_posted(client: WebClient, channel: str, event_type: str, payload: dict[
         if meta.get("event_type") == event_type and meta.get("event_payload") == payload:
             return message.get("ts")
     return None
+
+
+@dataclass
+class Tokens:
+    """Which token a scheduled send to a workspace uses, and what a dead one means.
+
+    ``token_for(workspace_id)`` is None when nothing may be sent there (``Services.bot_token``);
+    ``died(workspace_id, error)`` stops every further send to it (``Services.token_died``). A
+    sender holding one of these is used by one thread at a time (each job runs once at a time),
+    so it points its client at the workspace's token before each send."""
+
+    token_for: Callable[[int], str | None]
+    died: Callable[[int, str], None]
+
+    def aim(self, client: WebClient, workspace_id: int) -> Delivery | None:
+        """Point ``client`` at the workspace's token; a parked Delivery when there is none."""
+        token = self.token_for(workspace_id)
+        if token is None:
+            return Delivery(False, error=DeliveryError.NOT_INSTALLED, permanent=True)
+        client.token = token
+        return None
+
+    def check(self, workspace_id: int, outcome: Delivery) -> Delivery:
+        """A refusal for a dead token parks the send and stops the workspace's other sends."""
+        error = (outcome.error or "").rsplit(": ", 1)[-1]
+        if not outcome.ok and error in DEAD_TOKEN:
+            self.died(workspace_id, error)
+            outcome.permanent = True
+        return outcome
 
 
 class Pacer:

@@ -48,7 +48,8 @@ from crm.digest_schedule import Claim
 from crm.pipeline_stages import PipelineStages, stages_of
 from crm.stale import StaleRule, stale_rule_for
 from crm.states import DeliveryError, DeliveryNote, DmReason
-from reminders.delivery import Delivery, Pacer, ambiguous, find_posted, open_dm, refused
+from crm.workspace_config import WorkspaceConfig
+from reminders.delivery import Delivery, Pacer, Tokens, ambiguous, find_posted, open_dm, refused
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -123,7 +124,18 @@ class SlackDigestSender:
     charts: bool = True  # draw the charts into the thread
     stale: StaleRule | None = None  # the per-stage rule (default: crm.stale's)
     uptime: Uptime = field(default_factory=Uptime)  # make_digest_sender starts it with the app
+    tokens: Tokens | None = None  # per-workspace tokens (None: the client's one token, tests)
+    # a workspace's own settings (stages, type labels, stale days), as its admins set them
+    config_for: Callable[[int], WorkspaceConfig] | None = None
+    stale_days: int | None = None
     _dm: dict[str, str] = field(default_factory=dict)
+
+    def use(self, workspace_id: int) -> None:
+        """Render the next digest with this workspace's own settings (one thread uses a sender)."""
+        if self.config_for is not None:
+            config = self.config_for(workspace_id)
+            self.stages, self.type_label, self.stale_days = config.stages, config.type_label, config.stale_days
+            self.stale = config.stale
 
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
@@ -216,6 +228,15 @@ class SlackDigestSender:
 
     # -- the delivery ----------------------------------------------------------------------
     def deliver(self, claim: Claim, digest: Digest) -> Delivery:
+        """Deliver with the workspace's own token; park it when the workspace has none (uninstalled)."""
+        if self.tokens is None:
+            return self._deliver(claim, digest)
+        parked = self.tokens.aim(self.client, claim.workspace_id)
+        if parked is not None:
+            return parked
+        return self.tokens.check(claim.workspace_id, self._deliver(claim, digest))
+
+    def _deliver(self, claim: Claim, digest: Digest) -> Delivery:
         """The summary: posted, found (an earlier attempt posted it), or sent to the subscriber."""
         if claim.posted_ts and claim.posted_channel:
             return Delivery(True, claim.posted_channel, claim.posted_ts, note=DeliveryNote.ALREADY_SENT)
@@ -333,6 +354,7 @@ def send_due_digests(
         if claimed is None:
             continue
         report.claimed += 1
+        sender.use(claimed.workspace_id)
         try:
             digest = build_digest(
                 sf,
@@ -341,7 +363,7 @@ def send_due_digests(
                 tz=claimed.timezone,
                 stages=sender.stages,
                 previous=claimed.previous_snapshot,
-                stale_days=stale_days,
+                stale_days=sender.stale_days or stale_days,
                 stale=stale or sender.stale,
             )
         except Exception:  # one workspace's broken data must not stop the other digests
@@ -415,6 +437,8 @@ def make_digest_sender(services: Services, client: WebClient, rate: float = DIGE
         name_of=lambda ws, user: services.people.get(client, ws, user).full_name,
         stale=stale_rule_for(s.stale_days, s.stale_days_by_stage, s.deal_stages),
         uptime=Uptime(services.now()),
+        tokens=Tokens(services.bot_token, services.token_died),
+        config_for=services.config,
     )
 
 

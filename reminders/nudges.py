@@ -24,7 +24,8 @@ from commands.followups.nudge_dm import nudge_blocks, nudge_text
 from crm import nudges
 from crm.nudges import Claimed
 from crm.states import DeliveryError, DeliveryNote
-from reminders.delivery import Delivery, Pacer, ambiguous, find_posted, open_dm, refused
+from crm.workspace_config import WorkspaceConfig
+from reminders.delivery import Delivery, Pacer, Tokens, ambiguous, find_posted, open_dm, refused
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class SlackNudgeSender:
     timezone_of: Callable[[Claimed], str]
     type_label: Callable[[str], str] = lambda key: key.capitalize()
     pacer: Pacer = field(default_factory=lambda: Pacer(5.0))
+    tokens: Tokens | None = None  # per-workspace tokens (None: the client's one token, tests)
+    # a workspace's own settings (its activity type labels), as its admins set them
+    config_for: Callable[[int], WorkspaceConfig] | None = None
     _dm: dict[str, str] = field(default_factory=dict)
 
     def dm_channel(self, user: str) -> str:
@@ -79,6 +83,17 @@ class SlackNudgeSender:
             return None
 
     def send(self, claimed: Claimed, now: datetime) -> Delivery:
+        """Send with the workspace's own token; park it when the workspace has none (uninstalled)."""
+        if self.config_for is not None:
+            self.type_label = self.config_for(claimed.workspace_id).type_label
+        if self.tokens is None:
+            return self._send(claimed, now)
+        parked = self.tokens.aim(self.client, claimed.workspace_id)
+        if parked is not None:
+            return parked
+        return self.tokens.check(claimed.workspace_id, self._send(claimed, now))
+
+    def _send(self, claimed: Claimed, now: datetime) -> Delivery:
         try:
             if claimed.recovered:
                 found = self._find_sent_if_allowed(claimed)

@@ -23,7 +23,7 @@ from crm.channel_events import prune_sent_posts
 from crm.housekeeping import prune_processed_events
 from crm.value import recompute_all_tiers
 from reminders.channel_posts import channel_post_tick, make_poster
-from reminders.delivery import Pacer
+from reminders.delivery import Pacer, Tokens
 from reminders.digests import digest_tick, make_digest_sender
 from reminders.nudges import SlackNudgeSender, send_due_nudges
 
@@ -52,6 +52,8 @@ def make_sender(services: Services, client: WebClient, rate: float = NUDGES_PER_
         timezone_of=lambda c: services.people.tz(client, c.workspace_id, c.owner_user_id),
         type_label=lambda key: label_for(services.settings, key),
         pacer=Pacer(rate),
+        tokens=Tokens(services.bot_token, services.token_died),
+        config_for=services.config,
     )
 
 
@@ -92,7 +94,8 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
     scheduler.add_job(
         digest_tick,
         IntervalTrigger(seconds=60, timezone=UTC),
-        args=(services, make_digest_sender(services, client)),
+        # its own client: each sender points its client at the token of the workspace it sends to
+        args=(services, make_digest_sender(services, nudge_client(services))),
         id="pipeline_digests",
         **prompt,
     )

@@ -50,6 +50,7 @@ class SlackDriver:
         response_url_factory=None,
         api_app_id: str = "A0CRM",
         timeout: float = 15.0,
+        org_wide_install: bool = False,
     ) -> None:
         self.url = url
         self.signing_secret = signing_secret
@@ -59,6 +60,7 @@ class SlackDriver:
         self.response_url_factory = response_url_factory
         self.api_app_id = api_app_id
         self.timeout = timeout
+        self.org_wide_install = org_wide_install  # the app is installed org-wide (Enterprise Grid)
 
     # -- transport ---------------------------------------------------------------------
     def post_raw(
@@ -131,6 +133,8 @@ class SlackDriver:
         }
         if self.enterprise_id:
             fields["enterprise_id"] = self.enterprise_id
+        if self.org_wide_install:
+            fields["is_enterprise_install"] = "true"
         return self.post_form(fields, **kw)
 
     def block_actions(

@@ -46,7 +46,10 @@ def on_command(req: Request) -> None:
     query = " ".join(req.args.split())[:MAX_QUERY_CHARS]
     if not query:
         meta = {"channel": req.channel_id}
-        req.open_view(views.deal_modal(stages=req.config.stages, owner=req.user_id, meta=meta))
+        currency = req.config.default_currency
+        req.open_view(
+            views.deal_modal(stages=req.config.stages, owner=req.user_id, meta=meta, default_currency=currency)
+        )
         return
     result = find_customers(req.sf, req.services.search, req.workspace_id, query)
     if result.kind == "winner":
@@ -67,7 +70,14 @@ def on_new_open(req: Request) -> None:
     customer = get_customer(req.sf, req.workspace_id, req.value_id or 0)
     meta = {"channel": req.channel_id, "customer": customer.id}
     custom = _custom_inputs(req, None)
-    view = views.deal_modal(stages=req.config.stages, owner=req.user_id, meta=meta, customer=customer, custom=custom)
+    view = views.deal_modal(
+        stages=req.config.stages,
+        owner=req.user_id,
+        meta=meta,
+        customer=customer,
+        custom=custom,
+        default_currency=req.config.default_currency,
+    )
     req.open_view(view)
 
 

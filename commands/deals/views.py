@@ -165,7 +165,9 @@ def _owner_input(owner: str, deal: Deal | None) -> dict[str, Any]:
     return input_block(B_OWNER, "Owner", {"type": "users_select", "action_id": A_VALUE, "initial_user": initial})
 
 
-def _field_inputs(stages: PipelineStages, owner: str, deal: Deal | None) -> list[dict[str, Any]]:
+def _field_inputs(
+    stages: PipelineStages, owner: str, deal: Deal | None, default_currency: str = svc.DEFAULT_CURRENCY
+) -> list[dict[str, Any]]:
     title = text_input(
         A_VALUE, initial=deal.title if deal else "", max_length=svc.MAX_TITLE, placeholder="Annual licence"
     )
@@ -176,7 +178,7 @@ def _field_inputs(stages: PipelineStages, owner: str, deal: Deal | None) -> list
         placeholder="12,500.00 or 12.5k",
     )
     currency = text_input(
-        A_VALUE, initial=deal.currency if deal else svc.DEFAULT_CURRENCY, max_length=10, placeholder="USD"
+        A_VALUE, initial=deal.currency if deal else default_currency, max_length=10, placeholder=default_currency
     )
     close: dict[str, Any] = {"type": "datepicker", "action_id": A_VALUE}
     if deal and deal.expected_close:
@@ -200,6 +202,7 @@ def deal_modal(
     deal: Deal | None = None,
     history: list[DealStageChange] | None = None,
     custom: list[dict[str, Any]] | None = None,
+    default_currency: str = svc.DEFAULT_CURRENCY,
 ) -> dict[str, Any]:
     """The create/edit modal. Without ``customer`` it starts with a customer picker; ``custom``
     is the custom field inputs (``commands.custom_values``)."""
@@ -208,7 +211,7 @@ def deal_modal(
         blocks.append(input_block(B_CUSTOMER, "Customer", customer_select(action_id=PICKER)))
     else:
         blocks.append(context(f"Deal with *{esc(customer.name, 200)}*"))
-    blocks += _field_inputs(stages, owner, deal)
+    blocks += _field_inputs(stages, owner, deal, default_currency)
     blocks += custom or []
     if history:
         blocks.append(history_context(history, stages))

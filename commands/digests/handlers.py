@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
+from commands.blockkit import context
 from commands.digests import charts, views
 from commands.digests.forecast_view import forecast_blocks
 from commands.request import Request
 from commands.router import CommandRouter
 from crm import digest_schedule as subs
-from crm.deals import pipeline_summary
+from crm.deals import format_totals, pipeline_summary
 from crm.digest import build_digest
 from crm.forecast import forecast
+from crm.workspace_settings import weighted_totals
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -61,7 +63,10 @@ def pipeline(req: Request) -> None:
     summary = pipeline_summary(req.sf, req.workspace_id, owner=owner, stages=stages, now=req.now)
     note = _send_charts(req, summary.open, owner=owner, title=title) if charts else None
     blocks = views.pipeline_blocks(summary, stages=stages, title=title, charts_note=note)
-    if owner is None:  # the team view adds the forecast and conversion (issue 16, item 5)
+    if owner is not None:  # one rep's: the weighted total (the team view has the whole forecast)
+        weighted = weighted_totals(summary.open, req.config.probabilities)
+        blocks.insert(2, context(f"*Weighted by stage probability:* {format_totals(weighted, empty='—')}"))
+    else:  # the team view adds the forecast and conversion (issue 16, item 5)
         found = forecast(req.sf, req.workspace_id, stages=stages, lifecycle=req.config.lifecycle,
                          probabilities=req.config.probabilities, now=req.now, tz=req.tz)  # fmt: skip
         blocks += forecast_blocks(found, stage_label=req.config.stage_label)

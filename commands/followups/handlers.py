@@ -261,6 +261,7 @@ def publish_home(req: Request) -> None:
         stage_label=req.config.stage_label,
         extra=unfiled,
         team=team_section(req),
+        admin=req.actor.is_admin,
     )
     try:
         req.client.views_publish(user_id=req.user_id, view=view)

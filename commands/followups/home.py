@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from commands.admin.views import admin_blocks
 from commands.blockkit import actions, button, context, divider, esc, header, input_block, option, plain, section
 from commands.followups.nudge_dm import LOG_OPEN, follow_up_actions
 from commands.followups.views import follow_up_line
@@ -90,8 +91,10 @@ def home_view(
     stage_label: Label,
     extra: Sequence[dict] = (),
     team: list[dict[str, Any]] | None = None,
+    admin: bool = False,
 ) -> dict[str, Any]:
-    """My day, then (managers and admins) the Team section of ``commands.team``.
+    """My day, then (managers and admins) the Team section of ``commands.team``, then (workspace
+    admins) the settings of ``commands.admin``.
 
     ``extra``: blocks another feature puts first (email capture's unfiled mail), at most ~12."""
     limit = HOME_LIST_WITH_TEAM if team else HOME_LIST
@@ -121,6 +124,8 @@ def home_view(
         lines = [follow_up_line(r, tz=tz, now=now, show_owner=True) for r in day.failed[:10]]
         blocks.append(section("*Admins: reminder DMs Slack refused*\n" + "\n".join(lines)))
     blocks += team or []
+    if admin:  # workspace admins: the settings (commands/admin)
+        blocks = blocks[: 100 - len(admin_blocks())] + admin_blocks()
     return {"type": "home", "blocks": blocks[:100]}
 
 

@@ -45,7 +45,10 @@ def test_manifest_declares_the_commands_shortcuts_and_events(manifest):
         "app_home_opened",
         # linked channels and alert channels (commands/rooms/handlers.py: CHANNEL_EVENTS)
         *CHANNEL_EVENTS,
+        "app_uninstalled",
+        "tokens_revoked",
     }
+    assert [u.rsplit("/", 2)[-2:] for u in manifest["oauth_config"]["redirect_urls"]] == [["slack", "oauth_redirect"]]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
 

@@ -38,7 +38,7 @@ STORED = [
     (DigestScope, ["team"]),
     (DeliveryNote, ["already-sent", "dm", "failed"]),
     (DmReason, ["channel_not_found", "slack_connect", "archived", "not_in_channel"]),
-    (DeliveryError, ["ambiguous", "ratelimited", "build failed", "unknown"]),
+    (DeliveryError, ["ambiguous", "ratelimited", "build failed", "not installed", "unknown"]),
     (
         AuditAction,
         [

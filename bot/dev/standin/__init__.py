@@ -26,7 +26,9 @@ Where things are, one module per Slack API family:
   (``add_user``, ``add_channel``) and the rules the families share;
 * ``chat.py``, ``conversations.py``, ``users.py`` (with ``auth.test`` and ``team.info``),
   ``views.py``, ``reactions.py``, ``files.py``: the ``_api_*`` methods of each family;
-* ``responses.py``: ``response_url`` minting and posts.
+* ``responses.py``: ``response_url`` minting and posts;
+* ``oauth.py``: ``oauth.v2.access`` (installs, org-wide installs, token rotation), ``auth.test``
+  per token, and revoked or expired tokens.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from __future__ import annotations
 from bot.dev.standin.chat import ChatMethods
 from bot.dev.standin.conversations import ConversationMethods
 from bot.dev.standin.files import FileMethods
+from bot.dev.standin.oauth import OAuthMethods
 from bot.dev.standin.reactions import ReactionMethods
 from bot.dev.standin.responses import ResponseUrls
 from bot.dev.standin.server import Call
@@ -44,6 +47,6 @@ __all__ = ["Call", "SlackStandIn"]
 
 
 class SlackStandIn(
-    ChatMethods, ConversationMethods, FileMethods, ReactionMethods, ResponseUrls, UserMethods, ViewMethods
+    OAuthMethods, ChatMethods, ConversationMethods, FileMethods, ReactionMethods, ResponseUrls, UserMethods, ViewMethods
 ):
     """A threaded HTTP server on 127.0.0.1 that answers like ``https://slack.com/api/``."""

@@ -65,7 +65,8 @@ def pipeline(req: Request) -> None:
     blocks = views.pipeline_blocks(summary, stages=stages, title=title, charts_note=note)
     if owner is not None:  # one rep's: the weighted total (the team view has the whole forecast)
         weighted = weighted_totals(summary.open, req.config.probabilities)
-        blocks.insert(2, context(f"*Weighted by stage probability:* {format_totals(weighted, empty='—')}"))
+        if weighted:
+            blocks.insert(2, context(f"*Weighted by stage probability:* {format_totals(weighted, empty='—')}"))
     else:  # the team view adds the forecast and conversion (issue 16, item 5)
         found = forecast(req.sf, req.workspace_id, stages=stages, lifecycle=req.config.lifecycle,
                          probabilities=req.config.probabilities, now=req.now, tz=req.tz)  # fmt: skip

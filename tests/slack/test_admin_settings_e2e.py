@@ -75,7 +75,7 @@ def test_a_saved_change_is_audited_and_reaches_another_replica(slack, standin, a
         config = services.config(ws)  # this replica: at once
         assert config.types.get("site_visit") is not None and config.stale_days == 21
         assert config.managers == frozenset({REP}) and config.default_currency == "EUR"
-        assert config.key_account_days == 45 and config.stage_probabilities == {"lead": 10, "demo": 50}
+        assert config.key_account_days == 45 and config.probabilities == {"lead": 10, "demo": 50}
         # The other replica keeps its cached settings until it looks at the version again ...
         assert other.config(ws).types.get("site_visit") is None
         monkeypatch.setattr(bot.services, "CONFIG_POLL_SECONDS", 0.0)  # ... which is what time passing does
@@ -176,7 +176,7 @@ def test_stage_probabilities_weight_the_pipeline(slack, standin, app_server, ws,
 
     slack.command("/crm", "pipeline", user=REP)
     plain = json.dumps(standin.wait_for("response_url")[0].params, ensure_ascii=False)
-    assert "Weighted" not in plain  # no probabilities set: no weighted line
+    assert "Weighted" not in plain  # no open deals: no weighted line
     assert slack.view_submission(views.CALLBACK, _values(currency="USD"), user=ADMIN).status == 200
     acme = make.customer("Acme Corporation")
     stages = parse_pipeline_stages(STAGES)

@@ -25,7 +25,7 @@ from commands.rooms.views import event_message
 from crm import channel_events as outbox
 from crm.channel_events import ClaimedPost
 from crm.states import DeliveryError, DeliveryNote
-from reminders.delivery import Delivery, Pacer, ambiguous, find_posted, refused
+from reminders.delivery import Delivery, Pacer, Tokens, ambiguous, find_posted, refused
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -59,6 +59,7 @@ class SlackChannelPoster:
     type_label: Callable[[ClaimedPost, str], str] = lambda post, key: key.capitalize()
     pacer: Pacer = field(default_factory=lambda: Pacer(POSTS_PER_SECOND))
     clock: Callable[[], float] = time.monotonic
+    tokens: Tokens | None = None  # per-workspace tokens (None: the client's one token, tests)
     _sharing: dict[str, tuple[float, bool]] = field(default_factory=dict)
 
     def is_shared(self, channel: str) -> bool:
@@ -90,6 +91,15 @@ class SlackChannelPoster:
         return Delivery(True, post.channel_id, ts, note=DeliveryNote.ALREADY_SENT) if ts else None
 
     def send(self, post: ClaimedPost) -> Delivery:
+        """Post with the workspace's own token; park it when the workspace has none (uninstalled)."""
+        if self.tokens is None:
+            return self._send(post)
+        parked = self.tokens.aim(self.client, post.workspace_id)
+        if parked is not None:
+            return parked
+        return self.tokens.check(post.workspace_id, self._send(post))
+
+    def _send(self, post: ClaimedPost) -> Delivery:
         try:
             if post.recovered:
                 found = self._already(post)
@@ -193,4 +203,5 @@ def make_poster(services: Services, client: WebClient, rate: float = POSTS_PER_S
         stage_label=lambda post, key: services.config(post.workspace_id).stage_label(key),
         type_label=lambda post, key: services.config(post.workspace_id).type_label(key),
         pacer=Pacer(rate),
+        tokens=Tokens(services.bot_token, services.token_died),
     )

@@ -40,7 +40,26 @@ class MailIntake:
             authserv_id=settings.mail_authserv_id,
         )
         self._cache: dict[tuple[int, str], tuple[float, str | None]] = {}
+        self._clients: dict[str, WebClient] = {}
         self._lock = threading.Lock()
+
+    def client_for(self, workspace_id: int) -> WebClient:
+        """A client with the workspace's own token (OAuth: each workspace has its own; one client per
+        token, as a shared client's token must not change under another thread's call). Raises
+        :class:`LookupUnavailable` when the app has no token there (uninstalled, revoked)."""
+        token = self.services.bot_token(workspace_id)
+        if token is None:
+            raise LookupUnavailable("the app is not installed in this workspace (uninstalled or its token revoked)")
+        if token == self.client.token:
+            return self.client
+        with self._lock:
+            client = self._clients.get(token)
+            if client is None:
+                if len(self._clients) > 1000:  # rotated tokens: drop the old ones
+                    self._clients.clear()
+                client = WebClient(token=token, base_url=self.client.base_url, timeout=self.client.timeout)
+                self._clients[token] = client
+        return client
 
     # -- who sent it ---------------------------------------------------------------------------
     def _team_id(self, workspace_id: int) -> str | None:
@@ -56,7 +75,7 @@ class MailIntake:
         if hit is not None and time.monotonic() - hit[0] < LOOKUP_TTL:
             return hit[1]
         try:
-            user = self.client.users_lookupByEmail(email=email).get("user") or {}
+            user = self.client_for(workspace_id).users_lookupByEmail(email=email).get("user") or {}
         except SlackApiError as err:
             error = err.response.get("error", "") if err.response is not None else ""
             if error != "users_not_found":
@@ -90,7 +109,7 @@ class MailIntake:
             envelope,
             config=self.config,
             lookup=self.lookup,
-            types=self.services.config(0).types,
+            types=lambda workspace_id: self.services.config(workspace_id).types,
             now=now,
         )
         self._log(outcome, envelope, mail.sender.email if mail.sender else None, mail.message_id)
@@ -108,8 +127,9 @@ class MailIntake:
             "pick the customer under “Unfiled email” in my Home tab."
         )
         try:
-            self.client.chat_postMessage(channel=outcome.rep_user_id or "", text=text)
-        except (SlackApiError, SlackClientError, OSError) as err:
+            client = self.client_for(outcome.workspace_id) if outcome.workspace_id is not None else self.client
+            client.chat_postMessage(channel=outcome.rep_user_id or "", text=text)
+        except (SlackApiError, SlackClientError, OSError, LookupUnavailable) as err:
             log.warning("could not tell %s about unfiled mail: %s", outcome.rep_user_id, err)
 
     def _log(self, outcome: Outcome, envelope: Envelope, sender: str | None, message_id: str | None) -> None:

@@ -225,10 +225,11 @@ def capture(
     *,
     config: MailConfig,
     lookup: Callable[[int, str], str | None],
-    types: ActivityTypes,
+    types: ActivityTypes | Callable[[int], ActivityTypes],
     now: datetime,
 ) -> Outcome:
-    """Log ``mail`` once, or say why not. ``lookup(workspace_id, email)`` is the Slack user id of
+    """Log ``mail`` once, or say why not. ``types``: the activity types, or the workspace's by its id.
+    ``lookup(workspace_id, email)`` is the Slack user id of
     that workspace's member with the email (None: nobody), raising :class:`LookupUnavailable`
     when Slack can't be asked."""
     token = workspace_token(mail, envelope, config)
@@ -255,7 +256,8 @@ def capture(
             return _duplicate(earlier)
     try:
         with sf.begin() as session:
-            return _save(session, ws, key, mail, envelope, rep=rep, config=config, types=types, now=now)
+            own = types(ws) if callable(types) else types
+            return _save(session, ws, key, mail, envelope, rep=rep, config=config, types=own, now=now)
     except CRMError as err:  # e.g. no Email activity type: nothing saved, and retrying can't help
         return _refused(err.message, workspace_id=ws, rep_user_id=rep)
     except IntegrityError:

@@ -356,3 +356,25 @@ def test_a_channel_shared_without_us_hearing_gets_nothing(services, standin, ws,
         assert row.is_shared and row.status == LinkStatus.ACTIVE
     make.deal(acme, "Three", at=NOW)  # a shared link queues nothing any more
     assert len(posts(services)) == 2 and all(p.send_at is None for p in posts(services))
+
+
+def test_an_uninstalled_workspace_gets_no_channel_post_and_nothing_is_retried(services, standin, ws, make, acme):
+    """app_uninstalled (or a revoked token) stops the channel outbox too: posts are parked without
+    a call to Slack, and the channel's link keeps its status for a reinstall."""
+    from crm.models import Workspace
+    from crm.workspaces import mark_uninstalled
+
+    link(services, ws, "C0DEALS", customer_id=acme.id)
+    make.deal(acme, "One", at=NOW)
+    with services.session_factory() as s:
+        team_id = s.get(Workspace, ws).team_id
+    mark_uninstalled(services.session_factory, team_id=team_id, enterprise_id=None, reason="app_uninstalled", now=NOW)
+    seen = len(standin.calls)
+    report = send_channel_posts(services.session_factory, poster(services), NOW, replica="r1")
+    assert (report.claimed, report.sent, report.failed) == (1, 0, 1)
+    assert not [c for c in standin.calls[seen:] if c.method in ("chat.postMessage", "conversations.info")]
+    (post,) = posts(services)
+    assert post.send_at is None and post.error == "not installed"
+    with services.session_factory() as s:
+        assert s.scalars(select(LinkedChannel)).one().status == LinkStatus.ACTIVE
+    assert send_channel_posts(services.session_factory, poster(services), NOW, replica="r1").claimed == 0

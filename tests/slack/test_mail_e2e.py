@@ -535,3 +535,20 @@ def test_starttls_is_offered_with_a_certificate(tls_files, acme, stack):
         smtp.stop()
         services.work.shutdown()  # its engine is the stack's, closed with it
     assert [a.customer_id for a in stack.activities()] == [acme.id]
+
+
+def test_mail_for_an_uninstalled_workspace_waits_and_slack_is_not_asked(stack, acme):
+    """After app_uninstalled nothing is sent to the workspace, so its sender can't be looked up:
+    the mail gets a temporary 451 (the sending server tries again; a reinstall takes it), never a
+    Slack call with a dead token, and nothing is stored."""
+    from crm.workspaces import mark_uninstalled
+
+    mark_uninstalled(
+        stack.services.session_factory, team_id=TEAM_ID, enterprise_id=None, reason="app_uninstalled", now=ago(0)
+    )
+    seen = len(stack.app.standin.calls)
+    with pytest.raises(smtplib.SMTPDataError) as later:
+        stack.send(message(date=ago(1), msgid="<uninstalled@ourco.com>"))
+    assert later.value.smtp_code == 451 and "not installed" in later.value.smtp_error.decode()
+    assert not [c for c in stack.app.standin.calls[seen:] if c.method == "users.lookupByEmail"]
+    assert stack.activities() == [] and stack.emails() == []

@@ -43,11 +43,14 @@ from commands.digests.views import delivery_notice, detail_blocks, detail_text, 
 from crm import digest_schedule as schedule
 from crm.activity_types import label_for
 from crm.charts import Chart
-from crm.digest import Digest, build_digest
+from crm.digest import Digest, ForecastInputs, build_digest
 from crm.digest_schedule import Claim
+from crm.forecast import probabilities_for
+from crm.lifecycle import lifecycle_for
 from crm.pipeline_stages import PipelineStages, stages_of
 from crm.stale import StaleRule, stale_rule_for
 from crm.states import DeliveryError, DeliveryNote, DmReason
+from crm.value import DEFAULT_KEY_ACCOUNT_DAYS
 from reminders.delivery import Delivery, Pacer, ambiguous, find_posted, open_dm, refused
 
 if TYPE_CHECKING:
@@ -123,6 +126,8 @@ class SlackDigestSender:
     charts: bool = True  # draw the charts into the thread
     stale: StaleRule | None = None  # the per-stage rule (default: crm.stale's)
     uptime: Uptime = field(default_factory=Uptime)  # make_digest_sender starts it with the app
+    key_account_days: int = DEFAULT_KEY_ACCOUNT_DAYS  # CRM_KEY_ACCOUNT_DAYS
+    forecast_with: ForecastInputs | None = None  # the weekly forecast part (None: never)
     _dm: dict[str, str] = field(default_factory=dict)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -343,6 +348,8 @@ def send_due_digests(
                 previous=claimed.previous_snapshot,
                 stale_days=stale_days,
                 stale=stale or sender.stale,
+                key_account_days=sender.key_account_days,
+                forecast_with=sender.forecast_with,
             )
         except Exception:  # one workspace's broken data must not stop the other digests
             log.exception("digest %s: building failed", claimed.subscription_id)
@@ -415,6 +422,10 @@ def make_digest_sender(services: Services, client: WebClient, rate: float = DIGE
         name_of=lambda ws, user: services.people.get(client, ws, user).full_name,
         stale=stale_rule_for(s.stale_days, s.stale_days_by_stage, s.deal_stages),
         uptime=Uptime(services.now()),
+        key_account_days=s.key_account_days,
+        forecast_with=ForecastInputs(
+            lifecycle_for(s.lifecycle_stages), dict(probabilities_for(s.stage_probabilities, s.deal_stages))
+        ),
     )
 
 

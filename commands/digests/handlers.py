@@ -19,7 +19,7 @@ from commands.request import Request
 from commands.router import CommandRouter
 from crm import digest_schedule as subs
 from crm.deals import pipeline_summary
-from crm.digest import build_digest
+from crm.digest import ForecastInputs, build_digest
 from crm.forecast import forecast
 
 if TYPE_CHECKING:
@@ -185,6 +185,8 @@ def preview(req: Request, rest: str) -> None:
         previous=sub.last_snapshot if sub else None,
         stale_days=req.config.stale_days,
         stale=req.config.stale,
+        key_account_days=req.config.key_account_days,
+        forecast_with=ForecastInputs(req.config.lifecycle, req.config.probabilities),
     )
     blocks = views.digest_blocks(
         built,

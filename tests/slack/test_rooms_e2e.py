@@ -324,3 +324,20 @@ def test_a_stage_change_reaches_the_linked_room_once(slack, standin, app_server,
         send_channel_posts(services.session_factory, poster, services.now() + timedelta(minutes=2), replica="r1")
     posts = [c for c in standin.calls_to("chat.postMessage") if c.params.get("metadata")]
     assert len(posts) == 1 and "was won" in posts[0].params["text"] and "rita" in posts[0].params["text"]
+
+
+def test_alerts_tier_filter_end_to_end(slack, standin, app_server, acme, make):
+    """`tier:A` is taken and described; a word that is no tier is refused, saying what the tiers are."""
+    slack.command("/crm", "alerts won tier:gold")
+    assert "The value tiers are A, B and C" in reply_text(standin)
+    assert rows(app_server.services, AlertSubscription) == []
+    slack.command("/crm", "alerts won new tier:A")
+    assert "customers in tier A" in reply_text(standin, 2)
+    [sub] = rows(app_server.services, AlertSubscription)
+    assert sub.tier == "A"
+    make.deal(acme, "Not key yet", amount="9000")  # Acme is not ranked yet: C, so no alert
+    services = app_server.services
+    report = send_channel_posts(
+        services.session_factory, make_poster(services, nudge_client(services), rate=0), services.now(), replica="r1"
+    )
+    assert report.sent == 0 and not standin.calls_to("chat.postMessage")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
+from commands import request
 from commands.digests import charts, views
 from commands.digests.forecast_view import forecast_blocks
 from commands.request import Request
@@ -60,12 +61,21 @@ def pipeline(req: Request) -> None:
     stages = req.config.stages
     summary = pipeline_summary(req.sf, req.workspace_id, owner=owner, stages=stages, now=req.now)
     note = _send_charts(req, summary.open, owner=owner, title=title) if charts else None
-    blocks = views.pipeline_blocks(summary, stages=stages, title=title, charts_note=note)
+    blocks = views.pipeline_blocks(
+        summary, stages=stages, title=title, charts_note=note, charts_view="team" if owner is None else "mine"
+    )
     if owner is None:  # the team view adds the forecast and conversion (issue 16, item 5)
         found = forecast(req.sf, req.workspace_id, stages=stages, lifecycle=req.config.lifecycle,
                          probabilities=req.config.probabilities, now=req.now, tz=req.tz)  # fmt: skip
         blocks += forecast_blocks(found, stage_label=req.config.stage_label)
     req.reply(views.pipeline_text(summary, title), blocks=blocks)
+
+
+def on_charts_button(req: Request) -> None:
+    """The "Charts" button under a `/crm pipeline` reply: the same charts, to the asker's DM."""
+    owner, title = (None, "Team pipeline") if req.value == "team" else (req.user_id, "Your pipeline")
+    summary = pipeline_summary(req.sf, req.workspace_id, owner=owner, stages=req.config.stages, now=req.now)
+    req.reply(_send_charts(req, summary.open, owner=owner, title=title))
 
 
 def _send_charts(req: Request, rows, *, owner: str | None, title: str) -> str:
@@ -227,3 +237,4 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         "`unsubscribe`, `preview`.",
         example="/crm digest subscribe 9:00 weekdays",
     )
+    request.action(app, views.CHARTS_ACTION, on_charts_button)

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from commands.blockkit import (
     HEADER_TEXT_MAX,
+    actions,
+    button,
     context,
     esc,
     person,
@@ -470,9 +472,19 @@ def delivery_notice(reason: DmReason, channel_id: str) -> str:
 
 
 # -- /crm pipeline ---------------------------------------------------------------------------
+CHARTS_ACTION = "pipeline_charts"  # the "Charts" button; its value is the view ("mine" or "team")
+
+
 def pipeline_blocks(
-    summary: PipelineSummary, *, stages: PipelineStages, title: str, charts_note: str | None = None
+    summary: PipelineSummary,
+    *,
+    stages: PipelineStages,
+    title: str,
+    charts_note: str | None = None,
+    charts_view: str | None = None,
 ) -> list[dict[str, Any]]:
+    """``charts_view`` ("mine", "team"): offer the "Charts" button that sends that view's charts
+    to the asker's DM (left out once they were sent, with ``charts_note`` saying so)."""
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(truncate(title, HEADER_TEXT_MAX))}]
     head = f"*Open:* {plural(summary.open_count, 'deal')} · {format_totals(summary.open_totals, empty='—')}"
     lines = [stage_line(stages, row) for row in summary.open]
@@ -481,6 +493,8 @@ def pipeline_blocks(
     blocks.append(bounded_section("*Closed in the last 30 days*", closed, len(closed), "stages"))
     if charts_note:
         blocks.append(section(charts_note))
+    elif charts_view:
+        blocks.append(actions(button("📊 Charts", CHARTS_ACTION, charts_view), block_id=CHARTS_ACTION))
     blocks.append(
         context(
             "Only you can see this · `/crm pipeline` yours · `/crm pipeline team` everyone's · `charts` for pictures"

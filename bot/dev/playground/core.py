@@ -57,6 +57,7 @@ from bot.server import EVENTS_PATH, HEALTH_PATH, ServerThread, make_wsgi_app
 from bot.services import Services
 from crm.db import make_engine, make_session_factory
 from crm.migrate import upgrade
+from crm.value import recompute_tiers
 from reminders.digests import SlackDigestSender, digest_tick, make_digest_sender
 from reminders.nudges import SlackNudgeSender
 from reminders.scheduler import make_sender, nudge_client, nudge_tick
@@ -152,6 +153,9 @@ class Playground:
                 log.info("the database already holds the demo workspace (%d customers): not seeded again", kept)
             else:
                 self.demo_summary = seed_demo(self.services, workspace_id, now=self.clock())
+            # The daily job's value tiers, now: cards show the tier, the Home and the digest key accounts.
+            tiers = recompute_tiers(self.services.session_factory, workspace_id, now=self.clock())
+            log.info("value tiers: %s", ", ".join(f"{n} {t}" for t, n in tiers.counts.items()))
         self._app = create_app(self.services)
         self._sender = make_sender(self.services, nudge_client(self.services), rate=50.0)
         self._digest_sender = make_digest_sender(self.services, nudge_client(self.services), rate=50.0)

@@ -1,7 +1,9 @@
 """A realistic demo workspace for the playground: customers, contacts, deals, activities, follow-ups.
 
 Deterministic (a fixed seed), relative to ``now``: every start looks the same, and a few
-follow-ups fall due within minutes and hours, so time travel shows nudges arriving. Customers
+follow-ups fall due within minutes and hours, so time travel shows nudges arriving, and #sales
+is subscribed to the pipeline digest (daily, Maria Manager's subscription) at a time 10 to 15
+minutes after the start, so "+15 min" brings the digest with its thread and charts. Customers
 and their first contact go through :func:`crm.customers.create_customer` (normalised names, the
 search index, audit rows); the bulk of the history is inserted as :mod:`crm.models` rows.
 """
@@ -11,13 +13,15 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import func, select, update
 
 from bot.dev.playground.workspace import ADMIN, MANAGER, REP, USERS
 from bot.services import Services
+from crm import digest_schedule
 from crm.activity_types import types_for
 from crm.customers import ContactInput, create_customer
 from crm.lookup import bump_search_version
@@ -26,6 +30,7 @@ from crm.normalize import normalize_name
 from crm.states import ActivitySource, FollowUpStatus
 
 SEED = 20240901
+WORKED_SHARE = 0.85  # open deals with an activity in the last 9 days
 CUSTOMERS = 300
 
 PREFIXES = """Apex Summit Pinnacle Blue Silver Golden Iron Oak Maple Cedar Willow Northern Pacific
@@ -172,6 +177,10 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
         made.append((customer.id, customer.name, domain, owner))
 
     counts = {"customers": len(made), "contacts": len(made), "deals": 0, "activities": 0, "follow_ups": 0}
+    # Most open deals are being worked on (an activity in the last days): "stale" stays the
+    # exception in the digest. Its own random stream, so the rest of the demo stays as it was.
+    worked = random.Random(SEED + 16)
+    touches = [k for k in ("call", "email", "meeting") if k in type_keys] or type_keys
     with sf.begin() as session:
         for customer_id, name, domain, owner in made:
             people = []
@@ -252,6 +261,27 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                 if on_deal is not None and (on_deal.last_activity_at is None or occurred > on_deal.last_activity_at):
                     on_deal.last_activity_at = occurred
                 counts["activities"] += 1
+            for deal in deals:
+                if deal.stage not in ("won", "lost") and worked.random() < WORKED_SHARE:
+                    kind = worked.choice(touches)
+                    occurred = now - timedelta(days=worked.randint(0, 8), hours=worked.randint(1, 9))
+                    session.add(
+                        Activity(
+                            workspace_id=workspace_id,
+                            customer_id=customer_id,
+                            deal_id=deal.id,
+                            type_key=kind,
+                            summary=worked.choice(SUMMARIES.get(kind, SUMMARIES["note"])).format(
+                                contact=(people or ["the buyer"])[0], deal=deal.title
+                            ),
+                            occurred_at=occurred,
+                            source=ActivitySource.IMPORT,
+                            created_by=owner,
+                            created_at=occurred,
+                        )
+                    )
+                    deal.last_activity_at = max(deal.last_activity_at or occurred, occurred)
+                    counts["activities"] += 1
 
         # Follow-ups: a couple due within minutes and hours for the rep (time travel shows the nudges
         # arriving), one overdue (nudged at the first tick), and the rest over the next two weeks.
@@ -289,4 +319,20 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
         version = bump_search_version(session, workspace_id)
         session.execute(update(Customer).where(Customer.workspace_id == workspace_id).values(index_version=version))
     services.search.refresh(workspace_id)
+    subscribe_digest(services, workspace_id, now=now)
+    counts["digest_subscriptions"] = 1
     return counts
+
+
+DIGEST_CHANNEL = "C0SALES"
+
+
+def subscribe_digest(services: Services, workspace_id: int, *, now: datetime) -> digest_schedule.Subscribed:
+    """#sales gets the digest daily at the first five-minute mark at least 10 minutes from ``now``
+    in the manager's zone: one "+15 min" on the clock (or a short wait) brings the first one."""
+    manager = next(u for u in USERS if u.id == MANAGER)
+    local = (now + timedelta(minutes=10)).astimezone(ZoneInfo(manager.tz))
+    local += timedelta(minutes=-local.minute % 5, seconds=-local.second, microseconds=-local.microsecond)
+    schedule = digest_schedule.Schedule(time(local.hour, local.minute), digest_schedule.DAILY)
+    return digest_schedule.subscribe(services.session_factory, workspace_id, channel_id=DIGEST_CHANNEL,
+                                     user=MANAGER, schedule=schedule, timezone=manager.tz, now=now)  # fmt: skip

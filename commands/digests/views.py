@@ -30,7 +30,7 @@ from crm.dates import format_day
 from crm.deals import PipelineSummary, StageTotal, add_totals, format_totals
 from crm.digest import DealLine, Digest, Movement
 from crm.digest_schedule import Schedule, SubscriptionRow, schedule_of
-from crm.forecast import digest_lines
+from crm.forecast import conversion_line, win_line
 from crm.money import currency_key, format_money, format_money_short, in_currency_order
 from crm.pipeline_stages import PipelineStages
 from crm.stale import StaleRule
@@ -342,8 +342,18 @@ def forecast_part(r: Render) -> Part:
     head += f" · win rate {rate}%" if rate is not None else f" · nothing closed in {f.window_days} days"
     if f.conversions.available and f.conversions.count:
         head += f" · {f.conversions.count:,} lead → customer"
-    lines = digest_lines(f)
-    detail = [bounded_section("📈 " + lines[0], lines[1:], len(lines) - 1, "lines")]
+    if f.open_count:
+        title = (
+            f"📈 *Forecast:* {format_totals(f.weighted, empty='nothing')} weighted of "
+            f"{format_totals(f.totals, empty='no amount')} open, by expected close month"
+        )
+        months = [
+            f"• *{esc(b.label, 30)}* ({plural(b.count, 'deal')}): {format_totals(b.weighted, empty='nothing')}"
+            for b in f.buckets
+        ]
+    else:
+        title, months = "📈 *Forecast:* no open deals to forecast", []
+    detail = [bounded_section(title, months, len(months), "months"), section(f"{win_line(f)}\n{conversion_line(f)}")]
     detail.append(context("Weighted = amount × the stage's probability (`CRM_STAGE_PROBABILITIES`) · "
                           "in the first digest of each week · `/crm pipeline team` has it any day"))  # fmt: skip
     return Part([head], detail)

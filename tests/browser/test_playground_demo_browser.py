@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.dev.playground import Playground
+from bot.dev.playground.workspace import REP
 from tests.browser.test_playground_browser import browser, click, read, shot, type_in_composer, wait_for
 
 __all__ = ["browser"]  # the module's browser fixture, shared
@@ -71,4 +72,18 @@ def test_the_demo_digest_arrives_in_sales_with_its_thread_and_charts(page, demo)
         ".map(i => [i.complete && i.naturalWidth, i.alt])"
     )
     assert len(loaded) == 3 and all(width and width > 300 and alt for width, alt in loaded), loaded
-    shot(page, "demo-4-digest-thread")
+    shot(page, "demo-4-digest-thread-charts")
+    page.execute_script("document.querySelector('#thread-messages').scrollTop = 0")
+    shot(page, "demo-4-digest-thread-top")
+
+
+def test_the_pipeline_charts_button_sends_the_charts_to_the_dm(page, demo):
+    type_in_composer(page, "/crm pipeline team")
+    wait_for(page, ".msg.ephemeral", text="Team pipeline", timeout=20)
+    shot(page, "demo-5-pipeline-with-charts-button")
+    click(page, ".msg.ephemeral button[data-action-id='pipeline_charts']")
+    wait_for(page, ".msg.ephemeral", text="The charts are in your DM", timeout=20)
+    click(page, f"#apps .sidebar-item[data-channel='D{REP[1:]}']")
+    click(page, "#tabs button[data-tab='messages']")
+    wait_for(page, "img.msg-file-image", timeout=20)
+    shot(page, "demo-6-charts-in-the-dm")

@@ -96,7 +96,8 @@ def test_the_forecast_comes_in_the_first_digest_of_the_week_only(services, ws, m
     lines, detail, _ = render(d)
     [line] = [x for x in lines if "forecast" in x]
     assert line == "📈 *This week's forecast:* $5k weighted · win rate 100%"  # 50% of 10k; 1 won, 0 lost
-    assert "Mar: $5,000.00 weighted · 1 deal, $10,000.00 in all" in detail
+    assert "📈 *Forecast:* $5,000.00 weighted of $10,000.00 open, by expected close month" in detail
+    assert "• *Mar* (1 deal): $5,000.00" in detail
     assert "Win rate (90 days): 100% · 1 won, 0 lost" in detail and "Lead → customer in Mar" in detail
     # Tuesday, after Monday's digest: not again. Without the settings (forecast_with=None), never.
     assert build(services, ws, TUESDAY, snap(MONDAY)).forecast is None

@@ -214,7 +214,9 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                     stage=stage,
                     expected_close=(now + timedelta(days=rng.randint(-20, 120))).date(),
                     owner_user_id=owner,
-                    closed_at=created + timedelta(days=rng.randint(1, 4)) if stage in ("won", "lost") else None,
+                    closed_at=_closed_at(created, rng.randint(1, 4) * 9 + worked.randint(0, 8), now)
+                    if stage in ("won", "lost")
+                    else None,
                     created_by=owner,
                     created_at=created,
                 )
@@ -229,7 +231,9 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                             from_stage=before,
                             to_stage=after,
                             created_by=owner,
-                            created_at=min(created + timedelta(days=step * rng.randint(1, 3)), now),
+                            created_at=_changed_at(
+                                deal, after, created + timedelta(days=step * rng.randint(1, 3)), now
+                            ),
                         )
                     )
                 deals.append(deal)
@@ -325,6 +329,23 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
 
 
 DIGEST_CHANNEL = "C0SALES"
+
+
+def _closed_at(created: datetime, days: int, now: datetime) -> datetime:
+    """A demo deal closes ``days`` (9 to 44) after it was created: a believable "days to close" in
+    the forecast. One too young for that closed halfway between its creation and two days ago
+    (demo deals are at least 5 days old), so the last 24 hours are not crowded with closings."""
+    closed = created + timedelta(days=days)
+    latest = now - timedelta(days=2)
+    return closed if closed <= latest else created + (latest - created) / 2
+
+
+def _changed_at(deal: Deal, to_stage: str, planned: datetime, now: datetime) -> datetime:
+    """When the demo deal reached ``to_stage``: closing is its ``closed_at``, the steps before it
+    no later than that, nor than now."""
+    if to_stage in ("won", "lost") and deal.closed_at is not None:
+        return deal.closed_at
+    return min(planned, deal.closed_at or now, now)
 
 
 def subscribe_digest(services: Services, workspace_id: int, *, now: datetime) -> digest_schedule.Subscribed:

@@ -148,3 +148,18 @@ def test_an_empty_workspace_gets_a_digest_thread_with_sentences_for_the_charts(s
     assert "nobody has logged an activity yet" in detail_text  # the chart's sentence, not an image
     assert not [c for c in standin.calls_to("files.completeUploadExternal") if c.ok]
     assert standin.uploaded() == []
+
+
+def test_charts_with_and_without_data_in_one_digest_thread(services, standin, ws, make):
+    """Deals but no activity this week: the two pipeline charts are uploaded, the activity chart is
+    a sentence in the thread reply, never an empty image."""
+    acme = make.customer("Acme")
+    make.deal(acme, stage="proposal", amount="10k", at=MONDAY - timedelta(days=20))
+    subs.subscribe(services.session_factory, ws, channel_id="C0SALES", user=REP,
+                   schedule=Schedule(time(9, 0), DAILY), timezone=BERLIN, now=MONDAY - timedelta(days=1))  # fmt: skip
+    sender = make_digest_sender(services, nudge_client(services), rate=0)
+    assert send_due_digests(services.session_factory, sender, MONDAY, replica="r1").posted == 1
+    [detail] = [c for c in standin.calls_to("chat.postMessage") if c.ok and c.params.get("thread_ts")]
+    assert "nobody has logged an activity yet" in str(detail.params["blocks"])
+    assert sorted(f["name"] for f in standin.uploaded()) == ["pipeline-by-stage.png", "pipeline-weekly.png"]
+    assert all(f["content"].startswith(b"\x89PNG") and f["alt_txt"] for f in standin.uploaded())

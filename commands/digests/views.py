@@ -507,7 +507,8 @@ def pipeline_blocks(
         blocks.append(actions(button("📊 Charts", CHARTS_ACTION, charts_view), block_id=CHARTS_ACTION))
     blocks.append(
         context(
-            "Only you can see this · `/crm pipeline` yours · `/crm pipeline team` everyone's · `charts` for pictures"
+            "Only you can see this · `/crm pipeline` yours · `/crm pipeline team` everyone's · "
+            "📊 Charts (or `charts`) sends pictures to your DM"
         )
     )
     return blocks

@@ -311,18 +311,21 @@ def key_accounts_part(r: Render) -> Part:
     def quiet(days: int | None) -> str:
         return "nothing ever logged" if days is None else f"quiet {days_phrase(days)}"
 
+    def owner(user_id: str | None) -> str:
+        return r.who(user_id) if user_id else "no owner"
+
     top = found.rows[0]
     summary = (
-        f"⭐ *Key accounts gone quiet:* {found.total:,} A-tier with no activity for {days_phrase(found.days)}"
-        f" · {esc(top.name, 40)} ({r.who(top.owner_user_id)}, {quiet(top.quiet_days(now))})"
+        f"💎 *Key accounts gone quiet:* {found.total:,} A-tier with no activity for {days_phrase(found.days)}"
+        f" · {esc(top.name, 40)} ({owner(top.owner_user_id)}, {quiet(top.quiet_days(now))})"
     )
     lines = [
-        f"• *{esc(a.name, 60)}* · {r.who(a.owner_user_id)} · {quiet(a.quiet_days(now))}"
+        f"• *{esc(a.name, 60)}* · {owner(a.owner_user_id)} · {quiet(a.quiet_days(now))}"
         f" · won {format_totals(a.won, empty='—')}"
         for a in found.rows
     ]
     head = (
-        f"⭐ *Key accounts gone quiet* ({found.total:,}): A tier (the few customers holding 80% of won value), "
+        f"💎 *Key accounts gone quiet* ({found.total:,}): A tier (the few customers holding 80% of won value), "
         f"no activity for {days_phrase(found.days)}"
     )
     return Part([summary], [bounded_section(head, lines, found.total, "key accounts"), context(

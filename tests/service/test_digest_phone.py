@@ -234,7 +234,7 @@ def test_key_accounts_and_the_weekly_forecast_still_fit_a_phone(services, standi
     lines = summary_lines(top.params["blocks"])
     assert len(lines) <= 15 + 3, lines
     text = "\n".join(lines)
-    assert f"⭐ *Key accounts gone quiet:* {quiet.total} A-tier with no activity for 30 days" in text
+    assert f"💎 *Key accounts gone quiet:* {quiet.total} A-tier with no activity for 30 days" in text
     money = r"\$[\d.]+[kM] \+ €[\d.]+[kM] \+ £[\d.]+[kM]"
     assert re.search(r"📈 \*This week's forecast:\* " + money + " weighted · win rate 50%", text), text
     assert "<@" not in text and "U0REP" not in text and not re.search(r"\d\.\d\d\b", text)

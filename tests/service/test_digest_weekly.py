@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from bot.dev.blockkit_check import validate_message
 from commands.digests import views
@@ -15,6 +16,7 @@ from crm.digest import ForecastInputs, build_digest, first_of_week
 from crm.digest_schedule import DAILY, Schedule
 from crm.forecast import parse_stage_probabilities
 from crm.lifecycle import lifecycle_for
+from crm.models import Customer
 from crm.pipeline_stages import DEFAULT
 from crm.value import recompute_tiers
 from reminders.digests import make_digest_sender, send_due_digests
@@ -79,9 +81,13 @@ def test_untouched_key_accounts_show_only_when_there_are_some(services, ws, make
     assert d.key_accounts is not None and [a.name for a in d.key_accounts.rows] == ["Big Quiet GmbH"]
     lines, detail, _ = render(d)
     [line] = [x for x in lines if "Key accounts" in x]
-    assert line.startswith("⭐ *Key accounts gone quiet:* 1 A-tier with no activity for 30 days")
+    assert line.startswith("💎 *Key accounts gone quiet:* 1 A-tier with no activity for 30 days")
     assert "Big Quiet GmbH (Name of U0REP" in line and "quiet 46 days" in line
     assert "Big Quiet GmbH" in detail and "$90,000.00" in detail and "Busy AG" not in detail
+    with services.session_factory.begin() as s:  # its owner left and nobody took it over
+        s.execute(update(Customer).where(Customer.id == big.id).values(owner_user_id=None))
+    lines, detail, _ = render(build(services, ws, TUESDAY, snap(MONDAY)))
+    assert "Big Quiet GmbH (no owner, quiet 46 days)" in "\n".join(lines) and "nobody" not in detail
     # A shorter window (CRM_KEY_ACCOUNT_DAYS=1) takes the recently touched one in too.
     d = build(services, ws, TUESDAY, snap(MONDAY), key_account_days=1)
     assert d.key_accounts is not None and d.key_accounts.total == 2

@@ -43,7 +43,7 @@ def event_line(payload: dict[str, Any], *, name_of: NameOf, stage_label: Label, 
     """One short mrkdwn line for an event (the whole message: one per event)."""
     kind = payload.get("kind")
     deal = esc(payload.get("deal"), 120)
-    customer = esc(payload.get("customer"), 120)
+    customer = esc(payload.get("customer"), 120) + (" 💎" if payload.get("tier") == "A" else "")  # a key account
     money = _money(payload)
     amount = f", {money}" if money else ""
     owner = _who(name_of, payload.get("owner"))

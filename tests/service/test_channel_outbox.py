@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from commands.rooms import views as rooms_views
 from crm import alerts, capture, channel_events, channels, insights
 from crm.actors import Actor
 from crm.alerts import AlertFilters
@@ -164,6 +165,9 @@ def test_the_tier_filter_uses_the_stored_value_tiers(services, ws, make, acme):
         ("C0REST", "Top-up", value_tier(services, small)),
     ]
     assert alerts.subscription_of(services.session_factory, ws, "C0REST").tier == "BC"
+    renewal = next(p for p in posts(services) if p.payload["deal"] == "Renewal")
+    line = rooms_views.event_line(renewal.payload, name_of=str, stage_label=str, type_label=str)
+    assert line.startswith(":new: New deal *Renewal* with *Big Spender 💎*")  # a key account, marked
     only_a = alerts.preview(services.session_factory, ws, AlertFilters(events=(ChannelEventKind.NEW_DEAL,),
                             tier="key"), now=NOW)  # fmt: skip
     assert [e.facts["deal"] for e in only_a] == ["Renewal"]

@@ -32,10 +32,13 @@ from sqlalchemy import create_engine, insert, text
 
 from crm.db import make_engine, make_session_factory
 from crm.deals import pipeline_summary
-from crm.digest import build_digest
+from crm.digest import ForecastInputs, build_digest
+from crm.forecast import parse_stage_probabilities
+from crm.lifecycle import lifecycle_for
 from crm.migrate import upgrade
 from crm.models import Activity, Customer, Deal, DealStageChange, FollowUp, Workspace
 from crm.pipeline_stages import DEFAULT
+from crm.value import recompute_tiers
 
 NOW = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)  # Tuesday, 09:00 in Berlin
 TZ = "Europe/Berlin"
@@ -211,15 +214,22 @@ def statement_times(engine, fn) -> list[tuple[float, str]]:
 def measure(engine, ws_id: int, runs: int) -> dict:
     sf = make_session_factory(engine)
     previous = {"at": (NOW - timedelta(days=1)).isoformat(), "stages": {}}
+    started = time.perf_counter()
+    recompute_tiers(sf, ws_id, now=NOW)  # the daily job: the key-accounts part needs stored tiers
+    tiers_seconds = time.perf_counter() - started
+    inputs = ForecastInputs(lifecycle_for(None), parse_stage_probabilities(None, DEFAULT))
 
     def digest():
         return build_digest(sf, ws_id, now=NOW, tz=TZ, stages=DEFAULT, previous=previous, stale_days=14)
 
+    def weekly():  # the first digest of the week: with the forecast and conversion part
+        return build_digest(sf, ws_id, now=NOW, tz=TZ, stages=DEFAULT, previous=None, forecast_with=inputs)
+
     def pipeline():
         return pipeline_summary(sf, ws_id, owner=None, stages=DEFAULT, now=NOW)
 
-    result: dict = {"statements": statement_times(engine, digest)}
-    for name, fn in (("digest", digest), ("pipeline", pipeline)):
+    result: dict = {"statements": statement_times(engine, digest), "tiers": tiers_seconds}
+    for name, fn in (("digest", digest), ("weekly", weekly), ("pipeline", pipeline)):
         fn()  # warm-up: connections, statement caches, pages in memory
         times = []
         for _ in range(runs):
@@ -285,15 +295,19 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.customers:,} customers, {args.deals:,} open + {args.deals // 3:,} closed deals, "
         f"{args.activities:,} activities, {args.follow_ups:,} follow-ups; {args.runs} runs after a warm-up\n"
     )
-    print("| database | load (s) | digest min / median / max (ms) | /crm pipeline median (ms) | open deals | stale |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| database | load (s) | digest min / median / max (ms) | weekly digest median (ms) | tiers (ms) "
+        "| /crm pipeline median (ms) | open deals | stale | quiet key accounts |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for db in dbs:
         r = run(db, args)
         d_min, d_med, d_max = (t * 1000 for t in r["digest"])
         digest = r["digest_out"]
         print(
-            f"| {db} | {r['load']:.0f} | {d_min:.0f} / {d_med:.0f} / {d_max:.0f} | {r['pipeline'][1] * 1000:.0f} "
-            f"| {digest.open_count:,} | {digest.stale.count:,} |",
+            f"| {db} | {r['load']:.0f} | {d_min:.0f} / {d_med:.0f} / {d_max:.0f} | {r['weekly'][1] * 1000:.0f} "
+            f"| {r['tiers'] * 1000:.0f} | {r['pipeline'][1] * 1000:.0f} | {digest.open_count:,} "
+            f"| {digest.stale.count:,} | {digest.key_accounts.total if digest.key_accounts else 0:,} |",
             flush=True,
         )
         if args.statements:

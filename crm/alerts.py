@@ -1,5 +1,7 @@
 """Routed alerts: a channel subscribed to deal events (won, lost, a stage reached, new deals),
-filtered by whose deals, a stage, an amount and (once value tiers exist) a tier.
+filtered by whose deals, a stage, an amount and the customer's value tier (``crm.value``: A, B
+or C as the daily recompute stored it; a customer it has not ranked yet counts as C, like one
+with nothing won).
 
 Delivery goes through the outbox in ``crm.channel_events``; this module keeps the subscriptions
 and answers "what would this channel have been told lately" (:func:`preview`).
@@ -7,7 +9,7 @@ and answers "what would this channel have been told lately" (:func:`preview`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -21,6 +23,7 @@ from crm.errors import Conflict, InvalidInput, NotFound
 from crm.models import AlertSubscription, Deal, DealStageChange
 from crm.slack_ids import is_user_id
 from crm.states import AuditAction, CaptureKind, ChannelEventKind, LinkStatus
+from crm.value import TIERS
 
 DEAL_EVENTS = (ChannelEventKind.WON, ChannelEventKind.LOST, ChannelEventKind.STAGE, ChannelEventKind.NEW_DEAL)
 MAX_REPS = 50
@@ -36,7 +39,30 @@ class AlertFilters:
     min_amount_minor: int | None = None
     currency: str | None = None
     reps: tuple[str, ...] = field(default_factory=tuple)  # empty: everyone's deals
-    tier: str | None = None  # kept, and inert until value tiers exist
+    tier: str | None = None  # "A", "AB": the customer's value tier is one of these letters
+
+
+TIER_WORDS = {"key": "A", "top": "A"}
+
+
+def normalize_tier(raw: str | None) -> str | None:
+    """ "a", "A", "a/b", "ab", "a+b", "key" → "A", "AB" (sorted, each once); None for nothing.
+
+    Raises :class:`InvalidInput` for anything else ("gold": the tiers are A, B and C)."""
+    text = (raw or "").strip().lower()
+    if not text:
+        return None
+    text = TIER_WORDS.get(text, text)
+    letters = {c for c in text.upper() if c not in "/+|-,"}
+    if not letters or not letters <= set(TIERS):
+        raise InvalidInput(
+            f"The value tiers are A, B and C (A: the few customers holding 80% of won value), not "
+            f"“{text[:30]}”. Try `tier:A` or `tier:AB`.",
+            field="tier",
+        )
+    if letters == set(TIERS):
+        raise InvalidInput("Every customer is in tier A, B or C: leave `tier:` out to hear of all of them.")
+    return "".join(sorted(letters))
 
 
 def _check(filters: AlertFilters, stage_keys: set[str]) -> AlertFilters:
@@ -49,6 +75,7 @@ def _check(filters: AlertFilters, stage_keys: set[str]) -> AlertFilters:
         raise InvalidInput(f"There is no pipeline stage “{filters.stage}”.", field="stage")
     if filters.min_amount_minor is not None and filters.min_amount_minor < 0:
         raise InvalidInput("The amount must be zero or more.", field="amount")
+    filters = replace(filters, tier=normalize_tier(filters.tier))
     if len(filters.reps) > MAX_REPS or not all(is_user_id(r) for r in filters.reps):
         raise InvalidInput(f"Name at most {MAX_REPS} people, as @mentions.", field="reps")
     return filters
@@ -116,7 +143,7 @@ def _subscribe(
             entity_id=sub.id,
             action=AuditAction.SUBSCRIBE,
             actor=actor,
-            after={"channel": channel_id, "events": sub.events, "stage": sub.stage, "reps": sub.reps},
+            after={"channel": channel_id, "events": sub.events, "stage": sub.stage, "reps": sub.reps, "tier": sub.tier},
         )
         return sub
 
@@ -167,6 +194,7 @@ def preview(
         min_amount_minor=filters.min_amount_minor,
         currency=filters.currency,
         reps=list(filters.reps) or None,
+        tier=normalize_tier(filters.tier),
     )
     found: list[Event] = []
     with sf() as session:

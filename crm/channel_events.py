@@ -29,6 +29,7 @@ from crm.models import (
     AlertSubscription,
     ChannelPost,
     Customer,
+    CustomerValueTier,
     Deal,
     FollowUp,
     LinkedChannel,
@@ -72,6 +73,12 @@ class Event:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
+def customer_tier(session: Session, customer_id: int) -> str:
+    """The customer's stored value tier; C until the daily recompute has ranked it (``crm.value``)."""
+    tier = session.scalar(select(CustomerValueTier.tier).where(CustomerValueTier.customer_id == customer_id))
+    return tier or "C"
+
+
 def deal_facts(session: Session, deal: Deal, **extra: Any) -> dict[str, Any]:
     customer = session.get(Customer, deal.customer_id)
     return {
@@ -83,6 +90,7 @@ def deal_facts(session: Session, deal: Deal, **extra: Any) -> dict[str, Any]:
         "amount_minor": deal.amount_minor,
         "currency": deal.currency,
         "owner": deal.owner_user_id,
+        "tier": customer_tier(session, deal.customer_id),
         **extra,
     }
 
@@ -149,8 +157,9 @@ def _linked(session: Session, event: Event) -> list[LinkedChannel]:
 
 
 def alert_matches(sub: AlertSubscription, event: Event) -> bool:
-    """Whether a subscription's filters take this event. The value tier filter is kept but inert
-    until value tiers exist."""
+    """Whether a subscription's filters take this event. The tier filter compares the customer's
+    stored tier (``facts["tier"]``); a stored filter that is not A/B/C letters (saved before tiers
+    existed, like "gold") filters nothing, as it did then."""
     if event.kind not in (sub.events or []):
         return False
     facts = event.facts
@@ -166,7 +175,15 @@ def alert_matches(sub: AlertSubscription, event: Event) -> bool:
             return False
         if sub.currency and facts.get("currency") != sub.currency:
             return False
-    return not (sub.reps and facts.get("owner") not in sub.reps)
+    if sub.reps and facts.get("owner") not in sub.reps:
+        return False
+    return not (tier_filter(sub.tier) and (facts.get("tier") or "C") not in tier_filter(sub.tier))
+
+
+def tier_filter(stored: str | None) -> str:
+    """The tier letters a subscription keeps ("" for none, or a legacy word like "gold")."""
+    letters = (stored or "").upper()
+    return letters if letters and set(letters) <= {"A", "B", "C"} else ""
 
 
 def _alerted(session: Session, event: Event) -> list[AlertSubscription]:

@@ -13,8 +13,13 @@ Windows:
 - *stale*: an open deal longer in its stage than that stage's limit (``crm.stale``) whose
   customer has had no activity for as long.
 
-A later part (key accounts, a forecast) is a new field here filled in :func:`build_digest`, and
-a new section function in ``commands/digests/views.py`` (``SECTIONS``).
+- *key accounts*: A-tier customers (``crm.value``'s stored tiers) with no activity for
+  ``key_account_days`` (``CRM_KEY_ACCOUNT_DAYS``);
+- *forecast*: ``crm.forecast`` for the team, only in the first digest of the week (see
+  :func:`first_of_week`), and only when the caller passes ``forecast_with``.
+
+A later part is a new field here filled in :func:`build_digest`, and a new section function in
+``commands/digests/views.py`` (``SECTIONS``).
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.deals import StageTotal, add_totals, open_stage_list, stage_totals
+from crm.forecast import Forecast, forecast
+from crm.lifecycle import LifecycleStages
 from crm.models import Activity, Customer, Deal, DealStageChange, FollowUp
 from crm.pipeline_stages import CLOSED_KEYS, LOST, WON, PipelineStages
 from crm.stale import StaleRule
 from crm.states import OPEN_STATUSES
+from crm.value import DEFAULT_KEY_ACCOUNT_DAYS, KeyAccounts, key_accounts_in
 
 LIST_LIMIT = 5  # deals listed per part; the counts and totals cover them all
 PARETO_SHARE = (4, 5)  # 80%: a customer is in the top while the ones before it sum to < 4/5
@@ -118,7 +126,9 @@ class Digest:
     stale: Movement
     pareto: list[Pareto] = field(default_factory=list)
     stale_rule: StaleRule = field(default_factory=StaleRule)
-    extras: dict[str, Any] = field(default_factory=dict)  # parts added later (key accounts, forecast)
+    key_accounts: KeyAccounts | None = None  # A-tier customers nobody touched lately
+    forecast: Forecast | None = None  # the weekly part: only in the first digest of the week
+    extras: dict[str, Any] = field(default_factory=dict)  # parts added later
 
     @property
     def first(self) -> bool:
@@ -372,6 +382,25 @@ def _pareto(session: Session, workspace_id: int, limit: int) -> list[Pareto]:
     return list(out.values())
 
 
+@dataclass(frozen=True)
+class ForecastInputs:
+    """What the weekly forecast part needs from the workspace's settings."""
+
+    lifecycle: LifecycleStages
+    probabilities: dict[str, int]
+
+
+def first_of_week(previous: dict[str, Any] | None, now: datetime, tz: str) -> bool:
+    """Whether a digest at ``now`` is the first of its week (Monday to Sunday in ``tz``) in its
+    channel: no digest came before, or the last one was in an earlier week. A channel that gets
+    the digest on weekdays has it on Mondays, or on Tuesday after a Monday it skipped."""
+    before = snapshot_time(previous)
+    if before is None:
+        return True
+    zone = ZoneInfo(tz)
+    return before.astimezone(zone).isocalendar()[:2] != now.astimezone(zone).isocalendar()[:2]
+
+
 # -- the whole digest -----------------------------------------------------------------------
 def build_digest(
     sf: sessionmaker[Session],
@@ -384,10 +413,13 @@ def build_digest(
     stale_days: int = 14,
     stale: StaleRule | None = None,
     limit: int = LIST_LIMIT,
+    key_account_days: int = DEFAULT_KEY_ACCOUNT_DAYS,
+    forecast_with: ForecastInputs | None = None,
 ) -> Digest:
     """The digest for a workspace at ``now``, compared with ``previous`` (an earlier snapshot).
 
-    ``stale``: the per-stage rule (default: :data:`crm.stale.DEFAULT_BY_STAGE`, ``stale_days`` for the rest)."""
+    ``stale``: the per-stage rule (default: :data:`crm.stale.DEFAULT_BY_STAGE`, ``stale_days`` for the rest).
+    ``forecast_with``: add the forecast and conversion part when this is the first digest of the week."""
     rule = stale or StaleRule(stale_days)
     since = snapshot_time(previous) or now - timedelta(days=1)
     since = min(since, now)
@@ -407,6 +439,11 @@ def build_digest(
         keys = tuple(dict.fromkeys((*stages.open_keys, *rule.by_stage)))
         stale_deals = _stale(session, workspace_id, now, rule, keys, limit)
         pareto = _pareto(session, workspace_id, limit)
+        key_accounts = key_accounts_in(session, workspace_id, days=key_account_days, now=now, limit=limit)
+    weekly = None
+    if forecast_with is not None and first_of_week(previous, now, tz):
+        weekly = forecast(sf, workspace_id, stages=stages, lifecycle=forecast_with.lifecycle,
+                          probabilities=forecast_with.probabilities, now=now, tz=tz)  # fmt: skip
     return Digest(
         workspace_id=workspace_id,
         built_at=now,
@@ -429,4 +466,6 @@ def build_digest(
         stale=stale_deals,
         pareto=pareto,
         stale_rule=rule,
+        key_accounts=key_accounts,
+        forecast=weekly,
     )

@@ -616,7 +616,7 @@ class AlertSubscription(Tracked, Base):
     min_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
     reps: Mapped[list[str] | None] = mapped_column(JSON, default=None)  # only deals these users own
-    tier: Mapped[str | None] = mapped_column(String(64))  # a value tier; inert until tiers exist
+    tier: Mapped[str | None] = mapped_column(String(64))  # value tiers, "A" or "AB" (crm.alerts)
     status: Mapped[str] = mapped_column(String(16), default=LinkStatus.ACTIVE)
     status_note: Mapped[str | None] = mapped_column(String(255))
 

@@ -43,11 +43,14 @@ from commands.digests.views import delivery_notice, detail_blocks, detail_text, 
 from crm import digest_schedule as schedule
 from crm.activity_types import label_for
 from crm.charts import Chart
-from crm.digest import Digest, build_digest
+from crm.digest import Digest, ForecastInputs, build_digest
 from crm.digest_schedule import Claim
+from crm.forecast import probabilities_for
+from crm.lifecycle import lifecycle_for
 from crm.pipeline_stages import PipelineStages, stages_of
 from crm.stale import StaleRule, stale_rule_for
 from crm.states import DeliveryError, DeliveryNote, DmReason
+from crm.value import DEFAULT_KEY_ACCOUNT_DAYS
 from crm.workspace_config import WorkspaceConfig
 from reminders.delivery import Delivery, Pacer, Tokens, ambiguous, find_posted, open_dm, refused
 
@@ -128,6 +131,8 @@ class SlackDigestSender:
     # a workspace's own settings (stages, type labels, stale days), as its admins set them
     config_for: Callable[[int], WorkspaceConfig] | None = None
     stale_days: int | None = None
+    key_account_days: int = DEFAULT_KEY_ACCOUNT_DAYS  # CRM_KEY_ACCOUNT_DAYS
+    forecast_with: ForecastInputs | None = None  # the weekly forecast part (None: never)
     _dm: dict[str, str] = field(default_factory=dict)
 
     def use(self, workspace_id: int) -> None:
@@ -136,6 +141,9 @@ class SlackDigestSender:
             config = self.config_for(workspace_id)
             self.stages, self.type_label, self.stale_days = config.stages, config.type_label, config.stale_days
             self.stale = config.stale
+            self.key_account_days = config.key_account_days
+            if self.forecast_with is not None:  # the weekly forecast, with the workspace's stages' odds
+                self.forecast_with = ForecastInputs(config.lifecycle, config.probabilities)
 
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
@@ -365,6 +373,8 @@ def send_due_digests(
                 previous=claimed.previous_snapshot,
                 stale_days=sender.stale_days or stale_days,
                 stale=stale or sender.stale,
+                key_account_days=sender.key_account_days,
+                forecast_with=sender.forecast_with,
             )
         except Exception:  # one workspace's broken data must not stop the other digests
             log.exception("digest %s: building failed", claimed.subscription_id)
@@ -439,6 +449,10 @@ def make_digest_sender(services: Services, client: WebClient, rate: float = DIGE
         uptime=Uptime(services.now()),
         tokens=Tokens(services.bot_token, services.token_died),
         config_for=services.config,
+        key_account_days=s.key_account_days,
+        forecast_with=ForecastInputs(
+            lifecycle_for(s.lifecycle_stages), dict(probabilities_for(s.stage_probabilities, s.deal_stages))
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
+from commands import request
 from commands.blockkit import context
 from commands.digests import charts, views
 from commands.digests.forecast_view import forecast_blocks
@@ -20,7 +21,7 @@ from commands.request import Request
 from commands.router import CommandRouter
 from crm import digest_schedule as subs
 from crm.deals import format_totals, pipeline_summary
-from crm.digest import build_digest
+from crm.digest import ForecastInputs, build_digest
 from crm.forecast import forecast
 from crm.workspace_settings import weighted_totals
 
@@ -62,7 +63,9 @@ def pipeline(req: Request) -> None:
     stages = req.config.stages
     summary = pipeline_summary(req.sf, req.workspace_id, owner=owner, stages=stages, now=req.now)
     note = _send_charts(req, summary.open, owner=owner, title=title) if charts else None
-    blocks = views.pipeline_blocks(summary, stages=stages, title=title, charts_note=note)
+    blocks = views.pipeline_blocks(
+        summary, stages=stages, title=title, charts_note=note, charts_view="team" if owner is None else "mine"
+    )
     if owner is not None:  # one rep's: the weighted total (the team view has the whole forecast)
         weighted = weighted_totals(summary.open, req.config.probabilities)
         if weighted:
@@ -72,6 +75,13 @@ def pipeline(req: Request) -> None:
                          probabilities=req.config.probabilities, now=req.now, tz=req.tz)  # fmt: skip
         blocks += forecast_blocks(found, stage_label=req.config.stage_label)
     req.reply(views.pipeline_text(summary, title), blocks=blocks)
+
+
+def on_charts_button(req: Request) -> None:
+    """The "Charts" button under a `/crm pipeline` reply: the same charts, to the asker's DM."""
+    owner, title = (None, "Team pipeline") if req.value == "team" else (req.user_id, "Your pipeline")
+    summary = pipeline_summary(req.sf, req.workspace_id, owner=owner, stages=req.config.stages, now=req.now)
+    req.reply(_send_charts(req, summary.open, owner=owner, title=title))
 
 
 def _send_charts(req: Request, rows, *, owner: str | None, title: str) -> str:
@@ -191,6 +201,8 @@ def preview(req: Request, rest: str) -> None:
         previous=sub.last_snapshot if sub else None,
         stale_days=req.config.stale_days,
         stale=req.config.stale,
+        key_account_days=req.config.key_account_days,
+        forecast_with=ForecastInputs(req.config.lifecycle, req.config.probabilities),
     )
     blocks = views.digest_blocks(
         built,
@@ -231,3 +243,4 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         "`unsubscribe`, `preview`.",
         example="/crm digest subscribe 9:00 weekdays",
     )
+    request.action(app, views.CHARTS_ACTION, on_charts_button)

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from commands.blockkit import (
     HEADER_TEXT_MAX,
+    actions,
+    button,
     context,
     esc,
     person,
@@ -28,6 +30,7 @@ from crm.dates import format_day
 from crm.deals import PipelineSummary, StageTotal, add_totals, format_totals
 from crm.digest import DealLine, Digest, Movement
 from crm.digest_schedule import Schedule, SubscriptionRow, schedule_of
+from crm.forecast import conversion_line, win_line
 from crm.money import currency_key, format_money, format_money_short, in_currency_order
 from crm.pipeline_stages import PipelineStages
 from crm.stale import StaleRule
@@ -286,15 +289,90 @@ def pareto_part(r: Render) -> Part:
     return out
 
 
-# The digest's parts, in order. A new part (key accounts, a forecast) is one function of a
-# Render returning a Part, added here; its data goes on crm.digest.Digest (``extras`` or a field).
+SHORT_CURRENCIES = 3  # currencies named on one summary line; the rest are counted
+
+
+def short_totals(totals: dict[str, int], *, empty: str = "—") -> str:
+    """Rounded totals for a summary line: the first :data:`SHORT_CURRENCIES` in the fixed order,
+    then "+ 9 more currencies" (the detail has every one, exact)."""
+    shown = dict(in_currency_order(totals)[:SHORT_CURRENCIES])
+    text = format_totals(shown, empty=empty, short=True)
+    rest = len(totals) - len(shown)
+    return text + (f" + {plural(rest, 'more currency', 'more currencies')}" if rest > 0 else "")
+
+
+def key_accounts_part(r: Render) -> Part:
+    """A-tier customers nobody touched for ``CRM_KEY_ACCOUNT_DAYS``: only when there are some."""
+    found = r.digest.key_accounts
+    if found is None or not found.total:
+        return Part()
+    now = r.digest.built_at
+
+    def quiet(days: int | None) -> str:
+        return "nothing ever logged" if days is None else f"quiet {days_phrase(days)}"
+
+    def owner(user_id: str | None) -> str:
+        return r.who(user_id) if user_id else "no owner"
+
+    top = found.rows[0]
+    summary = (
+        f"💎 *Key accounts gone quiet:* {found.total:,} A-tier with no activity for {days_phrase(found.days)}"
+        f" · {esc(top.name, 40)} ({owner(top.owner_user_id)}, {quiet(top.quiet_days(now))})"
+    )
+    lines = [
+        f"• *{esc(a.name, 60)}* · {owner(a.owner_user_id)} · {quiet(a.quiet_days(now))}"
+        f" · won {format_totals(a.won, empty='—')}"
+        for a in found.rows
+    ]
+    head = (
+        f"💎 *Key accounts gone quiet* ({found.total:,}): A tier (the few customers holding 80% of won value), "
+        f"no activity for {days_phrase(found.days)}"
+    )
+    return Part([summary], [bounded_section(head, lines, found.total, "key accounts"), context(
+        "`/crm accounts tier:A` lists them all · log a call or note on one to take it off this list")])  # fmt: skip
+
+
+def forecast_part(r: Render) -> Part:
+    """The weekly part: weighted pipeline by close month, win rate, days to close, conversions."""
+    f = r.digest.forecast
+    if f is None:
+        return Part()
+    if f.open_count:
+        head = f"📈 *This week's forecast:* {short_totals(f.weighted, empty='nothing')} weighted"
+    else:
+        head = "📈 *This week's forecast:* no open deals to forecast"
+    rate = f.win.rate
+    head += f" · win rate {rate}%" if rate is not None else f" · nothing closed in {f.window_days} days"
+    if f.conversions.available and f.conversions.count:
+        head += f" · {f.conversions.count:,} lead → customer"
+    if f.open_count:
+        title = (
+            f"📈 *Forecast:* {format_totals(f.weighted, empty='nothing')} weighted of "
+            f"{format_totals(f.totals, empty='no amount')} open, by expected close month"
+        )
+        months = [
+            f"• *{esc(b.label, 30)}* ({plural(b.count, 'deal')}): {format_totals(b.weighted, empty='nothing')}"
+            for b in f.buckets
+        ]
+    else:
+        title, months = "📈 *Forecast:* no open deals to forecast", []
+    detail = [bounded_section(title, months, len(months), "months"), section(f"{win_line(f)}\n{conversion_line(f)}")]
+    detail.append(context("Weighted = amount × the stage's probability (`CRM_STAGE_PROBABILITIES`) · "
+                          "in the first digest of each week · `/crm pipeline team` has it any day"))  # fmt: skip
+    return Part([head], detail)
+
+
+# The digest's parts, in order. A new part is one function of a Render returning a Part,
+# added here; its data goes on crm.digest.Digest (``extras`` or a field).
 SECTIONS: list[Callable[[Render], Part]] = [
     pipeline_part,
     deals_part,
     activity_part,
     overdue_part,
     stale_part,
+    key_accounts_part,
     pareto_part,
+    forecast_part,
 ]
 SUMMARY_LINES_MAX = 15
 
@@ -407,9 +485,19 @@ def delivery_notice(reason: DmReason, channel_id: str) -> str:
 
 
 # -- /crm pipeline ---------------------------------------------------------------------------
+CHARTS_ACTION = "pipeline_charts"  # the "Charts" button; its value is the view ("mine" or "team")
+
+
 def pipeline_blocks(
-    summary: PipelineSummary, *, stages: PipelineStages, title: str, charts_note: str | None = None
+    summary: PipelineSummary,
+    *,
+    stages: PipelineStages,
+    title: str,
+    charts_note: str | None = None,
+    charts_view: str | None = None,
 ) -> list[dict[str, Any]]:
+    """``charts_view`` ("mine", "team"): offer the "Charts" button that sends that view's charts
+    to the asker's DM (left out once they were sent, with ``charts_note`` saying so)."""
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(truncate(title, HEADER_TEXT_MAX))}]
     head = f"*Open:* {plural(summary.open_count, 'deal')} · {format_totals(summary.open_totals, empty='—')}"
     lines = [stage_line(stages, row) for row in summary.open]
@@ -418,9 +506,12 @@ def pipeline_blocks(
     blocks.append(bounded_section("*Closed in the last 30 days*", closed, len(closed), "stages"))
     if charts_note:
         blocks.append(section(charts_note))
+    elif charts_view:
+        blocks.append(actions(button("📊 Charts", CHARTS_ACTION, charts_view), block_id=CHARTS_ACTION))
     blocks.append(
         context(
-            "Only you can see this · `/crm pipeline` yours · `/crm pipeline team` everyone's · `charts` for pictures"
+            "Only you can see this · `/crm pipeline` yours · `/crm pipeline team` everyone's · "
+            "📊 Charts (or `charts`) sends pictures to your DM"
         )
     )
     return blocks

@@ -4,7 +4,7 @@ won lost                      won or lost deals (the default when no event is na
 stage                         any stage change; ``stage:proposal`` (or just ``proposal``): reaching it
 new over 10000 [EUR]          new deals of at least that amount (``over`` alone implies ``new``)
 mine | by @ann @bo            only deals these people own ("my team": the people named)
-tier:gold                     a value tier (kept, inert until tiers exist)
+tier:A  tier:AB               only customers in that value tier (A: the few holding 80% of won value)
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from commands.rooms import views
 from commands.rooms.alert_words import parse_filters
 from commands.rooms.channel_check import channel_facts
 from crm import alerts as svc
+from crm.channel_events import tier_filter
 from crm.states import ChannelEventKind
 
 
@@ -46,7 +47,7 @@ def on_alerts(req: Request) -> None:
                 min_amount_minor=sub.min_amount_minor,
                 currency=sub.currency,
                 reps=tuple(sub.reps or ()),
-                tier=sub.tier,
+                tier=tier_filter(sub.tier) or None,  # a legacy "gold" filtered nothing: still doesn't
             )
         events = svc.preview(req.sf, req.workspace_id, filters, now=req.now)
         req.reply(

@@ -13,7 +13,7 @@ from typing import Any
 
 from commands.blockkit import button, context, esc, fallback_text, section, slack_time, truncate
 from crm.alerts import AlertFilters
-from crm.channel_events import Event
+from crm.channel_events import Event, tier_filter
 from crm.models import AlertSubscription, LinkedChannel
 from crm.money import format_money
 from crm.states import CaptureKind, ChannelEventKind, LinkStatus
@@ -43,7 +43,7 @@ def event_line(payload: dict[str, Any], *, name_of: NameOf, stage_label: Label, 
     """One short mrkdwn line for an event (the whole message: one per event)."""
     kind = payload.get("kind")
     deal = esc(payload.get("deal"), 120)
-    customer = esc(payload.get("customer"), 120)
+    customer = esc(payload.get("customer"), 120) + (" 💎" if payload.get("tier") == "A" else "")  # a key account
     money = _money(payload)
     amount = f", {money}" if money else ""
     owner = _who(name_of, payload.get("owner"))
@@ -186,8 +186,10 @@ def describe_filters(sub: AlertSubscription | AlertFilters, *, name_of: NameOf, 
         parts.append(f"amount at least {format_money(sub.min_amount_minor, sub.currency or 'USD')}")
     if sub.reps:
         parts.append("deals of " + ", ".join(esc(name_of(r), 40) for r in list(sub.reps)[:10]))
-    if sub.tier:
-        parts.append(f"tier {esc(sub.tier, 30)} (not in effect: value tiers aren't set up yet)")
+    if tier_filter(sub.tier):
+        parts.append("customers in tier " + " or ".join(tier_filter(sub.tier)))
+    elif sub.tier:
+        parts.append(f"tier “{esc(sub.tier, 30)}” ignored: the tiers are A, B and C (`tier:A`)")
     return "; ".join(parts)
 
 
@@ -235,7 +237,7 @@ def preview_blocks(
 
 
 ALERTS_USAGE = (
-    "Use `/crm alerts won lost stage:proposal new over 10000 mine|by @ann @bo tier:gold` in the channel, "
+    "Use `/crm alerts won lost stage:proposal new over 10000 mine|by @ann @bo tier:A` in the channel, "
     "`/crm alerts list`, `/crm alerts off`, or `/crm alerts preview …` to see what the filters would send."
 )
 

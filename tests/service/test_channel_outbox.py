@@ -3,6 +3,7 @@ per (event, channel), sent exactly once across replicas, and never retried forev
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -10,15 +11,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from commands.rooms import views as rooms_views
 from crm import alerts, capture, channel_events, channels, insights
 from crm.actors import Actor
 from crm.alerts import AlertFilters
 from crm.db import make_engine, make_session_factory
 from crm.deals import DealInput, update_deal
-from crm.errors import Conflict, PermissionDenied
-from crm.models import Activity, ActivityParticipant, ChannelPost, LinkedChannel
+from crm.errors import Conflict, InvalidInput, PermissionDenied
+from crm.models import Activity, ActivityParticipant, AlertSubscription, ChannelPost, LinkedChannel
 from crm.pipeline_stages import DEFAULT as STAGES
 from crm.states import ActivitySource, CaptureKind, ChannelEventKind, LinkStatus
+from crm.value import recompute_tiers
 from reminders.channel_posts import make_poster, send_channel_posts
 from reminders.scheduler import nudge_client
 from tests.conftest import ADMIN, REP, REP2
@@ -119,7 +122,9 @@ def test_alert_filters_amount_reps_and_stage(services, ws, make, acme):
     sub("C0BIG", events=(ChannelEventKind.NEW_DEAL,), min_amount_minor=500_000, currency="USD")
     sub("C0MINE", events=(ChannelEventKind.NEW_DEAL, ChannelEventKind.STAGE), reps=(REP2,))
     sub("C0PROP", events=(ChannelEventKind.STAGE,), stage="proposal")
-    sub("C0TIER", events=(ChannelEventKind.NEW_DEAL,), tier="gold")  # inert: tiers don't exist yet
+    sub("C0TIER", events=(ChannelEventKind.NEW_DEAL,))
+    with services.session_factory.begin() as s:  # a filter saved before tiers existed filters nothing
+        s.scalars(select(AlertSubscription).where(AlertSubscription.channel_id == "C0TIER")).one().tier = "gold"
     small = make.deal(acme, "Small", amount="100", owner=REP, at=NOW)
     big = make.deal(acme, "Big", amount="10000", owner=REP2, at=NOW)
     move(services, ws, small, "qualified")
@@ -135,6 +140,46 @@ def test_alert_filters_amount_reps_and_stage(services, ws, make, acme):
     preview = alerts.preview(services.session_factory, ws, AlertFilters(events=(ChannelEventKind.STAGE,)), now=NOW)
     assert [e.facts["stage"] for e in preview] == ["proposal", "qualified"]
     assert big.id  # the big deal moved nowhere
+
+
+def test_the_tier_filter_uses_the_stored_value_tiers(services, ws, make, acme):
+    """`tier:A` hears only of A-tier customers as the daily recompute stored them; one not ranked
+    yet counts as C; a word that is not a tier is refused with the tiers named."""
+    big, small = make.customer("Big Spender"), make.customer("Small Shop")
+    make.deal(big, "Old win", stage="won", amount="90000", at=NOW - timedelta(days=40))
+    make.deal(small, "Tiny win", stage="won", amount="100", at=NOW - timedelta(days=40))
+    recompute_tiers(services.session_factory, ws, now=NOW - timedelta(days=1))  # Big: A, Small: B/C
+    for channel, tier in (("C0KEY", "a"), ("C0REST", "b/c"), ("C0ALL", None)):
+        alerts.subscribe(services.session_factory, ws, channel, AlertFilters(events=(ChannelEventKind.NEW_DEAL,),
+                         tier=tier), actor=REP, stage_keys=KEYS, shared=False, now=NOW)  # fmt: skip
+    make.deal(big, "Renewal", at=NOW)
+    make.deal(small, "Top-up", at=NOW)
+    make.deal(acme, "First deal", at=NOW)  # Acme was created after the recompute: not ranked, so C
+    got = sorted((p.channel_id, p.payload["deal"], p.payload["tier"]) for p in posts(services))
+    assert got == [
+        ("C0ALL", "First deal", "C"),
+        ("C0ALL", "Renewal", "A"),
+        ("C0ALL", "Top-up", value_tier(services, small)),
+        ("C0KEY", "Renewal", "A"),
+        ("C0REST", "First deal", "C"),
+        ("C0REST", "Top-up", value_tier(services, small)),
+    ]
+    assert alerts.subscription_of(services.session_factory, ws, "C0REST").tier == "BC"
+    renewal = next(p for p in posts(services) if p.payload["deal"] == "Renewal")
+    line = rooms_views.event_line(renewal.payload, name_of=str, stage_label=str, type_label=str)
+    assert line.startswith(":new: New deal *Renewal* with *Big Spender 💎*")  # a key account, marked
+    only_a = alerts.preview(services.session_factory, ws, AlertFilters(events=(ChannelEventKind.NEW_DEAL,),
+                            tier="key"), now=NOW)  # fmt: skip
+    assert [e.facts["deal"] for e in only_a] == ["Renewal"]
+    for bad, words in (("gold", "The value tiers are A, B and C"), ("abc", "leave `tier:` out")):
+        with pytest.raises(InvalidInput, match=re.escape(words)):
+            alerts.subscribe(services.session_factory, ws, "C0BAD", AlertFilters(tier=bad), actor=REP,
+                             stage_keys=KEYS, shared=False, now=NOW)  # fmt: skip
+
+
+def value_tier(services, customer) -> str:
+    with services.session_factory() as s:
+        return channel_events.customer_tier(s, customer.id)
 
 
 def test_two_replicas_racing_send_each_post_exactly_once(services, standin, ws, make, acme, database_url):

@@ -18,6 +18,7 @@ from crm.digest import build_digest
 from crm.digest_schedule import DAILY, Schedule
 from crm.models import Activity, Customer, Deal, DealStageChange, DigestRun, FollowUp
 from crm.pipeline_stages import DEFAULT
+from crm.value import recompute_tiers, untouched_key_accounts
 from reminders.digests import DETAIL_EVENT, METADATA_EVENT, Uptime, make_digest_sender, send_due_digests
 from reminders.scheduler import nudge_client
 from tests.conftest import REP
@@ -193,6 +194,7 @@ def test_fifty_reps_three_currencies_read_well_on_a_phone(services, standin, bus
         assert found == sorted(found), line
     # Stale: six deals that sat 40 days in their stage with no activity, out of 300.
     assert "💤 *6 stale deals:*" in text
+    assert "Key accounts" not in text  # no tiers computed yet: no key-accounts part at all
     assert "0d" not in text and "overdue" in text.lower()
     # The detail: exact amounts, every part, in the thread under the summary, once.
     [detail] = thread_posts(standin)
@@ -219,6 +221,33 @@ def test_fifty_reps_three_currencies_read_well_on_a_phone(services, standin, bus
             top.response["ts"],
             detail.response["ts"],
         )
+
+
+def test_key_accounts_and_the_weekly_forecast_still_fit_a_phone(services, standin, busy):
+    """With tiers computed, the quiet A-tier customers and the week's forecast join the summary:
+    still at most 15 lines, rounded, in the one currency order, names not pings."""
+    recompute_tiers(services.session_factory, busy, now=FIRST)
+    quiet = untouched_key_accounts(services.session_factory, busy, days=30, now=FIRST)
+    assert quiet.total >= 1  # A-tier customers among the six left without activity
+    tick(services, FIRST)
+    [top] = top_posts(standin)
+    lines = summary_lines(top.params["blocks"])
+    assert len(lines) <= 15 + 3, lines
+    text = "\n".join(lines)
+    assert f"💎 *Key accounts gone quiet:* {quiet.total} A-tier with no activity for 30 days" in text
+    money = r"\$[\d.]+[kM] \+ €[\d.]+[kM] \+ £[\d.]+[kM]"
+    assert re.search(r"📈 \*This week's forecast:\* " + money + " weighted · win rate 50%", text), text
+    assert "<@" not in text and "U0REP" not in text and not re.search(r"\d\.\d\d\b", text)
+    for line in lines:
+        found = [line.find(sym) for sym in "$€£" if sym in line]
+        assert found == sorted(found), line
+    [detail] = thread_posts(standin)
+    detail_text = str(detail.params["blocks"])
+    assert "Key accounts gone quiet" in detail_text and "Win rate (90 days): 50% · 10 won, 10 lost" in detail_text
+    assert len(detail.params["blocks"]) <= views.MAX_DIGEST_BLOCKS
+    # The next day's digest (Wednesday): the forecast waits for next week.
+    tick(services, FIRST + timedelta(days=1))
+    assert "forecast" not in str(top_posts(standin)[-1].params["blocks"])
 
 
 def test_the_second_digest_says_since_the_last_one(services, standin, busy):

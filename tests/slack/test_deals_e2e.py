@@ -203,6 +203,8 @@ def test_digest_subscribe_list_preview_unsubscribe(slack, standin, app_server, w
     listing, preview = (ask(slack, standin, t) for t in ("digest list", "digest preview"))
     assert "<#C0SALES> at 08:30 every day" in json.dumps(listing["blocks"])
     assert preview["response_type"] == "ephemeral" and "Preview, only you can see this" in json.dumps(preview["blocks"])
+    # No digest came before in this channel: the preview is the first of the week, with the forecast.
+    assert "This week's forecast" in json.dumps(preview["blocks"], ensure_ascii=False)
     app_server.drain()  # handled completely: nothing more is on its way
     assert standin.calls_to("chat.postMessage") == []  # a preview posts nothing in the channel
     stopped, again, unknown = (

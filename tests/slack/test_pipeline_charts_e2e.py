@@ -53,3 +53,36 @@ def test_nothing_to_draw_is_a_sentence_not_an_image(slack, standin, app_server, 
     assert "No chart of the pipeline by stage: there are no open deals yet." in text
     assert "nobody has logged an activity yet" in text
     assert standin.calls_to("files.getUploadURLExternal") == []
+
+
+def test_the_charts_button_sends_them_to_the_dm(slack, standin, app_server, ws, make):
+    """`/crm pipeline team` carries a "Charts" button; pressing it sends that view's charts to the
+    asker's DM (not the channel) and says so; with `charts` already asked, no button is offered."""
+    acme = make.customer("Acme Corp")
+    make.deal(acme, stage="proposal", amount="70000", owner=REP2, at=NOW - timedelta(days=20))
+    answer = ask(slack, standin, "pipeline team")
+    [button] = [e for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert (button["text"]["text"], button["value"]) == ("📊 Charts", "team")
+    assert standin.calls_to("files.completeUploadExternal") == []
+    before = len(standin.calls_to("response_url"))
+    slack.click(button["action_id"], button["value"], block_id="pipeline_charts", user=REP)
+    [reply] = standin.wait_for("response_url", count=before + 1)[before:]
+    assert "The charts are in your DM with me" in reply.params["text"]
+    assert reply.params.get("replace_original") is not True  # the pipeline answer stays
+    [upload] = [c for c in standin.calls_to("files.completeUploadExternal") if c.ok]
+    assert upload.params["channel_id"].startswith("D") and standin.messages("C0SALES") == []
+    by_stage = next(f for f in standin.uploaded() if f["name"] == "pipeline-by-stage.png")
+    assert "Proposal $70k" in by_stage["alt_txt"]  # the team's view: REP2's deal is in it
+    # "Your pipeline" offers the button for "mine"; after `charts` there is no button, only the note.
+    mine = ask(slack, standin, "pipeline")
+    assert [e["value"] for b in mine["blocks"] if b["type"] == "actions" for e in b["elements"]] == ["mine"]
+    sent = ask(slack, standin, "pipeline charts")
+    assert not [b for b in sent["blocks"] if b["type"] == "actions"]
+
+
+def test_the_charts_button_with_nothing_to_draw_answers_in_words(slack, standin, app_server, ws):
+    ask(slack, standin, "pipeline")
+    slack.click("pipeline_charts", "mine", block_id="pipeline_charts", user=REP)
+    [reply] = standin.wait_for("response_url", count=2)[1:]
+    assert "there are no open deals yet" in reply.params["text"]
+    assert standin.calls_to("files.getUploadURLExternal") == []

@@ -452,3 +452,24 @@ def test_crm_bot_run_without_slack_credentials_starts_the_playground(tmp_path, p
     assert first.startswith("crm-bot: SLACK_BOT_TOKEN is not set, so this starts the local playground")
     assert "SLACK_SIGNING_SECRET" in first and "Traceback" not in stderr
     assert not (tmp_path / "crm.db").exists()  # the playground never touches the real database
+
+
+def test_the_playground_recomputes_value_tiers_when_its_clock_crosses_a_day():
+    """The scheduler's daily tier job, in the playground: a deal won today makes its customer A
+    once the clock has moved to the next day (as it would overnight)."""
+    from crm.deals import DealInput, create_deal
+    from crm.models import CustomerValueTier
+    from crm.pipeline_stages import DEFAULT
+
+    with Playground(port=0, tick_seconds=3600) as pg:
+        services = pg.services
+        ws = services.workspace_id("T0PLAYGROUND")
+        big = create_customer(services.session_factory, services.search, ws, actor=REP, name="Big Win", force=True)
+        pg.tick()  # today's tiers: Big Win has won nothing yet
+        form = DealInput(title="Deal", amount="50000", stage="won")
+        create_deal(services.session_factory, ws, big.id, form, actor=REP, stages=DEFAULT, now=services.now())
+        with services.session_factory() as s:
+            assert s.scalar(select(CustomerValueTier.tier).where(CustomerValueTier.customer_id == big.id)) == "C"
+        pg.advance(86400)
+        with services.session_factory() as s:
+            assert s.scalar(select(CustomerValueTier.tier).where(CustomerValueTier.customer_id == big.id)) == "A"

@@ -351,3 +351,20 @@ def test_the_stand_in_creates_and_invites_like_slack(standin):
     standin.archive_channel("C0SALES")
     assert client.conversations_info(channel="C0SALES")["channel"]["is_archived"] is True
     assert error(lambda: client.chat_postMessage(channel="C0SALES", text="hi")) == "is_archived"
+
+
+def test_alerts_tier_filter_end_to_end(slack, standin, app_server, acme, make):
+    """`tier:A` is taken and described; a word that is no tier is refused, saying what the tiers are."""
+    slack.command("/crm", "alerts won tier:gold")
+    assert "The value tiers are A, B and C" in reply_text(standin)
+    assert rows(app_server.services, AlertSubscription) == []
+    slack.command("/crm", "alerts won new tier:A")
+    assert "customers in tier A" in reply_text(standin, 2)
+    [sub] = rows(app_server.services, AlertSubscription)
+    assert sub.tier == "A"
+    make.deal(acme, "Not key yet", amount="9000")  # Acme is not ranked yet: C, so no alert
+    services = app_server.services
+    report = send_channel_posts(
+        services.session_factory, make_poster(services, nudge_client(services), rate=0), services.now(), replica="r1"
+    )
+    assert report.sent == 0 and not standin.calls_to("chat.postMessage")

@@ -30,7 +30,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ from bot.server import EVENTS_PATH, HEALTH_PATH, ServerThread, make_wsgi_app
 from bot.services import Services
 from crm.db import make_engine, make_session_factory
 from crm.migrate import upgrade
+from crm.value import recompute_all_tiers, recompute_tiers
 from reminders.digests import SlackDigestSender, digest_tick, make_digest_sender
 from reminders.nudges import SlackNudgeSender
 from reminders.scheduler import make_sender, nudge_client, nudge_tick
@@ -113,6 +114,7 @@ class Playground:
         self._sender: SlackNudgeSender | None = None
         self._digest_sender: SlackDigestSender | None = None
         self.last_tick: dict[str, Any] = {}
+        self._tiers_day: date | None = None  # the (UTC) day the value tiers were last recomputed
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -152,6 +154,10 @@ class Playground:
                 log.info("the database already holds the demo workspace (%d customers): not seeded again", kept)
             else:
                 self.demo_summary = seed_demo(self.services, workspace_id, now=self.clock())
+            # The daily job's value tiers, now: cards show the tier, the Home and the digest key accounts.
+            tiers = recompute_tiers(self.services.session_factory, workspace_id, now=self.clock())
+            self._tiers_day = self.clock().date()
+            log.info("value tiers: %s", ", ".join(f"{n} {t}" for t, n in tiers.counts.items()))
         self._app = create_app(self.services)
         self._sender = make_sender(self.services, nudge_client(self.services), rate=50.0)
         self._digest_sender = make_digest_sender(self.services, nudge_client(self.services), rate=50.0)
@@ -574,6 +580,9 @@ class Playground:
         """Run the scheduled jobs once, as each replica's scheduler would."""
         assert self.services is not None and self._sender is not None and self._digest_sender is not None
         with self._tick_lock:
+            if self.clock().date() != self._tiers_day:  # the scheduler's daily tier job, on the moved clock
+                recompute_all_tiers(self.services.session_factory, now=self.clock())
+                self._tiers_day = self.clock().date()
             report: dict[str, Any] = {
                 "at": self.clock().isoformat(),
                 "nudges": nudge_tick(self.services, self._sender),

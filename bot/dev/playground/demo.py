@@ -1,7 +1,9 @@
 """A realistic demo workspace for the playground: customers, contacts, deals, activities, follow-ups.
 
 Deterministic (a fixed seed), relative to ``now``: every start looks the same, and a few
-follow-ups fall due within minutes and hours, so time travel shows nudges arriving. Customers
+follow-ups fall due within minutes and hours, so time travel shows nudges arriving, and #sales
+is subscribed to the pipeline digest (daily, Maria Manager's subscription) at a time 10 to 15
+minutes after the start, so "+15 min" brings the digest with its thread and charts. Customers
 and their first contact go through :func:`crm.customers.create_customer` (normalised names, the
 search index, audit rows); the bulk of the history is inserted as :mod:`crm.models` rows.
 """
@@ -11,13 +13,15 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import func, select, update
 
 from bot.dev.playground.workspace import ADMIN, MANAGER, REP, USERS
 from bot.services import Services
+from crm import digest_schedule
 from crm.activity_types import types_for
 from crm.customers import ContactInput, create_customer
 from crm.lookup import bump_search_version
@@ -27,6 +31,7 @@ from crm.states import ActivitySource, FollowUpStatus
 from crm.value import recompute_tiers
 
 SEED = 20240901
+WORKED_SHARE = 0.85  # open deals with an activity in the last 9 days
 CUSTOMERS = 300
 
 PREFIXES = """Apex Summit Pinnacle Blue Silver Golden Iron Oak Maple Cedar Willow Northern Pacific
@@ -173,6 +178,10 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
         made.append((customer.id, customer.name, domain, owner))
 
     counts = {"customers": len(made), "contacts": len(made), "deals": 0, "activities": 0, "follow_ups": 0}
+    # Most open deals are being worked on (an activity in the last days): "stale" stays the
+    # exception in the digest. Its own random stream, so the rest of the demo stays as it was.
+    worked = random.Random(SEED + 16)
+    touches = [k for k in ("call", "email", "meeting") if k in type_keys] or type_keys
     with sf.begin() as session:
         for customer_id, name, domain, owner in made:
             people = []
@@ -206,7 +215,9 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                     stage=stage,
                     expected_close=(now + timedelta(days=rng.randint(-20, 120))).date(),
                     owner_user_id=owner,
-                    closed_at=created + timedelta(days=rng.randint(1, 4)) if stage in ("won", "lost") else None,
+                    closed_at=_closed_at(created, rng.randint(1, 4) * 9 + worked.randint(0, 8), now)
+                    if stage in ("won", "lost")
+                    else None,
                     created_by=owner,
                     created_at=created,
                 )
@@ -221,7 +232,9 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                             from_stage=before,
                             to_stage=after,
                             created_by=owner,
-                            created_at=min(created + timedelta(days=step * rng.randint(1, 3)), now),
+                            created_at=_changed_at(
+                                deal, after, created + timedelta(days=step * rng.randint(1, 3)), now
+                            ),
                         )
                     )
                 deals.append(deal)
@@ -253,6 +266,27 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                 if on_deal is not None and (on_deal.last_activity_at is None or occurred > on_deal.last_activity_at):
                     on_deal.last_activity_at = occurred
                 counts["activities"] += 1
+            for deal in deals:
+                if deal.stage not in ("won", "lost") and worked.random() < WORKED_SHARE:
+                    kind = worked.choice(touches)
+                    occurred = now - timedelta(days=worked.randint(0, 8), hours=worked.randint(1, 9))
+                    session.add(
+                        Activity(
+                            workspace_id=workspace_id,
+                            customer_id=customer_id,
+                            deal_id=deal.id,
+                            type_key=kind,
+                            summary=worked.choice(SUMMARIES.get(kind, SUMMARIES["note"])).format(
+                                contact=(people or ["the buyer"])[0], deal=deal.title
+                            ),
+                            occurred_at=occurred,
+                            source=ActivitySource.IMPORT,
+                            created_by=owner,
+                            created_at=occurred,
+                        )
+                    )
+                    deal.last_activity_at = max(deal.last_activity_at or occurred, occurred)
+                    counts["activities"] += 1
 
         # Follow-ups: a couple due within minutes and hours for the rep (time travel shows the nudges
         # arriving), one overdue (nudged at the first tick), and the rest over the next two weeks.
@@ -291,4 +325,37 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
         session.execute(update(Customer).where(Customer.workspace_id == workspace_id).values(index_version=version))
     services.search.refresh(workspace_id)
     recompute_tiers(sf, workspace_id, now=now)  # the card and /crm accounts show tiers at once
+    subscribe_digest(services, workspace_id, now=now)
+    counts["digest_subscriptions"] = 1
     return counts
+
+
+DIGEST_CHANNEL = "C0SALES"
+
+
+def _closed_at(created: datetime, days: int, now: datetime) -> datetime:
+    """A demo deal closes ``days`` (9 to 44) after it was created: a believable "days to close" in
+    the forecast. One too young for that closed halfway between its creation and two days ago
+    (demo deals are at least 5 days old), so the last 24 hours are not crowded with closings."""
+    closed = created + timedelta(days=days)
+    latest = now - timedelta(days=2)
+    return closed if closed <= latest else created + (latest - created) / 2
+
+
+def _changed_at(deal: Deal, to_stage: str, planned: datetime, now: datetime) -> datetime:
+    """When the demo deal reached ``to_stage``: closing is its ``closed_at``, the steps before it
+    no later than that, nor than now."""
+    if to_stage in ("won", "lost") and deal.closed_at is not None:
+        return deal.closed_at
+    return min(planned, deal.closed_at or now, now)
+
+
+def subscribe_digest(services: Services, workspace_id: int, *, now: datetime) -> digest_schedule.Subscribed:
+    """#sales gets the digest daily at the first five-minute mark at least 10 minutes from ``now``
+    in the manager's zone: one "+15 min" on the clock (or a short wait) brings the first one."""
+    manager = next(u for u in USERS if u.id == MANAGER)
+    local = (now + timedelta(minutes=10)).astimezone(ZoneInfo(manager.tz))
+    local += timedelta(minutes=-local.minute % 5, seconds=-local.second, microseconds=-local.microsecond)
+    schedule = digest_schedule.Schedule(time(local.hour, local.minute), digest_schedule.DAILY)
+    return digest_schedule.subscribe(services.session_factory, workspace_id, channel_id=DIGEST_CHANNEL,
+                                     user=MANAGER, schedule=schedule, timezone=manager.tz, now=now)  # fmt: skip

@@ -28,6 +28,8 @@
     leftwards_arrow_with_hook: "↩️", wastebasket: "🗑️", card_index: "📇", telephone_receiver: "📞",
     crm: "📇", sparkles: "✨", calling: "📲", computer: "💻", desktop_computer: "🖥️", hammer_and_wrench: "🛠️",
     ok_hand: "👌", raised_hands: "🙌", thumbsup: "👍", "+1": "👍", "-1": "👎", question: "❓", exclamation: "❗",
+    gem: "💎", door: "🚪", loudspeaker: "📢", new: "🆕", broken_chain: "⛓️‍💥", ballot_box_with_check: "☑️",
+    small_red_triangle_down: "🔻",
   };
 
   function esc(s) {

@@ -311,6 +311,14 @@ def test_typed_text_is_stored_the_way_slack_stores_it(playground):
     assert encoded == "<@U0BOT> hi &lt;b&gt; &amp; <#C0SALES|sales> @nobody"
 
 
+def test_a_slash_command_gets_mentions_escaped_as_slack_sends_them(page, acme):
+    """The manifest's commands say ``should_escape: true``, so Slack sends ``@rita`` as
+    ``<@U0REP|rita>``: `/crm accounts owner:@rita` typed on the page must filter, not be refused."""
+    page.post("/api/command", channel=SALES, text="/crm accounts owner:@rita")
+    shown = page.wait_for(lambda s: [m for m in s["messages"] if m.get("ephemeral")])
+    assert "Acme Robotics" in texts(shown) and "Name the owner with an @-mention" not in texts(shown)
+
+
 # ---------------------------------------------------------------- time travel
 def test_time_travel_delivers_the_nudge_and_done_settles_it(page, playground, acme):
     view = open_log_modal(page)

@@ -305,7 +305,7 @@ def digest_text(digest: Digest) -> str:
     return truncate(
         f"Pipeline digest for {day}: {plural(digest.open_count, 'open deal')} worth "
         f"{format_totals(digest.open_totals, empty='nothing yet', short=True)}; {digest.won.count} won, "
-        f"{digest.lost.count} lost, {digest.overdue_total} overdue follow-ups.",
+        f"{digest.lost.count} lost, {plural(digest.overdue_total, 'overdue follow-up')}.",
         3000,
     )
 

@@ -113,3 +113,23 @@ def test_no_data_is_a_sentence_not_an_image():
 def test_chart_labels_drop_emoji_the_font_cannot_draw():
     assert plain_label("📞 Call") == "Call" and plain_label("🤝 Negotiation") == "Negotiation"
     assert plain_label("Zoë Müller") == "Zoë Müller" and plain_label("🎉") == "🎉"
+
+
+@pytest.mark.parametrize(
+    ("overdue", "said"), [(0, "0 overdue follow-ups."), (1, "1 overdue follow-up."), (7, "7 overdue follow-ups.")]
+)
+def test_the_digest_notification_counts_overdue_follow_ups_in_words(overdue, said):
+    from datetime import date
+
+    from commands.digests.views import digest_text
+    from crm.digest import Digest, Movement
+
+    none = Movement(0, {}, [])
+    now = datetime(2026, 12, 1, 17, tzinfo=UTC)
+    d = Digest(
+        workspace_id=1, built_at=now, since=now - timedelta(days=1), tz="UTC", local_date=date(2026, 12, 1),
+        stale_days=14, pipeline=[], open_count=1, open_totals={"USD": 100_000}, previous=None, created=none,
+        moved=none, won=none, lost=none, yesterday=[], yesterday_total=0, overdue=[], overdue_total=overdue,
+        stale=none, pareto=[],
+    )  # fmt: skip
+    assert digest_text(d).endswith(f"1 open deal worth $1k; 0 won, 0 lost, {said}")

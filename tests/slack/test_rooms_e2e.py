@@ -143,6 +143,7 @@ def test_room_is_created_with_a_free_name_people_invited_linked_and_carded(slack
     slack.command("/crm", "room Annual licence <@U0MGR|maria>")
     text = reply_text(standin)
     assert "Created <#G" in text and "Annual licence" in text
+    assert "In it with you: <@U0REP2>, <@U0MGR>." in text  # the owner and the people named, said back
     creates = standin.calls_to("conversations.create")
     assert [c.error for c in creates] == ["name_taken", None]
     room = creates[1].response["channel"]

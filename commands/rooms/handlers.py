@@ -69,6 +69,11 @@ def find_target(req: Request, query: str, *, deal_only: bool, command: str) -> T
         if not open_deals:
             raise NotFound("That customer has no deals yet. Create one from the customer's card first.")
         raise CRMError(_choices(open_deals, command), formatted=True)
+    if found.candidates and deals and not deal_only:  # "globex": two Globex customers and a Globex deal
+        names = ", ".join(f"*{esc(c.name, 60)}*" for c in found.candidates[:8])
+        deal_lines = _choices(deals, command).partition("\n")[2]
+        said = f"Which one? The customers {names}, type more of the name; or a deal:\n{deal_lines}"
+        raise CRMError(said, formatted=True)
     if len(deals) == 1:
         return Target(deals[0].customer_id, deals[0].deal_id)
     if deals:

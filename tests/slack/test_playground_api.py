@@ -375,6 +375,28 @@ def test_demo_data_is_realistic_and_the_same_every_time():
         assert session.scalars(select(Customer.name).order_by(Customer.id).limit(5)).all() == names
 
 
+def test_demo_deals_take_weeks_to_close_and_reach_won_or_lost_when_they_close():
+    """The forecast's "days to close" on the demo reads like a real team's, not "2 days"."""
+    from crm.models import Deal, DealStageChange
+
+    with Playground(port=0, demo=True, tick_seconds=3600) as demo:
+        now = demo.clock()
+        with demo.services.session_factory() as session:
+            closed = session.scalars(select(Deal).where(Deal.closed_at.is_not(None))).all()
+            changes = session.scalars(select(DealStageChange)).all()
+    assert closed
+    ages = [(d.closed_at - d.created_at).days for d in closed]
+    assert sum(ages) / len(ages) >= 14
+    by_id = {d.id: d for d in closed}
+    for change in changes:
+        deal = by_id.get(change.deal_id)
+        assert change.created_at.replace(tzinfo=None) <= now.replace(tzinfo=None)
+        if deal is not None:
+            assert change.created_at <= deal.closed_at
+            if change.to_stage == deal.stage:
+                assert change.created_at == deal.closed_at
+
+
 def test_a_kept_demo_database_is_not_seeded_again_and_its_data_reads_true(tmp_path):
     from crm import dedupe
 

@@ -123,6 +123,14 @@ def already_seeded(services: Services, workspace_id: int) -> int:
         )
 
 
+def _moved_at(deal: Deal, to_stage: str, planned: datetime, now: datetime) -> datetime:
+    """When a demo deal reached ``to_stage``: a closed deal reached won or lost when it closed,
+    and no earlier step comes after that; nothing is in the future."""
+    if deal.closed_at is not None:
+        return deal.closed_at if to_stage == deal.stage else min(planned, deal.closed_at, now)
+    return min(planned, now)
+
+
 def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers: int = CUSTOMERS) -> dict[str, int]:
     """Fill the workspace; returns how many of each thing were made."""
     rng = random.Random(SEED)
@@ -206,7 +214,10 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                     stage=stage,
                     expected_close=(now + timedelta(days=rng.randint(-20, 120))).date(),
                     owner_user_id=owner,
-                    closed_at=created + timedelta(days=rng.randint(1, 4)) if stage in ("won", "lost") else None,
+                    # A few weeks to close, as real deals take (not a day or two); never in the future.
+                    closed_at=min(created + timedelta(days=rng.randint(14, 90)), now)
+                    if stage in ("won", "lost")
+                    else None,
                     created_by=owner,
                     created_at=created,
                 )
@@ -221,7 +232,7 @@ def seed_demo(services: Services, workspace_id: int, *, now: datetime, customers
                             from_stage=before,
                             to_stage=after,
                             created_by=owner,
-                            created_at=min(created + timedelta(days=step * rng.randint(1, 3)), now),
+                            created_at=_moved_at(deal, after, created + timedelta(days=step * rng.randint(1, 3)), now),
                         )
                     )
                 deals.append(deal)

@@ -319,6 +319,14 @@ def test_a_slash_command_gets_mentions_escaped_as_slack_sends_them(page, acme):
     assert "Acme Robotics" in texts(shown) and "Name the owner with an @-mention" not in texts(shown)
 
 
+def test_email_capture_not_set_up_tells_a_rep_whom_to_ask(page):
+    """The playground runs without CRM_MAIL_DOMAIN: a rep learns there is no address yet and who can add one."""
+    page.post("/api/command", channel=SALES, text="/crm email")
+    said = texts(page.wait_for(lambda s: [m for m in s["messages"] if m.get("ephemeral")]))
+    assert "there is no address to BCC" in said and "Ask whoever runs the CRM server" in said
+    assert "The operator sets" not in said
+
+
 # ---------------------------------------------------------------- time travel
 def test_time_travel_delivers_the_nudge_and_done_settles_it(page, playground, acme):
     view = open_log_modal(page)

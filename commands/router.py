@@ -172,7 +172,9 @@ def help_blocks(router: CommandRouter, *, unknown: str | None = None) -> list[di
         names = f"`{UMBRELLA} {sub.name}`"
         if sub.slash:
             names += f" or `{sub.slash}`"
-        lines.append(f"• {names}: {sub.summary}\n      _e.g._ `{sub.example}`")
+        # An example that is just the command again ("/crm help  e.g. /crm help") is left out.
+        same = sub.example.strip() in (f"{UMBRELLA} {sub.name}", sub.slash)
+        lines.append(f"• {names}: {sub.summary}" + ("" if same else f"\n      _e.g._ `{sub.example}`"))
     # Several sections rather than one long one, so no section passes 3,000 characters.
     chunk: list[str] = []
     for line in lines:

@@ -36,7 +36,7 @@ def account_line(row: AccountRow, *, now: datetime, lifecycle_label: Label) -> s
         facts.append(esc(lifecycle_label(row.lifecycle_stage), 40))
     if row.industry:
         facts.append(esc(row.industry, 60))
-    money = f"Lifetime {format_totals(v.won, empty='nothing won yet')}"
+    money = f"Lifetime {format_totals(v.won)}" if v.won else "Nothing won yet"
     if v.open_count:
         money += f" · open {format_totals(v.open, empty='no amount')} ({plural(v.open_count, 'deal')})"
     else:

@@ -219,7 +219,7 @@ def record_inputs(
         revenue = revenue.split(" ", 1)[-1] if revenue[:3].isalpha() else revenue
     blocks = [
         select_input(B_LIFECYCLE, "Lifecycle stage", stage_options, c.lifecycle_stage),
-        _text(B_PHONE, "Phone", show_phone(c.phone, region=region) or None, 64, placeholder="+1 415 555 0100"),
+        _text(B_PHONE, "Company phone", show_phone(c.phone, region=region) or None, 64, placeholder="+1 415 555 0100"),
         _text(B_INDUSTRY, "Industry", c.industry, 128),
         _text(B_EMPLOYEES, "Employees", f"{c.employees}" if c.employees is not None else None, 16),
         _text(B_REVENUE, "Annual revenue", revenue, 40, placeholder="12,500,000"),

@@ -28,7 +28,7 @@ from commands.blockkit import (
 )
 from crm.dates import format_day
 from crm.deals import PipelineSummary, StageTotal, add_totals, format_totals
-from crm.digest import DealLine, Digest, Movement
+from crm.digest import DealLine, Digest, Movement, Pareto
 from crm.digest_schedule import Schedule, SubscriptionRow, schedule_of
 from crm.forecast import conversion_line, win_line
 from crm.money import currency_key, format_money, format_money_short, in_currency_order
@@ -266,6 +266,10 @@ def stale_part(r: Render) -> Part:
     )
 
 
+def _others(paretos: list[Pareto], shown: str) -> list[str]:
+    return sorted((p.currency for p in paretos if p.currency != shown), key=currency_key)
+
+
 def pareto_part(r: Render) -> Part:
     d = r.digest
     out = Part()
@@ -275,7 +279,9 @@ def pareto_part(r: Render) -> Part:
             out.summary.append(
                 f"🎯 *Top customers:* {pareto.top_count:,} of {pareto.customers:,} hold {share}% of the "
                 f"{format_money_short(pareto.grand_total, pareto.currency)} open"
-            )
+                + (f" in {pareto.currency} ({', '.join(_others(d.pareto, pareto.currency))} in the thread)"
+                   if len(d.pareto) > 1 else "")
+            )  # fmt: skip
         head = (
             f"🎯 *Top customers ({pareto.currency}):* {pareto.top_count:,} of {pareto.customers:,} make up "
             f"{share}% of {format_money(pareto.grand_total, pareto.currency)} open"
@@ -383,7 +389,7 @@ def digest_text(digest: Digest) -> str:
     return truncate(
         f"Pipeline digest for {day}: {plural(digest.open_count, 'open deal')} worth "
         f"{format_totals(digest.open_totals, empty='nothing yet', short=True)}; {digest.won.count} won, "
-        f"{digest.lost.count} lost, {digest.overdue_total} overdue follow-ups.",
+        f"{digest.lost.count} lost, {plural(digest.overdue_total, 'overdue follow-up')}.",
         3000,
     )
 

@@ -126,7 +126,7 @@ def duplicates_blocks(report: DuplicateReport, *, team_id: str = "T…") -> list
     blocks: list[dict[str, Any]] = [
         header("Probable duplicates"),
         context(
-            f"Checked {report.customers_checked:,} customers and {report.contacts_checked:,} contacts. "
+            f"Checked {plural(report.customers_checked, 'customer')} and {plural(report.contacts_checked, 'contact')}. "
             "Merge keeps the second name and moves everything to it."
         ),
     ]

@@ -26,8 +26,9 @@ UNFILED_TITLE = "Unfiled email: pick the customer"
 
 def not_set_up_text() -> str:
     return (
-        "Email capture isn't set up on this server. The operator sets CRM_MAIL_DOMAIN (and the SMTP port "
-        "or a SendGrid / Mailgun inbound webhook), as the README's “Email capture” explains."
+        "Email capture isn't set up on this server yet, so there is no address to BCC. Ask whoever runs the "
+        "CRM server to set `CRM_MAIL_DOMAIN` (with the SMTP port or a SendGrid / Mailgun inbound webhook), as the "
+        "README's “Email capture” explains."
     )
 
 

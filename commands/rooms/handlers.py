@@ -16,7 +16,7 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from commands import request
-from commands.blockkit import esc
+from commands.blockkit import esc, person
 from commands.customers.card import card as customer_card
 from commands.request import Request
 from commands.rooms import alerts, threads, views
@@ -69,6 +69,11 @@ def find_target(req: Request, query: str, *, deal_only: bool, command: str) -> T
         if not open_deals:
             raise NotFound("That customer has no deals yet. Create one from the customer's card first.")
         raise CRMError(_choices(open_deals, command), formatted=True)
+    if found.candidates and deals and not deal_only:  # "globex": two Globex customers and a Globex deal
+        names = ", ".join(f"*{esc(c.name, 60)}*" for c in found.candidates[:8])
+        deal_lines = _choices(deals, command).partition("\n")[2]
+        said = f"Which one? The customers {names}, type more of the name; or a deal:\n{deal_lines}"
+        raise CRMError(said, formatted=True)
     if len(deals) == 1:
         return Target(deals[0].customer_id, deals[0].deal_id)
     if deals:
@@ -148,17 +153,20 @@ def _create_channel(req: Request, customer: str, title: str) -> dict[str, Any]:
     )
 
 
-def _invite(req: Request, channel: str, users: list[str]) -> list[str]:
-    """Invite each person; the ones Slack refused, with why."""
-    refused = []
+def _invite(req: Request, channel: str, users: list[str]) -> tuple[list[str], list[str]]:
+    """Invite each person: the ones now in the room, and the ones Slack refused, with why."""
+    invited, refused = [], []
     for user in users[:MAX_INVITES]:
         try:
             req.client.conversations_invite(channel=channel, users=user)
+            invited.append(user)
         except SlackApiError as exc:
             error = slack_error(exc)
-            if error not in ("already_in_channel", "cant_invite_self"):
+            if error in ("already_in_channel", "cant_invite_self"):
+                invited.append(user)
+            else:
                 refused.append(f"{esc(req.name_of(user), 60)} ({error})")
-    return refused
+    return invited, refused
 
 
 def on_room(req: Request) -> None:
@@ -178,7 +186,7 @@ def on_room(req: Request) -> None:
     title, customer_name, owner = found.deal.title, found.customer_name, found.deal.owner_user_id
     room = _create_channel(req, customer_name, title)
     people = [u for u in dict.fromkeys([req.user_id, *([owner] if owner else []), *invitees]) if u]
-    refused = _invite(req, room["id"], people)
+    invited, refused = _invite(req, room["id"], people)
     channels.link_channel(
         req.sf,
         req.workspace_id,
@@ -191,7 +199,9 @@ def on_room(req: Request) -> None:
         is_room=True,
     )
     post_card(req, room["id"], target.customer_id)
-    note = f" I couldn't invite: {', '.join(refused)}." if refused else ""
+    others = [person(u) for u in invited if u != req.user_id]
+    note = f" In it with you: {', '.join(others)}." if others else ""
+    note += f" I couldn't invite: {', '.join(refused)}." if refused else ""
     req.reply(f":door: Created <#{room['id']}> for *{esc(title)}* ({esc(customer_name)}) and linked it.{note}")
 
 

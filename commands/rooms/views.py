@@ -177,25 +177,36 @@ NOT_IN_THREAD = "Mention me with `@crm log` inside the thread you want logged (a
 
 
 # -- alerts ----------------------------------------------------------------------------------------------
+_EVENT_PHRASES = {
+    ChannelEventKind.NEW_DEAL: "new deals",
+    ChannelEventKind.ACTIVITY: "activities",
+    ChannelEventKind.OVERDUE: "overdue follow-ups",
+}
+
+
 def describe_filters(sub: AlertSubscription | AlertFilters, *, name_of: NameOf, stage_label: Label) -> str:
-    events = ", ".join(str(e) for e in (sub.events or []))
-    parts = [f"events: {events}"]
-    if sub.stage:
-        parts.append(f"stage {esc(stage_label(sub.stage), 40)}")
+    """The filters as a phrase: "deals won or lost, of $10,000.00 or more, owned by rita"."""
+    kinds = {ChannelEventKind(str(e)) for e in (sub.events or [])}
+    closed = [w for w in ("won", "lost") if ChannelEventKind(w) in kinds]
+    phrases = [f"deals {' or '.join(closed)}"] if closed else []
+    if ChannelEventKind.STAGE in kinds:
+        phrases.append(f"deals reaching {esc(stage_label(sub.stage), 40)}" if sub.stage else "stage changes")
+    phrases += [phrase for kind, phrase in _EVENT_PHRASES.items() if kind in kinds]
+    parts = [" and ".join(phrases) or "no events"]
     if sub.min_amount_minor is not None:
-        parts.append(f"amount at least {format_money(sub.min_amount_minor, sub.currency or 'USD')}")
+        parts.append(f"of {format_money(sub.min_amount_minor, sub.currency or 'USD')} or more")
     if sub.reps:
-        parts.append("deals of " + ", ".join(esc(name_of(r), 40) for r in list(sub.reps)[:10]))
+        parts.append("owned by " + ", ".join(esc(name_of(r), 40) for r in list(sub.reps)[:10]))
     if tier_filter(sub.tier):
         parts.append("customers in tier " + " or ".join(tier_filter(sub.tier)))
     elif sub.tier:
         parts.append(f"tier “{esc(sub.tier, 30)}” ignored: the tiers are A, B and C (`tier:A`)")
-    return "; ".join(parts)
+    return ", ".join(parts)
 
 
 def subscribed_text(channel: str, filters: str) -> str:
     return (
-        f":loudspeaker: <#{channel}> gets deal alerts: {filters}. People are named, never pinged. "
+        f":loudspeaker: <#{channel}> gets deal alerts for {filters}. People are named, never pinged. "
         "`/crm alerts off` stops them."
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.dev.playground import ADMIN, REP, Playground
+from bot.dev.playground import ADMIN, MANAGER, REP, Playground
 from crm.actors import Actor
 from crm.customers import ContactInput, create_customer
 from crm.followups import add_follow_up
@@ -442,3 +443,48 @@ def test_pipeline_charts_show_as_images_in_the_dm(page, playground):
     assert loaded and all(width and width > 300 and alt for width, alt in loaded), loaded
     assert image.get_attribute("src").split("/api/file/")[1].startswith("F")
     shot(page, "8-pipeline-charts")
+
+
+def test_a_digest_with_its_thread_and_charts_and_the_accounts_list(browser):
+    """On the demo data: a manager subscribes #sales to the digest, a day passes, the short digest
+    arrives with its thread (exact amounts, lists, three charts as images); then `/crm accounts`."""
+    from selenium.webdriver.support.ui import Select
+
+    with Playground(port=0, demo=True, tick_seconds=3600) as demo:
+        browser.get(demo.url + "/")
+        browser.execute_script("localStorage.clear()")
+        browser.get(demo.url + "/")
+        wait_for(browser, "#channels .sidebar-item.active", text="sales")
+        Select(wait_for(browser, "#user-switcher")).select_by_value(MANAGER)
+        wait_for(browser, "#clock-zone", text="America/Los_Angeles")
+        type_in_composer(browser, "/crm digest subscribe 9:00 daily")
+        wait_for(browser, ".msg.ephemeral", text="will get the pipeline digest at 09:00 every day")
+
+        browser.find_element("css selector", "[data-advance='86400']").click()
+        summary, _ = read(browser, "#messages .msg", text="are in the thread", timeout=30)
+        assert "📊 Pipeline digest" in summary and re.search(r"Open pipeline: \d+ deals · \$", summary), summary
+        assert "Only visible to you" not in summary and "replies" in summary, summary
+        shot(browser, "17-digest-summary")
+        click(browser, "#messages .msg .thread-link", text="replies")
+        wait_for(browser, "#thread-messages .msg", text="Open pipeline")
+        images = wait_for(browser, "#thread-messages img.msg-file-image")
+        browser.execute_script("arguments[0].scrollIntoView()", images)
+        loaded = browser.execute_script(
+            "return [...document.querySelectorAll('#thread-messages img.msg-file-image')]"
+            ".map(i => [i.complete && i.naturalWidth, i.alt])"
+        )
+        assert len(loaded) == 3 and all(width and width > 300 and alt for width, alt in loaded), loaded
+        assert any("Open pipeline by stage" in alt for _, alt in loaded)
+        shot(browser, "18-digest-thread-charts")
+        click(browser, "#thread-close")
+
+        type_in_composer(browser, "/crm accounts tier:A")
+        listed = settled(browser, ".msg.ephemeral", "Accounts by value", lambda e: e.text)
+        assert "🥇 Tier A" in listed and "Lifetime " in listed and "Tier B" not in listed
+        assert "Lifetime nothing" not in listed
+        shot(browser, "19-accounts-tier-a")
+        type_in_composer(browser, "/crm accounts owner:@rita")
+        mine = settled(browser, ".msg.ephemeral", "owner", lambda e: e.text)
+        assert "Name the owner with an @-mention" not in mine and "owner @rita" in mine
+        shot(browser, "20-accounts-owner")
+    assert not demo.standin.block_errors, demo.standin.block_errors

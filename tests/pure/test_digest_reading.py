@@ -113,3 +113,54 @@ def test_no_data_is_a_sentence_not_an_image():
 def test_chart_labels_drop_emoji_the_font_cannot_draw():
     assert plain_label("📞 Call") == "Call" and plain_label("🤝 Negotiation") == "Negotiation"
     assert plain_label("Zoë Müller") == "Zoë Müller" and plain_label("🎉") == "🎉"
+
+
+@pytest.mark.parametrize(
+    ("overdue", "said"), [(0, "0 overdue follow-ups."), (1, "1 overdue follow-up."), (7, "7 overdue follow-ups.")]
+)
+def test_the_digest_notification_counts_overdue_follow_ups_in_words(overdue, said):
+    from datetime import date
+
+    from commands.digests.views import digest_text
+    from crm.digest import Digest, Movement
+
+    none = Movement(0, {}, [])
+    now = datetime(2026, 12, 1, 17, tzinfo=UTC)
+    d = Digest(
+        workspace_id=1, built_at=now, since=now - timedelta(days=1), tz="UTC", local_date=date(2026, 12, 1),
+        stale_days=14, pipeline=[], open_count=1, open_totals={"USD": 100_000}, previous=None, created=none,
+        moved=none, won=none, lost=none, yesterday=[], yesterday_total=0, overdue=[], overdue_total=overdue,
+        stale=none, pareto=[],
+    )  # fmt: skip
+    assert digest_text(d).endswith(f"1 open deal worth $1k; 0 won, 0 lost, {said}")
+
+
+def test_the_digest_summary_says_which_currency_its_top_customers_line_is_in():
+    """Three currencies open: "41 of 101 hold 80% of the $5.7M open" alone reads as all of it."""
+    from datetime import date
+
+    from commands.digests.views import digest_blocks
+    from crm.digest import Digest, Movement, Pareto, ParetoCustomer
+    from crm.pipeline_stages import DEFAULT
+
+    none = Movement(0, {}, [])
+    now = datetime(2026, 12, 1, 17, tzinfo=UTC)
+
+    def digest(*currencies: str) -> Digest:
+        return Digest(
+            workspace_id=1, built_at=now, since=now - timedelta(days=1), tz="UTC", local_date=date(2026, 12, 1),
+            stale_days=14, pipeline=[], open_count=3, open_totals={c: 570_000_000 for c in currencies},
+            previous=None, created=none, moved=none, won=none, lost=none, yesterday=[], yesterday_total=0,
+            overdue=[], overdue_total=0, stale=none,
+            pareto=[Pareto(c, 570_000_000, 101, 41, [ParetoCustomer(1, "Acme", 10**8)], 456_000_000)
+                    for c in currencies],
+        )  # fmt: skip
+
+    def summary(d: Digest) -> str:
+        return " ".join(b["text"]["text"] for b in digest_blocks(d, stages=DEFAULT, type_label=str) if "text" in b)
+
+    assert "41 of 101 hold 80% of the $5.7M open in USD (EUR, GBP in the thread)" in summary(
+        digest("GBP", "USD", "EUR")
+    )
+    alone = summary(digest("USD"))
+    assert "hold 80% of the $5.7M open" in alone and "in the thread)" not in alone

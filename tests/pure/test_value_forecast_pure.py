@@ -12,7 +12,7 @@ from commands.accounts import filters
 from commands.accounts import views as account_views
 from commands.customers.value import value_line
 from commands.digests.forecast_view import forecast_blocks
-from crm.accounts import AccountFilter, AccountPage
+from crm.accounts import AccountFilter, AccountPage, AccountRow
 from crm.errors import InvalidInput
 from crm.forecast import (
     Conversions,
@@ -265,3 +265,15 @@ def test_card_value_line():
     )
     fresh = CustomerValue(2, {}, 0, {"GBP": 100}, 1, None)
     assert value_line(fresh) == "Tier: worked out at the next daily run · nothing won yet · open £1.00 (1 deal)"
+
+
+def test_an_account_line_reads_as_a_sentence_with_or_without_won_deals():
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    never = AccountRow(1, "Hooli Foods", "U0REP", None, None, None, CustomerValue(1, {}, 0, {"USD": 7_200_000}, 2, "C"))
+    line = account_views.account_line(never, now=now, lifecycle_label=str)
+    assert "Nothing won yet · open $72,000.00 (2 deals) · never touched" in line
+    assert "Lifetime nothing" not in line
+    won = AccountRow(2, "Acme", "U0REP", None, None, now, CustomerValue(2, {"EUR": 2_400_000}, 1, {}, 0, "B"))
+    assert "Lifetime €24,000.00 · no open deals · touched today" in account_views.account_line(
+        won, now=now, lifecycle_label=str
+    )

@@ -229,6 +229,7 @@ def test_duplicates_blocks_fit_slack_limits():
     assert "<!channel>" not in shown and "&lt;!channel&gt;" in shown  # plain_text in the dialog can't ping
     empty = duplicates_blocks(dedupe.DuplicateReport([], [], 3, 0))
     assert "No probable duplicates" in str(empty)
+    assert "Checked 1 customer and 1 contact." in str(duplicates_blocks(dedupe.DuplicateReport([], [], 1, 1)))
     crowd = [dedupe.Group("share the phone +13125550000", 10_000, ("<@U1> Tenant", "Tenant 2"))] * 9
     grouped = duplicates_blocks(dedupe.DuplicateReport(pairs[:1], [], 10_001, 0, crowd))
     assert validate_message({"text": "x", "blocks": grouped}) == []

@@ -95,6 +95,11 @@ def test_no_match_offers_to_create_and_opens_the_modal(slack, standin, app_serve
     assert view["callback_id"] == views.CREATE_VIEW
     name_block = next(b for b in view["blocks"] if b.get("block_id") == views.B_NAME)
     assert name_block["element"]["initial_value"] == "Initech"
+    # Every input is told apart by its label alone: the contact's phone and the company's are not both "Phone".
+    addresses = ("billing_", "shipping_")  # street, city … twice, under their own headings
+    inputs = [b for b in view["blocks"] if b["type"] == "input" and not b["block_id"].startswith(addresses)]
+    labels = [b["label"]["text"] for b in inputs]
+    assert len(labels) == len(set(labels)), labels
 
 
 def test_empty_query_gets_usage(slack, standin):

@@ -33,6 +33,9 @@ def test_crm_help_is_answered_privately_and_fast(slack, standin):
     text = json.dumps(body["blocks"])
     assert "/crm help" in text
     assert "CRM commands" in text
+    # Each example teaches something: none is just the command again.
+    assert "_e.g._ `/crm help`" not in text and "_e.g._ `/crm unlink`" not in text
+    assert "_e.g._ `/crm accounts tier:A quiet:30`" in text
 
 
 def test_crm_without_text_shows_help(slack, standin):

@@ -311,6 +311,22 @@ def test_typed_text_is_stored_the_way_slack_stores_it(playground):
     assert encoded == "<@U0BOT> hi &lt;b&gt; &amp; <#C0SALES|sales> @nobody"
 
 
+def test_a_slash_command_gets_mentions_escaped_as_slack_sends_them(page, acme):
+    """The manifest's commands say ``should_escape: true``, so Slack sends ``@rita`` as
+    ``<@U0REP|rita>``: `/crm accounts owner:@rita` typed on the page must filter, not be refused."""
+    page.post("/api/command", channel=SALES, text="/crm accounts owner:@rita")
+    shown = page.wait_for(lambda s: [m for m in s["messages"] if m.get("ephemeral")])
+    assert "Acme Robotics" in texts(shown) and "Name the owner with an @-mention" not in texts(shown)
+
+
+def test_email_capture_not_set_up_tells_a_rep_whom_to_ask(page):
+    """The playground runs without CRM_MAIL_DOMAIN: a rep learns there is no address yet and who can add one."""
+    page.post("/api/command", channel=SALES, text="/crm email")
+    said = texts(page.wait_for(lambda s: [m for m in s["messages"] if m.get("ephemeral")]))
+    assert "there is no address to BCC" in said and "Ask whoever runs the CRM server" in said
+    assert "The operator sets" not in said
+
+
 # ---------------------------------------------------------------- time travel
 def test_time_travel_delivers_the_nudge_and_done_settles_it(page, playground, acme):
     view = open_log_modal(page)
@@ -365,6 +381,28 @@ def test_demo_data_is_realistic_and_the_same_every_time():
     assert report["nudges"] >= 1 and nudges  # the overdue one, at the first tick
     with Playground(port=0, demo=True, tick_seconds=3600) as second, second.services.session_factory() as session:
         assert session.scalars(select(Customer.name).order_by(Customer.id).limit(5)).all() == names
+
+
+def test_demo_deals_take_weeks_to_close_and_reach_won_or_lost_when_they_close():
+    """The forecast's "days to close" on the demo reads like a real team's, not "2 days"."""
+    from crm.models import Deal, DealStageChange
+
+    with Playground(port=0, demo=True, tick_seconds=3600) as demo:
+        now = demo.clock()
+        with demo.services.session_factory() as session:
+            closed = session.scalars(select(Deal).where(Deal.closed_at.is_not(None))).all()
+            changes = session.scalars(select(DealStageChange)).all()
+    assert closed
+    ages = [(d.closed_at - d.created_at).days for d in closed]
+    assert sum(ages) / len(ages) >= 14
+    by_id = {d.id: d for d in closed}
+    for change in changes:
+        deal = by_id.get(change.deal_id)
+        assert change.created_at.replace(tzinfo=None) <= now.replace(tzinfo=None)
+        if deal is not None:
+            assert change.created_at <= deal.closed_at
+            if change.to_stage == deal.stage:
+                assert change.created_at == deal.closed_at
 
 
 def test_a_kept_demo_database_is_not_seeded_again_and_its_data_reads_true(tmp_path):

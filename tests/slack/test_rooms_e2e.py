@@ -125,6 +125,17 @@ def test_link_posts_the_card_and_the_card_lists_the_channel(slack, standin, app_
     assert rows(app_server.services, LinkedChannel)[0].deleted_at is not None
 
 
+def test_link_asks_when_a_word_names_customers_and_a_deal(slack, standin, app_server, make):
+    """`/crm link globex` with two Globex customers and one Globex deal: asked, not a guess at the deal."""
+    first = make.customer("Globex Aerospace Pty Ltd")
+    make.customer("Globex Dairy AG", force=True)
+    make.deal(first, "Globex Training")
+    slack.command("/crm", "link globex")
+    text = reply_text(standin)
+    assert "Which one?" in text and "*Globex Dairy AG*" in text and "`/crm link Globex Training`" in text
+    assert rows(app_server.services, LinkedChannel) == []
+
+
 def test_a_slack_connect_channel_is_linked_as_shared_and_gets_nothing(slack, standin, app_server, acme, deal, make):
     standin.add_channel("C0EXT", name="acme-shared", is_ext_shared=True)
     slack.command("/crm", "link Acme Corporation", channel="C0EXT")
@@ -143,6 +154,7 @@ def test_room_is_created_with_a_free_name_people_invited_linked_and_carded(slack
     slack.command("/crm", "room Annual licence <@U0MGR|maria>")
     text = reply_text(standin)
     assert "Created <#G" in text and "Annual licence" in text
+    assert "In it with you: <@U0REP2>, <@U0MGR>." in text  # the owner and the people named, said back
     creates = standin.calls_to("conversations.create")
     assert [c.error for c in creates] == ["name_taken", None]
     room = creates[1].response["channel"]

@@ -395,8 +395,11 @@ class Playground:
         if not re.fullmatch(r"/[\w-]{1,31}", command):
             raise PlaygroundError("a slash command starts with / and a name, such as /crm help")
         response_url = self.standin.response_url(channel, user=user)
+        users = {u["name"]: u["id"] for u in self.users()}
+        channels = {c["name"]: c["id"] for c in self.standin.channels() if not c.get("is_im")}
+        args = payloads.escape_command_text(args.strip(), users=users, channels=channels)
         fields = payloads.slash_command(
-            sender, command, args.strip(), channel=info, response_url=response_url, trigger_id=self._trigger(user)
+            sender, command, args, channel=info, response_url=response_url, trigger_id=self._trigger(user)
         )
         result = self._post(lambda: driver.post_form(fields), command)
         body = result.get("body")

@@ -222,6 +222,22 @@ def encode_text(text: str, *, users: dict[str, str], channels: dict[str, str]) -
     return re.sub(r"(?<![\w&])#([a-z0-9][\w-]*)", channel_ref, text)
 
 
+def escape_command_text(text: str, *, users: dict[str, str], channels: dict[str, str]) -> str:
+    """Slash command text as Slack sends it for a command with ``should_escape: true`` (see
+    manifest.yml): ``@name`` as ``<@U…|name>`` and ``#name`` as ``<#C…|name>``; the rest as typed."""
+
+    def user_ref(match: re.Match[str]) -> str:
+        user_id = users.get(match.group(1).lower())
+        return f"<@{user_id}|{match.group(1).lower()}>" if user_id else match.group(0)
+
+    def channel_ref(match: re.Match[str]) -> str:
+        channel_id = channels.get(match.group(1).lower())
+        return f"<#{channel_id}|{match.group(1).lower()}>" if channel_id else match.group(0)
+
+    text = re.sub(r"(?<![\w<])@([A-Za-z][\w.-]*)", user_ref, text)
+    return re.sub(r"(?<![\w&<])#([a-z0-9][\w-]*)", channel_ref, text)
+
+
 def body_of(result: dict[str, Any]) -> dict[str, Any]:
     """The app's JSON answer in a posted result, or {} when it answered something else."""
     body = result.get("body")

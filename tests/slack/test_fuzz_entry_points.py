@@ -394,6 +394,8 @@ def sweep(w: World) -> None:
     for text in (*commands, "email"):
         fire(w, command_body("/crm", text, ADMIN))
     fire(w, event_body({"type": "app_home_opened", "user": REP, "channel": "D0DM", "tab": "home"}))
+    # an admin's Home adds the Team section and the workspace settings
+    fire(w, event_body({"type": "app_home_opened", "user": ADMIN, "channel": "D0DMA", "tab": "home"}))
     fire(
         w,
         event_body(
@@ -413,7 +415,8 @@ def sweep(w: World) -> None:
                 continue
             clicked.add(action_id)
             for element in elements[:1]:
-                clicker = ADMIN if action_id.startswith("fields") else REP  # /crm fields is for admins
+                # /crm fields, the settings, the Team section and handover are for admins and managers
+                clicker = ADMIN if action_id.startswith(("fields", "admin", "team", "handover")) else REP
                 for value in real_values(element)[:2]:
                     fire(w, action_body(action_id, element, value, clicker, w.harvest))
     for point in w.points:

@@ -110,6 +110,8 @@ def home_view(
     ]
     if extra:
         blocks += [*extra, divider()]
+    if day.key_accounts and day.key_accounts.total:  # first: the customers that matter most, gone quiet
+        blocks += [key_accounts_section(day, now=now), divider()]
     blocks += _follow_ups(":warning: Overdue follow-ups", day.overdue, day.overdue_total, tz=tz, now=now, limit=limit)
     blocks += _follow_ups(
         ":calendar: Upcoming follow-ups", day.upcoming, day.upcoming_total, tz=tz, now=now, limit=limit
@@ -118,8 +120,6 @@ def home_view(
     blocks.append(_activities(day, tz=tz, now=now, type_label=type_label))
     if day.deals:
         blocks.append(_deals(day, stage_label=stage_label))
-    if day.key_accounts and day.key_accounts.total:
-        blocks.append(key_accounts_section(day, now=now))
     if day.failed:
         lines = [follow_up_line(r, tz=tz, now=now, show_owner=True) for r in day.failed[:10]]
         blocks.append(section("*Admins: reminder DMs Slack refused*\n" + "\n".join(lines)))

@@ -312,7 +312,8 @@ def customer_pairs(
             continue
         # Cheap tests first (in C): a shared key, or names with something in common.
         ev_i = evidence[i]
-        if not (ev_i and not ev_i.isdisjoint(evidence[j])):
+        shares = bool(ev_i) and not ev_i.isdisjoint(evidence[j])
+        if not shares:
             x, y = core[i], core[j]
             if (
                 x != y
@@ -328,21 +329,35 @@ def customer_pairs(
         a, b = records[i], records[j]
         if relevant is not None and not relevant(a, b):
             continue
-        pair = _score_pair(names, i, j, a, b, min_score)
+        pair = _score_pair(names, i, j, a, b, min_score, shares)
         if pair is not None:
             pairs.append(pair)
     pairs.sort(key=lambda p: (-p.score, str(p.a), str(p.b)))
     return pairs
 
 
-def _score_pair(names: _Names, i: int, j: int, a: CustomerRecord, b: CustomerRecord, min_score: float) -> Pair | None:
-    """Weigh the evidence for and against one pair the way a person would."""
+def _score_pair(
+    names: _Names,
+    i: int,
+    j: int,
+    a: CustomerRecord,
+    b: CustomerRecord,
+    min_score: float,
+    shares: bool = True,
+) -> Pair | None:
+    """Weigh the evidence for and against one pair the way a person would.
+
+    ``shares=False`` says the two records share no website, email, phone or address (their
+    evidence keys are disjoint), so nothing can lift the name's score.
+    """
     qualifier = names.qualifier_conflict(i, j)
     if qualifier is not None and 100.0 - qualifier[0] + 3 * EVIDENCE_BONUS < min_score:
         return None  # "East" / "West": nothing could lift it
     sim, name_reason = names.similarity(i, j)
-    if sim < min_score - 40 and not (a.emails & b.emails):  # cheap exit: no shared key could lift it
-        return None
+    if sim < min_score and not shares:
+        return None  # exact: with nothing shared the score is the name's, less any penalty
+    if sim < NAME_FLOOR and not (a.emails & b.emails):
+        return None  # exact: too unlike for shared evidence to count, and no contact email in common
     pro: list[str] = [name_reason] if sim >= NAME_FLOOR else []
     con: list[str] = []
     score = sim

@@ -214,6 +214,10 @@ def _token_sim(a: str, b: str) -> float:
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     if len(short) >= 4 and long.startswith(short):  # "deli" for "delicatessen"
         return 0.9
+    if 5 * len(short) < 3 * len(long):
+        # Exact shortcut: the ratio is at most 200 * short / (short + long) < 75 then, and the
+        # lengths differ by more than the two typos allowed (short has at least three letters).
+        return 0.0
     # One typo (two in a long word) costs half a letter: "nobel" / "novel" is 0.9.
     allowed = 1 if len(long) < 8 else 2
     d = OSA.distance(a, b, score_cutoff=allowed)

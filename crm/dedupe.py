@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 
 from rapidfuzz import fuzz
@@ -43,6 +44,9 @@ EVIDENCE_BONUS = 12.0  # per shared phone, website, address or contact email
 DIFFERENT_EVIDENCE = 6.0  # per phone, website or address that both have and that differ
 REVIEW_SCORE = 90.0  # a shared contact email under a different name
 PREFILTER_MARGIN = 8.0  # names whose token-set similarity is further below the threshold are not scored
+
+# A workspace has far fewer distinct domains than pairs to compare: each is looked up once.
+_free_domain = lru_cache(maxsize=1 << 16)(is_free_email_domain)
 
 # Scores of contact reasons.
 SAME_EMAIL = 95.0
@@ -127,7 +131,7 @@ def prefix_keys(normalized: str) -> list[str]:
 
 def _evidence_keys(rec: CustomerRecord) -> Iterable[str]:
     """Block keys of a record's exact evidence: website domain, contact emails and phones, addresses."""
-    if rec.domain and not is_free_email_domain(rec.domain):
+    if rec.domain and not _free_domain(rec.domain):
         yield f"d:{rec.domain}"
     for email in rec.emails:
         yield f"e:{email}"
@@ -173,7 +177,7 @@ class Candidates:
     evidence: list[frozenset[str]] = field(default_factory=list)  # each record's evidence keys
 
 
-def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
+def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] | None = None) -> Candidates:
     """Several blocking keys at once, so that one typo or a joined word does not hide a pair.
 
     Name keys: the normalised name and former names, the sorted tokens, the name without
@@ -182,6 +186,8 @@ def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
     distinctive word. Evidence keys: website domain, contact emails, phones and addresses;
     a key shared by more than :data:`MAX_GROUP` records (a switchboard, a chain's name) is
     reported as a :class:`Group` rather than paired.
+
+    With ``focus``, blocks without a marked record pair nobody (see :func:`customer_pairs`).
     """
     names = _Names([r.normalized for r in records], raw=[r.name for r in records], aliases=[r.aliases for r in records])
     blocks: dict[str, list[int]] = defaultdict(list)
@@ -216,6 +222,8 @@ def find_candidates(records: Sequence[CustomerRecord]) -> Candidates:
             groups.append(Group(what, len(members), sample))
             if kind != "n":
                 continue  # the names decide; a crowd's key alone pairs nobody
+        if focus is not None and not any(focus[m] for m in members):
+            continue  # only records already known: none of this run's business
         limit = MAX_BLOCK if kind in _CLASSIC else MAX_SOUND_BLOCK
         if len(members) > limit and kind not in _WINDOWED:
             continue  # a common ending, word or sound: the other keys find what it would
@@ -268,52 +276,88 @@ def customer_pairs(
     min_score: float = MIN_SCORE,
     relevant: Callable[[CustomerRecord, CustomerRecord], bool] | None = None,
     candidates: Candidates | None = None,
+    focus: Sequence[bool] | None = None,
 ) -> list[Pair]:
     """Probable duplicate pairs among ``records``, best first.
 
-    ``relevant(a, b)`` can skip pairs early (the importer only wants pairs that involve
-    a record from the file).
+    ``focus[i]`` (when given) marks the records whose pairs are wanted: a pair of two
+    unmarked records is skipped before anything is computed (the importer marks the rows
+    of the file; pairs of two customers already in the database are not its business).
+    ``relevant(a, b)`` can skip further pairs early.
     """
     if candidates is None:
-        candidates = find_candidates(records)
+        candidates = find_candidates(records, focus=focus)
     names, crowds = candidates.names, candidates.crowds
     evidence = candidates.evidence
     core, spaceless, aliases = names.core, names.spaceless, names.aliases
     cutoff = min_score - PREFILTER_MARGIN
     token_set, partial = fuzz.token_set_ratio, fuzz.partial_ratio
+
+    def alike(x: str, y: str, sx: str, sy: str) -> bool:
+        # (partial: one word standing for a longer name, "cyberdine" / "cyberdyne trading")
+        return (
+            x == y
+            or bool(token_set(x, y, score_cutoff=cutoff))
+            or (not (" " in x and " " in y) and bool(partial(sx, sy, score_cutoff=cutoff)))
+        )
+
+    def variants(i: int) -> list[tuple[str, str]]:
+        return [(core[i], spaceless[i]), *((v, v.replace(" ", "")) for v in aliases[i] if v)]
+
     pairs: list[Pair] = []
     for i, j in candidates.pairs:
+        if focus is not None and not focus[i] and not focus[j]:
+            continue
         if crowds and crowds.get(i, -1) == crowds.get(j, -2):
             continue
         # Cheap tests first (in C): a shared key, or names with something in common.
         ev_i = evidence[i]
-        if not (ev_i and not ev_i.isdisjoint(evidence[j])) and not aliases[i] and not aliases[j]:
+        shares = bool(ev_i) and not ev_i.isdisjoint(evidence[j])
+        if not shares:
             x, y = core[i], core[j]
-            # (partial: one word standing for a longer name, "cyberdine" / "cyberdyne trading")
             if (
                 x != y
                 and not token_set(x, y, score_cutoff=cutoff)
                 and ((" " in x and " " in y) or not partial(spaceless[i], spaceless[j], score_cutoff=cutoff))
             ):
-                continue
+                # Former names: the same cheap test on each pairing of the names (the score
+                # takes the best of them); nothing shared, so only the names could lift it.
+                if not aliases[i] and not aliases[j]:
+                    continue
+                if not any(alike(x, y, sx, sy) for x, sx in variants(i) for y, sy in variants(j)):
+                    continue
         a, b = records[i], records[j]
         if relevant is not None and not relevant(a, b):
             continue
-        pair = _score_pair(names, i, j, a, b, min_score)
+        pair = _score_pair(names, i, j, a, b, min_score, shares)
         if pair is not None:
             pairs.append(pair)
     pairs.sort(key=lambda p: (-p.score, str(p.a), str(p.b)))
     return pairs
 
 
-def _score_pair(names: _Names, i: int, j: int, a: CustomerRecord, b: CustomerRecord, min_score: float) -> Pair | None:
-    """Weigh the evidence for and against one pair the way a person would."""
+def _score_pair(
+    names: _Names,
+    i: int,
+    j: int,
+    a: CustomerRecord,
+    b: CustomerRecord,
+    min_score: float,
+    shares: bool = True,
+) -> Pair | None:
+    """Weigh the evidence for and against one pair the way a person would.
+
+    ``shares=False`` says the two records share no website, email, phone or address (their
+    evidence keys are disjoint), so nothing can lift the name's score.
+    """
     qualifier = names.qualifier_conflict(i, j)
     if qualifier is not None and 100.0 - qualifier[0] + 3 * EVIDENCE_BONUS < min_score:
         return None  # "East" / "West": nothing could lift it
     sim, name_reason = names.similarity(i, j)
-    if sim < min_score - 40 and not (a.emails & b.emails):  # cheap exit: no shared key could lift it
-        return None
+    if sim < min_score and not shares:
+        return None  # exact: with nothing shared the score is the name's, less any penalty
+    if sim < NAME_FLOOR and not (a.emails & b.emails):
+        return None  # exact: too unlike for shared evidence to count, and no contact email in common
     pro: list[str] = [name_reason] if sim >= NAME_FLOOR else []
     con: list[str] = []
     score = sim
@@ -342,7 +386,7 @@ def _compare_evidence(a: CustomerRecord, b: CustomerRecord) -> tuple[list[str], 
     """(shared evidence, evidence that differs), in words."""
     shared: list[str] = []
     differ: list[str] = []
-    if a.domain and b.domain and not is_free_email_domain(a.domain) and not is_free_email_domain(b.domain):
+    if a.domain and b.domain and not _free_domain(a.domain) and not _free_domain(b.domain):
         if a.domain == b.domain:
             shared.append(f"same website ({a.domain})")
         else:

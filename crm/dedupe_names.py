@@ -13,6 +13,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from nameparser import HumanName
 from rapidfuzz import fuzz
@@ -30,6 +31,15 @@ TOKEN_MIN_RATIO = 75.0  # two words at least this alike count as the same word w
 INITIAL_WEIGHT = 0.3  # a leading one- or two-letter word ("E.I. du Pont") counts this much
 STRONG_QUALIFIER = 40.0  # both names carry a qualifier and they differ: "East" / "West"
 WEAK_QUALIFIER = 8.0  # only one name carries a number, direction or numeral
+
+
+class _Features(NamedTuple):
+    tokens: list[str]
+    ids: tuple[int, ...]
+    weights: tuple[float, ...]  # each word's weight (a leading initial counts less)
+    total: float
+    spaceless: str
+    rarest: str  # the heaviest word of a name of two or more words, else ""
 
 
 class Names:
@@ -56,6 +66,8 @@ class Names:
         self._weights: dict[str, float] = {}
         self._ids: dict[str, int] = {}  # word -> small int, for the cache below
         self._sims: dict[int, float] = {}  # similarity of word pairs seen, for speed
+        # Per name text: its words, their ids and weights, the total weight, the name without spaces.
+        self._features: dict[str, _Features] = {}
         self.n = max(2, len(self.normalized))
         self._distinctive_max = max(3, self.n // 100)
         self.qualifier_words = [_qualifiers(toks) for toks in self.tokens]
@@ -109,57 +121,64 @@ class Names:
         best = min(best, 99.0)
         return best, f"similar name ({best:.0f}%)"
 
+    def _feature(self, x: str) -> _Features:
+        """The words of one name text with their ids and weights, computed once per run."""
+        f = self._features.get(x)
+        if f is None:
+            xs = x.split()
+            ids = self._ids
+            ws = tuple(self._token_weight(xs, k) for k in range(len(xs)))
+            rarest = max(xs, key=self.weight) if len(xs) >= 2 else ""
+            f = self._features[x] = _Features(
+                xs, tuple(ids.setdefault(t, len(ids)) for t in xs), ws, sum(ws), x.replace(" ", ""), rarest
+            )
+        return f
+
     def _pair_score(self, x: str, y: str) -> float:
-        xs, ys = x.split(), y.split()
-        cov_x, cov_y = self._coverages(xs, ys)
+        fx, fy = self._feature(x), self._feature(y)
+        cov_x, cov_y = self._coverages(fx, fy)
         # A name wholly inside the other ("Four Seasons" / "Four Seasons Grill Room") is
         # closer than two names sharing half their weight ("Acme Analytics" / "Acme Robotics").
         score = 100.0 * (0.6 * max(cov_x, cov_y) + 0.4 * min(cov_x, cov_y))
         if score >= 50.0 and score < 97.0:  # joined or split words with a typo
-            spaceless = fuzz.ratio(x.replace(" ", ""), y.replace(" ", ""), score_cutoff=92.0)
+            spaceless = fuzz.ratio(fx.spaceless, fy.spaceless, score_cutoff=92.0)
             score = max(score, spaceless - 2.0)
         # One word standing for a longer name: "cyberdine" for "Cyberdyne Trading".
-        for single, other in ((xs, ys), (ys, xs)):
-            if len(single) == 1 and len(other) >= 2 and len(single[0]) >= 4:
-                rarest = max(other, key=self.weight)
-                sim = _token_sim(single[0], rarest)
+        for single, other in ((fx, fy), (fy, fx)):
+            if len(single.tokens) == 1 and len(other.tokens) >= 2 and len(single.tokens[0]) >= 4:
+                sim = _token_sim(single.tokens[0], other.rarest)
                 if sim >= 0.8:
                     score = max(score, 80.0 + 10.0 * sim)
         return score
 
-    def _coverages(self, xs: list[str], ys: list[str]) -> tuple[float, float]:
-        """How much of xs's weight is found in ys, and of ys's in xs (0..1 each)."""
-        ids = self._ids
+    def _coverages(self, fx: _Features, fy: _Features) -> tuple[float, float]:
+        """How much of x's weight is found in y, and of y's in x (0..1 each)."""
         sims = self._sims
+        xs, ys = fx.tokens, fy.tokens
+        y_ids = fy.ids
         best_y = [0.0] * len(ys)
-        y_ids = [ids.setdefault(u, len(ids)) for u in ys]
-        total_x = found_x = 0.0
-        for k, t in enumerate(xs):
-            ti = ids.setdefault(t, len(ids))
+        found_x = 0.0
+        for k, ti in enumerate(fx.ids):
             best = 0.0
-            for m, u in enumerate(ys):
-                ui = y_ids[m]
+            for m, ui in enumerate(y_ids):
                 if ti == ui:
                     sim = 1.0
                 else:
                     key = (ti << 32) | ui if ti < ui else (ui << 32) | ti
                     sim = sims.get(key, -1.0)
                     if sim < 0.0:
-                        sim = sims[key] = _token_sim(t, u)
+                        sim = sims[key] = _token_sim(xs[k], ys[m])
                 if sim > best:
                     best = sim
                 if sim > best_y[m]:
                     best_y[m] = sim
-            w = self._token_weight(xs, k)
-            total_x += w
-            found_x += w * best
-        total_y = found_y = 0.0
-        for m in range(len(ys)):
-            w = self._token_weight(ys, m)
-            total_y += w
+            found_x += fx.weights[k] * best
+        found_y = 0.0
+        for m, w in enumerate(fy.weights):
             found_y += w * best_y[m]
         if len(sims) > 2_000_000:  # bounded memory on huge workspaces
             sims.clear()
+        total_x, total_y = fx.total, fy.total
         return (found_x / total_x if total_x else 0.0), (found_y / total_y if total_y else 0.0)
 
     def _token_weight(self, toks: list[str], k: int) -> float:
@@ -195,6 +214,10 @@ def _token_sim(a: str, b: str) -> float:
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     if len(short) >= 4 and long.startswith(short):  # "deli" for "delicatessen"
         return 0.9
+    if 5 * len(short) < 3 * len(long):
+        # Exact shortcut: the ratio is at most 200 * short / (short + long) < 75 then, and the
+        # lengths differ by more than the two typos allowed (short has at least three letters).
+        return 0.0
     # One typo (two in a long word) costs half a letter: "nobel" / "novel" is 0.9.
     allowed = 1 if len(long) < 8 else 2
     d = OSA.distance(a, b, score_cutoff=allowed)

@@ -39,11 +39,10 @@ def screen_customers(
                 record.addresses.add(place)
         known.append(record)
 
-    def relevant(a: CustomerRecord, b: CustomerRecord) -> bool:
-        return isinstance(a.key, tuple) or isinstance(b.key, tuple)
-
+    # Only pairs with a row of the file matter (new x new, new x existing), never two existing ones.
+    focus = [isinstance(r.key, tuple) for r in known]
     findings = []
-    for pair in customer_pairs(known, min_score=options.min_score, relevant=relevant):
+    for pair in customer_pairs(known, min_score=options.min_score, focus=focus):
         a, b = pair.a, pair.b
         target_id: int | None = None
         if isinstance(a, tuple) and isinstance(b, tuple):

@@ -281,6 +281,7 @@ def test_channel_events_are_recorded_and_stop_posts(slack, standin, app_server, 
     [link] = rows(app_server.services, LinkedChannel)
     assert (link.channel_name, link.status) == ("acme-deals", LinkStatus.ARCHIVED)
     slack.event({"type": "channel_unarchive", "channel": "C0SALES", "user": REP})
+    app_server.drain()  # events run on the work pool after their ack, in any order: Slack's come one by one
     slack.event({"type": "member_left_channel", "user": "U0BOT", "channel": "C0SALES", "channel_type": "C"})
     app_server.drain()
     assert rows(app_server.services, LinkedChannel)[0].status == LinkStatus.REMOVED

@@ -29,6 +29,7 @@ from crm.actors import Actor
 from crm.deals import StageTotal
 from crm.errors import InvalidInput, PermissionDenied
 from crm.fixed_lists import Item
+from crm.forecast import parse_stage_probabilities
 from crm.lifecycle import parse_lifecycle_stages
 from crm.models import Workspace
 from crm.pipeline_stages import PipelineStages, parse_pipeline_stages
@@ -79,32 +80,14 @@ def render(items: Iterable[Item]) -> str:
 
 
 def parse_probabilities(text: str, stages: PipelineStages) -> dict[str, int]:
-    """ "lead=10, demo=40" → {"lead": 10, "demo": 40}: each an open stage's chance of being won, in
-    percent (won counts 100 and lost 0 without saying). Raises InvalidInput naming the problem."""
-    found: dict[str, int] = {}
-    for part in (p.strip() for p in text.replace("\n", ",").split(",")):
-        if not part:
-            continue
-        key, sep, number = (x.strip() for x in part.partition("="))
-        if not sep:
-            key, sep, number = (x.strip() for x in part.partition(":"))
-        stage = stages.get(key.lower())
-        if stage is None or stage.retired or stage.closed:
-            raise InvalidInput(
-                f"Stage probabilities: {key[:40]!r} is not an open stage ({', '.join(stages.open_keys)}).",
-                field="stage_probabilities",
-            )
-        try:
-            pct = int(number.rstrip("%").strip())
-        except ValueError:
-            pct = -1
-        if not 0 <= pct <= 100:
-            raise InvalidInput(
-                f"Stage probabilities: {key[:40]} needs a whole percentage from 0 to 100, such as {key[:40]}=40.",
-                field="stage_probabilities",
-            )
-        found[stage.key] = pct
-    return found
+    """ "lead=10, demo=40" (or ``lead:10``, one a line) → every open stage's chance of being won, in
+    percent, the ones not given at their defaults: the same rule as ``CRM_STAGE_PROBABILITIES``
+    (:func:`crm.forecast.parse_stage_probabilities`). Raises InvalidInput naming the problem."""
+    entries = (part.strip().replace("=", ":", 1) for part in text.replace("\n", ",").split(","))
+    try:
+        return parse_stage_probabilities(",".join(e for e in entries if e), stages)
+    except ValueError as err:
+        raise InvalidInput(f"Stage probabilities: {err}.", field="stage_probabilities") from None
 
 
 def render_probabilities(probabilities: Mapping[str, int]) -> str:

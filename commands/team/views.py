@@ -45,7 +45,7 @@ TEAM_BLOCKS = 14  # the most blocks the Team section takes
 ROWS = 8  # reps shown in each list on the Home tab
 MODAL_ROWS = 90  # rows in a modal (Slack allows 100 blocks)
 LINES_CHARS = 2900  # a section's text stays under Slack's 3,000
-# Where value16's "key accounts nobody has touched" goes: team_blocks(..., key_accounts=blocks).
+# Where the "key accounts nobody has touched" go: team_blocks(..., key_accounts=blocks).
 KEY_ACCOUNTS_SLOT = "key_accounts"
 
 
@@ -210,7 +210,7 @@ def team_blocks(
         "options": [option(f"{_deal_word(w).split(' ', 1)[1]} ({w.count})", w.kind) for w in kinds],
     }
     blocks.append(section("*Deals this week*\n" + deal_text, menu if any(w.count for w in kinds) else None))
-    # value16 (issue 16 item 4): "key accounts nobody has touched" blocks go here (at most 2).
+    # the key accounts nobody has touched lately (crm.value.untouched_key_accounts), at most 2 blocks
     blocks += (key_accounts or [])[:2]
     return blocks[:TEAM_BLOCKS]
 

@@ -1,0 +1,131 @@
+"""Isolation between workspaces, continued (issue 18 item 5): events other than the Home tab,
+scheduled jobs and the import/export command line.
+
+Workspace A holds the same secrets as in ``test_isolation_e2e`` (a customer, contact, deal,
+activity, follow-up, custom field); B and C have data of their own. Whatever B does (mentions,
+channel events, the message shortcut with A's ids forged into its modal's metadata, an import of a
+file naming A's customers, an export) and whatever one scheduler tick sends for A, B and C at once:
+
+* nothing sent to B or C names A's data, and what goes to a workspace goes with its own token;
+* A's rows are exactly as they were, and no row refers to a row of another workspace;
+* an export of B holds no row, name, id or email of A.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from crm.customers.values import ContactInput
+from crm.models import Base, Customer
+from tests.slack.test_isolation_e2e import SECRETS, _cross_references, _seed_a, _snapshot
+from tests.support.make import Make
+
+CRM_BOT = str(Path(sys.executable).parent / "crm-bot")
+A_EMAIL = "quentin@zanzibar-holdings.example"
+A_REF = "ZAN-EXT-0001"
+
+
+def _cli(tmp_path: Path, database_url: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_", "PORT"))}
+    env["DATABASE_URL"] = database_url
+    return subprocess.run([CRM_BOT, *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+
+
+class _On:
+    """What ``_seed_a`` needs of a running app: its services."""
+
+    def __init__(self, services) -> None:
+        self.services = services
+
+
+def _seed_a_with_refs(services) -> dict[str, int]:
+    """A's secrets, plus an email on a contact and an external id on the customer."""
+    ids = _seed_a(_On(services))
+    Make(services, team_id="T0AAA").contact(ids["customer"], ContactInput(name="Quincy Zed", email=A_EMAIL))
+    with services.session_factory.begin() as session:
+        session.execute(update(Customer).where(Customer.id == ids["customer"]).values(external_ref=A_REF))
+    return ids
+
+
+def _ids_of(services, ws: int) -> dict[str, set[int]]:
+    with services.engine.connect() as conn:
+        return {
+            t.name: set(conn.scalars(select(t.c.id).where(t.c.workspace_id == ws)))
+            for t in Base.metadata.sorted_tables
+            if "workspace_id" in t.c and "id" in t.c
+        }
+
+
+def _scan_export(directory: Path, a_ids: dict[str, set[int]], own_ws: int) -> list[str]:
+    """Every file of the export: A's names, email and external id nowhere; no JSON row is one of A's."""
+    found = []
+    files = sorted(p for p in directory.iterdir() if p.is_file())
+    assert any(p.suffix == ".jsonl" for p in files) and any(p.suffix == ".csv" for p in files)
+    for path in files:
+        text = path.read_text(encoding="utf-8-sig").lower()
+        found += [f"{path.name}: {s}" for s in (*SECRETS, A_EMAIL, A_REF) if s.lower() in text]
+        if path.suffix != ".jsonl":
+            continue
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if row.get("workspace_id") not in (None, own_ws):
+                found.append(f"{path.name}: a row of workspace {row['workspace_id']}")
+            if row.get("id") in a_ids.get(path.stem, set()):
+                found.append(f"{path.name}: A's row {row['id']}")
+    return found
+
+
+def test_import_and_export_of_one_workspace_never_touch_another(services, database_url, tmp_path):
+    ids = _seed_a_with_refs(services)
+    b = Make(services, team_id="T0BBB")
+    b.customer("Globex", contact=ContactInput(name="Gina Globe", email="gina@globex.example"))
+    a_ids = _ids_of(services, ids["ws"])
+    before = _snapshot(_On(services), ids["ws"])
+
+    export = _cli(tmp_path, database_url, "export", "--team", "T0BBB", "--out", str(tmp_path / "b"))
+    assert export.returncode == 0, export.stderr
+    assert "customers: 1" in export.stdout
+    assert _scan_export(tmp_path / "b", a_ids, b.ws) == []
+    assert "Globex" in (tmp_path / "b" / "customers.csv").read_text(encoding="utf-8-sig")  # not vacuous
+
+    # B imports files naming A's customer by name, by its row id and by its external id, and A's
+    # contact's email, deal and custom field: first as new rows, then again with --update.
+    customer_id, deal_id = ids["customer"], ids["deal"]
+    (tmp_path / "customers.csv").write_text(
+        f"id,name,website,Zeta tier\n{A_REF},Zanzibar Holdings,zanzibar-holdings.example,gold\n"
+        f"{customer_id},Zanzibar Holdings Ltd,,silver\n"
+    )
+    (tmp_path / "contacts.csv").write_text(
+        f"id,name,email,company\n{ids['contact']},Quentin Quill,{A_EMAIL},Zanzibar Holdings\n"
+    )
+    (tmp_path / "deals.csv").write_text(
+        f"id,title,company,amount,stage\n{deal_id},Quasar renewal,Zanzibar Holdings,999999,won\n"
+    )
+    files = ("--customers", "customers.csv", "--contacts", "contacts.csv", "--deals", "deals.csv")
+    for extra in ((), ("--update",)):
+        imported = _cli(tmp_path, database_url, "import", *files, "--team", "T0BBB", *extra)
+        assert imported.returncode in (0, 1), imported.stdout + imported.stderr
+        assert "Traceback" not in imported.stderr
+    with services.session_factory() as session:
+        b_names = set(session.scalars(select(Customer.name).where(Customer.workspace_id == b.ws)))
+    assert "Globex" in b_names and any(n.startswith("Zanzibar") for n in b_names)  # B got rows of its own
+    assert _snapshot(_On(services), ids["ws"]) == before  # A is byte-identical
+    assert _cross_references(_On(services)) == []
+
+    # C, which imported nothing, exports nothing of A's or B's.
+    Make(services, team_id="T0CCC").customer("Initech")
+    c = _cli(tmp_path, database_url, "export", "--team", "T0CCC", "--out", str(tmp_path / "c"))
+    assert c.returncode == 0, c.stderr
+    b_ids = _ids_of(services, b.ws)
+    merged = {t: a_ids.get(t, set()) | b_ids.get(t, set()) for t in {*a_ids, *b_ids}}
+    assert _scan_export(tmp_path / "c", merged, services.workspace_id("T0CCC")) == []
+    c_text = (tmp_path / "c" / "customers.csv").read_text(encoding="utf-8-sig")
+    assert "Initech" in c_text and "Globex" not in c_text

@@ -21,9 +21,14 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from bot.dev.driver import SlackDriver
+from commands.activities import views as activities
+from commands.whos_talked import views as whos
 from crm.customers.values import ContactInput
-from crm.models import Base, Customer
-from tests.slack.test_isolation_e2e import SECRETS, _cross_references, _seed_a, _snapshot
+from crm.models import Activity, Base, Customer, LinkedChannel
+from tests.conftest import REP, SIGNING_SECRET
+from tests.slack.test_isolation_e2e import SECRETS, _cross_references, _leaks, _seed_a, _snapshot
+from tests.slack.test_log_e2e import log_values
 from tests.support.make import Make
 
 CRM_BOT = str(Path(sys.executable).parent / "crm-bot")
@@ -129,3 +134,119 @@ def test_import_and_export_of_one_workspace_never_touch_another(services, databa
     assert _scan_export(tmp_path / "c", merged, services.workspace_id("T0CCC")) == []
     c_text = (tmp_path / "c" / "customers.csv").read_text(encoding="utf-8-sig")
     assert "Initech" in c_text and "Globex" not in c_text
+
+
+# -- events ------------------------------------------------------------------------------
+def _driver(app_server, team: str, **kw) -> SlackDriver:
+    return SlackDriver(
+        app_server.events_url, SIGNING_SECRET, team_id=team, response_url_factory=app_server.standin.response_url, **kw
+    )
+
+
+def _mention(driver: SlackDriver, standin, text: str, thread_ts: str | None = None) -> None:
+    message = standin.post_message("C0SALES", text, user=REP, thread_ts=thread_ts)
+    event = {"type": "app_mention", "user": REP, "text": text, "ts": message["ts"], "channel": "C0SALES"}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    assert driver.event(event).status == 200
+
+
+def _drive_events(app_server, driver: SlackDriver, ids: dict[str, int]) -> None:
+    standin = app_server.standin
+    parent = standin.post_message("C0SALES", "zanzibar wants the zebra pricing", user=REP)
+    for text in (
+        "<@U0BOT> who's talked to zanzibar?",
+        "<@U0BOT> who knows zanzibar",
+        "<@U0BOT> who zanzibar",
+    ):
+        _mention(driver, standin, text)
+        _mention(driver, standin, text, thread_ts=parent["ts"])
+    for text in ("<@U0BOT> log", "<@U0BOT> log call", "<@U0BOT> crm log meeting zanzibar"):
+        _mention(driver, standin, text, thread_ts=parent["ts"])
+    app_server.drain()
+    # The message shortcuts, on a message naming A's customer, in the channel A linked.
+    message = {"type": "message", "user": REP, "text": parent["text"], "ts": parent["ts"]}
+    assert driver.message_shortcut(whos.MESSAGE_SHORTCUT, message).status == 200
+    assert driver.message_shortcut(activities.MESSAGE_SHORTCUT, message).status == 200
+    app_server.drain()
+    # Its modal submitted with A's ids forged into the state and the metadata.
+    customer, activity, deal, contact = ids["customer"], ids["activity"], ids["deal"], ids["contact"]
+    metas = [
+        {"source": "shortcut", "channel": "C0SALES", "customer_id": customer},
+        {"mode": "edit", "source": "shortcut", "channel": "C0SALES", "activity_id": activity, "customer_id": customer},
+        {"mode": "edit", "activity_id": activity},
+    ]
+    for meta in metas:
+        for values in (
+            log_values(customer, summary="forged from B"),
+            log_values(
+                customer,
+                summary="forged from B",
+                contact=(f"{activities.CONTACT_BLOCK}:{customer}", contact),
+                deal=(f"{activities.DEAL_BLOCK}:{customer}", deal),
+                follow_up="chase it",
+            ),
+            log_values(None, summary="forged from B"),
+        ):
+            resp = driver.view_submission(activities.LOG_CALLBACK, values, private_metadata=json.dumps(meta))
+            assert resp.status == 200
+    # Channel events naming the channel A linked.
+    for event in (
+        {"type": "channel_rename", "channel": {"id": "C0SALES", "name": "b-renamed", "created": 1}},
+        {"type": "channel_archive", "channel": "C0SALES", "user": REP},
+        {"type": "member_left_channel", "user": "U0BOT", "channel": "C0SALES", "channel_type": "C"},
+        {"type": "channel_left", "channel": "C0SALES"},
+        {"type": "channel_deleted", "channel": "C0SALES"},
+        {"type": "group_archive", "channel": "C0SALES"},
+    ):
+        assert driver.event(event).status == 200
+    app_server.drain(timeout=60)
+
+
+def _rows(services, model, ws: int) -> list:
+    with services.session_factory() as session:
+        return list(session.scalars(select(model).where(model.workspace_id == ws).order_by(model.id)))
+
+
+def test_events_and_the_message_shortcut_from_b_never_answer_with_or_change_a(app_server, standin):
+    ids = _seed_a(app_server)
+    a = _driver(app_server, "T0AAA")
+    assert a.command("/crm", "link zanzibar holdings").status == 200
+    standin.wait_for("chat.postMessage")
+    app_server.drain()
+    [link] = _rows(app_server.services, LinkedChannel, ids["ws"])
+    assert link.channel_id == "C0SALES"
+    before = _snapshot(app_server, ids["ws"])
+    since = len(standin.calls)
+    for team in ("T0BBB", "T0CCC"):
+        Make(app_server.services, team_id=team).customer("Globex")
+        _drive_events(app_server, _driver(app_server, team), ids)
+    assert _leaks(standin, since) == []
+    assert _snapshot(app_server, ids["ws"]) == before  # A's link is still active, its name unchanged
+    assert _cross_references(app_server) == []
+    for team in ("T0BBB", "T0CCC"):  # nothing forged was logged anywhere
+        ws = app_server.services.workspace_id(team)
+        assert all("forged" not in a.summary for a in _rows(app_server.services, Activity, ws))
+    # B and C were answered (not vacuous): mentions, the shortcut's modal and the refusals.
+    kinds = ("chat.postMessage", "chat.postEphemeral", "views.open")
+    answered = [c for c in standin.calls[since:] if c.method in kinds]
+    assert len(answered) >= 10
+    assert len([c for c in standin.calls[since:] if c.method == "views.open"]) == 2
+    # "@crm log" in the channel A linked is, for B, a channel that isn't linked.
+    refusals = [c for c in standin.calls[since:] if "isn't linked" in json.dumps(c.params)]
+    assert len(refusals) >= 4
+
+
+def test_events_from_a_workspace_of_the_same_org_stay_out_of_the_other(app_server, standin):
+    ids = _seed_a(app_server)
+    app_server.services.workspace_id("T0AAA", "E0ORG")
+    a = _driver(app_server, "T0AAA", enterprise_id="E0ORG", org_wide_install=True)
+    assert a.command("/crm", "link zanzibar holdings").status == 200
+    standin.wait_for("chat.postMessage")
+    app_server.drain()
+    before = _snapshot(app_server, ids["ws"])
+    since = len(standin.calls)
+    _drive_events(app_server, _driver(app_server, "T0BBB", enterprise_id="E0ORG", org_wide_install=True), ids)
+    assert _leaks(standin, since) == []
+    assert _snapshot(app_server, ids["ws"]) == before
+    assert _cross_references(app_server) == []

@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -25,11 +26,19 @@ from bot.dev.driver import SlackDriver
 from commands.activities import views as activities
 from commands.whos_talked import views as whos
 from crm.customers.values import ContactInput
-from crm.models import Activity, Base, Customer, LinkedChannel
+from crm.digest_schedule import DAILY, Schedule, subscribe
+from crm.models import Activity, Base, Customer, CustomerValueTier, LinkedChannel
+from crm.value import recompute_all_tiers
+from reminders.channel_posts import channel_post_tick, make_poster
+from reminders.digests import digest_tick
+from reminders.scheduler import make_digest_sender, make_sender, nudge_client, nudge_tick
 from tests.conftest import REP, SIGNING_SECRET
 from tests.slack.test_isolation_e2e import SECRETS, _cross_references, _leaks, _seed_a, _snapshot
 from tests.slack.test_log_e2e import log_values
 from tests.support.make import Make
+from tests.support.oauth import OAuthApp, oauth_app
+
+__all__ = ["oauth_app"]  # the fixture
 
 CRM_BOT = str(Path(sys.executable).parent / "crm-bot")
 A_EMAIL = "quentin@zanzibar-holdings.example"
@@ -250,3 +259,87 @@ def test_events_from_a_workspace_of_the_same_org_stay_out_of_the_other(app_serve
     assert _leaks(standin, since) == []
     assert _snapshot(app_server, ids["ws"]) == before
     assert _cross_references(app_server) == []
+
+
+# -- scheduled jobs ----------------------------------------------------------------------
+# Each workspace's own secrets: its customer, deal, follow-up note and the deal's amount.
+OWN = {
+    "T0AAA": ("Zanzibar Holdings", "Quasar renewal", "chase the zebra", "71,717"),
+    "T0BBB": ("Bollinger Brothers", "Bravo expansion", "call the badger", "82,828"),
+    "T0CCC": ("Cumulus Corp", "Cirrus pilot", "ping the cat", "93,939"),
+}
+
+
+def _seed_due_work(oauth: OAuthApp, team: str) -> int:
+    """An installed workspace with a due nudge, an overdue follow-up in a linked channel, a deal alert
+    queued, a daily digest due, and won and open deals for its value tiers."""
+    services = oauth.services
+    assert oauth.install(team)[0] == 200
+    name, title, note, amount = OWN[team]
+    make = Make(services, team_id=team)
+    customer = make.customer(name)
+    driver = oauth.driver(team)
+    assert driver.command("/crm", f"link {name}").status == 200
+    assert driver.command("/crm", "alerts new won over 1").status == 200
+    oauth.drain()
+    make.deal(customer, title, amount=amount.replace(",", ""), stage="proposal")
+    make.deal(customer, f"{title} (won)", amount=amount.replace(",", ""), stage="won")
+    make.follow_up(customer, note)
+    make.follow_up(customer, f"{note} overdue", due=services.now() - timedelta(days=3))
+    subscribe(
+        services.session_factory,
+        make.ws,
+        channel_id="C0SALES",
+        user=REP,
+        schedule=Schedule(days=DAILY),
+        timezone="UTC",
+        now=services.now() - timedelta(days=2),
+    )
+    return make.ws
+
+
+def test_one_tick_sends_each_workspace_only_its_own_with_its_own_token(oauth_app):
+    s, standin = oauth_app.services, oauth_app.standin
+    workspaces = {team: _seed_due_work(oauth_app, team) for team in OWN}
+    tokens = {team: set(standin.tokens_of(team)) for team in OWN}
+    assert all(tokens.values()) and not set.intersection(*tokens.values())
+    since = len(standin.calls)
+    later = (s.now() + timedelta(days=1)).replace(hour=12, minute=0)
+    s.clock = lambda: later
+    # One tick of every job, as the scheduler runs them (value tiers first: the digest shows them).
+    recompute_all_tiers(s.session_factory, now=s.now())
+    client = nudge_client(s)
+    assert nudge_tick(s, make_sender(s, client, rate=0)) >= 3
+    assert channel_post_tick(s, make_poster(s, client, rate=0)) >= 3
+    assert digest_tick(s, make_digest_sender(s, nudge_client(s), rate=0)) == 3
+
+    sends = [c for c in standin.calls[since:] if c.method in ("chat.postMessage", "chat.postEphemeral", "chat.update")]
+    assert sends
+    by_team: dict[str, list] = {team: [] for team in OWN}
+    for call in sends:
+        [team] = [t for t, own in tokens.items() if call.token in own]  # every send with one workspace's token
+        by_team[team].append(call)
+        text = json.dumps(call.params, ensure_ascii=False, default=str)
+        for other, secrets in OWN.items():
+            if other != team:
+                leaked = [x for x in secrets if x in text]
+                assert leaked == [], f"{call.method} to {team} names {other}'s {leaked}"
+    for team, (name, _, note, amount) in OWN.items():
+        text = json.dumps([c.params for c in by_team[team]], ensure_ascii=False, default=str)
+        assert name in text and note in text and amount in text  # its own nudge, post, alert and digest
+        assert len(by_team[team]) >= 3, (team, [c.method for c in by_team[team]])
+    # Every Web API call of the tick (look-ups too) used one installed workspace's token; the bytes
+    # of a chart go to the pre-signed URL that files.getUploadURLExternal gave, with no token, as in Slack.
+    known = set.union(*tokens.values())
+    tokenless = ("response_url", "file_upload")
+    strays = [(c.method, c.token) for c in standin.calls[since:] if c.method not in tokenless and c.token not in known]
+    assert strays == []
+    # The value tiers stayed per workspace: each tier row's customer is of its own workspace.
+    with s.session_factory() as session:
+        for team, ws in workspaces.items():
+            owned = set(session.scalars(select(Customer.id).where(Customer.workspace_id == ws)))
+            tiers = set(
+                session.scalars(select(CustomerValueTier.customer_id).where(CustomerValueTier.workspace_id == ws))
+            )
+            assert tiers == owned, team
+    assert _cross_references(_On(s)) == []

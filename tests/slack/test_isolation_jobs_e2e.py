@@ -270,15 +270,20 @@ OWN = {
 }
 
 
-def _seed_due_work(oauth: OAuthApp, team: str) -> int:
+def _seed_due_work(oauth: OAuthApp, team: str, enterprise: str | None = None) -> int:
     """An installed workspace with a due nudge, an overdue follow-up in a linked channel, a deal alert
-    queued, a daily digest due, and won and open deals for its value tiers."""
+    queued, a daily digest due, and won and open deals for its value tiers (``enterprise``: a
+    workspace of that org, which has installed the app org-wide already)."""
     services = oauth.services
-    assert oauth.install(team)[0] == 200
+    if enterprise is None:
+        assert oauth.install(team)[0] == 200
     name, title, note, amount = OWN[team]
+    if enterprise:
+        services.workspace_id(team, enterprise)  # the org's workspace, as its first request makes it
     make = Make(services, team_id=team)
+    assert enterprise is None or make.ws == services.workspace_id(team, enterprise)
     customer = make.customer(name)
-    driver = oauth.driver(team)
+    driver = oauth.driver(team, enterprise)
     assert driver.command("/crm", f"link {name}").status == 200
     assert driver.command("/crm", "alerts new won over 1").status == 200
     oauth.drain()
@@ -342,4 +347,34 @@ def test_one_tick_sends_each_workspace_only_its_own_with_its_own_token(oauth_app
                 session.scalars(select(CustomerValueTier.customer_id).where(CustomerValueTier.workspace_id == ws))
             )
             assert tiers == owned, team
+    assert _cross_references(_On(s)) == []
+
+
+def test_one_tick_keeps_two_workspaces_of_an_org_apart_and_from_a_third(oauth_app):
+    """A and B are one Grid org's (one org-wide install, one token); C installed on its own."""
+    s, standin = oauth_app.services, oauth_app.standin
+    assert oauth_app.install(None, enterprise_id="E0ORG", org_wide=True)[0] == 200
+    for team in ("T0AAA", "T0BBB"):
+        _seed_due_work(oauth_app, team, "E0ORG")
+    _seed_due_work(oauth_app, "T0CCC")
+    org_tokens, own_tokens = set(standin.tokens_of(None)), set(standin.tokens_of("T0CCC"))
+    since = len(standin.calls)
+    later = (s.now() + timedelta(days=1)).replace(hour=12, minute=0)
+    s.clock = lambda: later
+    recompute_all_tiers(s.session_factory, now=s.now())
+    client = nudge_client(s)
+    nudge_tick(s, make_sender(s, client, rate=0))
+    channel_post_tick(s, make_poster(s, client, rate=0))
+    assert digest_tick(s, make_digest_sender(s, nudge_client(s), rate=0)) == 3
+    named: dict[str, int] = {team: 0 for team in OWN}
+    for call in standin.calls[since:]:
+        if call.method not in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+            continue
+        text = json.dumps(call.params, ensure_ascii=False, default=str)
+        teams = [team for team, secrets in OWN.items() if any(x in text for x in secrets)]
+        assert len(teams) <= 1, f"{call.method} names {teams}"  # never two workspaces' data in one send
+        for team in teams:
+            named[team] += 1
+            assert call.token in (own_tokens if team == "T0CCC" else org_tokens), (team, call.method)
+    assert all(n >= 3 for n in named.values()), named
     assert _cross_references(_On(s)) == []

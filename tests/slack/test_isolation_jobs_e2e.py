@@ -24,10 +24,11 @@ from sqlalchemy import select, update
 
 from bot.dev.driver import SlackDriver
 from commands.activities import views as activities
+from commands.rooms.handlers import CHANNEL_EVENTS
 from commands.whos_talked import views as whos
 from crm.customers.values import ContactInput
 from crm.digest_schedule import DAILY, Schedule, subscribe
-from crm.models import Activity, Base, Customer, CustomerValueTier, LinkedChannel
+from crm.models import Activity, Base, Customer, CustomerValueTier, LinkedChannel, Workspace
 from crm.value import recompute_all_tiers
 from reminders.channel_posts import channel_post_tick, make_poster
 from reminders.digests import digest_tick
@@ -166,6 +167,17 @@ def _mention(driver: SlackDriver, standin, text: str, thread_ts: str | None = No
     assert driver.event(event).status == 200
 
 
+def _channel_event(event_type: str) -> dict:
+    if event_type.endswith("_rename"):
+        return {"type": event_type, "channel": {"id": "C0SALES", "name": "b-renamed", "created": 1}}
+    event = {"type": event_type, "channel": "C0SALES", "user": REP, "channel_type": "C", "event_ts": "1.2"}
+    if event_type.startswith("member_"):
+        event["user"] = "U0BOT"
+    if event_type.endswith("shared"):
+        event["connected_team_id"] = "T0AAA"  # B says it shares the channel with A
+    return event
+
+
 def _drive_events(app_server, driver: SlackDriver, ids: dict[str, int]) -> None:
     standin = app_server.standin
     parent = standin.post_message("C0SALES", "zanzibar wants the zebra pricing", user=REP)
@@ -205,16 +217,11 @@ def _drive_events(app_server, driver: SlackDriver, ids: dict[str, int]) -> None:
         ):
             resp = driver.view_submission(activities.LOG_CALLBACK, values, private_metadata=json.dumps(meta))
             assert resp.status == 200
-    # Channel events naming the channel A linked.
-    for event in (
-        {"type": "channel_rename", "channel": {"id": "C0SALES", "name": "b-renamed", "created": 1}},
-        {"type": "channel_archive", "channel": "C0SALES", "user": REP},
-        {"type": "member_left_channel", "user": "U0BOT", "channel": "C0SALES", "channel_type": "C"},
-        {"type": "channel_left", "channel": "C0SALES"},
-        {"type": "channel_deleted", "channel": "C0SALES"},
-        {"type": "group_archive", "channel": "C0SALES"},
-    ):
-        assert driver.event(event).status == 200
+    # Every channel event the app listens to, naming the channel A linked.
+    for event_type in CHANNEL_EVENTS:
+        assert driver.event(_channel_event(event_type)).status == 200
+    for event_type in ("channel_rename", "channel_archive", "member_left_channel", "channel_deleted"):
+        assert driver.event(_channel_event(event_type)).status == 200  # and the ones that end a link, last
     app_server.drain(timeout=60)
 
 
@@ -247,6 +254,11 @@ def test_events_and_the_message_shortcut_from_b_never_answer_with_or_change_a(ap
     answered = [c for c in standin.calls[since:] if c.method in kinds]
     assert len(answered) >= 10
     assert len([c for c in standin.calls[since:] if c.method == "views.open"]) == 2
+    # B uninstalling leaves A installed.
+    assert _driver(app_server, "T0BBB").event({"type": "app_uninstalled"}).status == 200
+    app_server.drain()
+    with app_server.services.session_factory() as session:
+        assert session.get(Workspace, ids["ws"]).uninstalled_at is None
     # "@crm log" in the channel A linked is, for B, a channel that isn't linked.
     refusals = [c for c in standin.calls[since:] if "isn't linked" in json.dumps(c.params)]
     assert len(refusals) >= 4

@@ -28,8 +28,9 @@ from commands.blockkit import (
 )
 from commands.followups.views import follow_up_line
 from crm.dates import format_local
+from crm.deals import format_totals
 from crm.models import Activity, Deal
-from crm.money import exponent, format_money
+from crm.money import format_money, format_money_short
 from crm.nudges import FollowUpRow
 from crm.team import RepOverdue, RepPipeline, RepWeek, TeamOverview, WeekDeals
 
@@ -49,24 +50,9 @@ LINES_CHARS = 2900  # a section's text stays under Slack's 3,000
 KEY_ACCOUNTS_SLOT = "key_accounts"
 
 
-def short_money(minor: int, currency: str) -> str:
-    """Rounded for reading: $6.7M, €120k, £950 (the exact amounts are in the details)."""
-    prefix = re.sub(r"[\d.,-]+$", "", format_money(0, currency))  # "$", "CHF "
-    value = abs(minor) / 10 ** exponent(currency)
-    sign = "-" if minor < 0 else ""
-    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if value >= size:
-            number = f"{value / size:.1f}".rstrip("0").rstrip(".")
-            return f"{sign}{prefix}{number}{unit}"
-    return f"{sign}{prefix}{value:,.0f}"
-
-
 def totals_text(totals: dict[str, int], *, exact: bool = False, empty: str = "no amount") -> str:
-    """Per currency, in one fixed order (by code), never added together."""
-    if not totals:
-        return empty
-    show = format_money if exact else short_money
-    return " + ".join(show(totals[cur], cur) for cur in sorted(totals))
+    """Per currency in the one fixed order, never added together; rounded ($6.7M) unless ``exact``."""
+    return format_totals(totals, empty=empty, short=not exact)
 
 
 def _lines(title: str, lines: Sequence[str]) -> str:
@@ -144,7 +130,7 @@ def week_deal_lines(
         amount = (
             format_money(d.amount_minor, d.currency)
             if exact
-            else (short_money(d.amount_minor, d.currency) if d.amount_minor is not None else "no amount")
+            else (format_money_short(d.amount_minor, d.currency) if d.amount_minor is not None else "no amount")
         )
         move = (
             f" · {esc(stage_label(d.from_stage), 30)} → {esc(stage_label(d.to_stage), 30)}"

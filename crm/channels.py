@@ -97,71 +97,46 @@ def link_channel(
 ) -> Link:
     """Link the channel to a deal (and so its customer) or a customer; relinking moves the link.
     Of two links of one channel at the same moment, the second is told (the unique index decides)."""
+    channel_id = _check_channel(channel_id)
     try:
-        return _link_channel(
-            sf,
-            workspace_id,
-            channel_id,
-            customer_id=customer_id,
-            deal_id=deal_id,
-            channel_name=channel_name,
-            is_shared=is_shared,
-            actor=actor,
-            now=now,
-            is_room=is_room,
-        )
+        with sf.begin() as session:
+            check_capture(session, workspace_id, CaptureKind.CHANNEL)
+            if deal_id is not None:
+                deal = live_deal(session, workspace_id, deal_id)
+                customer = live_customer(session, workspace_id, deal.customer_id)
+            elif customer_id is not None:
+                customer = live_customer(session, workspace_id, customer_id)
+            else:
+                raise InvalidInput("Which customer or deal? Try `/crm link acme`.")
+            existing = _live_link(session, workspace_id, channel_id)
+            replaced = None
+            if existing is not None:
+                if existing.customer_id == customer.id and existing.deal_id == deal_id:
+                    existing.is_shared, existing.channel_name = is_shared, channel_name or existing.channel_name
+                    return _described(session, existing, created=False)
+                replaced = _described(session, existing).record_name
+                existing.deleted_at, existing.deleted_by = now, actor
+                session.flush()
+            link = LinkedChannel(
+                workspace_id=workspace_id,
+                channel_id=channel_id,
+                channel_name=(channel_name or "")[:CHANNEL_NAME] or None,
+                customer_id=customer.id,
+                deal_id=deal_id,
+                is_room=is_room,
+                is_shared=is_shared,
+                status=LinkStatus.ACTIVE,
+                created_by=actor,
+                created_at=now,
+            )
+            session.add(link)
+            session.flush()
+            _audit_link(
+                session, link, AuditAction.LINK, actor, note=f"replaces a link to {replaced}" if replaced else None
+            )
+            return _described(session, link, replaced=replaced)
     except IntegrityError:
         raise Conflict("Someone linked this channel at the same moment; run `/crm link` again to change it.") from None
-
-
-def _link_channel(
-    sf: sessionmaker[Session],
-    workspace_id: int,
-    channel_id: str | None,
-    *,
-    customer_id: int | None = None,
-    deal_id: int | None = None,
-    channel_name: str | None,
-    is_shared: bool,
-    actor: str,
-    now: datetime,
-    is_room: bool = False,
-) -> Link:
-    channel_id = _check_channel(channel_id)
-    with sf.begin() as session:
-        check_capture(session, workspace_id, CaptureKind.CHANNEL)
-        if deal_id is not None:
-            deal = live_deal(session, workspace_id, deal_id)
-            customer = live_customer(session, workspace_id, deal.customer_id)
-        elif customer_id is not None:
-            customer = live_customer(session, workspace_id, customer_id)
-        else:
-            raise InvalidInput("Which customer or deal? Try `/crm link acme`.")
-        existing = _live_link(session, workspace_id, channel_id)
-        replaced = None
-        if existing is not None:
-            if existing.customer_id == customer.id and existing.deal_id == deal_id:
-                existing.is_shared, existing.channel_name = is_shared, channel_name or existing.channel_name
-                return _described(session, existing, created=False)
-            replaced = _described(session, existing).record_name
-            existing.deleted_at, existing.deleted_by = now, actor
-            session.flush()
-        link = LinkedChannel(
-            workspace_id=workspace_id,
-            channel_id=channel_id,
-            channel_name=(channel_name or "")[:CHANNEL_NAME] or None,
-            customer_id=customer.id,
-            deal_id=deal_id,
-            is_room=is_room,
-            is_shared=is_shared,
-            status=LinkStatus.ACTIVE,
-            created_by=actor,
-            created_at=now,
-        )
-        session.add(link)
-        session.flush()
-        _audit_link(session, link, AuditAction.LINK, actor, note=f"replaces a link to {replaced}" if replaced else None)
-        return _described(session, link, replaced=replaced)
 
 
 def _audit_link(

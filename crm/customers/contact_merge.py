@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm import audit
 from crm.actors import Actor
-from crm.customers.merge import AlreadyMerged, check_can_merge
+from crm.customers.merge import check_can_merge, merge_pair
 from crm.customers.store import live_contact
 from crm.customers.values import recorded_id
 from crm.errors import Conflict, InvalidInput, NotFound
@@ -88,17 +88,7 @@ def contact_merge_preview(
 
 
 def _pair(session: Session, workspace_id: int, duplicate_id: int, keeper_id: int) -> tuple[Contact, Contact]:
-    duplicate = session.get(Contact, duplicate_id)
-    keeper = session.get(Contact, keeper_id)
-    if duplicate is None or keeper is None or {duplicate.workspace_id, keeper.workspace_id} != {workspace_id}:
-        raise NotFound("That contact no longer exists.")
-    if duplicate.merged_into_id == keeper.id:
-        raise AlreadyMerged(f"{duplicate.name} was already merged into {keeper.name}; nothing more to do.")
-    if duplicate.merged_into_id is not None or duplicate.deleted_at is not None:
-        raise Conflict(f"{duplicate.name} was already merged or removed; nothing to do.")
-    if keeper.merged_into_id is not None or keeper.deleted_at is not None:
-        raise Conflict(f"{keeper.name} was merged or removed meanwhile; pick the contact it became.")
-    return duplicate, keeper
+    return merge_pair(session, Contact, workspace_id, duplicate_id, keeper_id, noun="contact", removed="removed")
 
 
 def _move_custom_fields(session: Session, workspace_id: int, duplicate: Contact, keeper: Contact) -> list[int]:

@@ -9,7 +9,7 @@ merge of the same pair (a replayed or double-clicked confirmation) changes nothi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +23,8 @@ from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm.lookup import SearchRegistry, bump_search_version
 from crm.models import Activity, Contact, Customer, CustomerAlias, Deal, FollowUp, utcnow
 from crm.states import AliasSource, AuditAction
+
+M = TypeVar("M", Customer, Contact)  # what merges: a customer, or a contact
 
 ADMINS_ONLY = "Only workspace admins can merge customers. Ask an admin, or tell them which two are the same."
 SAME_CUSTOMER = "Those are the same customer; pick two different ones."
@@ -71,16 +73,23 @@ def merge_preview(sf: sessionmaker[Session], workspace_id: int, duplicate_id: in
 
 def _pair(session: Session, workspace_id: int, duplicate_id: int, keeper_id: int) -> tuple[Customer, Customer]:
     """Both customers as they are now (inside the locked transaction), or why not."""
-    duplicate = session.get(Customer, duplicate_id)
-    keeper = session.get(Customer, keeper_id)
+    return merge_pair(session, Customer, workspace_id, duplicate_id, keeper_id, noun="customer", removed="deleted")
+
+
+def merge_pair(
+    session: Session, model: type[M], workspace_id: int, duplicate_id: int, keeper_id: int, *, noun: str, removed: str
+) -> tuple[M, M]:
+    """A duplicate and its keeper (customers or contacts) as they are now, or why they can't merge."""
+    duplicate = session.get(model, duplicate_id)
+    keeper = session.get(model, keeper_id)
     if duplicate is None or keeper is None or {duplicate.workspace_id, keeper.workspace_id} != {workspace_id}:
-        raise NotFound("That customer no longer exists.")
+        raise NotFound(f"That {noun} no longer exists.")
     if duplicate.merged_into_id == keeper.id:
         raise AlreadyMerged(f"{duplicate.name} was already merged into {keeper.name}; nothing more to do.")
     if duplicate.merged_into_id is not None or duplicate.deleted_at is not None:
-        raise Conflict(f"{duplicate.name} was already merged or deleted; nothing to do.")
+        raise Conflict(f"{duplicate.name} was already merged or {removed}; nothing to do.")
     if keeper.merged_into_id is not None or keeper.deleted_at is not None:
-        raise Conflict(f"{keeper.name} was merged or deleted meanwhile; pick the customer it became.")
+        raise Conflict(f"{keeper.name} was merged or {removed} meanwhile; pick the {noun} it became.")
     return duplicate, keeper
 
 

@@ -7,8 +7,8 @@ those still with the new owner: anything changed since by someone else is left a
 Confirm button's key makes a replayed or double-clicked confirmation move nothing twice, and
 :func:`claim_brief` / :func:`mark_brief_sent` let the new owner's DM brief go out once.
 
-Value tiers come from elsewhere (issue 16, item 4): every function takes ``tier_of``, a
-function giving customer ids their tier ("A", "B", "C"), or None where tiers don't exist yet.
+Every function takes ``tier_of``, a function giving customer ids their value tier ("A", "B",
+"C"): :func:`value_tiers` (``crm.value``) in the app; None hands over without tiers.
 """
 
 from __future__ import annotations

@@ -46,8 +46,6 @@ TEAM_BLOCKS = 14  # the most blocks the Team section takes
 ROWS = 8  # reps shown in each list on the Home tab
 MODAL_ROWS = 90  # rows in a modal (Slack allows 100 blocks)
 LINES_CHARS = 2900  # a section's text stays under Slack's 3,000
-# Where the "key accounts nobody has touched" go: team_blocks(..., key_accounts=blocks).
-KEY_ACCOUNTS_SLOT = "key_accounts"
 
 
 def totals_text(totals: dict[str, int], *, exact: bool = False, empty: str = "no amount") -> str:

@@ -25,7 +25,7 @@ none for ``CRM_KEY_ACCOUNT_DAYS``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -97,11 +97,17 @@ def pareto_tiers(won: Mapping[int, Mapping[str, int]], customers: Iterable[int] 
 
 
 # -- tiers: stored ----------------------------------------------------------------------------
-def won_by_customer(session: Session, workspace_id: int) -> dict[int, Totals]:
+def won_by_customer(
+    session: Session, workspace_id: int, customer_ids: Sequence[int] | None = None
+) -> dict[int, Totals]:
+    """Won value per customer and currency: the whole workspace, or only ``customer_ids``."""
+    where = [*_live_deals(workspace_id), *live_customers(workspace_id), Deal.stage == WON]
+    if customer_ids is not None:
+        where.append(Deal.customer_id.in_(list(customer_ids)))
     rows = session.execute(
         select(Deal.customer_id, Deal.currency, func.sum(Deal.amount_minor))
         .join(Customer, Customer.id == Deal.customer_id)
-        .where(*_live_deals(workspace_id), *live_customers(workspace_id), Deal.stage == WON)
+        .where(*where)
         .group_by(Deal.customer_id, Deal.currency)
     ).all()
     out: dict[int, Totals] = {}
@@ -306,7 +312,7 @@ def key_accounts_in(
         .order_by(quiet.c.last_touch.asc().nulls_first(), quiet.c.name, quiet.c.id)
         .limit(limit)
     ).all()
-    won = won_by_customer(session, workspace_id) if rows else {}
+    won = won_by_customer(session, workspace_id, [r.id for r in rows]) if rows else {}
     accounts = [KeyAccount(r.id, r.name, r.owner_user_id, r.last_touch, won.get(r.id, {})) for r in rows]
     return KeyAccounts(accounts, total, days)
 

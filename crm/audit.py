@@ -96,8 +96,9 @@ AUDITED: dict[type, tuple[str, tuple[str, ...]]] = {
         "digest_subscription",
         ("channel_id", "local_time", "days", "timezone", "subscriber_user_id", "deleted_at"),
     ),
-    # Email capture's address: the token itself is a secret and is never copied into the log.
-    MailInbox: ("mail_inbox", ("enabled",)),
+    # Email capture's address: the token itself is a secret and is never copied into the log;
+    # its on/off switch is the workspace's capture setting (crm.capture), audited there.
+    MailInbox: ("mail_inbox", ()),  # what changed is said in the note (a new address)
 }
 
 

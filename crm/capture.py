@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm import audit
 from crm.actors import Actor
 from crm.errors import NotFound, PermissionDenied
-from crm.models import MailInbox, Workspace
+from crm.models import Workspace
 from crm.states import AuditAction, CaptureKind
 
 
@@ -44,10 +44,11 @@ def set_capture(
         if workspace is None:
             raise NotFound("This workspace is not set up yet.")
         before = _capture(session, workspace_id)
-        capture = write_capture(session, workspace, kind, on)
-        if kind is CaptureKind.EMAIL:  # the email inbox's own switch says the same (crm.mail.inbox)
-            for inbox in session.query(MailInbox).filter_by(workspace_id=workspace_id):
-                inbox.enabled = on
+        settings = dict(workspace.settings or {})
+        capture = dict(settings.get("capture") or {})
+        capture[kind.value] = on
+        settings["capture"] = capture
+        workspace.settings = settings  # a new dict, so the JSON column is written
         audit.record(
             session,
             workspace_id=workspace_id,
@@ -60,16 +61,6 @@ def set_capture(
         )
         session.flush()
         return _capture(session, workspace_id)
-
-
-def write_capture(session: Session, workspace: Workspace, kind: CaptureKind, on: bool) -> dict[str, bool]:
-    """Store one switch in the caller's transaction; the stored switches after."""
-    settings = dict(workspace.settings or {})
-    capture = dict(settings.get("capture") or {})
-    capture[kind.value] = on
-    settings["capture"] = capture
-    workspace.settings = settings  # a new dict, so the JSON column is written
-    return capture
 
 
 def check_capture(session: Session, workspace_id: int, kind: CaptureKind) -> None:

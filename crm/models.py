@@ -679,7 +679,6 @@ class MailInbox(Created, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"), unique=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_by: Mapped[str | None] = mapped_column(String(USER_ID), default=None)
 

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from crm import audit
 from crm.actors import Actor
-from crm.capture import capture_on, write_capture
+from crm.capture import capture_on, set_capture
 from crm.errors import PermissionDenied
-from crm.models import MailInbox, Workspace
+from crm.models import MailInbox
 from crm.states import AuditAction, CaptureKind
 
 TOKEN_LENGTH = 24
@@ -55,8 +55,8 @@ def token_in(address: str, *, local_part: str, domain: str) -> str | None:
 
 
 def _inbox(row: MailInbox) -> Inbox:
-    session = object_session(row)
-    on = row.enabled and (session is None or capture_on(session, row.workspace_id, CaptureKind.EMAIL))
+    session = object_session(row)  # on or off: the workspace's capture switch (crm.capture)
+    on = session is None or capture_on(session, row.workspace_id, CaptureKind.EMAIL)
     return Inbox(row.workspace_id, row.token, on, row.updated_by, row.updated_at)
 
 
@@ -73,7 +73,7 @@ def get_inbox(sf: sessionmaker[Session], workspace_id: int, *, actor: Actor, now
                 return _inbox(row)
         try:
             with sf.begin() as session:
-                row = MailInbox(workspace_id=workspace_id, token=new_token(), enabled=True)
+                row = MailInbox(workspace_id=workspace_id, token=new_token())
                 row.created_by, row.created_at = actor.user_id, now
                 session.add(row)
                 session.flush()
@@ -101,10 +101,6 @@ def _change(
         before = audit.snapshot(row)
         for key, value in values.items():
             setattr(row, key, value)
-        if "enabled" in values:  # one switch: /crm capture email and /crm email say the same
-            workspace = session.get(Workspace, workspace_id)
-            if workspace is not None:
-                write_capture(session, workspace, CaptureKind.EMAIL, bool(values["enabled"]))
         row.updated_by, row.updated_at = actor.user_id, now
         session.flush()
         audit.change(session, row, AuditAction.UPDATE, actor=actor.user_id, before=before, note=note)
@@ -117,4 +113,9 @@ def rotate_token(sf: sessionmaker[Session], workspace_id: int, *, actor: Actor, 
 
 
 def set_enabled(sf: sessionmaker[Session], workspace_id: int, enabled: bool, *, actor: Actor, now: datetime) -> Inbox:
-    return _change(sf, workspace_id, actor, now, f"email capture turned {'on' if enabled else 'off'}", enabled=enabled)
+    """Email capture on or off: the same switch as `/crm capture email on|off` (audited there)."""
+    if not actor.is_admin:
+        raise PermissionDenied("Only a workspace admin can change the email capture address or turn it on or off.")
+    get_inbox(sf, workspace_id, actor=actor, now=now)
+    set_capture(sf, workspace_id, CaptureKind.EMAIL, enabled, actor=actor)
+    return get_inbox(sf, workspace_id, actor=actor, now=now)

@@ -40,6 +40,8 @@ DEFAULT_SCOPES = (
     "channels:join",
     "im:write",
     "im:history",
+    "groups:write",  # /crm room
+    "files:write",  # the charts
 )
 GENERATE_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 

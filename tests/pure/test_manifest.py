@@ -79,3 +79,11 @@ def test_the_playground_offers_the_manifests_shortcuts(manifest):
 
     declared = {(s["type"], s["callback_id"], s["name"]) for s in manifest["features"]["shortcuts"]}
     assert {(s["type"], s["callback_id"], s["name"]) for s in SHORTCUTS} == declared
+
+
+def test_an_oauth_install_asks_for_the_manifests_scopes(manifest):
+    """ "Add to Slack" requests bot.config.DEFAULT_SCOPES: the same scopes as the manifest, or
+    an installed workspace would lack (or be asked for) one the other declares."""
+    from bot.config import DEFAULT_SCOPES
+
+    assert set(DEFAULT_SCOPES) == set(manifest["oauth_config"]["scopes"]["bot"])

@@ -271,7 +271,8 @@ def test_a_flood_of_refusals_logs_a_bounded_number_of_lines(app_server, standin,
     req = Maker(standin.response_url()).unsigned(b"payload=%7Bnope" + b"A" * 9000, "abc", "v0=x")
     statuses = [send(app_server.events_url, req) for _ in range(60)]
     assert statuses == [401] * 60
-    lines = [r.getMessage() for r in caplog.records]
+    # Only our own lines: waitress may add "Task queue depth" when the requests queue up.
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot.")]
     assert 1 <= len(lines) <= 20
     assert sum(len(line) for line in lines) < 2000
     assert not any("AAAA" in line or "nope" in line for line in lines)

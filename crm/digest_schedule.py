@@ -149,6 +149,25 @@ def next_slot(schedule: Schedule, tz: str, after: datetime) -> datetime:
     raise AssertionError("a schedule runs at least once a week")  # pragma: no cover
 
 
+def slots_between(sf: sessionmaker[Session], start: datetime, end: datetime, *, limit: int = 200) -> list[datetime]:
+    """The due times of every live subscription in ``(start, end]``, oldest first, at most the
+    last ``limit`` of them: what a clock that jumps (the playground's time travel) passes over."""
+    with sf() as session:
+        subs = session.execute(
+            select(DigestSubscription.local_time, DigestSubscription.days, DigestSubscription.timezone).where(
+                DigestSubscription.deleted_at.is_(None)
+            )
+        ).all()
+    slots: set[datetime] = set()
+    for local_time, days, tz in subs:
+        schedule = _stored_schedule(local_time, days)
+        at = next_slot(schedule, tz, after=max(start, end - timedelta(days=limit)))
+        while at <= end:
+            slots.add(at)
+            at = next_slot(schedule, tz, after=at)
+    return sorted(slots)[-limit:]
+
+
 def schedule_of(sub: DigestSubscription) -> Schedule:
     return _stored_schedule(sub.local_time, sub.days)
 

@@ -511,3 +511,28 @@ def test_the_playground_recomputes_value_tiers_when_its_clock_crosses_a_day():
         pg.advance(86400)
         with services.session_factory() as s:
             assert s.scalar(select(CustomerValueTier.tier).where(CustomerValueTier.customer_id == big.id)) == "A"
+
+
+def test_a_long_jump_posts_each_digest_it_passes():
+    """+3 days from any time of day: the three daily digests whose times the jump passes go out
+    (a digest is due only on its own local day, so a jump straight past one would lose it)."""
+    from datetime import timedelta
+
+    from crm.digest_schedule import DAILY, Schedule, slots_between, subscribe
+    from crm.models import DigestRun
+
+    with Playground(port=0, tick_seconds=3600) as pg:
+        services = pg.services
+        ws = services.workspace_id("T0PLAYGROUND")
+        now = pg.clock()
+        soon = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+        subscribe(services.session_factory, ws, channel_id=SALES, user=MANAGER, schedule=Schedule(soon, DAILY),
+                  timezone="UTC", now=now)  # fmt: skip
+        assert len(slots_between(services.session_factory, now, now + timedelta(days=3))) == 3
+        pg.advance(3 * 86400)
+        with services.session_factory() as s:
+            runs = s.execute(select(DigestRun.run_date, DigestRun.sent_at, DigestRun.message_ts)).all()
+        assert len(runs) == 3 and all(sent and ts for _, sent, ts in runs), runs
+        assert pg.last_tick["digests_total"] == 3
+        posts = [c for c in pg.standin.calls if c.method == "chat.postMessage" and c.params.get("channel") == SALES]
+        assert len([p for p in posts if not p.params.get("thread_ts")]) == 3

@@ -56,6 +56,7 @@ from bot.dev.standin import Call, SlackStandIn
 from bot.server import EVENTS_PATH, HEALTH_PATH, ServerThread, make_wsgi_app
 from bot.services import Services
 from crm.db import make_engine, make_session_factory
+from crm.digest_schedule import slots_between
 from crm.migrate import upgrade
 from crm.value import recompute_all_tiers, recompute_tiers
 from reminders.digests import SlackDigestSender, digest_tick, make_digest_sender
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 
 BOT_TOKEN = "xoxb-playground"
 ACK_DEADLINE = 3.0  # seconds Slack waits for an ack
+JUMP_STOPS = 14  # a long jump runs the scheduled jobs at this many of the latest digest times on the way
 
 
 class Playground:
@@ -567,10 +569,22 @@ class Playground:
 
     # ------------------------------------------------------------------ time
     def advance(self, seconds: float) -> dict[str, Any]:
-        """Move the clock forward, then run the scheduled jobs at once."""
+        """Move the clock forward, then run the scheduled jobs at once.
+
+        A jump stops at each digest's time on the way (the most recent :data:`JUMP_STOPS` of
+        them) and runs the jobs there, as running replicas would have: a digest is due only on
+        its own local day, so jumping straight past it would skip it."""
         if not 0 < seconds <= 366 * 86400:
             raise PlaygroundError("move the clock forward by a positive amount, at most a year")
-        now = self.clock.advance(timedelta(seconds=seconds))
+        assert self.services is not None
+        jump = timedelta(seconds=seconds)
+        target = self.clock.offset + jump  # the offset asked for, exactly
+        start = self.clock()
+        for at in slots_between(self.services.session_factory, start, start + jump, limit=JUMP_STOPS):
+            if at < start + jump:
+                self.clock.advance(max(timedelta(0), at - self.clock()))
+                self.tick()
+        now = self.clock.advance(max(timedelta(0), target - self.clock.offset))
         self._bump()
         self.tick()
         return {"now": now.isoformat(), "offset_seconds": int(self.clock.offset.total_seconds())}

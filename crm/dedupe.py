@@ -174,7 +174,8 @@ class Candidates:
     groups: list[Group]
     crowds: dict[int, int]  # record index -> id of the same-name crowd it is in (pairs inside are skipped)
     names: _Names
-    evidence: list[frozenset[str]] = field(default_factory=list)  # each record's evidence keys
+    evidence: list[frozenset[str]] = field(default_factory=list)  # each record's evidence keys, crowds' aside
+    crowded: frozenset[str] = frozenset()  # evidence keys shared by a crowd: no evidence for or against a pair
 
 
 def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] | None = None) -> Candidates:
@@ -208,6 +209,7 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
     pairs: set[tuple[int, int]] = set()
     groups: list[Group] = []
     crowds: dict[int, int] = {}
+    crowded: set[str] = set()
     for key, members in blocks.items():
         kind, _, value = key.partition(":")
         if len(members) > MAX_GROUP and kind in ("n", "b", *_EVIDENCE_WORDS):
@@ -220,6 +222,8 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
             else:
                 what = f"share the {_EVIDENCE_WORDS[kind]} {value}"
             groups.append(Group(what, len(members), sample))
+            if kind in _EVIDENCE_WORDS:
+                crowded.add(key)
             if kind != "n":
                 continue  # the names decide; a crowd's key alone pairs nobody
         if focus is not None and not any(focus[m] for m in members):
@@ -234,7 +238,9 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
             if i != j:
                 pairs.add((i, j) if i < j else (j, i))
     groups.sort(key=lambda g: (-g.size, g.what))
-    return Candidates(pairs, groups, crowds, names, evidence)
+    if crowded:  # a switchboard shared by a crowd tells nobody apart: it is not shared evidence
+        evidence = [e - crowded if not e.isdisjoint(crowded) else e for e in evidence]
+    return Candidates(pairs, groups, crowds, names, evidence, frozenset(crowded))
 
 
 def candidate_pairs(records: Sequence[CustomerRecord]) -> set[tuple[int, int]]:
@@ -329,7 +335,7 @@ def customer_pairs(
         a, b = records[i], records[j]
         if relevant is not None and not relevant(a, b):
             continue
-        pair = _score_pair(names, i, j, a, b, min_score, shares)
+        pair = _score_pair(names, i, j, a, b, min_score, shares, candidates.crowded)
         if pair is not None:
             pairs.append(pair)
     pairs.sort(key=lambda p: (-p.score, str(p.a), str(p.b)))
@@ -344,15 +350,20 @@ def _score_pair(
     b: CustomerRecord,
     min_score: float,
     shares: bool = True,
+    crowded: frozenset[str] = frozenset(),
 ) -> Pair | None:
     """Weigh the evidence for and against one pair the way a person would.
 
     ``shares=False`` says the two records share no website, email, phone or address (their
-    evidence keys are disjoint), so nothing can lift the name's score.
+    evidence keys are disjoint), so nothing can lift the name's score. ``crowded`` holds the
+    evidence keys of crowds (a switchboard): such a value counts neither for nor against.
     """
     qualifier = names.qualifier_conflict(i, j)
-    if qualifier is not None and 100.0 - qualifier[0] + 3 * EVIDENCE_BONUS < min_score:
-        return None  # "East" / "West": nothing could lift it
+    if (
+        qualifier is not None
+        and 100.0 - qualifier[0] + (len(_EVIDENCE_WORDS) * EVIDENCE_BONUS if shares else 0) < min_score
+    ):
+        return None  # "East" / "West": nothing could lift it (exact)
     sim, name_reason = names.similarity(i, j)
     if sim < min_score and not shares:
         return None  # exact: with nothing shared the score is the name's, less any penalty
@@ -361,7 +372,7 @@ def _score_pair(
     pro: list[str] = [name_reason] if sim >= NAME_FLOOR else []
     con: list[str] = []
     score = sim
-    shared, differ = _compare_evidence(a, b)
+    shared, differ = _compare_evidence(a, b, crowded)
     if shared and sim >= NAME_FLOOR:
         score += EVIDENCE_BONUS * len(shared)
         pro += shared
@@ -382,23 +393,27 @@ def _score_pair(
     return Pair(a.key, b.key, round(score, 1), (*pro, *con), verdict)
 
 
-def _compare_evidence(a: CustomerRecord, b: CustomerRecord) -> tuple[list[str], list[str]]:
-    """(shared evidence, evidence that differs), in words."""
+def _compare_evidence(
+    a: CustomerRecord, b: CustomerRecord, crowded: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str]]:
+    """(shared evidence, evidence that differs), in words; a crowd's value (``crowded``) is neither."""
     shared: list[str] = []
     differ: list[str] = []
     if a.domain and b.domain and not _free_domain(a.domain) and not _free_domain(b.domain):
-        if a.domain == b.domain:
-            shared.append(f"same website ({a.domain})")
-        else:
+        if a.domain != b.domain:
             differ.append(f"but different websites ({a.domain}, {b.domain})")
-    if a.emails & b.emails:
-        shared.append(f"shared contact email ({min(a.emails & b.emails)})")
-    for label, xs, ys in (("phone", a.phones, b.phones), ("address", a.addresses, b.addresses)):
+        elif f"d:{a.domain}" not in crowded:
+            shared.append(f"same website ({a.domain})")
+    emails = {e for e in a.emails & b.emails if f"e:{e}" not in crowded}
+    if emails:
+        shared.append(f"shared contact email ({min(emails)})")
+    for label, kind, xs, ys in (("phone", "p", a.phones, b.phones), ("address", "a", a.addresses, b.addresses)):
         if xs and ys:
-            common = xs & ys
+            both = xs & ys
+            common = {v for v in both if f"{kind}:{v}" not in crowded} if crowded else both
             if common:
                 shared.append(f"same {label} ({min(common)})")
-            else:
+            elif not both:
                 differ.append(f"but different {label}s ({min(xs)}, {min(ys)})")
     return shared, differ
 

@@ -148,6 +148,24 @@ def test_unsubscribe_then_again_is_a_clear_no(services, ws):
     assert subscribe(services, ws, at=at).created
 
 
+def test_slots_between_lists_each_live_subscriptions_due_times_across_dst(services, ws):
+    """What a jumping clock passes over: weekdays in Berlin, daily in New York (DST starts on
+    8 March), a stopped subscription left out; ``limit`` keeps the latest."""
+    start = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday
+    subscribe(services, ws, at=start)  # 09:00 weekdays, Berlin: 08:00 UTC
+    subscribe(services, ws, "C0OTHER", at=start, when=time(8, 0), days=DAILY, tz="America/New_York")
+    subscribe(services, ws, "C0GONE", at=start, days=DAILY)
+    subs.unsubscribe(services.session_factory, ws, channel_id="C0GONE", user=REP, now=start)
+    end = start + timedelta(days=7)
+    berlin = [datetime(2026, 3, d, 8, 0, tzinfo=UTC) for d in range(2, 7)]
+    new_york = [datetime(2026, 3, d, 13, 0, tzinfo=UTC) for d in range(2, 8)] + [
+        datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
+    ]
+    assert subs.slots_between(services.session_factory, start, end) == sorted(berlin + new_york)
+    assert subs.slots_between(services.session_factory, start, end, limit=3) == new_york[-3:]
+    assert subs.slots_between(services.session_factory, end, end + timedelta(hours=1)) == []
+
+
 # -- sending --------------------------------------------------------------------------------------
 def sender(services):
     from reminders.digests import make_digest_sender

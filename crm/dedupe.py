@@ -297,41 +297,57 @@ def customer_pairs(
     evidence = candidates.evidence
     core, spaceless, aliases = names.core, names.spaceless, names.aliases
     cutoff = min_score - PREFILTER_MARGIN
-    token_set, partial = fuzz.token_set_ratio, fuzz.partial_ratio
-
-    def alike(x: str, y: str, sx: str, sy: str) -> bool:
-        # (partial: one word standing for a longer name, "cyberdine" / "cyberdyne trading")
-        return (
-            x == y
-            or bool(token_set(x, y, score_cutoff=cutoff))
-            or (not (" " in x and " " in y) and bool(partial(sx, sy, score_cutoff=cutoff)))
-        )
+    # Names sharing a phone, website or address need only reach NAME_FLOOR for it to count.
+    floor_cutoff = min(cutoff, NAME_FLOOR - PREFILTER_MARGIN)
+    token_set, partial, ratio = fuzz.token_set_ratio, fuzz.partial_ratio, fuzz.ratio
+    variants_of: dict[int, list[tuple[str, str]]] = {}
 
     def variants(i: int) -> list[tuple[str, str]]:
-        return [(core[i], spaceless[i]), *((v, v.replace(" ", "")) for v in aliases[i] if v)]
+        v = variants_of.get(i)
+        if v is None:
+            v = variants_of[i] = [(core[i], spaceless[i]), *((a, a.replace(" ", "")) for a in aliases[i] if a)]
+        return v
 
+    def former_names_alike(i: int, j: int, cut: float) -> bool:
+        """The cheap test on each pairing of current and former names but the two current ones."""
+        # (partial: one word standing for a longer name, "cyberdine" / "cyberdyne trading")
+        for n, (x, sx) in enumerate(variants(i)):
+            for m, (y, sy) in enumerate(variants(j)):
+                if (n or m) and (
+                    x == y
+                    or token_set(x, y, score_cutoff=cut)
+                    or (not (" " in x and " " in y) and partial(sx, sy, score_cutoff=cut))
+                ):
+                    return True
+        return False
+
+    mailed = [any(k[0] == "e" for k in e) for e in evidence]  # has a contact email
     pairs: list[Pair] = []
     for i, j in candidates.pairs:
         if focus is not None and not focus[i] and not focus[j]:
             continue
         if crowds and crowds.get(i, -1) == crowds.get(j, -2):
             continue
-        # Cheap tests first (in C): a shared key, or names with something in common.
+        # Cheap tests first (in C): names with something in common, or shared evidence and
+        # names that could reach the floor for it; a shared contact email counts under any name.
         ev_i = evidence[i]
         shares = bool(ev_i) and not ev_i.isdisjoint(evidence[j])
         if not shares:
+            cut = cutoff
+        elif mailed[i] and mailed[j] and any(k[0] == "e" for k in ev_i & evidence[j]):
+            cut = 0.0
+        else:
+            cut = floor_cutoff
+        if cut:
             x, y = core[i], core[j]
             if (
                 x != y
-                and not token_set(x, y, score_cutoff=cutoff)
-                and ((" " in x and " " in y) or not partial(spaceless[i], spaceless[j], score_cutoff=cutoff))
+                and not token_set(x, y, score_cutoff=cut)
+                and ((" " in x and " " in y) or not partial(spaceless[i], spaceless[j], score_cutoff=cut))
+                and not (shares and ratio(spaceless[i], spaceless[j], score_cutoff=cut))  # "ja red" / "jared"
+                and not ((aliases[i] or aliases[j]) and former_names_alike(i, j, cut))
             ):
-                # Former names: the same cheap test on each pairing of the names (the score
-                # takes the best of them); nothing shared, so only the names could lift it.
-                if not aliases[i] and not aliases[j]:
-                    continue
-                if not any(alike(x, y, sx, sy) for x, sx in variants(i) for y, sy in variants(j)):
-                    continue
+                continue  # the score takes the best pairing of names: none could reach it
         a, b = records[i], records[j]
         if relevant is not None and not relevant(a, b):
             continue

@@ -118,6 +118,22 @@ def test_a_typo_or_joined_word_still_meets_in_a_block():
     assert {(0, 1), (2, 3), (4, 5), (6, 7)} <= compared
 
 
+def test_a_shared_address_lifts_a_split_word_with_a_typo_but_not_an_unlike_name():
+    """Names sharing an address pass a cheaper name test (the floor, not the threshold): a word
+    split in two plus a typo ("ja red jolky") still counts, a different company in the building does not."""
+
+    def at(key, name):
+        r = rec(key, name)
+        r.addresses.add("2290|84")
+        return r
+
+    (pair,) = customer_pairs([at(1, "jared jolly"), at(2, "ja red jolky")])
+    assert "same address (2290|84)" in pair.reasons and pair.verdict == "review"
+    assert customer_pairs([at(1, "jared jolly"), at(2, "Northwind Traders")]) == []
+    (mail,) = customer_pairs([rec(1, "Foo", emails={"jo@x.io"}), rec(2, "Bar", emails={"jo@x.io"}, phones={"+1"})])
+    assert "shared contact email (jo@x.io)" in mail.reasons
+
+
 def test_crowds_are_grouped_not_paired():
     """10,000 companies behind one switchboard and 5,000 branches of a chain: a few lines, no flood."""
     records = [rec(i, f"Tenant {i:05d} {chr(97 + i % 26)}{chr(97 + i // 26 % 26)}", phones={"+13125550000"})

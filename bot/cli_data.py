@@ -9,7 +9,9 @@ written), 2 bad arguments or configuration.
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
+import os
 import signal
 import sys
 import textwrap
@@ -105,6 +107,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _team_arguments(ded)
     ded.add_argument("--min-score", type=float, default=dedupe.MIN_SCORE, help="report pairs scoring at least this")
     ded.add_argument("--limit", type=int, default=100, help="pairs listed per section (default: 100; 0 = all)")
+    ded.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="also write every pair and every member of a group to this CSV file (replaced whole, never half)",
+    )
 
 
 def _field_list() -> str:
@@ -369,9 +377,35 @@ def cmd_export(args: argparse.Namespace, services: Services) -> int:
 def cmd_dedupe(args: argparse.Namespace, services: Services) -> int:
     workspace_id = _workspace(services, args, create=False)
     assert workspace_id is not None  # an unknown team is refused inside
+    if args.csv is not None and not args.csv.parent.is_dir():
+        return _fail(f"Can't write {args.csv}: the folder {args.csv.parent} does not exist.")
     found = dedupe.find_duplicates(services.session_factory, workspace_id, min_score=args.min_score)
     print_duplicate_report(found, sys.stdout, limit=args.limit or None)
+    if args.csv is not None:
+        try:
+            rows = write_duplicate_csv(found, args.csv)
+        except OSError as err:
+            return _fail(f"Can't write {args.csv}: {err.strerror or err}. Nothing was written.")
+        print(f"\nWrote {rows:,} rows to {args.csv}.")
     return 0
+
+
+def write_duplicate_csv(report: dedupe.DuplicateReport, path: Path) -> int:
+    """Every finding as CSV (``dedupe.REPORT_COLUMNS``), written to a temporary file beside
+    ``path`` and moved into place, so a reader never sees half a file. Returns the row count."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    n = 0
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(dedupe.REPORT_COLUMNS)
+            for row in dedupe.report_rows(report):
+                writer.writerow([exporter.neutralise(cell) for cell in row])
+                n += 1
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n
 
 
 # -- reports -------------------------------------------------------------------------------

@@ -102,6 +102,7 @@ class Group:
     what: str  # "share the phone +13105550100", "are named “starbucks”"
     size: int
     sample: tuple[str, ...]  # a few of their names
+    members: tuple[tuple[Hashable, str], ...] = ()  # every record's (key, name), for a full listing
 
 
 # -- scoring ----------------------------------------------------------------------------
@@ -221,7 +222,7 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
                         crowds.setdefault(m, len(groups))
             else:
                 what = f"share the {_EVIDENCE_WORDS[kind]} {value}"
-            groups.append(Group(what, len(members), sample))
+            groups.append(Group(what, len(members), sample, tuple((records[m].key, records[m].name) for m in members)))
             if kind in _EVIDENCE_WORDS:
                 crowded.add(key)
             if kind != "n":
@@ -695,3 +696,53 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
             )
         )
     return DuplicateReport(customer_dups, contact_dups, len(customers), len(contacts), candidates.groups)
+
+
+REPORT_COLUMNS = (
+    "kind",
+    "duplicate_id",
+    "duplicate",
+    "keeper_id",
+    "keeper",
+    "score",
+    "verdict",
+    "reasons",
+    "group",
+)
+
+
+def report_rows(report: DuplicateReport) -> Iterable[tuple[str, ...]]:
+    """Every finding of a report as table rows (:data:`REPORT_COLUMNS`), nothing cut short.
+
+    One row per customer pair ("customer", the duplicate and the proposed keeper), per
+    contact pair ("contact") and per member of a group ("customer group": the group's
+    description in ``group``, no keeper), so a spreadsheet can sort and filter all of it.
+    """
+    for d in report.customers:
+        yield (
+            "customer",
+            str(d.duplicate_id),
+            d.duplicate_name,
+            str(d.keeper_id),
+            d.keeper_name,
+            f"{d.score:.1f}",
+            d.verdict,
+            "; ".join(d.reasons),
+            "",
+        )
+    for c in report.contacts:
+        yield (
+            "contact",
+            str(c.first_id),
+            c.first,
+            str(c.second_id),
+            c.second,
+            f"{c.score:.1f}",
+            "",
+            "; ".join(c.reasons),
+            "",
+        )
+    for g in report.groups:
+        label = f"{g.size:,} customers {g.what}"
+        for key, name in g.members:
+            yield ("customer group", str(key), name, "", "", "", "", "", label)

@@ -101,23 +101,24 @@ class Names:
         a, b = self.normalized[i], self.normalized[j]
         if a and a == b:
             return 100.0, "same name"
-        names_a = (a, *self.aliases[i])
-        names_b = (b, *self.aliases[j])
-        if (set(names_a) & set(names_b)) - {""}:
+        aliases_a, aliases_b = self.aliases[i], self.aliases[j]
+        if (aliases_a or aliases_b) and ({a, *aliases_a} & {b, *aliases_b}) - {""}:
             return 100.0, "same as a former name"
-        if self.core[i] != a or self.core[j] != b:
-            names_a, names_b = (self.core[i], *self.aliases[i]), (self.core[j], *self.aliases[j])
-            if self.core[i] == self.core[j]:
-                return 98.0, "same name apart from the words in brackets"
+        core_a, core_b = self.core[i], self.core[j]
+        if (core_a != a or core_b != b) and core_a == core_b:
+            return 98.0, "same name apart from the words in brackets"
         if not a or not b:
             return 0.0, ""
         if self.spaceless[i] == self.spaceless[j]:
             return 97.0, "same name written with different spacing"
-        best = 0.0
-        for x in names_a:
-            for y in names_b:
-                if x and y:
-                    best = max(best, self._pair_score(x, y))
+        if not aliases_a and not aliases_b:
+            best = self._pair_score(core_a, core_b) if core_a and core_b else 0.0
+        else:
+            best = 0.0
+            for x in (core_a, *aliases_a):
+                for y in (core_b, *aliases_b):
+                    if x and y:
+                        best = max(best, self._pair_score(x, y))
         best = min(best, 99.0)
         return best, f"similar name ({best:.0f}%)"
 

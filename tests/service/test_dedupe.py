@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -308,6 +310,42 @@ def test_cli_dedupe(services, database_url, tmp_path, make):
     assert "Checked 7 customers and 4 contacts." in result.stdout
     assert f"#{twin.id} ACME Corp  →  merge into #{acme.id} Acme Corporation" in result.stdout
     assert "Probable duplicate contacts (1):" in result.stdout
+
+
+def test_cli_dedupe_writes_every_finding_to_csv(services, database_url, tmp_path, make):
+    """--csv lists every pair and every member of a group (the terminal shows a sample), with
+    names that a spreadsheet would run as a formula neutralised, and replaces the file whole."""
+    acme, twin = seed(make)
+    make.customers([f"Tenant {word}" for word in _WORDS[:27]], phone="+13125550000")
+    formula = make.customer("=HYPERLINK(evil)", force=True)
+    make.customer("=HYPERLINK(evil) Inc", force=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_"))}
+    env["DATABASE_URL"] = database_url
+    out = tmp_path / "dupes.csv"
+    out.write_text("an older report\n")
+    result = run(
+        [CRM_BOT, "dedupe", "--team", "T0TEST", "--limit", "1", "--csv", str(out)], cwd=tmp_path, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(dedupe.REPORT_COLUMNS)
+    kinds = Counter(r["kind"] for r in rows)
+    assert kinds["customer group"] == 27 and kinds["contact"] == 1 and kinds["customer"] >= 3
+    assert f"Wrote {len(rows):,} rows to {out}." in result.stdout
+    pair = next(r for r in rows if r["duplicate_id"] == str(twin.id))
+    assert (pair["keeper_id"], pair["keeper"], pair["verdict"]) == (str(acme.id), "Acme Corporation", "same")
+    assert "same name" in pair["reasons"]
+    group = {r["group"] for r in rows if r["kind"] == "customer group"}
+    assert group == {"27 customers share the phone +13125550000"}
+    evil = [r for r in rows if str(formula.id) in (r["duplicate_id"], r["keeper_id"])]
+    assert evil and all(not r["duplicate"].startswith("=") and not r["keeper"].startswith("=") for r in evil)
+    assert not list(tmp_path.glob(".dupes.csv*")), "no temporary file left behind"
+
+    missing = tmp_path / "nowhere" / "dupes.csv"
+    refused = run([CRM_BOT, "dedupe", "--team", "T0TEST", "--csv", str(missing)], cwd=tmp_path, env=env, timeout=60)
+    assert refused.returncode == 1 and "the folder" in refused.stderr and "does not exist" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_a_shared_phone_alone_does_not_pair_two_different_people():

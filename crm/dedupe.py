@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm.dedupe_names import Names as _Names
 from crm.dedupe_names import person_parts, person_score
 from crm.models import Activity, Contact, Customer, CustomerAlias, Deal
-from crm.normalize import is_free_email_domain, phonetic_key
+from crm.normalize import is_free_email_domain, is_only_legal_form, phonetic_key
 
 MIN_SCORE = 88.0  # pairs scoring below this are not reported ("Lake Apparel" / "Lan Apparel" is 87)
 SAME_SCORE = 92.0  # at least this, with nothing against it: "same"; otherwise "review"
@@ -37,6 +37,9 @@ MAX_BLOCK = 100  # blocks larger than this are scanned as a sorted window
 WINDOW = 12  # neighbours compared in a sorted window
 MAX_SOUND_BLOCK = 16  # the same for the spelling and sound keys (letters of the spaceless name, phonetic keys)
 MAX_GROUP = 25  # more records than this sharing a phone, website or name: reported as a group
+# Up to this many records of one real name (not "GmbH") are still paired, every pair, so each can
+# be merged; the report lists the group and each record against the group's keeper.
+MAX_NAME_PAIRS = 200
 Q = 5  # letters of the spaceless name's start and end used as block keys
 
 NAME_FLOOR = 70.0  # a shared phone, website or address counts only for names at least this similar
@@ -103,6 +106,10 @@ class Group:
     size: int
     sample: tuple[str, ...]  # a few of their names
     members: tuple[tuple[Hashable, str], ...] = ()  # every record's (key, name), for a full listing
+    paired: bool = False  # one real name: every pair inside was scored and reported too
+    # What they share: "name" (one normalised name: duplicates, or a junk name such as "GmbH"),
+    # "branches" (one name apart from numbers or branch words), or an evidence word ("phone", ...).
+    kind: str = ""
 
 
 # -- scoring ----------------------------------------------------------------------------
@@ -215,18 +222,25 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
         kind, _, value = key.partition(":")
         if len(members) > MAX_GROUP and kind in ("n", "b", *_EVIDENCE_WORDS):
             sample = tuple(records[m].name for m in members[:3])
+            paired = kind == "n" and len(members) <= MAX_NAME_PAIRS and not is_only_legal_form(value)
             if kind in ("n", "b"):
                 what = f"are named “{value}”" + (" with different numbers or branches" if kind == "b" else "")
-                if kind == "n":
+                if kind == "n" and not paired:
                     for m in members:
                         crowds.setdefault(m, len(groups))
             else:
                 what = f"share the {_EVIDENCE_WORDS[kind]} {value}"
-            groups.append(Group(what, len(members), sample, tuple((records[m].key, records[m].name) for m in members)))
+            listing = tuple((records[m].key, records[m].name) for m in members)
+            shared = {"n": "name", "b": "branches"}.get(kind) or _EVIDENCE_WORDS[kind]
+            groups.append(Group(what, len(members), sample, listing, paired=paired, kind=shared))
             if kind in _EVIDENCE_WORDS:
                 crowded.add(key)
             if kind != "n":
                 continue  # the names decide; a crowd's key alone pairs nobody
+            if paired:  # one real name: every pair, however many (at most MAX_NAME_PAIRS records)
+                if focus is None or any(focus[m] for m in members):
+                    pairs.update(combinations(members, 2))
+                continue
         if focus is not None and not any(focus[m] for m in members):
             continue  # only records already known: none of this run's business
         limit = MAX_BLOCK if kind in _CLASSIC else MAX_SOUND_BLOCK
@@ -664,7 +678,17 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
     by_id = {c.key: c for c in customers}
     customer_dups = []
     candidates = find_candidates(customers)
+    # Many records of one name: each is listed against the group's keeper, not against every other.
+    group_keeper: dict[Hashable, Hashable] = {}
+    for g in candidates.groups:
+        if g.paired:
+            keeper_key = max((by_id[k] for k, _ in g.members), key=lambda r: (r.weight, -_order(r))).key
+            for k, _ in g.members:
+                group_keeper.setdefault(k, keeper_key)
     for pair in customer_pairs(customers, min_score=min_score, candidates=candidates):
+        top = group_keeper.get(pair.a)
+        if top is not None and top == group_keeper.get(pair.b) and top not in (pair.a, pair.b):
+            continue  # both in one group of a name, neither its keeper
         dup, keeper = keeper_of(by_id[pair.a], by_id[pair.b])
         customer_dups.append(
             CustomerDuplicate(

@@ -227,6 +227,13 @@ def _strip_legal(tokens: list[str]) -> list[str]:
     return tokens
 
 
+def is_only_legal_form(normalized: str) -> bool:
+    """True for a normalised name that is nothing but legal forms ("gmbh", "nv", "ltd co") or empty:
+    not a name that tells companies apart."""
+    tokens = normalized.split()
+    return all(t in _LEGAL_SUFFIXES or t in _LEGAL_PREFIXES or len(t) == 1 for t in tokens)
+
+
 def _is_legal_run(tokens: list[str]) -> bool:
     """True when ``tokens`` end in a legal form ("acme nv", "s a", "gmbh")."""
     if not tokens:

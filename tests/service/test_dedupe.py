@@ -153,6 +153,33 @@ def test_crowds_are_grouped_not_paired():
     assert len(pairs) < 100, pairs[:5]
 
 
+def test_many_records_of_one_real_name_are_paired_but_a_legal_form_alone_is_not():
+    """40 spellings that normalise to one name are duplicates: every pair is reported (each can
+    be merged); 50 records named only "GmbH" tell nothing apart and stay a group."""
+    spellings = ["PHILIPS ELECTRONICS N.V.", "Philips Electronics NV", "philips electronics, n. v."]
+    records = [rec(i, spellings[i % 3]) for i in range(40)] + [rec(100 + i, "GmbH") for i in range(50)]
+    found = dedupe.find_candidates(records)
+    pairs = customer_pairs(records, candidates=found)
+    assert len(pairs) == 40 * 39 // 2 and all(p.score == 100 and p.verdict == "same" for p in pairs)
+    assert all(isinstance(p.a, int) and p.a < 100 and p.b < 100 for p in pairs)
+    kinds = {g.what: (g.size, g.kind, g.paired) for g in found.groups}
+    assert kinds["are named “philips electronics”"] == (40, "name", True)
+    assert kinds["are named “gmbh”"] == (50, "name", False)
+    assert all(len(g.members) == g.size for g in found.groups)
+
+
+def test_the_report_lists_a_name_groups_records_against_its_keeper(services, make):
+    ws = services.workspace_id("T0TEST")
+    made = make.customers([f"Philips Electronics{' N.V.' if i % 2 else ' NV'}" for i in range(30)])
+    busiest = made[7]
+    make.contact(busiest, "Jane Doe")
+    report = dedupe.find_duplicates(services.session_factory, ws)
+    assert {d.keeper_id for d in report.customers} == {busiest.id}
+    assert sorted(d.duplicate_id for d in report.customers) == sorted(c.id for c in made if c.id != busiest.id)
+    [group] = report.groups
+    assert (group.size, group.paired, group.what) == (30, True, "are named “philips electronics”")
+
+
 def test_a_crowds_switchboard_is_no_evidence_for_or_against():
     """A building's switchboard shared by 30 tenants neither lifts a pair nor counts as a
     different phone; the same number shared by two companies alone is evidence."""

@@ -3,6 +3,7 @@
     python bench/bench_dedupe_pairs.py --customers 100000
     python bench/bench_dedupe_pairs.py --customers 20000 --incoming 2000   # the importer's case
     python bench/bench_dedupe_pairs.py --customers 20000 --dump pairs.txt  # to compare runs
+    python bench/bench_dedupe_pairs.py --report    # what crm-bot dedupe lists
 
 ``--incoming N`` treats the last N records as an import's new rows: only pairs that involve
 one of them are wanted (``customer_pairs(..., focus=...)``). CPU time (``time.process_time``),
@@ -46,7 +47,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--incoming", type=int, default=0, help="only pairs involving the last N records")
     parser.add_argument("--dump", type=Path, help="write the pairs (a, b, score, verdict, reasons) here")
+    parser.add_argument(
+        "--report", action="store_true", help="the pairs crm-bot dedupe lists (a name group's against its keeper)"
+    )
     args = parser.parse_args(argv)
+    if args.report and args.incoming:
+        parser.error("--report lists a whole workspace: without --incoming")
     recs = records(args.customers, args.seed)
     focus = None
     if args.incoming:
@@ -54,7 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.process_time()
     candidates = dedupe.find_candidates(recs, focus=focus)
     t1 = time.process_time()
-    pairs = dedupe.customer_pairs(recs, candidates=candidates, focus=focus)
+    if args.report:
+        pairs = dedupe.report_pairs(recs, candidates=candidates)
+    else:
+        pairs = dedupe.customer_pairs(recs, candidates=candidates, focus=focus)
     t2 = time.process_time()
     print(
         f"{args.customers:,} customers, incoming {args.incoming or 'all'}: {len(candidates.pairs):,} candidates "

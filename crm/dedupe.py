@@ -655,6 +655,31 @@ def _row_id(key: Hashable) -> int:
     return key
 
 
+def report_pairs(
+    records: Sequence[CustomerRecord], *, min_score: float = MIN_SCORE, candidates: Candidates | None = None
+) -> list[Pair]:
+    """The pairs a duplicate report lists: :func:`customer_pairs`, except that the records of one
+    name's group (see :data:`MAX_NAME_PAIRS`) are each paired with the group's keeper only (the
+    busiest, else the oldest), not with every other: merging those merges them all."""
+    if candidates is None:
+        candidates = find_candidates(records)
+    group_keeper: dict[Hashable, Hashable] = {}
+    paired = [g for g in candidates.groups if g.paired]
+    by_key = {r.key: r for r in records} if paired else {}
+    for g in paired:
+        keeper = max((by_key[k] for k, _ in g.members), key=lambda r: (r.weight, -_order(r))).key
+        for k, _ in g.members:
+            group_keeper.setdefault(k, keeper)
+    if not group_keeper:
+        return customer_pairs(records, min_score=min_score, candidates=candidates)
+
+    def relevant(a: CustomerRecord, b: CustomerRecord) -> bool:
+        top = group_keeper.get(a.key)
+        return top is None or top != group_keeper.get(b.key) or top in (a.key, b.key)  # else: neither is its keeper
+
+    return customer_pairs(records, min_score=min_score, candidates=candidates, relevant=relevant)
+
+
 def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: float = MIN_SCORE) -> DuplicateReport:
     """Probable duplicate customers (with a proposed keeper) and contacts in a workspace."""
     with sf() as session:
@@ -678,17 +703,7 @@ def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: 
     by_id = {c.key: c for c in customers}
     customer_dups = []
     candidates = find_candidates(customers)
-    # Many records of one name: each is listed against the group's keeper, not against every other.
-    group_keeper: dict[Hashable, Hashable] = {}
-    for g in candidates.groups:
-        if g.paired:
-            keeper_key = max((by_id[k] for k, _ in g.members), key=lambda r: (r.weight, -_order(r))).key
-            for k, _ in g.members:
-                group_keeper.setdefault(k, keeper_key)
-    for pair in customer_pairs(customers, min_score=min_score, candidates=candidates):
-        top = group_keeper.get(pair.a)
-        if top is not None and top == group_keeper.get(pair.b) and top not in (pair.a, pair.b):
-            continue  # both in one group of a name, neither its keeper
+    for pair in report_pairs(customers, min_score=min_score, candidates=candidates):
         dup, keeper = keeper_of(by_id[pair.a], by_id[pair.b])
         customer_dups.append(
             CustomerDuplicate(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import combinations
 
@@ -663,21 +663,18 @@ def report_pairs(
     busiest, else the oldest), not with every other: merging those merges them all."""
     if candidates is None:
         candidates = find_candidates(records)
-    group_keeper: dict[Hashable, Hashable] = {}
     paired = [g for g in candidates.groups if g.paired]
-    by_key = {r.key: r for r in records} if paired else {}
-    for g in paired:
-        keeper = max((by_key[k] for k, _ in g.members), key=lambda r: (r.weight, -_order(r))).key
-        for k, _ in g.members:
-            group_keeper.setdefault(k, keeper)
-    if not group_keeper:
+    if not paired:
         return customer_pairs(records, min_score=min_score, candidates=candidates)
-
-    def relevant(a: CustomerRecord, b: CustomerRecord) -> bool:
-        top = group_keeper.get(a.key)
-        return top is None or top != group_keeper.get(b.key) or top in (a.key, b.key)  # else: neither is its keeper
-
-    return customer_pairs(records, min_score=min_score, candidates=candidates, relevant=relevant)
+    index = {r.key: i for i, r in enumerate(records)}
+    drop: set[tuple[int, int]] = set()
+    for g in paired:
+        members = sorted(index[k] for k, _ in g.members)
+        keeper = max(members, key=lambda i: (records[i].weight, -_order(records[i])))
+        others = [m for m in members if m != keeper]
+        drop.update(combinations(others, 2))  # (made in C)
+    kept = replace(candidates, pairs=candidates.pairs - drop)
+    return customer_pairs(records, min_score=min_score, candidates=kept)
 
 
 def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: float = MIN_SCORE) -> DuplicateReport:

@@ -428,7 +428,8 @@ def print_duplicate_report(report: dedupe.DuplicateReport, out: TextIO, *, limit
     if report.groups:
         w(f"\nGrouped instead of paired ({len(report.groups):,}): too many records share one key to list as pairs.\n")
         for g in report.groups[:limit] if limit else report.groups:
-            w(f"  {g.size:,} customers {g.what}, e.g. {', '.join(g.sample)}\n")
+            listed = " (each paired with the one to keep)" if g.paired else ""
+            w(f"  {g.size:,} customers {g.what}, e.g. {', '.join(g.sample)}{listed}\n")
     w(f"\nProbable duplicate contacts ({len(report.contacts):,}):\n")
     contacts = report.contacts[:limit] if limit else report.contacts
     for c in contacts:

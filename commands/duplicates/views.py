@@ -153,7 +153,9 @@ def duplicates_blocks(report: DuplicateReport, *, team_id: str = "T…") -> list
 def _groups_context(report: DuplicateReport) -> dict[str, Any]:
     """Crowds sharing one phone, website or name: one line each, not thousands of pairs."""
     lines = [
-        f"{g.size:,} customers {esc(g.what, 120)}, e.g. {esc(', '.join(g.sample), 200)}" for g in report.groups[:5]
+        f"{g.size:,} customers {esc(g.what, 120)}, e.g. {esc(', '.join(g.sample), 200)}"
+        + (" (each paired with the one to keep)" if g.paired else "")
+        for g in report.groups[:5]
     ]
     more = len(report.groups) - len(lines)
     if more > 0:

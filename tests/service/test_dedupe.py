@@ -304,6 +304,10 @@ def test_duplicates_blocks_fit_slack_limits():
     assert validate_message({"text": "x", "blocks": grouped}) == []
     assert "10,000 customers share the phone +13125550000" in str(grouped) and "4 more such groups" in str(grouped)
     assert "<@U1>" not in str(grouped)
+    named = dedupe.Group("are named “" + "p" * 300 + "”", 200, ("P" * 300,) * 3, paired=True, kind="name")
+    listed = duplicates_blocks(dedupe.DuplicateReport(pairs[:1], [], 10_001, 0, [named] * 5))
+    assert validate_message({"text": "x", "blocks": listed}) == []
+    assert str(listed).count("(each paired with the one to keep)") == 5
 
 
 # -- `/crm duplicates` end to end, and the CLI ---------------------------------------------------

@@ -308,7 +308,10 @@ def customer_pairs(
     """
     if candidates is None:
         candidates = find_candidates(records, focus=focus)
-    names, crowds = candidates.names, candidates.crowds
+    names = candidates.names
+    crowd_of = [-1] * len(records)  # the same-name crowd each record is in (pairs inside are skipped), or -1
+    for m, crowd in candidates.crowds.items():
+        crowd_of[m] = crowd
     evidence = candidates.evidence
     core, spaceless, aliases = names.core, names.spaceless, names.aliases
     cutoff = min_score - PREFILTER_MARGIN
@@ -341,7 +344,8 @@ def customer_pairs(
     for i, j in candidates.pairs:
         if focus is not None and not focus[i] and not focus[j]:
             continue
-        if crowds and crowds.get(i, -1) == crowds.get(j, -2):
+        crowd = crowd_of[i]
+        if crowd >= 0 and crowd == crowd_of[j]:
             continue
         # Cheap tests first (in C): names with something in common, or shared evidence and
         # names that could reach the floor for it; a shared contact email counts under any name.

@@ -66,6 +66,7 @@ class Names:
         self._weights: dict[str, float] = {}
         self._ids: dict[str, int] = {}  # word -> small int, for the cache below
         self._sims: dict[int, float] = {}  # similarity of word pairs seen, for speed
+        self._pair_scores: dict[tuple[str, str], float] = {}  # score of name text pairs seen
         # Per name text: its words, their ids and weights, the total weight, the name without spaces.
         self._features: dict[str, _Features] = {}
         self.n = max(2, len(self.normalized))
@@ -136,6 +137,17 @@ class Names:
         return f
 
     def _pair_score(self, x: str, y: str) -> float:
+        # Names repeat (about half the pairs of 100k generated customers are a pair of texts seen
+        # before), and the score is symmetric: each pair of texts is scored once per run.
+        key = (x, y) if x <= y else (y, x)
+        score = self._pair_scores.get(key)
+        if score is None:
+            if len(self._pair_scores) > 1_000_000:  # bounded memory on huge workspaces
+                self._pair_scores.clear()
+            score = self._pair_scores[key] = self._score_texts(x, y)
+        return score
+
+    def _score_texts(self, x: str, y: str) -> float:
         fx, fy = self._feature(x), self._feature(y)
         cov_x, cov_y = self._coverages(fx, fy)
         # A name wholly inside the other ("Four Seasons" / "Four Seasons Grill Room") is

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 import threading
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from itertools import compress, repeat
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
@@ -74,6 +76,7 @@ class CustomerIndex:
         self._vocab: list[str] = []
         self._grams: dict[str, array] = {}
         self._live = 0
+        self._max_ntok = 0  # the most words of any slot (bounds the few-words tie-break)
 
     # -- public API ---------------------------------------------------------
 
@@ -200,6 +203,7 @@ class CustomerIndex:
             elif code == "e":
                 self._email_map.add(hash(norm), slot)
         self._slot_ntok.append(ntok)
+        self._max_ntok = max(self._max_ntok, ntok)
         postings = self._tokens
         for tok in tokens:
             p = postings.get(tok)
@@ -451,7 +455,15 @@ class CustomerIndex:
                 for slot, sim in hit.items():
                     acc[slot] += weight * sim
         alive, ntok = self._slot_alive, self._slot_ntok
+        items: Iterable[tuple[int, float]] = acc.items()
+        # Two common words can gather tens of thousands of slots: drop, in C, those that can't
+        # reach the top (exact: of the best `enough` by weight at least _CANDIDATES are alive,
+        # and each of those keeps at least `floor`; a dropped slot keeps less than its weight).
+        enough = _CANDIDATES + len(self._slot_cid) - self._live
+        if len(acc) > 4 * enough:
+            floor = heapq.nlargest(enough, acc.values())[-1] - 0.05 * self._max_ntok
+            items = compress(items, map(operator.ge, acc.values(), repeat(floor)))
         # fewer extra words first among equals: "Acme" before "Acme Analytics Group"
-        keyed = {s: v - 0.05 * ntok[s] for s, v in acc.items() if alive[s]}
+        keyed = {s: v - 0.05 * ntok[s] for s, v in items if alive[s]}
         # sorted() is stable, like nlargest: equal keys keep the order the postings gave them
         return sorted(keyed, key=keyed.__getitem__, reverse=True)[:_CANDIDATES]

@@ -762,3 +762,23 @@ def test_several_equally_good_one_word_typos_give_a_pick_list() -> None:
     idx.add(1, name="Globex Electronics")
     idx.add(2, name="Globex Pharma")
     assert classify(idx.search("globx")) == "ambiguous"
+
+
+def test_a_query_of_common_words_still_ranks_the_live_best_matches():
+    """Thousands of slots share the query's words and the best of them were removed: the
+    candidates that can't reach the top are dropped before ranking, never a live best match."""
+    index = CustomerIndex()
+    for i in range(400):  # the best matches by weight, all removed below
+        index.add(i, name=f"Cooper Romano Smith {i:04d}")
+    for i in range(1000, 1300):
+        index.add(i, name=f"Cooper Romano {i:04d}")
+    for i in range(2000, 5000):
+        index.add(i, name=f"{'Cooper' if i % 2 else 'Romano'} Smith {i:04d}")
+    for i in range(400):
+        index.remove(i)
+    found = index.search("cooper romano smith", limit=10)
+    assert len(found) == 10
+    assert all(1000 <= m.customer_id < 1300 or 2000 <= m.customer_id < 5000 for m in found)
+    assert any(1000 <= m.customer_id < 1300 for m in found)
+    index.add(5, name="Cooper Romano Smith")
+    assert index.search("cooper romano smith", limit=1)[0].customer_id == 5

@@ -189,9 +189,10 @@ def records_of(ds: DataSet) -> list[dedupe.CustomerRecord]:
 def run_ours(ds: DataSet, min_score: float) -> list[Result]:
     records = records_of(ds)
     start = time.perf_counter()
-    candidates = dedupe.candidate_pairs(records)
-    pairs = dedupe.customer_pairs(records, min_score=min_score)
+    found_candidates = dedupe.find_candidates(records)
+    pairs = dedupe.customer_pairs(records, min_score=min_score, candidates=found_candidates)
     seconds = time.perf_counter() - start
+    candidates = found_candidates.pairs
     found = {_pair(int(p.a), int(p.b)) for p in pairs}  # type: ignore[call-overload]
     same = {_pair(int(p.a), int(p.b)) for p in pairs if p.verdict == "same"}  # type: ignore[call-overload]
     results = [
@@ -200,8 +201,7 @@ def run_ours(ds: DataSet, min_score: float) -> list[Result]:
     ]
     # More than MAX_NAME_PAIRS records of one normalised name (or a name that is only a legal
     # form) are reported as a group, without the pairs inside.
-    groups = dedupe.find_candidates(records).groups
-    named = [[int(k) for k, _ in g.members] for g in groups if g.kind == "name" and not g.paired]  # type: ignore[call-overload]
+    named = [[int(k) for k, _ in g.members] for g in found_candidates.groups if g.kind == "name" and not g.paired]  # type: ignore[call-overload]
     if named:
         in_groups = {_pair(a, b) for members in named for a, b in combinations(members, 2)}
         results.append(

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from itertools import combinations
+from itertools import chain, combinations
 
 from rapidfuzz import fuzz
 from sqlalchemy import func, select
@@ -643,9 +643,14 @@ def load_customer_records(session: Session, workspace_id: int, *, with_weights: 
 
 def keeper_of(a: CustomerRecord, b: CustomerRecord) -> tuple[CustomerRecord, CustomerRecord]:
     """(duplicate, keeper): keep the record with more linked data, else the older one."""
-    if (b.weight, -_order(b)) > (a.weight, -_order(a)):
+    if _keep_rank(b) > _keep_rank(a):
         return a, b
     return b, a
+
+
+def _keep_rank(rec: CustomerRecord) -> tuple[int, int]:
+    """The record to keep ranks highest: more linked data, else the older one."""
+    return rec.weight, -_order(rec)
 
 
 def _order(rec: CustomerRecord) -> int:
@@ -674,7 +679,7 @@ def report_pairs(
     drop: set[tuple[int, int]] = set()
     for g in paired:
         members = sorted(index[k] for k, _ in g.members)
-        keeper = max(members, key=lambda i: (records[i].weight, -_order(records[i])))
+        keeper = max(members, key=lambda i: _keep_rank(records[i]))
         others = [m for m in members if m != keeper]
         drop.update(combinations(others, 2))  # (made in C)
     kept = replace(candidates, pairs=candidates.pairs - drop)
@@ -758,30 +763,15 @@ def report_rows(report: DuplicateReport) -> Iterable[tuple[str, ...]]:
     contact pair ("contact") and per member of a group ("customer group": the group's
     description in ``group``, no keeper), so a spreadsheet can sort and filter all of it.
     """
-    for d in report.customers:
-        yield (
-            "customer",
-            str(d.duplicate_id),
-            d.duplicate_name,
-            str(d.keeper_id),
-            d.keeper_name,
-            f"{d.score:.1f}",
-            d.verdict,
-            "; ".join(d.reasons),
-            "",
-        )
-    for c in report.contacts:
-        yield (
-            "contact",
-            str(c.first_id),
-            c.first,
-            str(c.second_id),
-            c.second,
-            f"{c.score:.1f}",
-            "",
-            "; ".join(c.reasons),
-            "",
-        )
+    customers = (
+        ("customer", d.duplicate_id, d.duplicate_name, d.keeper_id, d.keeper_name, d.score, d.verdict, d.reasons)
+        for d in report.customers
+    )
+    contacts = (
+        ("contact", c.first_id, c.first, c.second_id, c.second, c.score, "", c.reasons) for c in report.contacts
+    )
+    for kind, dup_id, dup, keeper_id, keeper, score, verdict, reasons in chain(customers, contacts):
+        yield kind, str(dup_id), dup, str(keeper_id), keeper, f"{score:.1f}", verdict, "; ".join(reasons), ""
     for g in report.groups:
         label = f"{g.size:,} customers {g.what}"
         for key, name in g.members:

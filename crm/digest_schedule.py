@@ -150,8 +150,9 @@ def next_slot(schedule: Schedule, tz: str, after: datetime) -> datetime:
 
 
 def slots_between(sf: sessionmaker[Session], start: datetime, end: datetime, *, limit: int = 200) -> list[datetime]:
-    """The due times of every live subscription in ``(start, end]``, oldest first, at most the
-    last ``limit`` of them: what a clock that jumps (the playground's time travel) passes over."""
+    """The due times of every live subscription in ``(start, end]``, oldest first: what a clock
+    that jumps (the playground's time travel) passes over. Only the last ``limit`` days of the
+    span are looked at, and at most the last ``limit`` times are returned."""
     with sf() as session:
         subs = session.execute(
             select(DigestSubscription.local_time, DigestSubscription.days, DigestSubscription.timezone).where(

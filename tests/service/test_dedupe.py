@@ -332,6 +332,31 @@ def test_crm_duplicates_for_admins_with_a_working_merge_button(slack, standin, a
     assert "/crm duplicates" in str(standin.wait_for("response_url", count=4)[-1].params["blocks"])
 
 
+def test_crm_duplicates_lists_a_name_groups_records_against_its_keeper(slack, standin, app_server, make):
+    """Thirty records of one name, over signed HTTP: one group line, and each shown record's
+    Merge button merges it into the group's keeper (the one with a contact)."""
+    services = app_server.services
+    made = make.customers([f"Philips Electronics{' N.V.' if i % 2 else ' NV'}" for i in range(30)])
+    keeper = made[12]
+    make.contact(keeper, "Jane Doe")
+    slack.command("/crm", "duplicates", user=ADMIN)
+    reply = standin.wait_for("response_url")[-1].params
+    assert validate_message({"text": reply["text"], "blocks": reply["blocks"]}) == []
+    buttons = [b["accessory"]["value"] for b in reply["blocks"] if b.get("accessory")]
+    assert len(buttons) == SHOW_CUSTOMERS and all(v.endswith(f":{keeper.id}") for v in buttons)
+    [line] = [
+        e["text"] for b in reply["blocks"] if b["type"] == "context" for e in b["elements"] if "named" in e["text"]
+    ]
+    assert "30 customers are named “philips electronics”" in line and line.endswith(
+        "(each paired with the one to keep)."
+    )
+    twin = int(buttons[0].split(":")[0])
+    slack.click(views.MERGE_CONFIRM, buttons[0], user=ADMIN)
+    assert "Merged" in standin.wait_for("response_url", count=2)[-1].params["text"]
+    with services.session_factory() as s:
+        assert s.scalar(select(Customer.merged_into_id).where(Customer.id == twin)) == keeper.id
+
+
 def test_cli_dedupe(services, database_url, tmp_path, make):
     acme, twin = seed(make)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "CRM_"))}

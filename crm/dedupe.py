@@ -22,7 +22,9 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import chain, combinations
 
+import numpy as np
 from rapidfuzz import fuzz
+from rapidfuzz.process import cpdist
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -317,7 +319,7 @@ def customer_pairs(
     cutoff = min_score - PREFILTER_MARGIN
     # Names sharing a phone, website or address need only reach NAME_FLOOR for it to count.
     floor_cutoff = min(cutoff, NAME_FLOOR - PREFILTER_MARGIN)
-    token_set, partial, ratio = fuzz.token_set_ratio, fuzz.partial_ratio, fuzz.ratio
+    token_set, partial = fuzz.token_set_ratio, fuzz.partial_ratio
     variants_of: dict[int, list[tuple[str, str]]] = {}
 
     def variants(i: int) -> list[tuple[str, str]]:
@@ -340,15 +342,17 @@ def customer_pairs(
         return False
 
     mailed = [any(k[0] == "e" for k in e) for e in evidence]  # has a contact email
-    pairs: list[Pair] = []
+    # Cheap tests first, batched in C (rapidfuzz's cpdist, one call per test over every pair):
+    # names with something in common, or shared evidence and names that could reach the floor
+    # for it; a shared contact email counts under any name. ``todo`` are the pairs to score.
+    todo: list[tuple[int, int, bool]] = []
+    tests: list[_Test] = []
     for i, j in candidates.pairs:
         if focus is not None and not focus[i] and not focus[j]:
             continue
         crowd = crowd_of[i]
         if crowd >= 0 and crowd == crowd_of[j]:
             continue
-        # Cheap tests first (in C): names with something in common, or shared evidence and
-        # names that could reach the floor for it; a shared contact email counts under any name.
         ev_i = evidence[i]
         shares = bool(ev_i) and not ev_i.isdisjoint(evidence[j])
         if not shares:
@@ -357,16 +361,13 @@ def customer_pairs(
             cut = 0.0
         else:
             cut = floor_cutoff
-        if cut:
-            x, y = core[i], core[j]
-            if (
-                x != y
-                and not token_set(x, y, score_cutoff=cut)
-                and ((" " in x and " " in y) or not partial(spaceless[i], spaceless[j], score_cutoff=cut))
-                and not (shares and ratio(spaceless[i], spaceless[j], score_cutoff=cut))  # "ja red" / "jared"
-                and not ((aliases[i] or aliases[j]) and former_names_alike(i, j, cut))
-            ):
-                continue  # the score takes the best pairing of names: none could reach it
+        if cut and core[i] != core[j]:
+            tests.append((i, j, shares, cut))
+        else:
+            todo.append((i, j, shares))
+    todo.extend(_passing_cheap_tests(tests, core, spaceless, aliases, former_names_alike))
+    pairs: list[Pair] = []
+    for i, j, shares in todo:
         a, b = records[i], records[j]
         if relevant is not None and not relevant(a, b):
             continue
@@ -375,6 +376,56 @@ def customer_pairs(
             pairs.append(pair)
     pairs.sort(key=lambda p: (-p.score, str(p.a), str(p.b)))
     return pairs
+
+
+_Test = tuple[int, int, bool, float]  # (i, j, shares evidence, the cut the names must reach)
+
+
+def _passing_cheap_tests(
+    tests: list[_Test],
+    core: Sequence[str],
+    spaceless: Sequence[str],
+    aliases: Sequence[tuple[str, ...]],
+    former_names_alike: Callable[[int, int, float], bool],
+) -> Iterable[tuple[int, int, bool]]:
+    """The pairs ``(i, j, shares, cut)`` whose names could reach ``cut``, as ``(i, j, shares)``.
+
+    A pair passes when its names' token-set ratio reaches the cut; or, unless both names have
+    several words, the partial ratio of the names without spaces ("cyberdine" / "cyberdyne
+    trading"); or, for records sharing evidence, the plain ratio without spaces ("ja red" /
+    "jared"); or a pairing with a former name does. Each test runs in C over all the pairs
+    still failing (``cpdist``; float64, so a score just under the cut stays under it).
+    """
+    if not tests:
+        return
+    low = min(t[3] for t in tests)
+
+    def batch(scorer: Callable[..., float], rows: list[_Test], texts: Sequence[str]) -> list[float]:
+        scores = cpdist(
+            [texts[t[0]] for t in rows], [texts[t[1]] for t in rows], scorer=scorer, score_cutoff=low, dtype=np.float64
+        )
+        return scores.tolist()
+
+    left: list[_Test] = []
+    for t, score in zip(tests, batch(fuzz.token_set_ratio, tests, core), strict=True):
+        if score and score >= t[3]:
+            yield t[0], t[1], t[2]
+        else:
+            left.append(t)
+    single = [t for t in left if not (" " in core[t[0]] and " " in core[t[1]])]
+    passed: set[tuple[int, int]] = set()
+    if single:
+        for t, score in zip(single, batch(fuzz.partial_ratio, single, spaceless), strict=True):
+            if score and score >= t[3]:
+                passed.add((t[0], t[1]))
+    shared = [t for t in left if t[2] and (t[0], t[1]) not in passed]
+    if shared:
+        for t, score in zip(shared, batch(fuzz.ratio, shared, spaceless), strict=True):
+            if score and score >= t[3]:
+                passed.add((t[0], t[1]))
+    for i, j, shares, cut in left:
+        if (i, j) in passed or ((aliases[i] or aliases[j]) and former_names_alike(i, j, cut)):
+            yield i, j, shares
 
 
 def _score_pair(

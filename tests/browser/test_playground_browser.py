@@ -133,10 +133,13 @@ def wait_for(driver, css: str, *, text: str | None = None, visible: bool = True,
         raise
 
 
-def read(driver, css: str, *, text: str, inner: str | None = None, timeout: float = WAIT) -> tuple[str, list[str]]:
+def read(
+    driver, css: str, *, text: str, inner: str | None = None, timeout: float = WAIT, also: str | None = None
+) -> tuple[str, list[str]]:
     """The text of the newest (last) visible element matching ``css`` that contains ``text``, with the
     texts of its ``inner`` elements, read together: an element the page re-renders while it is
-    being read is looked up again (a WebElement kept across a re-render goes stale)."""
+    being read is looked up again (a WebElement kept across a re-render goes stale). With ``also``,
+    it waits until that element contains ``also`` too (a thread's replies arrive after the message)."""
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -145,6 +148,8 @@ def read(driver, css: str, *, text: str, inner: str | None = None, timeout: floa
         for element in reversed(d.find_elements(By.CSS_SELECTOR, css)):
             try:
                 if element.is_displayed() and text in (seen := element.text):
+                    if also is not None and also not in seen:
+                        return False  # the newest such element, not yet complete
                     return seen, [e.text for e in element.find_elements(By.CSS_SELECTOR, inner)] if inner else []
             except StaleElementReferenceException:
                 continue
@@ -462,7 +467,7 @@ def test_a_digest_with_its_thread_and_charts_and_the_accounts_list(browser):
         wait_for(browser, ".msg.ephemeral", text="now gets the pipeline digest at 09:00 every day")
 
         browser.find_element("css selector", "[data-advance='86400']").click()
-        summary, _ = read(browser, "#messages .msg", text="are in the thread", timeout=30)
+        summary, _ = read(browser, "#messages .msg", text="are in the thread", also="replies", timeout=30)
         assert "📊 Pipeline digest" in summary and re.search(r"Open pipeline: \d+ deals · \$", summary), summary
         assert "Only visible to you" not in summary and "replies" in summary, summary
         shot(browser, "17-digest-summary")

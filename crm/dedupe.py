@@ -412,19 +412,16 @@ def _passing_cheap_tests(
             yield t[0], t[1], t[2]
         else:
             left.append(t)
-    single = [t for t in left if not (" " in core[t[0]] and " " in core[t[1]])]
-    passed: set[tuple[int, int]] = set()
-    if single:
-        for t, score in zip(single, batch(fuzz.partial_ratio, single, spaceless), strict=True):
-            if score and score >= t[3]:
-                passed.add((t[0], t[1]))
-    shared = [t for t in left if t[2] and (t[0], t[1]) not in passed]
-    if shared:
-        for t, score in zip(shared, batch(fuzz.ratio, shared, spaceless), strict=True):
-            if score and score >= t[3]:
-                passed.add((t[0], t[1]))
-    for i, j, shares, cut in left:
-        if (i, j) in passed or ((aliases[i] or aliases[j]) and former_names_alike(i, j, cut)):
+    passed: set[int] = set()  # indexes into left
+    single = [k for k, t in enumerate(left) if not (" " in core[t[0]] and " " in core[t[1]])]
+    shared = [k for k, t in enumerate(left) if t[2]]
+    for scorer, rows in ((fuzz.partial_ratio, single), (fuzz.ratio, shared)):
+        rows = [k for k in rows if k not in passed]
+        if rows:
+            scores = batch(scorer, [left[k] for k in rows], spaceless)
+            passed.update(k for k, score in zip(rows, scores, strict=True) if score and score >= left[k][3])
+    for k, (i, j, shares, cut) in enumerate(left):
+        if k in passed or ((aliases[i] or aliases[j]) and former_names_alike(i, j, cut)):
             yield i, j, shares
 
 

@@ -58,3 +58,54 @@ def test_a_former_name_lifts_a_pair_whose_current_names_fail_the_cheap_test():
     pairs = {(p.a, p.b): p for p in customer_pairs(records)}
     assert set(pairs) == {(1, 2)}
     assert pairs[(1, 2)].score >= 88 and pairs[(1, 2)].reasons[0].startswith("similar name")
+
+
+def test_the_batched_cheap_tests_pass_exactly_the_pairs_a_per_pair_check_passes():
+    """The cheap tests run in C over all pairs at once; each pair's outcome is that of the test on its own."""
+    from rapidfuzz import fuzz
+
+    from crm.dedupe import _passing_cheap_tests
+
+    recs = _records(300, seed=11)
+    names = find_candidates(recs).names
+    core, spaceless, aliases = names.core, names.spaceless, names.aliases
+    rng = random.Random(5)
+    # Cuts on and beside real scores, so a score just under its cut (float32 would round it up) is in the set.
+    tests = []
+    seen = set()
+    for _ in range(3000):
+        i, j = sorted(rng.sample(range(len(recs)), 2))
+        if core[i] == core[j] or (i, j) in seen:
+            continue  # candidate pairs are distinct
+        seen.add((i, j))
+        cut = rng.choice(
+            [62.0, 80.0, round(fuzz.token_set_ratio(core[i], core[j]) + rng.choice([-1e-6, 0.0, 1e-6]), 6)]
+        )
+        tests.append((i, j, rng.random() < 0.3, max(cut, 1.0)))
+
+    def alike(x: str, sx: str, y: str, sy: str, cut: float) -> bool:
+        return bool(
+            fuzz.token_set_ratio(x, y, score_cutoff=cut)
+            or (not (" " in x and " " in y) and fuzz.partial_ratio(sx, sy, score_cutoff=cut))
+        )
+
+    def one_by_one(i: int, j: int, shares: bool, cut: float) -> bool:
+        if alike(core[i], spaceless[i], core[j], spaceless[j], cut):
+            return True
+        if shares and fuzz.ratio(spaceless[i], spaceless[j], score_cutoff=cut):
+            return True
+        return former(i, j, cut)
+
+    def former(i: int, j: int, cut: float) -> bool:
+        names_i = [(core[i], spaceless[i]), *((a, a.replace(" ", "")) for a in aliases[i])]
+        names_j = [(core[j], spaceless[j]), *((a, a.replace(" ", "")) for a in aliases[j])]
+        return any(
+            (n or m) and (x == y or alike(x, sx, y, sy, cut))
+            for n, (x, sx) in enumerate(names_i)
+            for m, (y, sy) in enumerate(names_j)
+        )
+
+    batched = set(_passing_cheap_tests(tests, core, spaceless, aliases, former))
+    expected = {(i, j, shares) for i, j, shares, cut in tests if one_by_one(i, j, shares, cut)}
+    assert batched == expected
+    assert 0 < len(expected) < len(tests)  # some pass, some don't

@@ -104,9 +104,12 @@ class Rejects:
         folder = self.target.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            # Named before it is created: a SIGTERM that lands between the creation and the
+            # assignment of the handle still finds the file to remove (discard).
             self._tmp = folder / self.temp_name
             self._fh = self._tmp.open("x", encoding="utf-8-sig", newline="")
         except OSError as err:
+            self._tmp = None  # not ours: never remove it
             raise ImportFileError(
                 f"the rejected rows can't be written to {folder} ({err.strerror}); choose another with --rejects-dir."
             ) from None
@@ -121,6 +124,7 @@ class Rejects:
         return self.target
 
     def discard(self) -> None:
-        if self._fh is not None and self._tmp is not None:
+        if self._fh is not None:
             self._fh.close()
+        if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)

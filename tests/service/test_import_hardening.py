@@ -350,6 +350,40 @@ def test_cli_sigterm_rolls_back_and_removes_the_temporary_file(database_url, tmp
     assert not temp.exists() and not (tmp_path / "companies.rejects.csv").exists()
 
 
+class _Stopped(BaseException):
+    pass
+
+
+def test_a_stop_while_the_temporary_file_is_being_opened_still_removes_it(tmp_path, monkeypatch):
+    # SIGTERM's handler can run inside open() after the file exists but before its handle is
+    # returned (the text wrapper runs the codec's Python code): discard must still remove it.
+    real_open = Path.open
+
+    def open_then_stop(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        real_open(self, *args, **kwargs).close()  # type: ignore[call-overload]
+        raise _Stopped
+
+    out = rejects.Rejects(tmp_path / "companies.rejects.csv", ["Name"], enabled=True)
+    monkeypatch.setattr(Path, "open", open_then_stop)
+    with pytest.raises(_Stopped):
+        out.add(2, "bad", ["x"])
+    monkeypatch.undo()
+    assert list(tmp_path.glob(".*.tmp"))
+    out.discard()
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_temporary_file_that_could_not_be_created_is_not_removed(tmp_path, monkeypatch):
+    out = rejects.Rejects(tmp_path / "companies.rejects.csv", ["Name"], enabled=True)
+    taken = tmp_path / out.temp_name
+    taken.write_text("someone else's")
+    monkeypatch.setattr(rejects.Rejects, "temp_name", property(lambda self: taken.name))
+    with pytest.raises(ImportFileError):
+        out.add(2, "bad", ["x"])
+    out.discard()
+    assert taken.read_text() == "someone else's"
+
+
 def test_a_temporary_file_of_a_live_process_is_kept(tmp_path):
     live = tmp_path / f".companies.rejects.csv.{rejects._HOST}.{os.getpid()}.abcd1234.tmp"
     dead = tmp_path / f".companies.rejects.csv.{rejects._HOST}.999999999.abcd1234.tmp"

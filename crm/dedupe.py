@@ -23,6 +23,7 @@ from functools import lru_cache
 from itertools import chain, combinations
 
 import numpy as np
+from numpy.typing import NDArray
 from rapidfuzz import fuzz
 from rapidfuzz.process import cpdist
 from sqlalchemy import func, select
@@ -49,6 +50,9 @@ EVIDENCE_BONUS = 12.0  # per shared phone, website, address or contact email
 DIFFERENT_EVIDENCE = 6.0  # per phone, website or address that both have and that differ
 REVIEW_SCORE = 90.0  # a shared contact email under a different name
 PREFILTER_MARGIN = 8.0  # names whose token-set similarity is further below the threshold are not scored
+
+_Ints = NDArray[np.int64]  # record indexes, one per pair of a batch
+_Mask = NDArray[np.bool_]
 
 # A workspace has far fewer distinct domains than pairs to compare: each is looked up once.
 _free_domain = lru_cache(maxsize=1 << 16)(is_free_email_domain)
@@ -186,6 +190,10 @@ class Candidates:
     names: _Names
     evidence: list[frozenset[str]] = field(default_factory=list)  # each record's evidence keys, crowds' aside
     crowded: frozenset[str] = frozenset()  # evidence keys shared by a crowd: no evidence for or against a pair
+    # The pairs that share an evidence key (a crowd's aside), and those of them that share a contact
+    # email: every pair of every block of evidence not crowded, so membership is "shares evidence".
+    shared: set[tuple[int, int]] = field(default_factory=set)
+    mailed: set[tuple[int, int]] = field(default_factory=set)
 
 
 def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] | None = None) -> Candidates:
@@ -217,6 +225,8 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
         return names.spaceless[i]
 
     pairs: set[tuple[int, int]] = set()
+    shared_pairs: set[tuple[int, int]] = set()
+    mailed_pairs: set[tuple[int, int]] = set()
     groups: list[Group] = []
     crowds: dict[int, int] = {}
     crowded: set[str] = set()
@@ -250,6 +260,8 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
             continue  # a common ending, word or sound: the other keys find what it would
         if len(members) <= limit:  # members are ascending and distinct: every pair is (i < j), made in C
             pairs.update(combinations(members, 2))
+            if kind in _EVIDENCE_WORDS and len(members) > 1:  # (at most MAX_GROUP: bigger ones are crowds)
+                (mailed_pairs if kind == "e" else shared_pairs).update(combinations(members, 2))
             continue
         for i, j in _block_pairs(members, limit=limit, sort_key=by_name):
             if i != j:
@@ -257,7 +269,8 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
     groups.sort(key=lambda g: (-g.size, g.what))
     if crowded:  # a switchboard shared by a crowd tells nobody apart: it is not shared evidence
         evidence = [e - crowded if not e.isdisjoint(crowded) else e for e in evidence]
-    return Candidates(pairs, groups, crowds, names, evidence, frozenset(crowded))
+    shared_pairs |= mailed_pairs
+    return Candidates(pairs, groups, crowds, names, evidence, frozenset(crowded), shared_pairs, mailed_pairs)
 
 
 def candidate_pairs(records: Sequence[CustomerRecord]) -> set[tuple[int, int]]:
@@ -311,10 +324,6 @@ def customer_pairs(
     if candidates is None:
         candidates = find_candidates(records, focus=focus)
     names = candidates.names
-    crowd_of = [-1] * len(records)  # the same-name crowd each record is in (pairs inside are skipped), or -1
-    for m, crowd in candidates.crowds.items():
-        crowd_of[m] = crowd
-    evidence = candidates.evidence
     core, spaceless, aliases = names.core, names.spaceless, names.aliases
     cutoff = min_score - PREFILTER_MARGIN
     # Names sharing a phone, website or address need only reach NAME_FLOOR for it to count.
@@ -341,54 +350,105 @@ def customer_pairs(
                     return True
         return False
 
-    mailed = [any(k[0] == "e" for k in e) for e in evidence]  # has a contact email
-    # Cheap tests first, batched in C (rapidfuzz's cpdist, one call per test over every pair):
-    # names with something in common, or shared evidence and names that could reach the floor
-    # for it; a shared contact email counts under any name. ``todo`` are the pairs to score.
-    todo: list[tuple[int, int, bool]] = []
-    tests: list[_Test] = []
-    for i, j in candidates.pairs:
-        if focus is not None and not focus[i] and not focus[j]:
-            continue
-        crowd = crowd_of[i]
-        if crowd >= 0 and crowd == crowd_of[j]:
-            continue
-        ev_i = evidence[i]
-        shares = bool(ev_i) and not ev_i.isdisjoint(evidence[j])
-        if not shares:
-            cut = cutoff
-        elif mailed[i] and mailed[j] and any(k[0] == "e" for k in ev_i & evidence[j]):
-            cut = 0.0
-        else:
-            cut = floor_cutoff
-        if cut and core[i] != core[j]:
-            tests.append((i, j, shares, cut))
-        else:
+    # Records that share nothing and both have a website, phone or address that differs lose
+    # DIFFERENT_EVIDENCE per kind: pairs that could not reach min_score even with equal names
+    # are skipped before any name test (exact; see _differing_kinds).
+    hopeless = np.array([100.0 - DIFFERENT_EVIDENCE * m.bit_count() < min_score for m in range(8)])
+    kinds = np.array(_differing_kinds(records, candidates.crowded), dtype=np.int64)
+    n = len(records)
+    wanted = np.ones(n, dtype=bool) if focus is None else np.fromiter(focus, dtype=bool, count=n)
+    crowd_of = np.full(n, -1, dtype=np.int64)  # the same-name crowd each record is in (pairs inside are skipped)
+    for m, crowd in candidates.crowds.items():
+        crowd_of[m] = crowd
+    core_ids: dict[str, int] = {}
+    core_id = np.fromiter((core_ids.setdefault(c, len(core_ids)) for c in core), dtype=np.int64, count=n)
+
+    def kept(group: set[tuple[int, int]], *, plain: bool = False) -> tuple[_Ints, _Ints]:
+        """The pairs of ``group`` worth a look: one of them wanted, not both in one crowd."""
+        i, j = _pair_arrays(group)
+        keep = (wanted[i] | wanted[j]) & ((crowd_of[i] < 0) | (crowd_of[i] != crowd_of[j]))
+        if plain:
+            keep &= ~hopeless[kinds[i] & kinds[j]]
+        return i[keep], j[keep]
+
+    # Three kinds of candidate pair: sharing a contact email (scored whatever the names), sharing
+    # other evidence (names that could reach NAME_FLOOR for it), sharing only name keys. The
+    # cheap tests then run in C over all pairs at once (rapidfuzz's cpdist, one call per test);
+    # equal names need none. ``todo`` are the pairs to score: (i, j, shares evidence).
+    mail_i, mail_j = kept(candidates.mailed & candidates.pairs)
+    todo: list[tuple[_Ints, _Ints, bool]] = [(mail_i, mail_j, True)]
+    tests: list[tuple[_Ints, _Ints, bool, float]] = []
+    for group, shares, cut in (
+        ((candidates.shared - candidates.mailed) & candidates.pairs, True, floor_cutoff),
+        (candidates.pairs - candidates.shared, False, cutoff),
+    ):
+        i, j = kept(group, plain=not shares)
+        if cut <= 0:
             todo.append((i, j, shares))
-    todo.extend(_passing_cheap_tests(tests, core, spaceless, aliases, former_names_alike))
-    pairs: list[Pair] = []
-    for i, j, shares in todo:
-        a, b = records[i], records[j]
-        if relevant is not None and not relevant(a, b):
             continue
-        pair = _score_pair(names, i, j, a, b, min_score, shares, candidates.crowded)
-        if pair is not None:
-            pairs.append(pair)
+        equal = core_id[i] == core_id[j]
+        todo.append((i[equal], j[equal], shares))
+        tests.append((i[~equal], j[~equal], shares, cut))
+    texts = _PairTexts(core, spaceless, aliases)
+    todo.extend(_passing_cheap_tests(tests, texts, former_names_alike))
+    pairs: list[Pair] = []
+    for todo_i, todo_j, shares in todo:
+        for i, j in zip(todo_i.tolist(), todo_j.tolist(), strict=True):
+            a, b = records[i], records[j]
+            if relevant is not None and not relevant(a, b):
+                continue
+            pair = _score_pair(names, i, j, a, b, min_score, shares, candidates.crowded)
+            if pair is not None:
+                pairs.append(pair)
     pairs.sort(key=lambda p: (-p.score, str(p.a), str(p.b)))
     return pairs
 
 
-_Test = tuple[int, int, bool, float]  # (i, j, shares evidence, the cut the names must reach)
+def _differing_kinds(records: Sequence[CustomerRecord], crowded: frozenset[str]) -> list[int]:
+    """Per record, a bit for each kind of evidence (website 1, phone 2, address 4) that it has
+    and in which no value is a crowd's.
+
+    For two records that share no evidence key, a bit both have is a kind that
+    :func:`_compare_evidence` finds different (a crowd's value, neither shared nor different,
+    clears the bit, so the count is never more than the differences it finds).
+    """
+    out = []
+    for r in records:
+        bits = 0
+        if r.domain and not _free_domain(r.domain) and f"d:{r.domain}" not in crowded:
+            bits = 1
+        if r.phones and not (crowded and any(f"p:{v}" in crowded for v in r.phones)):
+            bits |= 2
+        if r.addresses and not (crowded and any(f"a:{v}" in crowded for v in r.addresses)):
+            bits |= 4
+        out.append(bits)
+    return out
+
+
+def _pair_arrays(pairs: set[tuple[int, int]]) -> tuple[_Ints, _Ints]:
+    """Index pairs as two arrays (first, second), made in C."""
+    flat = np.fromiter(chain.from_iterable(pairs), dtype=np.int64, count=2 * len(pairs))
+    return flat[0::2], flat[1::2]
+
+
+class _PairTexts:
+    """The texts the cheap tests compare, as arrays that numpy indexes by record."""
+
+    def __init__(self, core: Sequence[str], spaceless: Sequence[str], aliases: Sequence[tuple[str, ...]]) -> None:
+        n = len(core)
+        self.core = np.array(core, dtype=object)
+        self.spaceless = np.array(spaceless, dtype=object)
+        self.multiword = np.fromiter((" " in c for c in core), dtype=bool, count=n)
+        self.aliased = np.fromiter((bool(a) for a in aliases), dtype=bool, count=n)
 
 
 def _passing_cheap_tests(
-    tests: list[_Test],
-    core: Sequence[str],
-    spaceless: Sequence[str],
-    aliases: Sequence[tuple[str, ...]],
+    tests: list[tuple[_Ints, _Ints, bool, float]],
+    texts: _PairTexts,
     former_names_alike: Callable[[int, int, float], bool],
-) -> Iterable[tuple[int, int, bool]]:
-    """The pairs ``(i, j, shares, cut)`` whose names could reach ``cut``, as ``(i, j, shares)``.
+) -> Iterable[tuple[_Ints, _Ints, bool]]:
+    """Of each group of pairs ``(first, second, shares, cut)``, those whose names could reach
+    ``cut`` (above 0), as ``(first, second, shares)``.
 
     A pair passes when its names' token-set ratio reaches the cut; or, unless both names have
     several words, the partial ratio of the names without spaces ("cyberdine" / "cyberdyne
@@ -396,33 +456,29 @@ def _passing_cheap_tests(
     "jared"); or a pairing with a former name does. Each test runs in C over all the pairs
     still failing (``cpdist``; float64, so a score just under the cut stays under it).
     """
-    if not tests:
-        return
-    low = min(t[3] for t in tests)
 
-    def batch(scorer: Callable[..., float], rows: list[_Test], texts: Sequence[str]) -> list[float]:
-        scores = cpdist(
-            [texts[t[0]] for t in rows], [texts[t[1]] for t in rows], scorer=scorer, score_cutoff=low, dtype=np.float64
-        )
-        return scores.tolist()
+    def passing(scorer: Callable[..., float], texts_of: NDArray[np.object_], i: _Ints, j: _Ints, cut: float) -> _Mask:
+        if not len(i):
+            return np.zeros(0, dtype=bool)
+        # The cut itself is compared here: rapidfuzz's own cutoff can drop a score a hair above it.
+        cutoff = max(0.0, cut - 0.5)
+        firsts, seconds = texts_of[i].tolist(), texts_of[j].tolist()
+        scores = cpdist(firsts, seconds, scorer=scorer, score_cutoff=cutoff, dtype=np.float64)
+        return scores >= cut
 
-    left: list[_Test] = []
-    for t, score in zip(tests, batch(fuzz.token_set_ratio, tests, core), strict=True):
-        if score and score >= t[3]:
-            yield t[0], t[1], t[2]
-        else:
-            left.append(t)
-    passed: set[int] = set()  # indexes into left
-    single = [k for k, t in enumerate(left) if not (" " in core[t[0]] and " " in core[t[1]])]
-    shared = [k for k, t in enumerate(left) if t[2]]
-    for scorer, rows in ((fuzz.partial_ratio, single), (fuzz.ratio, shared)):
-        rows = [k for k in rows if k not in passed]
-        if rows:
-            scores = batch(scorer, [left[k] for k in rows], spaceless)
-            passed.update(k for k, score in zip(rows, scores, strict=True) if score and score >= left[k][3])
-    for k, (i, j, shares, cut) in enumerate(left):
-        if k in passed or ((aliases[i] or aliases[j]) and former_names_alike(i, j, cut)):
-            yield i, j, shares
+    for i, j, shares, cut in tests:
+        ok = passing(fuzz.token_set_ratio, texts.core, i, j, cut)
+        yield i[ok], j[ok], shares
+        i, j = i[~ok], j[~ok]
+        single = ~(texts.multiword[i] & texts.multiword[j])
+        ok = np.zeros(len(i), dtype=bool)
+        ok[single] = passing(fuzz.partial_ratio, texts.spaceless, i[single], j[single], cut)
+        if shares:
+            rest = ~ok
+            ok[rest] = passing(fuzz.ratio, texts.spaceless, i[rest], j[rest], cut)
+        for k in np.flatnonzero(~ok & (texts.aliased[i] | texts.aliased[j])).tolist():
+            ok[k] = former_names_alike(int(i[k]), int(j[k]), cut)
+        yield i[ok], j[ok], shares
 
 
 def _score_pair(

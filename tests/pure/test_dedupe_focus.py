@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from crm.dedupe import CustomerRecord, customer_pairs, find_candidates
 from crm.normalize import normalize_name
 
@@ -64,7 +66,7 @@ def test_the_batched_cheap_tests_pass_exactly_the_pairs_a_per_pair_check_passes(
     """The cheap tests run in C over all pairs at once; each pair's outcome is that of the test on its own."""
     from rapidfuzz import fuzz
 
-    from crm.dedupe import _passing_cheap_tests
+    from crm.dedupe import _PairTexts, _passing_cheap_tests
 
     recs = _records(300, seed=11)
     names = find_candidates(recs).names
@@ -105,7 +107,101 @@ def test_the_batched_cheap_tests_pass_exactly_the_pairs_a_per_pair_check_passes(
             for m, (y, sy) in enumerate(names_j)
         )
 
-    batched = set(_passing_cheap_tests(tests, core, spaceless, aliases, former))
+    groups: dict[tuple[bool, float], list[tuple[int, int]]] = {}
+    for i, j, shares, cut in tests:
+        groups.setdefault((shares, cut), []).append((i, j))
+    batches = [
+        (np.array([i for i, _ in pairs], dtype=np.int64), np.array([j for _, j in pairs], dtype=np.int64), shares, cut)
+        for (shares, cut), pairs in groups.items()
+    ]
+    passed = _passing_cheap_tests(batches, _PairTexts(core, spaceless, aliases), former)
+    batched = {
+        (i, j, shares) for first, second, shares in passed for i, j in zip(first.tolist(), second.tolist(), strict=True)
+    }
     expected = {(i, j, shares) for i, j, shares, cut in tests if one_by_one(i, j, shares, cut)}
     assert batched == expected
     assert 0 < len(expected) < len(tests)  # some pass, some don't
+
+
+def _rich_records(n: int, seed: int) -> list[CustomerRecord]:
+    """_records with addresses, websites that differ, a switchboard shared by a crowd and a chain."""
+    rng = random.Random(seed)
+    out = _records(n, seed)
+    for rec in out:
+        if rng.random() < 0.5:
+            rec.addresses.add(f"{rng.choice(['10115', '75002', '94105'])}|{rng.randrange(40)}")
+        if rng.random() < 0.3:
+            rec.domain = None
+        if rng.random() < 0.1:
+            rec.phones.add("+13105550000")  # a switchboard: more than MAX_GROUP records
+    for k in range(210):  # one chain's name, more than MAX_NAME_PAIRS records: a crowd
+        out.append(CustomerRecord(n + k, "Starbucks", "starbucks", phones={f"+4420{k:07d}"}))
+    return out
+
+
+def _one_by_one(records: list[CustomerRecord], min_score: float) -> list:
+    """The screen pair by pair, without its shortcuts: every candidate pair through the cheap
+    tests on its own (the plain ratio only for shared evidence), then the careful score."""
+    from rapidfuzz import fuzz
+
+    from crm.dedupe import NAME_FLOOR, PREFILTER_MARGIN, _score_pair
+
+    c = find_candidates(records)
+    names = c.names
+    core, spaceless, aliases = names.core, names.spaceless, names.aliases
+    cutoff = min_score - PREFILTER_MARGIN
+    floor_cutoff = min(cutoff, NAME_FLOOR - PREFILTER_MARGIN)
+
+    def alike(x: str, sx: str, y: str, sy: str, cut: float) -> bool:
+        return bool(
+            fuzz.token_set_ratio(x, y, score_cutoff=cut)
+            or (not (" " in x and " " in y) and fuzz.partial_ratio(sx, sy, score_cutoff=cut))
+        )
+
+    def cheap(i: int, j: int, shares: bool, cut: float) -> bool:
+        names_i = [(core[i], spaceless[i]), *((a, a.replace(" ", "")) for a in aliases[i])]
+        names_j = [(core[j], spaceless[j]), *((a, a.replace(" ", "")) for a in aliases[j])]
+        if alike(core[i], spaceless[i], core[j], spaceless[j], cut):
+            return True
+        if shares and fuzz.ratio(spaceless[i], spaceless[j], score_cutoff=cut):
+            return True
+        return any(
+            (n or m) and (x == y or alike(x, sx, y, sy, cut))
+            for n, (x, sx) in enumerate(names_i)
+            for m, (y, sy) in enumerate(names_j)
+        )
+
+    out = []
+    for i, j in c.pairs:
+        if i in c.crowds and c.crowds[i] == c.crowds.get(j):
+            continue
+        common = c.evidence[i] & c.evidence[j]
+        shares = bool(common)
+        cut = 0.0 if any(k[0] == "e" for k in common) else floor_cutoff if shares else cutoff
+        if cut > 0 and core[i] != core[j] and not cheap(i, j, shares, cut):
+            continue
+        pair = _score_pair(names, i, j, records[i], records[j], min_score, shares, c.crowded)
+        if pair is not None:
+            out.append(pair)
+    return sorted(out, key=lambda p: (-p.score, str(p.a), str(p.b)))
+
+
+def test_the_screen_gives_the_pairs_that_scoring_each_candidate_on_its_own_gives():
+    # Differing websites, phones and addresses rule some pairs out before any name test, and
+    # the pairs are sorted into evidence groups in C: the outcome is the one-by-one screen's.
+    records = _rich_records(500, seed=3)
+    for min_score in (60.0, 76.0, 82.0, 88.0, 94.0):
+        expected = _one_by_one(records, min_score)
+        assert customer_pairs(records, min_score=min_score) == expected, min_score
+        assert expected
+
+
+def test_the_pairs_marked_as_sharing_evidence_are_those_that_share_a_key_no_crowd_has():
+    records = _rich_records(500, seed=4)
+    c = find_candidates(records)
+    assert "p:+13105550000" in c.crowded and c.crowds
+    shares = [p for p in c.pairs if not c.evidence[p[0]].isdisjoint(c.evidence[p[1]])]
+    mails = [p for p in shares if any(k[0] == "e" for k in c.evidence[p[0]] & c.evidence[p[1]])]
+    assert shares and mails
+    assert c.shared & c.pairs == set(shares)
+    assert c.mailed & c.pairs == set(mails)

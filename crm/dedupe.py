@@ -76,6 +76,20 @@ class CustomerRecord:
     # Address keys such as "<postal code>|<street number>": filled where address fields exist.
     addresses: set[str] = field(default_factory=set)
     weight: int = 0  # linked contacts + deals + activities: the heavier record is kept
+    # The domain of ``website`` and whether it is a real website, worked out once per domain.
+    _site: tuple[str | None, bool] = field(default=(None, False), init=False, repr=False, compare=False)
+
+    @property
+    def website(self) -> str | None:
+        """The domain, unless it is a free-mail one (gmail.com is never evidence)."""
+        domain = self.domain
+        if not domain:
+            return None
+        of, real = self._site
+        if of != domain:
+            real = not _free_domain(domain)
+            self._site = (domain, real)
+        return domain if real else None
 
 
 @dataclass
@@ -145,8 +159,8 @@ def prefix_keys(normalized: str) -> list[str]:
 
 def _evidence_keys(rec: CustomerRecord) -> Iterable[str]:
     """Block keys of a record's exact evidence: website domain, contact emails and phones, addresses."""
-    if rec.domain and not _free_domain(rec.domain):
-        yield f"d:{rec.domain}"
+    if rec.website:
+        yield f"d:{rec.website}"
     for email in rec.emails:
         yield f"e:{email}"
     for phone in rec.phones:
@@ -178,6 +192,16 @@ def _block_pairs(
     for i in range(n):
         for j in range(i + 1, min(n, i + 1 + WINDOW)):
             yield ordered[i], ordered[j]
+
+
+def _window_pairs(ordered: list[int]) -> Iterable[tuple[int, int]]:
+    """The pairs ``(i, j)``, ``i < j``, of each member of a sorted block with its next
+    :data:`WINDOW` neighbours (what :func:`_block_pairs` yields for a big block), made in numpy."""
+    at = np.array(ordered, dtype=np.int64)
+    shifts = [(at[:-d], at[d:]) for d in range(1, min(WINDOW, len(at) - 1) + 1)]
+    return chain.from_iterable(
+        zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), strict=True) for a, b in shifts
+    )
 
 
 @dataclass
@@ -231,6 +255,8 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
     crowds: dict[int, int] = {}
     crowded: set[str] = set()
     for key, members in blocks.items():
+        if len(members) < 2:  # most keys: nobody to pair
+            continue
         kind, _, value = key.partition(":")
         if len(members) > MAX_GROUP and kind in ("n", "b", *_EVIDENCE_WORDS):
             sample = tuple(records[m].name for m in members[:3])
@@ -263,9 +289,7 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
             if kind in _EVIDENCE_WORDS and len(members) > 1:  # (at most MAX_GROUP: bigger ones are crowds)
                 (mailed_pairs if kind == "e" else shared_pairs).update(combinations(members, 2))
             continue
-        for i, j in _block_pairs(members, limit=limit, sort_key=by_name):
-            if i != j:
-                pairs.add((i, j) if i < j else (j, i))
+        pairs.update(_window_pairs(sorted(members, key=by_name)))
     groups.sort(key=lambda g: (-g.size, g.what))
     if crowded:  # a switchboard shared by a crowd tells nobody apart: it is not shared evidence
         evidence = [e - crowded if not e.isdisjoint(crowded) else e for e in evidence]
@@ -415,7 +439,7 @@ def _differing_kinds(records: Sequence[CustomerRecord], crowded: frozenset[str])
     out = []
     for r in records:
         bits = 0
-        if r.domain and not _free_domain(r.domain) and f"d:{r.domain}" not in crowded:
+        if r.website and f"d:{r.website}" not in crowded:
             bits = 1
         if r.phones and not (crowded and any(f"p:{v}" in crowded for v in r.phones)):
             bits |= 2
@@ -538,11 +562,12 @@ def _compare_evidence(
     """(shared evidence, evidence that differs), in words; a crowd's value (``crowded``) is neither."""
     shared: list[str] = []
     differ: list[str] = []
-    if a.domain and b.domain and not _free_domain(a.domain) and not _free_domain(b.domain):
-        if a.domain != b.domain:
-            differ.append(f"but different websites ({a.domain}, {b.domain})")
-        elif f"d:{a.domain}" not in crowded:
-            shared.append(f"same website ({a.domain})")
+    site_a, site_b = a.website, b.website
+    if site_a and site_b:
+        if site_a != site_b:
+            differ.append(f"but different websites ({site_a}, {site_b})")
+        elif f"d:{site_a}" not in crowded:
+            shared.append(f"same website ({site_a})")
     emails = {e for e in a.emails & b.emails if f"e:{e}" not in crowded}
     if emails:
         shared.append(f"shared contact email ({min(emails)})")

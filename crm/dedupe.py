@@ -352,28 +352,6 @@ def customer_pairs(
     cutoff = min_score - PREFILTER_MARGIN
     # Names sharing a phone, website or address need only reach NAME_FLOOR for it to count.
     floor_cutoff = min(cutoff, NAME_FLOOR - PREFILTER_MARGIN)
-    token_set, partial = fuzz.token_set_ratio, fuzz.partial_ratio
-    variants_of: dict[int, list[tuple[str, str]]] = {}
-
-    def variants(i: int) -> list[tuple[str, str]]:
-        v = variants_of.get(i)
-        if v is None:
-            v = variants_of[i] = [(core[i], spaceless[i]), *((a, a.replace(" ", "")) for a in aliases[i] if a)]
-        return v
-
-    def former_names_alike(i: int, j: int, cut: float) -> bool:
-        """The cheap test on each pairing of current and former names but the two current ones."""
-        # (partial: one word standing for a longer name, "cyberdine" / "cyberdyne trading")
-        for n, (x, sx) in enumerate(variants(i)):
-            for m, (y, sy) in enumerate(variants(j)):
-                if (n or m) and (
-                    x == y
-                    or token_set(x, y, score_cutoff=cut)
-                    or (not (" " in x and " " in y) and partial(sx, sy, score_cutoff=cut))
-                ):
-                    return True
-        return False
-
     # Records that share nothing and both have a website, phone or address that differs lose
     # DIFFERENT_EVIDENCE per kind: pairs that could not reach min_score even with equal names
     # are skipped before any name test (exact; see _differing_kinds).
@@ -414,7 +392,7 @@ def customer_pairs(
         todo.append((i[equal], j[equal], shares))
         tests.append((i[~equal], j[~equal], shares, cut))
     texts = _PairTexts(core, spaceless, aliases)
-    todo.extend(_passing_cheap_tests(tests, texts, former_names_alike))
+    todo.extend(_passing_cheap_tests(tests, texts))
     pairs: list[Pair] = []
     for todo_i, todo_j, shares in todo:
         for i, j in zip(todo_i.tolist(), todo_j.tolist(), strict=True):
@@ -456,20 +434,39 @@ def _pair_arrays(pairs: set[tuple[int, int]]) -> tuple[_Ints, _Ints]:
 
 
 class _PairTexts:
-    """The texts the cheap tests compare, as arrays that numpy indexes by record."""
+    """The texts the cheap tests compare, as arrays that numpy indexes by record.
+
+    Each record's *variants* are its current name (the name without bracketed words, and the
+    whole name without spaces) and then its former names, one after the other in ``variant``
+    from ``first[r]``, ``count[r]`` of them.
+    """
 
     def __init__(self, core: Sequence[str], spaceless: Sequence[str], aliases: Sequence[tuple[str, ...]]) -> None:
         n = len(core)
         self.core = np.array(core, dtype=object)
         self.spaceless = np.array(spaceless, dtype=object)
         self.multiword = np.fromiter((" " in c for c in core), dtype=bool, count=n)
-        self.aliased = np.fromiter((bool(a) for a in aliases), dtype=bool, count=n)
+        self.aliased = np.fromiter((any(aliases_r) for aliases_r in aliases), dtype=bool, count=n)
+        texts: list[str] = []
+        joined: list[str] = []
+        count = np.ones(n, dtype=np.int64)
+        for r, (c, sc, former) in enumerate(zip(core, spaceless, aliases, strict=True)):
+            texts.append(c)
+            joined.append(sc)
+            for a in former:
+                if a:
+                    texts.append(a)
+                    joined.append(a.replace(" ", ""))
+                    count[r] += 1
+        self.variant = np.array(texts, dtype=object)
+        self.variant_joined = np.array(joined, dtype=object)
+        self.variant_multiword = np.fromiter((" " in t for t in texts), dtype=bool, count=len(texts))
+        self.first = np.cumsum(count) - count
+        self.count = count
 
 
 def _passing_cheap_tests(
-    tests: list[tuple[_Ints, _Ints, bool, float]],
-    texts: _PairTexts,
-    former_names_alike: Callable[[int, int, float], bool],
+    tests: list[tuple[_Ints, _Ints, bool, float]], texts: _PairTexts
 ) -> Iterable[tuple[_Ints, _Ints, bool]]:
     """Of each group of pairs ``(first, second, shares, cut)``, those whose names could reach
     ``cut`` (above 0), as ``(first, second, shares)``.
@@ -500,9 +497,29 @@ def _passing_cheap_tests(
         if shares:
             rest = ~ok
             ok[rest] = passing(fuzz.ratio, texts.spaceless, i[rest], j[rest], cut)
-        for k in np.flatnonzero(~ok & (texts.aliased[i] | texts.aliased[j])).tolist():
-            ok[k] = former_names_alike(int(i[k]), int(j[k]), cut)
+        rest = ~ok & (texts.aliased[i] | texts.aliased[j])
+        if rest.any():
+            ok[rest] = _former_names_alike(texts, i[rest], j[rest], cut, passing)
         yield i[ok], j[ok], shares
+
+
+def _former_names_alike(texts: _PairTexts, i: _Ints, j: _Ints, cut: float, passing: Callable[..., _Mask]) -> _Mask:
+    """Per pair, whether some pairing of a variant of ``i`` with one of ``j`` (but the two
+    current names) is equal or passes the token-set or, unless both have several words, the
+    partial test: every pairing of every pair in one batch."""
+    per_pair = texts.count[i] * texts.count[j] - 1  # pairings, (current, current) aside
+    owner = np.repeat(np.arange(len(i)), per_pair)
+    # The pairing's place t in its pair's variant grid, 1.. (0 is current x current).
+    t = np.arange(len(owner)) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair) + 1
+    width = texts.count[j][owner]
+    x = texts.first[i][owner] + t // width
+    y = texts.first[j][owner] + t % width
+    ok = texts.variant[x] == texts.variant[y]
+    rest = ~ok
+    ok[rest] = passing(fuzz.token_set_ratio, texts.variant, x[rest], y[rest], cut)
+    rest = ~ok & ~(texts.variant_multiword[x] & texts.variant_multiword[y])
+    ok[rest] = passing(fuzz.partial_ratio, texts.variant_joined, x[rest], y[rest], cut)
+    return np.bincount(owner, weights=ok, minlength=len(i)) > 0
 
 
 def _score_pair(

@@ -114,7 +114,7 @@ def test_the_batched_cheap_tests_pass_exactly_the_pairs_a_per_pair_check_passes(
         (np.array([i for i, _ in pairs], dtype=np.int64), np.array([j for _, j in pairs], dtype=np.int64), shares, cut)
         for (shares, cut), pairs in groups.items()
     ]
-    passed = _passing_cheap_tests(batches, _PairTexts(core, spaceless, aliases), former)
+    passed = _passing_cheap_tests(batches, _PairTexts(core, spaceless, aliases))
     batched = {
         (i, j, shares) for first, second, shares in passed for i, j in zip(first.tolist(), second.tolist(), strict=True)
     }

@@ -538,7 +538,7 @@ def _score_pair(
     evidence keys are disjoint), so nothing can lift the name's score. ``crowded`` holds the
     evidence keys of crowds (a switchboard): such a value counts neither for nor against.
     """
-    qualifier = names.qualifier_conflict(i, j)
+    qualifier = names.qualifier_conflict(i, j) if names.qualified[i] or names.qualified[j] else None
     if (
         qualifier is not None
         and 100.0 - qualifier[0] + (len(_EVIDENCE_WORDS) * EVIDENCE_BONUS if shares else 0) < min_score

@@ -74,7 +74,6 @@ class Names:
         self.qualifier_words = [_qualifiers(toks) for toks in self.tokens]
         self.brackets: list[frozenset[str]] = [frozenset() for _ in self.normalized]
         self.core = list(self.normalized)  # the name without the words in brackets
-        self._qualified: list[frozenset[str]] | None = None
         if raw is not None:
             for i, name in enumerate(raw):
                 found = _BRACKETS.findall(name or "")
@@ -84,6 +83,8 @@ class Names:
                     core = [t for t in self.tokens[i] if t not in inside]
                     if core:
                         self.core[i] = " ".join(core)
+        # Each name's qualifiers and bracketed words: what tells its branch or place (mostly empty).
+        self.qualified = [q | b for q, b in zip(self.qualifier_words, self.brackets, strict=True)]
 
     # -- word weights ---------------------------------------------------------------------
     def weight(self, token: str) -> float:
@@ -148,7 +149,9 @@ class Names:
         return score
 
     def _score_texts(self, x: str, y: str) -> float:
-        fx, fy = self._feature(x), self._feature(y)
+        features = self._features
+        fx = features.get(x) or self._feature(x)
+        fy = features.get(y) or self._feature(y)
         cov_x, cov_y = self._coverages(fx, fy)
         # A name wholly inside the other ("Four Seasons" / "Four Seasons Grill Room") is
         # closer than two names sharing half their weight ("Acme Analytics" / "Acme Robotics").
@@ -167,8 +170,10 @@ class Names:
     def _coverages(self, fx: _Features, fy: _Features) -> tuple[float, float]:
         """How much of x's weight is found in y, and of y's in x (0..1 each)."""
         sims = self._sims
+        get = sims.get
         xs, ys = fx.tokens, fy.tokens
         y_ids = fy.ids
+        x_weights = fx.weights
         best_y = [0.0] * len(ys)
         found_x = 0.0
         for k, ti in enumerate(fx.ids):
@@ -178,17 +183,17 @@ class Names:
                     sim = 1.0
                 else:
                     key = (ti << 32) | ui if ti < ui else (ui << 32) | ti
-                    sim = sims.get(key, -1.0)
+                    sim = get(key, -1.0)
                     if sim < 0.0:
                         sim = sims[key] = _token_sim(xs[k], ys[m])
                 if sim > best:
                     best = sim
                 if sim > best_y[m]:
                     best_y[m] = sim
-            found_x += fx.weights[k] * best
+            found_x += x_weights[k] * best
         found_y = 0.0
-        for m, w in enumerate(fy.weights):
-            found_y += w * best_y[m]
+        for w, best in zip(fy.weights, best_y, strict=True):
+            found_y += w * best
         if len(sims) > 2_000_000:  # bounded memory on huge workspaces
             sims.clear()
         total_x, total_y = fx.total, fy.total
@@ -203,9 +208,7 @@ class Names:
     # -- qualifiers -----------------------------------------------------------------------
     def qualifier_conflict(self, i: int, j: int) -> tuple[float, str] | None:
         """(penalty, words) when the names carry different branch or place qualifiers."""
-        if self._qualified is None:
-            self._qualified = [q | b for q, b in zip(self.qualifier_words, self.brackets, strict=True)]
-        qa, qb = self._qualified[i], self._qualified[j]
+        qa, qb = self.qualified[i], self.qualified[j]
         if qa == qb:
             return None
         only_a = qa.difference(self.tokens[j])

@@ -29,6 +29,7 @@ from rapidfuzz.process import cpdist
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm.collector import collector_paused
 from crm.dedupe_names import Names as _Names
 from crm.dedupe_names import person_parts, person_score
 from crm.models import Activity, Contact, Customer, CustomerAlias, Deal
@@ -220,6 +221,7 @@ class Candidates:
     mailed: set[tuple[int, int]] = field(default_factory=set)
 
 
+@collector_paused()
 def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] | None = None) -> Candidates:
     """Several blocking keys at once, so that one typo or a joined word does not hide a pair.
 
@@ -330,6 +332,7 @@ def _name_keys(rec: CustomerRecord, names: _Names, i: int) -> Iterable[str]:
                 yield f"ph:{t[0]}{key}"
 
 
+@collector_paused()
 def customer_pairs(
     records: Sequence[CustomerRecord],
     *,
@@ -613,6 +616,7 @@ def _alike_people(a: ContactRecord, b: ContactRecord) -> bool:
     return first_a.startswith(first_b) or first_b.startswith(first_a)
 
 
+@collector_paused()
 def contact_pairs(records: Sequence[ContactRecord], *, min_score: float = MIN_SCORE) -> list[Pair]:
     """Probable duplicate contacts: same email or phone anywhere, or a close name at the same customer."""
     blocks: dict[str, list[int]] = defaultdict(list)

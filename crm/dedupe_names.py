@@ -84,7 +84,7 @@ class Names:
                     if core:
                         self.core[i] = " ".join(core)
         # Each name's qualifiers and bracketed words: what tells its branch or place (mostly empty).
-        self.qualified = [q | b for q, b in zip(self.qualifier_words, self.brackets, strict=True)]
+        self.qualified = [q | b if b else q for q, b in zip(self.qualifier_words, self.brackets, strict=True)]
 
     # -- word weights ---------------------------------------------------------------------
     def weight(self, token: str) -> float:
@@ -244,7 +244,8 @@ def _token_sim(a: str, b: str) -> float:
 
 
 def _is_hard_qualifier(t: str) -> bool:
-    return t in DIRECTIONS or t in ROMAN or any(c.isdigit() for c in t)
+    # (a word of letters only has no digit: most words, told in C)
+    return t in DIRECTIONS or t in ROMAN or (not t.isalpha() and any(c.isdigit() for c in t))
 
 
 def _qualifiers(toks: list[str]) -> frozenset[str]:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+PROMOTE_AFTER = 100_000  # objects made while paused: beyond this they skip the young collection
 _lock = threading.Lock()
 _depth = 0
 _restart = False
@@ -37,11 +38,13 @@ def collector_paused() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0:
-                # What was made meanwhile goes straight to the oldest generation, unexamined:
-                # examining millions of fresh tuples once costs as much as the pause saved.
-                # (freeze moves every tracked object to the permanent generation, unfreeze puts
-                # them back into the oldest; cycles among them wait for its next collection.)
-                gc.freeze()
-                gc.unfreeze()
+                if gc.get_count()[0] > PROMOTE_AFTER:
+                    # What was made meanwhile goes straight to the oldest generation, unexamined:
+                    # examining millions of fresh tuples once costs as much as the pause saved.
+                    # (freeze moves every tracked object to the permanent generation, unfreeze
+                    # puts them back into the oldest; cycles among them wait for its next
+                    # collection.) A small run is left to the young collection, as usual.
+                    gc.freeze()
+                    gc.unfreeze()
                 if _restart:
                     gc.enable()

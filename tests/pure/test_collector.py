@@ -75,3 +75,13 @@ def test_a_cycle_made_while_paused_is_still_collected():
     assert gone() is not None  # a cycle: reference counts alone don't free it
     gc.collect()
     assert gone() is None
+
+
+def test_a_big_run_skips_the_young_collection_and_a_small_one_does_not():
+    gc.collect()
+    with collector_paused():
+        small = [[k] for k in range(100)]
+    assert gc.get_count()[0] >= len(small)  # left to the young collection, as usual
+    with collector_paused():
+        big = [[k] for k in range(200_000)]
+    assert gc.get_count()[0] < len(big) // 10  # promoted unexamined

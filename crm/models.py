@@ -694,6 +694,7 @@ class InboundEmail(Created, Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "message_key"),
         Index("ix_inbound_emails_ws_rep_status", "workspace_id", "rep_user_id", "status"),
+        Index("ix_inbound_emails_ws_sent", "workspace_id", "sent_at"),  # an inline forward's original
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,6 +10,8 @@ domain (never through a free mail provider). One customer: an Email activity (so
 credited to the rep at the mail's own date. None or several: the mail waits for the rep to pick
 (``unfiled``); it is never guessed. The mail row and its activity are written in one transaction,
 and ``(workspace, message key)`` is unique, so a mail is logged exactly once across replicas.
+A forward written as text has no Message-ID of its original: it counts as the mail it forwards
+when that was captured before, by BCC or in an earlier forward (:func:`forwarded_original`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from crm.states import ActivitySource, MailStatus
 EMAIL_TYPE = "email"
 FUTURE_TOLERANCE = timedelta(hours=1)
 OLDEST = timedelta(days=5 * 366)  # an older Date is a broken clock: the received time is used
+# An inline forward shows its original's time to the minute ("Date: Mon, Nov 30, 2026 at 9:15 AM").
+FORWARD_TIME_SLACK = timedelta(seconds=60)
 HOME_LIMIT = 5
 
 
@@ -251,7 +255,7 @@ def capture(
         return _refused(f"the sender {mail.sender.email} is not a Slack user of this workspace", workspace_id=ws)
     key = message_key(mail)
     with sf() as session:
-        earlier = _by_key(session, ws, key)
+        earlier = _by_key(session, ws, key) or forwarded_original(session, ws, mail)
         if earlier is not None:
             return _duplicate(earlier)
     try:
@@ -272,6 +276,50 @@ def _by_key(session: Session, workspace_id: int, key: str) -> InboundEmail | Non
     return session.scalars(
         select(InboundEmail).where(InboundEmail.workspace_id == workspace_id, InboundEmail.message_key == key)
     ).first()
+
+
+def forwarded_original(session: Session, workspace_id: int, mail: ParsedMail) -> InboundEmail | None:
+    """The mail captured before that ``mail`` forwards as text, if any.
+
+    A forward as an attachment carries its original's Message-ID (:func:`message_key`); one
+    written as text carries only its From, To, Date and Subject lines. It is the same mail as
+    a captured one with that subject, sent within the minute its Date line shows, whose sender
+    was the original's (the rep BCC'd it when sending) or who had the original's sender among
+    its people (an earlier forward of it); when the forward names the original's recipients, one
+    of them must be among the captured mail's. Anything less is logged as a mail of its own.
+    """
+    fwd = mail.forwarded
+    if fwd is None or fwd.message_id or fwd.sent_at is None or fwd.sender is None:
+        return None
+    subject = _subject_key(fwd.subject)
+    if not subject:
+        return None
+    rows = session.scalars(
+        select(InboundEmail)
+        .where(
+            InboundEmail.workspace_id == workspace_id,
+            InboundEmail.sent_at >= fwd.sent_at - FORWARD_TIME_SLACK,
+            InboundEmail.sent_at <= fwd.sent_at + FORWARD_TIME_SLACK,
+        )
+        .order_by(InboundEmail.id)
+    ).all()
+    sender = fwd.sender.email
+    recipients = {a.email for a in fwd.to}
+    for row in rows:
+        if _subject_key(row.subject) != subject:
+            continue
+        people = set(row.counterparts or ())
+        if row.from_address == sender:  # the original itself, BCC'd by its sender
+            if recipients and not recipients & people:
+                continue
+            return row
+        if sender in people:  # an earlier forward of the same original
+            return row
+    return None
+
+
+def _subject_key(subject: str | None) -> str:
+    return " ".join((subject or "").split()).casefold()[:998]
 
 
 def _duplicate(row: InboundEmail) -> Outcome:

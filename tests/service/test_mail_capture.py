@@ -152,3 +152,46 @@ def test_one_switch_turns_email_capture_off_from_either_command(services, make):
 
     set_enabled(sf, make.ws, False, actor=admin, now=NOW)
     assert capture_settings(sf, make.ws)[CaptureKind.EMAIL] is False
+
+
+def _inline_forward(original_from: str, original_to: str, sent, subject: str, words: str):
+    """Rita forwards a mail as text, the way Gmail writes it (the time to the minute)."""
+    shown = sent.strftime("%a, %b %d, %Y at %I:%M %p").replace(" 0", " ")
+    body = (
+        "FYI, for the record.\n\n---------- Forwarded message ---------\n"
+        f"From: {original_from}\nDate: {shown}\nSubject: {subject}\nTo: {original_to}\n\n{words}\n"
+    )
+    return message(subject=f"Fwd: {subject}", body=body, to="crm@elsewhere.example", date=NOW)
+
+
+def test_an_inline_forward_of_a_mail_captured_before_is_not_logged_again(services, make):
+    make.customer("Acme Corp", contact=ContactInput(name="Jane", email="jane@acme.com"))
+    make.customer("Initech", contact=ContactInput(name="Bob", email="bob@initech.example"))
+    sf = services.session_factory
+    address = get_inbox(sf, make.ws, actor=Actor(ADMIN, is_admin=True), now=NOW).address("crm", DOMAIN)
+    sent = NOW - timedelta(hours=2, seconds=-37)  # the forward shows only its minute
+    bcc = run(sf, message(date=sent, subject="Your quote").as_bytes(), address)  # Rita BCC'd it to Jane
+    assert bcc.result == Result.LOGGED
+    # Later she forwards that same mail as text: a Message-ID of its own, the original's minute.
+    again = run(
+        sf,
+        _inline_forward(f"Rita Rep <{RITA}>", "Jane Doe <jane@acme.com>", sent, "Your quote", "Hi Jane").as_bytes(),
+        address,
+    )
+    assert again.result == Result.DUPLICATE and again.activity_id == bcc.activity_id
+    # Jane's answer, forwarded as text twice, is one mail too.
+    answer_at = NOW - timedelta(hours=1)
+    first = _inline_forward("Jane Doe <jane@acme.com>", f"Rita Rep <{RITA}>", answer_at, "Re: Your quote", "Deal.")
+    second = _inline_forward("Jane Doe <jane@acme.com>", f"Rita Rep <{RITA}>", answer_at, "Re: Your quote", "Deal.")
+    assert run(sf, first.as_bytes(), address).result == Result.LOGGED
+    assert run(sf, second.as_bytes(), address).result == Result.DUPLICATE
+    # The same subject in the same minute to someone else, or another minute, is another mail.
+    to_bob = _inline_forward(f"Rita Rep <{RITA}>", "Bob <bob@initech.example>", sent, "Your quote", "Hi Bob")
+    assert run(sf, to_bob.as_bytes(), address).result == Result.LOGGED
+    later = _inline_forward(
+        f"Rita Rep <{RITA}>", "Jane Doe <jane@acme.com>", sent + timedelta(minutes=5), "Your quote", "Hi"
+    )
+    assert run(sf, later.as_bytes(), address).result == Result.LOGGED
+    with sf() as s:
+        assert len(s.scalars(select(Activity)).all()) == 4
+        assert len(s.scalars(select(InboundEmail)).all()) == 4

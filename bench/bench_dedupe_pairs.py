@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         pairs = dedupe.customer_pairs(recs, candidates=candidates, focus=focus)
     t2 = time.process_time()
     print(
-        f"{args.customers:,} customers, incoming {args.incoming or 'all'}: {len(candidates.pairs):,} candidates "
+        f"{args.customers:,} customers, incoming {args.incoming or 'all'}: {len(candidates.codes):,} candidates "
         f"in {t1 - t0:.2f} s, {len(pairs):,} pairs scored in {t2 - t1:.2f} s, total {t2 - t0:.2f} s CPU"
     )
     if args.dump:

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from itertools import chain, combinations
+from itertools import chain
 
 import numpy as np
 from numpy.typing import NDArray
@@ -195,21 +195,54 @@ def _block_pairs(
             yield ordered[i], ordered[j]
 
 
-def _window_pairs(ordered: list[int]) -> Iterable[tuple[int, int]]:
-    """The pairs ``(i, j)``, ``i < j``, of each member of a sorted block with its next
-    :data:`WINDOW` neighbours (what :func:`_block_pairs` yields for a big block), made in numpy."""
+def _block_codes(blocks: list[list[int]], n: int) -> _Ints:
+    """Every pair ``i < j`` of each block (ascending, distinct members) as a code ``i * n + j``;
+    the blocks of one size are paired together in numpy."""
+    by_size: dict[int, list[list[int]]] = defaultdict(list)
+    for members in blocks:
+        by_size[len(members)].append(members)
+    out = [np.zeros(0, dtype=np.int64)]
+    for size, same in by_size.items():
+        stack = np.array(same, dtype=np.int64)
+        first, second = np.triu_indices(size, 1)
+        out.append((stack[:, first] * n + stack[:, second]).ravel())
+    return np.concatenate(out)
+
+
+def _window_codes(ordered: list[int], n: int) -> _Ints:
+    """The pairs of each member of a sorted block with its next :data:`WINDOW` neighbours (what
+    :func:`_block_pairs` yields for a big block), as codes ``i * n + j`` with ``i < j``."""
     at = np.array(ordered, dtype=np.int64)
-    shifts = [(at[:-d], at[d:]) for d in range(1, min(WINDOW, len(at) - 1) + 1)]
-    return chain.from_iterable(
-        zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), strict=True) for a, b in shifts
-    )
+    out = [np.zeros(0, dtype=np.int64)]
+    for d in range(1, min(WINDOW, len(at) - 1) + 1):
+        a, b = at[:-d], at[d:]
+        out.append(np.minimum(a, b) * n + np.maximum(a, b))
+    return np.concatenate(out)
+
+
+def _distinct(codes: _Ints) -> _Ints:
+    """Sorted, each once (a sort: numpy's unique hashes, several times slower on millions)."""
+    codes = np.sort(codes)
+    if len(codes) > 1:
+        codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))]
+    return codes
+
+
+def _pair_set(codes: _Ints, n: int) -> set[tuple[int, int]]:
+    return set(zip((codes // n).tolist(), (codes % n).tolist(), strict=True))
 
 
 @dataclass
 class Candidates:
-    """The pairs worth scoring, and the crowds that were grouped instead of paired."""
+    """The pairs worth scoring, and the crowds that were grouped instead of paired.
 
-    pairs: set[tuple[int, int]]
+    Pairs ``(i, j)``, ``i < j``, are held as sorted, distinct codes ``i * size + j`` (numpy
+    arrays: no Python object per pair); :attr:`pairs`, :attr:`shared` and :attr:`mailed` give
+    them as sets of index pairs.
+    """
+
+    codes: _Ints
+    size: int  # how many records: the base of the codes
     groups: list[Group]
     crowds: dict[int, int]  # record index -> id of the same-name crowd it is in (pairs inside are skipped)
     names: _Names
@@ -217,8 +250,24 @@ class Candidates:
     crowded: frozenset[str] = frozenset()  # evidence keys shared by a crowd: no evidence for or against a pair
     # The pairs that share an evidence key (a crowd's aside), and those of them that share a contact
     # email: every pair of every block of evidence not crowded, so membership is "shares evidence".
-    shared: set[tuple[int, int]] = field(default_factory=set)
-    mailed: set[tuple[int, int]] = field(default_factory=set)
+    shared_codes: _Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    mailed_codes: _Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def pairs(self) -> set[tuple[int, int]]:
+        return _pair_set(self.codes, self.size)
+
+    @property
+    def shared(self) -> set[tuple[int, int]]:
+        return _pair_set(self.shared_codes, self.size)
+
+    @property
+    def mailed(self) -> set[tuple[int, int]]:
+        return _pair_set(self.mailed_codes, self.size)
+
+    def without(self, drop: _Ints) -> Candidates:
+        """The same, less the pairs whose codes are in ``drop``."""
+        return replace(self, codes=np.setdiff1d(self.codes, drop, assume_unique=True))
 
 
 @collector_paused()
@@ -250,9 +299,11 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
     def by_name(i: int) -> str:
         return names.spaceless[i]
 
-    pairs: set[tuple[int, int]] = set()
-    shared_pairs: set[tuple[int, int]] = set()
-    mailed_pairs: set[tuple[int, int]] = set()
+    n = len(records)
+    full: list[list[int]] = []  # blocks whose every pair is a candidate
+    windows: list[_Ints] = []  # big blocks' neighbours
+    shared_blocks: list[list[int]] = []
+    mailed_blocks: list[list[int]] = []
     groups: list[Group] = []
     crowds: dict[int, int] = {}
     crowded: set[str] = set()
@@ -279,24 +330,26 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
                 continue  # the names decide; a crowd's key alone pairs nobody
             if paired:  # one real name: every pair, however many (at most MAX_NAME_PAIRS records)
                 if focus is None or any(focus[m] for m in members):
-                    pairs.update(combinations(members, 2))
+                    full.append(members)
                 continue
         if focus is not None and not any(focus[m] for m in members):
             continue  # only records already known: none of this run's business
         limit = MAX_BLOCK if kind in _CLASSIC else MAX_SOUND_BLOCK
         if len(members) > limit and kind not in _WINDOWED:
             continue  # a common ending, word or sound: the other keys find what it would
-        if len(members) <= limit:  # members are ascending and distinct: every pair is (i < j), made in C
-            pairs.update(combinations(members, 2))
-            if kind in _EVIDENCE_WORDS and len(members) > 1:  # (at most MAX_GROUP: bigger ones are crowds)
-                (mailed_pairs if kind == "e" else shared_pairs).update(combinations(members, 2))
+        if len(members) <= limit:  # members are ascending and distinct: every pair is (i < j)
+            full.append(members)
+            if kind in _EVIDENCE_WORDS:  # (at most MAX_GROUP: bigger ones are crowds)
+                (mailed_blocks if kind == "e" else shared_blocks).append(members)
             continue
-        pairs.update(_window_pairs(sorted(members, key=by_name)))
+        windows.append(_window_codes(sorted(members, key=by_name), n))
     groups.sort(key=lambda g: (-g.size, g.what))
     if crowded:  # a switchboard shared by a crowd tells nobody apart: it is not shared evidence
         evidence = [e - crowded if not e.isdisjoint(crowded) else e for e in evidence]
-    shared_pairs |= mailed_pairs
-    return Candidates(pairs, groups, crowds, names, evidence, frozenset(crowded), shared_pairs, mailed_pairs)
+    codes = _distinct(np.concatenate([_block_codes(full, n), *windows]))
+    mailed_codes = _distinct(_block_codes(mailed_blocks, n))
+    shared_codes = _distinct(np.concatenate([_block_codes(shared_blocks, n), mailed_codes]))
+    return Candidates(codes, n, groups, crowds, names, evidence, frozenset(crowded), shared_codes, mailed_codes)
 
 
 def candidate_pairs(records: Sequence[CustomerRecord]) -> set[tuple[int, int]]:
@@ -368,26 +421,21 @@ def customer_pairs(
     core_ids: dict[str, int] = {}
     core_id = np.fromiter((core_ids.setdefault(c, len(core_ids)) for c in core), dtype=np.int64, count=n)
 
-    def kept(group: set[tuple[int, int]], *, plain: bool = False) -> tuple[_Ints, _Ints]:
-        """The pairs of ``group`` worth a look: one of them wanted, not both in one crowd."""
-        i, j = _pair_arrays(group)
-        keep = (wanted[i] | wanted[j]) & ((crowd_of[i] < 0) | (crowd_of[i] != crowd_of[j]))
-        if plain:
-            keep &= ~hopeless[kinds[i] & kinds[j]]
-        return i[keep], j[keep]
-
+    # The candidate pairs worth a look: one of them wanted, not both in one crowd.
+    codes = candidates.codes
+    first, second = codes // candidates.size, codes % candidates.size
+    keep = (wanted[first] | wanted[second]) & ((crowd_of[first] < 0) | (crowd_of[first] != crowd_of[second]))
+    codes, first, second = codes[keep], first[keep], second[keep]
     # Three kinds of candidate pair: sharing a contact email (scored whatever the names), sharing
     # other evidence (names that could reach NAME_FLOOR for it), sharing only name keys. The
     # cheap tests then run in C over all pairs at once (rapidfuzz's cpdist, one call per test);
     # equal names need none. ``todo`` are the pairs to score: (i, j, shares evidence).
-    mail_i, mail_j = kept(candidates.mailed & candidates.pairs)
-    todo: list[tuple[_Ints, _Ints, bool]] = [(mail_i, mail_j, True)]
+    shared, mailed = _among(codes, candidates.shared_codes), _among(codes, candidates.mailed_codes)
+    plain = ~shared & ~hopeless[kinds[first] & kinds[second]]
+    todo: list[tuple[_Ints, _Ints, bool]] = [(first[mailed], second[mailed], True)]
     tests: list[tuple[_Ints, _Ints, bool, float]] = []
-    for group, shares, cut in (
-        ((candidates.shared - candidates.mailed) & candidates.pairs, True, floor_cutoff),
-        (candidates.pairs - candidates.shared, False, cutoff),
-    ):
-        i, j = kept(group, plain=not shares)
+    for group, shares, cut in ((shared & ~mailed, True, floor_cutoff), (plain, False, cutoff)):
+        i, j = first[group], second[group]
         if cut <= 0:
             todo.append((i, j, shares))
             continue
@@ -430,10 +478,12 @@ def _differing_kinds(records: Sequence[CustomerRecord], crowded: frozenset[str])
     return out
 
 
-def _pair_arrays(pairs: set[tuple[int, int]]) -> tuple[_Ints, _Ints]:
-    """Index pairs as two arrays (first, second), made in C."""
-    flat = np.fromiter(chain.from_iterable(pairs), dtype=np.int64, count=2 * len(pairs))
-    return flat[0::2], flat[1::2]
+def _among(codes: _Ints, known: _Ints) -> _Mask:
+    """Which of ``codes`` are in the sorted ``known`` (a binary search each, in C)."""
+    if not len(known):
+        return np.zeros(len(codes), dtype=bool)
+    at = np.minimum(np.searchsorted(known, codes), len(known) - 1)
+    return known[at] == codes
 
 
 class _PairTexts:
@@ -826,14 +876,13 @@ def report_pairs(
     if not paired:
         return customer_pairs(records, min_score=min_score, candidates=candidates)
     index = {r.key: i for i, r in enumerate(records)}
-    drop: set[tuple[int, int]] = set()
+    others: list[list[int]] = []
     for g in paired:
         members = sorted(index[k] for k, _ in g.members)
         keeper = max(members, key=lambda i: _keep_rank(records[i]))
-        others = [m for m in members if m != keeper]
-        drop.update(combinations(others, 2))  # (made in C)
-    kept = replace(candidates, pairs=candidates.pairs - drop)
-    return customer_pairs(records, min_score=min_score, candidates=kept)
+        others.append([m for m in members if m != keeper])
+    drop = _distinct(_block_codes(others, candidates.size))
+    return customer_pairs(records, min_score=min_score, candidates=candidates.without(drop))
 
 
 def find_duplicates(sf: sessionmaker[Session], workspace_id: int, *, min_score: float = MIN_SCORE) -> DuplicateReport:

@@ -205,3 +205,20 @@ def test_the_pairs_marked_as_sharing_evidence_are_those_that_share_a_key_no_crow
     assert shares and mails
     assert c.shared & c.pairs == set(shares)
     assert c.mailed & c.pairs == set(mails)
+
+
+def test_pair_codes_are_the_pairs_of_each_block_and_window():
+    from itertools import combinations
+
+    from crm.dedupe import MAX_BLOCK, _block_codes, _block_pairs, _distinct, _pair_set, _window_codes
+
+    rng = random.Random(9)
+    n = 5000
+    blocks = [sorted(rng.sample(range(n), rng.randrange(2, 40))) for _ in range(200)]
+    expected = {p for members in blocks for p in combinations(members, 2)}
+    assert _pair_set(_distinct(_block_codes(blocks, n)), n) == expected
+    big = rng.sample(range(n), MAX_BLOCK + 50)  # in the order a sort by name gives
+    window = {(min(i, j), max(i, j)) for i, j in _block_pairs(big, sort_key=big.index)}
+    assert _pair_set(_distinct(_window_codes(big, n)), n) == window
+    codes = _distinct(np.array([7, 3, 7, 1, 3], dtype=np.int64))
+    assert codes.tolist() == [1, 3, 7]

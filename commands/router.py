@@ -1,6 +1,7 @@
 """The `/crm` umbrella command: one table dispatches the subcommands and generates the help.
 
-Feature modules add their subcommands with :meth:`CommandRouter.add`. A subcommand may
+Feature modules add their subcommands with :meth:`CommandRouter.add`, each under one of the
+help's headings (:data:`TOPICS`). A subcommand may
 also own a top-level slash command (``/customer`` for ``/crm find``, ``/log`` for
 ``/crm log``); both routes end in the same handler. Every slash command is acknowledged
 first, then handled, so Slack's 3-second deadline holds whatever the handler does.
@@ -26,6 +27,15 @@ log = logging.getLogger(__name__)
 
 UMBRELLA = "/crm"
 
+# The help's headings, in the order it shows them; each subcommand is under one.
+CUSTOMERS = "Customers"
+ACTIVITIES = "Calls, meetings and follow-ups"
+DEALS = "Deals and the pipeline"
+ACCOUNTS = "Accounts and the team"
+CAPTURE = "Capture without typing"
+HELP = "Help"
+TOPICS = (CUSTOMERS, ACTIVITIES, DEALS, ACCOUNTS, CAPTURE, HELP)
+
 
 Handler = Callable[[Request], None]
 SlashContext = Request  # the name handlers used before the request context; being phased out
@@ -39,6 +49,7 @@ class Subcommand:
     handler: Handler
     aliases: tuple[str, ...] = ()
     slash: str | None = None  # a top-level slash command that runs the same handler
+    topic: str = HELP  # the heading it is listed under in the help (one of TOPICS)
 
 
 @dataclass
@@ -55,8 +66,11 @@ class CommandRouter:
         example: str,
         aliases: tuple[str, ...] = (),
         slash: str | None = None,
+        topic: str = HELP,
     ) -> None:
-        sub = Subcommand(name, summary, example, handler, aliases, slash)
+        if topic not in TOPICS:
+            raise ValueError(f"subcommand {name!r}: unknown help topic {topic!r}")
+        sub = Subcommand(name, summary, example, handler, aliases, slash, topic)
         for key in (name, *aliases):
             if key in self._lookup:
                 raise ValueError(f"subcommand {key!r} registered twice")
@@ -167,22 +181,26 @@ def help_blocks(router: CommandRouter, *, unknown: str | None = None) -> list[di
             }
         )
     blocks.append({"type": "header", "text": {"type": "plain_text", "text": "CRM commands"}})
-    lines = []
-    for sub in router.subcommands.values():
-        names = f"`{UMBRELLA} {sub.name}`"
-        if sub.slash:
-            names += f" or `{sub.slash}`"
-        # An example that is just the command again ("/crm help  e.g. /crm help") is left out.
-        same = sub.example.strip() in (f"{UMBRELLA} {sub.name}", sub.slash)
-        lines.append(f"• {names}: {sub.summary}" + ("" if same else f"\n      _e.g._ `{sub.example}`"))
-    # Several sections rather than one long one, so no section passes 3,000 characters.
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > 2800:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
-            chunk = []
-        chunk.append(line)
-    if chunk:
+    for topic in TOPICS:
+        lines = [f"*{topic}*"]
+        for sub in router.subcommands.values():
+            if sub.topic != topic:
+                continue
+            names = f"`{UMBRELLA} {sub.name}`"
+            if sub.slash:
+                names += f" or `{sub.slash}`"
+            # An example that is just the command again ("/crm help  e.g. /crm help") is left out.
+            same = sub.example.strip() in (f"{UMBRELLA} {sub.name}", sub.slash)
+            lines.append(f"• {names}: {sub.summary}" + ("" if same else f"\n      _e.g._ `{sub.example}`"))
+        if len(lines) == 1:
+            continue
+        # A section per topic, split where one would pass Slack's 3,000 characters.
+        chunk: list[str] = []
+        for line in lines:
+            if sum(len(x) + 1 for x in chunk) + len(line) > 2800:
+                blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+                chunk = []
+            chunk.append(line)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
     blocks.append(
         {

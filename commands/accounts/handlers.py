@@ -13,7 +13,7 @@ from commands.accounts import filters, views
 from commands.customers import views as customer_views
 from commands.customers.card import card
 from commands.request import Request
-from commands.router import CommandRouter
+from commands.router import ACCOUNTS, CommandRouter
 from crm.accounts import list_accounts
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Customers by value tier (A/B/C), lifetime value and last touch; filter with `tier:A`, "
         "`owner:@rep`, `stage:`, `industry:`, `quiet:30` or a custom field.",
         example="/crm accounts tier:A quiet:30",
+        topic=ACCOUNTS,
     )
     request.action(app, re.compile(rf"^{views.PAGE}_(prev|next)$"), on_page)
     request.action(app, views.CARD, on_card)

@@ -26,7 +26,7 @@ from commands.common import as_id
 from commands.customers import push_create_customer
 from commands.pickers import picked
 from commands.request import Errors, Request, ViewAnswer
-from commands.router import CommandRouter
+from commands.router import ACTIVITIES, CommandRouter
 from crm import dates
 from crm.activities import (
     FollowUpRequest,
@@ -344,6 +344,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Log a call, meeting or email in one line, or open the form with no text.",
         example="/log call Acme Corp discussed renewal pricing, follow up next friday",
         slash="/log",
+        topic=ACTIVITIES,
     )
     request.shortcut(app, views.GLOBAL_SHORTCUT, on_global_shortcut)
     request.shortcut(app, views.MESSAGE_SHORTCUT, on_message_shortcut)

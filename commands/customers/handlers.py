@@ -15,7 +15,7 @@ from commands.common import as_id
 from commands.customers import forms, merge, record, views
 from commands.customers.card import card
 from commands.request import Request
-from commands.router import CommandRouter
+from commands.router import CUSTOMERS, CommandRouter
 from crm import customers as svc
 from crm.errors import InvalidInput
 from crm.search import MAX_QUERY_CHARS
@@ -98,6 +98,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         example="/crm find acme corp",
         aliases=("customer", "lookup", "search"),
         slash="/customer",
+        topic=CUSTOMERS,
     )
     router.add(
         "new",
@@ -105,12 +106,14 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Create a customer (checks for duplicates first).",
         example="/crm new Acme Corporation",
         aliases=("create", "add"),
+        topic=CUSTOMERS,
     )
     router.add(
         "merge",
         merge.merge_command,
         summary="Admins: merge a duplicate customer into the one to keep.",
         example="/crm merge Acme Inc into Acme Corporation",
+        topic=CUSTOMERS,
     )
     request.action(app, views.SHOW, on_show)
     request.action(app, re.compile(rf"^{views.HISTORY}(_newer|_older)?$"), on_history)

@@ -20,7 +20,7 @@ from commands.custom_values import custom_input, read_custom
 from commands.deals import views
 from commands.pickers import NEW_PREFIX
 from commands.request import Errors, Request, ViewAnswer
-from commands.router import CommandRouter
+from commands.router import DEALS, CommandRouter
 from crm import custom_fields as cf
 from crm import deals as svc
 from crm.customers import find_customers, get_customer
@@ -215,6 +215,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="A customer's deals with Edit buttons and New deal; alone, opens the new-deal form.",
         example="/crm deal acme",
         aliases=("deals",),
+        topic=DEALS,
     )
     request.action(app, views.NEW_OPEN, on_new_open)
     request.action(app, views.EDIT_OPEN, on_edit_open)

@@ -18,7 +18,7 @@ from commands.blockkit import context
 from commands.digests import charts, views
 from commands.digests.forecast_view import forecast_blocks
 from commands.request import Request
-from commands.router import CommandRouter
+from commands.router import DEALS, CommandRouter
 from crm import digest_schedule as subs
 from crm.deals import format_totals, pipeline_summary
 from crm.digest import ForecastInputs, build_digest
@@ -235,6 +235,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Open deals by stage with totals per currency: yours, or `team` for everyone's; `charts` "
         "sends pictures to your DM.",
         example="/crm pipeline team charts",
+        topic=DEALS,
     )
     router.add(
         "digest",
@@ -242,5 +243,6 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Daily pipeline digest in this channel: `subscribe [time] [weekdays|daily]`, `list`, "
         "`unsubscribe`, `preview`.",
         example="/crm digest subscribe 9:00 weekdays",
+        topic=DEALS,
     )
     request.action(app, views.CHARTS_ACTION, on_charts_button)

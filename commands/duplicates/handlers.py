@@ -17,7 +17,7 @@ from commands.blockkit import fallback_text
 from commands.common import as_id
 from commands.duplicates import views
 from commands.request import Request
-from commands.router import UMBRELLA, CommandRouter
+from commands.router import CUSTOMERS, UMBRELLA, CommandRouter
 from crm import customers as svc
 from crm.customers import check_can_merge
 from crm.dedupe import find_duplicates
@@ -78,6 +78,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Admins: probable duplicate customers and contacts, with a Merge button for each pair.",
         example=f"{UMBRELLA} duplicates",
         aliases=("dupes", "dedupe"),
+        topic=CUSTOMERS,
     )
     request.action(app, views.CONTACT_MERGE, on_contact_merge)
     request.action(app, views.CONTACT_UNDO, on_contact_undo)

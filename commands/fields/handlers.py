@@ -13,7 +13,7 @@ from commands.blockkit import context, esc
 from commands.common import as_id, input_value, meta_id
 from commands.fields import views
 from commands.request import Errors, Request, ViewAnswer
-from commands.router import UMBRELLA, CommandRouter
+from commands.router import CUSTOMERS, UMBRELLA, CommandRouter
 from crm import custom_fields as cf
 from crm.errors import InvalidInput
 
@@ -128,6 +128,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Admins: the workspace's custom fields on customers, contacts and deals; add, rename, retire.",
         example=f"{UMBRELLA} fields",
         aliases=("field", "custom"),
+        topic=CUSTOMERS,
     )
     request.action(app, views.ADD_OPEN, on_add_open)
     request.action(app, views.MENU, on_menu)

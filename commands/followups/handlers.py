@@ -27,7 +27,7 @@ from commands.customers import open_create_customer
 from commands.followups import home, nudge_dm, views
 from commands.followups.one_line import parse_follow_up_line
 from commands.request import Errors, Request, ViewAnswer
-from commands.router import CommandRouter
+from commands.router import ACTIVITIES, CommandRouter
 from crm import nudges
 from crm.customers import get_customer
 from crm.dates import parse_when
@@ -308,6 +308,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Set a follow-up reminder for a customer.",
         example="/crm followup Acme Corp next friday send the proposal",
         aliases=("remind", "fu"),
+        topic=ACTIVITIES,
     )
     router.add(
         "followups",
@@ -315,6 +316,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Your open follow-ups, overdue first; managers: `@someone` or `all`.",
         example="/crm followups",
         aliases=("follow-ups", "todo"),
+        topic=ACTIVITIES,
     )
     request.action(app, nudge_dm.DONE, on_done)
     request.action(app, nudge_dm.SNOOZE, on_snooze)

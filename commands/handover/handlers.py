@@ -21,7 +21,7 @@ from commands import request
 from commands.blockkit import fallback_text
 from commands.handover import views
 from commands.request import Request
-from commands.router import CommandRouter
+from commands.router import ACCOUNTS, CommandRouter
 from crm import handover as svc
 from crm.customers import find_customers
 from crm.errors import CRMError, InvalidInput
@@ -204,6 +204,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         handover_command,
         summary="Managers: move a rep's customers, open deals and follow-ups to someone else (with Undo).",
         example="/crm handover @rita to @sam",
+        topic=ACCOUNTS,
     )
     request.action(app, views.CONFIRM, on_confirm)
     request.action(app, views.CANCEL, on_cancel)

@@ -11,6 +11,7 @@ from commands.common import as_id, input_value
 from commands.followups.handlers import publish_home
 from commands.mail import views
 from commands.request import Errors, Request, ViewAnswer
+from commands.router import CAPTURE
 from crm.errors import InvalidInput
 from crm.mail.capture import dismiss_email, file_email, get_unfiled
 from crm.mail.inbox import Inbox, get_inbox, rotate_token, set_enabled
@@ -95,6 +96,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="The address to BCC or forward customer mail to (admins: new address, on/off).",
         example="/crm email",
         aliases=("mail",),
+        topic=CAPTURE,
     )
     request.action(app, views.ROTATE, on_rotate)
     request.action(app, views.TOGGLE, on_toggle)

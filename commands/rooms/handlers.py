@@ -21,7 +21,7 @@ from commands.customers.card import card as customer_card
 from commands.request import Request
 from commands.rooms import alerts, threads, views
 from commands.rooms.channel_check import channel_facts, slack_error
-from commands.router import CommandRouter
+from commands.router import CAPTURE, CommandRouter
 from commands.whos_talked.questions import from_query, plain_text
 from crm import capture, channels
 from crm.deals import get_deal
@@ -318,13 +318,21 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         on_link,
         summary="Link this channel to a customer or a deal: its events show up here, `@crm log` logs a thread.",
         example="/crm link acme",
+        topic=CAPTURE,
     )
-    router.add("unlink", on_unlink, summary="Undo this channel's link to a customer or deal.", example="/crm unlink")
+    router.add(
+        "unlink",
+        on_unlink,
+        summary="Undo this channel's link to a customer or deal.",
+        example="/crm unlink",
+        topic=CAPTURE,
+    )
     router.add(
         "room",
         on_room,
         summary="Create a private deal room, invite the owner and the people named, link it and post the card.",
         example="/crm room Annual licence @ann",
+        topic=CAPTURE,
     )
     router.add(
         "alerts",
@@ -332,12 +340,14 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Deal alerts in this channel: won, lost, a stage reached, new deals over an amount; "
         "`list`, `off`, `preview`.",
         example="/crm alerts won lost over 10000",
+        topic=CAPTURE,
     )
     router.add(
         "capture",
         on_capture,
         summary="What the CRM captures by itself (linked channels, alerts, email); admins turn each on or off.",
         example="/crm capture alert off",
+        topic=CAPTURE,
     )
     for event_type, handler in CHANNEL_EVENTS.items():
         request.event(app, event_type, handler)

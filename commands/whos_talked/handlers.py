@@ -22,7 +22,7 @@ from commands.common import as_id
 from commands.customers import card as customer_card
 from commands.request import Request
 from commands.rooms import threads
-from commands.router import CommandRouter
+from commands.router import CUSTOMERS, CommandRouter
 from commands.whos_talked import views
 from commands.whos_talked.questions import Found, from_query, from_text, message_text, parse_question, plain_text
 from crm import customers as customer_svc
@@ -253,6 +253,7 @@ def register(app: App, services: Services, router: CommandRouter) -> None:
         summary="Who has talked to a customer: each rep's calls, meetings and emails, last touch and contacts.",
         example="/crm who acme",
         aliases=("whos", "who's"),
+        topic=CUSTOMERS,
     )
     # Every mention comes here: questions get answers, anything else a short hint. An event no
     # listener takes would be answered 404, and Slack would retry it.

@@ -38,6 +38,29 @@ def test_crm_help_is_answered_privately_and_fast(slack, standin):
     assert "_e.g._ `/crm accounts tier:A quiet:30`" in text
 
 
+def test_the_help_lists_each_command_once_under_its_heading_in_order(slack, standin):
+    from commands.router import TOPICS
+
+    assert slack.command("/crm", "help").status == 200
+    [call] = standin.wait_for("response_url")
+    sections = [b["text"]["text"] for b in call.params["blocks"] if b["type"] == "section"]
+    headings = [s.split("\n", 1)[0] for s in sections]
+    assert headings == [f"*{t}*" for t in TOPICS]  # each heading once, in order (none is empty)
+    listed = [line.split("`")[1] for s in sections for line in s.split("\n") if line.startswith("• ")]
+    assert len(listed) == len(set(listed)) and "/crm find" in listed and "/crm help" in listed
+    under = {s.split("\n", 1)[0]: s for s in sections}
+    assert "`/crm log`" in under["*Calls, meetings and follow-ups*"]
+    assert "`/crm email`" in under["*Capture without typing*"]
+    assert all(len(s) <= 3000 for s in sections)
+
+
+def test_a_subcommand_under_no_known_heading_is_refused_at_start():
+    from commands.router import CommandRouter
+
+    with pytest.raises(ValueError, match="unknown help topic"):
+        CommandRouter().add("x", lambda req: None, summary="x", example="/crm x", topic="Misc")
+
+
 def test_crm_without_text_shows_help(slack, standin):
     assert slack.command("/crm", "").status == 200
     [call] = standin.wait_for("response_url")

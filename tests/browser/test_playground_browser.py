@@ -238,6 +238,16 @@ def test_log_a_call_through_the_modal(page, playground):
     assert (bold and "Jane" in bold[0]) or "Jane" in confirmation
 
 
+def test_the_help_shows_its_headings(page):
+    type_in_composer(page, "/crm help")
+    wait_for(page, ".msg.ephemeral .bkb-header", text="CRM commands")
+    help_text, _ = read(page, ".msg.ephemeral", text="CRM commands")
+    for heading in ("Customers", "Calls, meetings and follow-ups", "Capture without typing"):
+        assert heading in help_text
+    assert help_text.index("Customers") < help_text.index("/crm find") < help_text.index("Calls, meetings")
+    shot(page, "5-help")
+
+
 def test_a_field_error_is_shown_on_the_field(page):
     type_in_composer(page, "/log")
     wait_for(page, "#modal-title", text="Log activity")

@@ -331,7 +331,7 @@ class CustomerIndex:
     def _offer_domain(self, domain: str, offer, exact_score: float) -> None:
         reg = registrable_domain(domain)
         seen: set[int] = set()
-        for key in {domain, reg}:
+        for key in dict.fromkeys((domain, reg)):
             for slot in self._domain_map.get(hash(key)):
                 if slot in seen or not self._slot_alive[slot]:
                     continue
@@ -380,7 +380,7 @@ class CustomerIndex:
             # One typo in a short word, two in a long one; two in a 5-7 letter word when it
             # sounds the same ("initek" / "initech", checked below).
             k = 1 if len(qt) < 5 else 2
-            gram_set = set(trigrams(qt))
+            gram_set = dict.fromkeys(trigrams(qt))  # (in order: a set's would follow the hash seed)
             counts: Counter[int] = Counter()
             cap = max(5000, len(self._vocab) // 20)
             need = len(gram_set) - 4 * k  # an edit breaks up to 3 trigrams, a transposition 4
@@ -396,6 +396,9 @@ class CustomerIndex:
             vocab = self._vocab
             lo, hi = len(qt) - k, len(qt) + k
             pool = [vocab[v] for v, c in counts.items() if c >= need and lo <= len(vocab[v]) <= hi]
+            # Sorted, so that equally close words are taken in one order on every replica (vocabulary
+            # ids follow the order a set gave the words when they were indexed).
+            pool.sort()
             for t, dist, _ in process.extract(qt, pool, scorer=OSA.distance, score_cutoff=k, limit=_FUZZY_MAX):
                 if t == qt or (dist == 2 and len(qt) < 8 and not sounds_alike(qt, t)):
                     continue
@@ -424,7 +427,7 @@ class CustomerIndex:
                 # gather: every posting gives candidates (within the budget)
                 best: dict[int, float] = {}
                 budget = _POSTING_BUDGET
-                for tok, sim in sorted(exp.items(), key=lambda x: -x[1]):
+                for tok, sim in sorted(exp.items(), key=lambda x: (-x[1], x[0])):
                     # the weights only fall from token to token, so a slot keeps its first one;
                     # new slots are appended in posting order (all in C: no loop per slot here)
                     fresh = dict.fromkeys(posting_iter(tokens[tok]), weight * sim)

@@ -14,14 +14,14 @@ team has two rows, the oldest (the one holding the workspace's history) is used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.models import Base, FollowUp, Workspace
+from crm.models import Base, ChannelPost, FollowUp, Workspace
 from crm.states import DEAD_TOKEN, OPEN_STATUSES, DeliveryError
 
 
@@ -81,6 +81,11 @@ def mark_uninstalled(
         return cast(CursorResult[Any], result).rowcount or 0
 
 
+# Channel posts (linked-channel events, deal alerts) that were parked while the app was gone are
+# sent after a reinstall when they are at most this old; older ones stay parked as stale news.
+REQUEUE_POSTS_WITHIN = timedelta(days=1)
+
+
 def mark_installed(
     session_factory: sessionmaker[Session],
     *,
@@ -90,7 +95,8 @@ def mark_installed(
     now: datetime,
 ) -> int:
     """The app is installed again: the workspaces' data is theirs again, and sends resume (the
-    open follow-ups whose nudge was parked because the app was gone are nudged again)."""
+    open follow-ups whose nudge was parked because the app was gone are nudged again, and the
+    channel posts parked for that reason in the last :data:`REQUEUE_POSTS_WITHIN` are sent)."""
     with session_factory.begin() as session:
         ids = list(
             session.scalars(
@@ -114,6 +120,17 @@ def mark_installed(
                 FollowUp.nudge_error.in_([DeliveryError.NOT_INSTALLED, *DEAD_TOKEN]),
             )
             .values(nudge_at=now, nudge_error=None)
+        )
+        session.execute(
+            update(ChannelPost)
+            .where(
+                ChannelPost.workspace_id.in_(ids),
+                ChannelPost.send_at.is_(None),
+                ChannelPost.sent_at.is_(None),
+                ChannelPost.error.in_([DeliveryError.NOT_INSTALLED, *DEAD_TOKEN]),
+                ChannelPost.created_at >= now - REQUEUE_POSTS_WITHIN,
+            )
+            .values(send_at=now, error=None, claimed_by=None, claimed_until=None)
         )
         return len(ids)
 

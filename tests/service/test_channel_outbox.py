@@ -18,7 +18,7 @@ from crm.alerts import AlertFilters
 from crm.db import make_engine, make_session_factory
 from crm.deals import DealInput, update_deal
 from crm.errors import Conflict, InvalidInput, PermissionDenied
-from crm.models import Activity, ActivityParticipant, AlertSubscription, ChannelPost, LinkedChannel
+from crm.models import Activity, ActivityParticipant, AlertSubscription, ChannelPost, LinkedChannel, Workspace
 from crm.pipeline_stages import DEFAULT as STAGES
 from crm.states import ActivitySource, CaptureKind, ChannelEventKind, LinkStatus
 from crm.value import recompute_tiers
@@ -423,3 +423,36 @@ def test_an_uninstalled_workspace_gets_no_channel_post_and_nothing_is_retried(se
     with services.session_factory() as s:
         assert s.scalars(select(LinkedChannel)).one().status == LinkStatus.ACTIVE
     assert send_channel_posts(services.session_factory, poster(services), NOW, replica="r1").claimed == 0
+
+
+def test_a_reinstall_sends_the_posts_parked_while_the_app_was_gone_unless_stale(services, ws, make, acme):
+    from crm.states import DeliveryError
+    from crm.workspaces import mark_installed, mark_uninstalled
+
+    sf = services.session_factory
+    with sf() as s:
+        team = s.get(Workspace, ws).team_id
+
+    def post(key: str, *, error: str | None, age: timedelta, sent: bool = False) -> None:
+        with sf.begin() as s:
+            s.add(
+                ChannelPost(
+                    workspace_id=ws, channel_id="C0DEALS", event_key=key, route="alert", payload={},
+                    send_at=None, attempts=1, error=error, sent_at=NOW - age if sent else None,
+                    created_at=NOW - age, created_by="system",
+                )
+            )  # fmt: skip
+
+    assert mark_uninstalled(sf, team_id=team, enterprise_id=None, reason="app_uninstalled", now=NOW) == 1
+    post("won-today", error=DeliveryError.NOT_INSTALLED, age=timedelta(hours=3))
+    post("revoked-today", error="token_revoked", age=timedelta(hours=5))
+    post("won-last-week", error=DeliveryError.NOT_INSTALLED, age=timedelta(days=6))
+    post("channel-gone", error="channel_not_found", age=timedelta(hours=1))
+    post("sent-before", error=None, age=timedelta(hours=2), sent=True)
+    assert mark_installed(sf, team_id=team, enterprise_id=None, now=NOW) == 1
+    with sf() as s:
+        rows = {p.event_key: p for p in s.scalars(select(ChannelPost))}
+    assert {k for k, p in rows.items() if p.send_at is not None} == {"won-today", "revoked-today"}
+    assert rows["won-today"].error is None and rows["won-today"].send_at == NOW
+    assert rows["won-last-week"].error == DeliveryError.NOT_INSTALLED  # stale news stays parked
+    assert rows["channel-gone"].error == "channel_not_found" and rows["sent-before"].send_at is None

@@ -246,7 +246,6 @@ class Candidates:
     groups: list[Group]
     crowds: dict[int, int]  # record index -> id of the same-name crowd it is in (pairs inside are skipped)
     names: _Names
-    evidence: list[frozenset[str]] = field(default_factory=list)  # each record's evidence keys, crowds' aside
     crowded: frozenset[str] = frozenset()  # evidence keys shared by a crowd: no evidence for or against a pair
     # The pairs that share an evidence key (a crowd's aside), and those of them that share a contact
     # email: every pair of every block of evidence not crowded, so membership is "shares evidence".
@@ -285,13 +284,8 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
     """
     names = _Names([r.normalized for r in records], raw=[r.name for r in records], aliases=[r.aliases for r in records])
     blocks: dict[str, list[int]] = defaultdict(list)
-    evidence = [frozenset(_evidence_keys(r)) for r in records]
     for i, rec in enumerate(records):
-        for key in _name_keys(rec, names, i):
-            block = blocks[key]
-            if not block or block[-1] != i:
-                block.append(i)
-        for key in evidence[i]:
+        for key in chain(_name_keys(rec, names, i), _evidence_keys(rec)):
             block = blocks[key]
             if not block or block[-1] != i:
                 block.append(i)
@@ -344,12 +338,10 @@ def find_candidates(records: Sequence[CustomerRecord], *, focus: Sequence[bool] 
             continue
         windows.append(_window_codes(sorted(members, key=by_name), n))
     groups.sort(key=lambda g: (-g.size, g.what))
-    if crowded:  # a switchboard shared by a crowd tells nobody apart: it is not shared evidence
-        evidence = [e - crowded if not e.isdisjoint(crowded) else e for e in evidence]
     codes = _distinct(np.concatenate([_block_codes(full, n), *windows]))
     mailed_codes = _distinct(_block_codes(mailed_blocks, n))
     shared_codes = _distinct(np.concatenate([_block_codes(shared_blocks, n), mailed_codes]))
-    return Candidates(codes, n, groups, crowds, names, evidence, frozenset(crowded), shared_codes, mailed_codes)
+    return Candidates(codes, n, groups, crowds, names, frozenset(crowded), shared_codes, mailed_codes)
 
 
 def candidate_pairs(records: Sequence[CustomerRecord]) -> set[tuple[int, int]]:
@@ -423,7 +415,7 @@ def customer_pairs(
 
     # The candidate pairs worth a look: one of them wanted, not both in one crowd.
     codes = candidates.codes
-    first, second = codes // candidates.size, codes % candidates.size
+    first, second = codes // n, codes % n
     keep = (wanted[first] | wanted[second]) & ((crowd_of[first] < 0) | (crowd_of[first] != crowd_of[second]))
     codes, first, second = codes[keep], first[keep], second[keep]
     # Three kinds of candidate pair: sharing a contact email (scored whatever the names), sharing
@@ -496,10 +488,6 @@ class _PairTexts:
 
     def __init__(self, core: Sequence[str], spaceless: Sequence[str], aliases: Sequence[tuple[str, ...]]) -> None:
         n = len(core)
-        self.core = np.array(core, dtype=object)
-        self.spaceless = np.array(spaceless, dtype=object)
-        self.multiword = np.fromiter((" " in c for c in core), dtype=bool, count=n)
-        self.aliased = np.fromiter((any(aliases_r) for aliases_r in aliases), dtype=bool, count=n)
         texts: list[str] = []
         joined: list[str] = []
         count = np.ones(n, dtype=np.int64)
@@ -516,6 +504,10 @@ class _PairTexts:
         self.variant_multiword = np.fromiter((" " in t for t in texts), dtype=bool, count=len(texts))
         self.first = np.cumsum(count) - count
         self.count = count
+        # Each record's current name is its first variant.
+        self.core, self.spaceless = self.variant[self.first], self.variant_joined[self.first]
+        self.multiword = self.variant_multiword[self.first]
+        self.aliased = count > 1
 
 
 def _passing_cheap_tests(
@@ -530,33 +522,34 @@ def _passing_cheap_tests(
     "jared"); or a pairing with a former name does. Each test runs in C over all the pairs
     still failing (``cpdist``; float64, so a score just under the cut stays under it).
     """
-
-    def passing(scorer: Callable[..., float], texts_of: NDArray[np.object_], i: _Ints, j: _Ints, cut: float) -> _Mask:
-        if not len(i):
-            return np.zeros(0, dtype=bool)
-        # The cut itself is compared here: rapidfuzz's own cutoff can drop a score a hair above it.
-        cutoff = max(0.0, cut - 0.5)
-        firsts, seconds = texts_of[i].tolist(), texts_of[j].tolist()
-        scores = cpdist(firsts, seconds, scorer=scorer, score_cutoff=cutoff, dtype=np.float64)
-        return scores >= cut
-
     for i, j, shares, cut in tests:
-        ok = passing(fuzz.token_set_ratio, texts.core, i, j, cut)
+        ok = _passing(fuzz.token_set_ratio, texts.core, i, j, cut)
         yield i[ok], j[ok], shares
         i, j = i[~ok], j[~ok]
         single = ~(texts.multiword[i] & texts.multiword[j])
         ok = np.zeros(len(i), dtype=bool)
-        ok[single] = passing(fuzz.partial_ratio, texts.spaceless, i[single], j[single], cut)
+        ok[single] = _passing(fuzz.partial_ratio, texts.spaceless, i[single], j[single], cut)
         if shares:
             rest = ~ok
-            ok[rest] = passing(fuzz.ratio, texts.spaceless, i[rest], j[rest], cut)
+            ok[rest] = _passing(fuzz.ratio, texts.spaceless, i[rest], j[rest], cut)
         rest = ~ok & (texts.aliased[i] | texts.aliased[j])
         if rest.any():
-            ok[rest] = _former_names_alike(texts, i[rest], j[rest], cut, passing)
+            ok[rest] = _former_names_alike(texts, i[rest], j[rest], cut)
         yield i[ok], j[ok], shares
 
 
-def _former_names_alike(texts: _PairTexts, i: _Ints, j: _Ints, cut: float, passing: Callable[..., _Mask]) -> _Mask:
+def _passing(scorer: Callable[..., float], texts_of: NDArray[np.object_], i: _Ints, j: _Ints, cut: float) -> _Mask:
+    """Whether each pair of texts ``(texts_of[i], texts_of[j])`` scores at least ``cut``, in C."""
+    if not len(i):
+        return np.zeros(0, dtype=bool)
+    # The cut itself is compared here: rapidfuzz's own cutoff can drop a score a hair above it.
+    cutoff = max(0.0, cut - 0.5)
+    firsts, seconds = texts_of[i].tolist(), texts_of[j].tolist()
+    scores = cpdist(firsts, seconds, scorer=scorer, score_cutoff=cutoff, dtype=np.float64)
+    return scores >= cut
+
+
+def _former_names_alike(texts: _PairTexts, i: _Ints, j: _Ints, cut: float) -> _Mask:
     """Per pair, whether some pairing of a variant of ``i`` with one of ``j`` (but the two
     current names) is equal or passes the token-set or, unless both have several words, the
     partial test: every pairing of every pair in one batch."""
@@ -569,9 +562,9 @@ def _former_names_alike(texts: _PairTexts, i: _Ints, j: _Ints, cut: float, passi
     y = texts.first[j][owner] + t % width
     ok = texts.variant[x] == texts.variant[y]
     rest = ~ok
-    ok[rest] = passing(fuzz.token_set_ratio, texts.variant, x[rest], y[rest], cut)
+    ok[rest] = _passing(fuzz.token_set_ratio, texts.variant, x[rest], y[rest], cut)
     rest = ~ok & ~(texts.variant_multiword[x] & texts.variant_multiword[y])
-    ok[rest] = passing(fuzz.partial_ratio, texts.variant_joined, x[rest], y[rest], cut)
+    ok[rest] = _passing(fuzz.partial_ratio, texts.variant_joined, x[rest], y[rest], cut)
     return np.bincount(owner, weights=ok, minlength=len(i)) > 0
 
 
@@ -591,7 +584,7 @@ def _score_pair(
     evidence keys are disjoint), so nothing can lift the name's score. ``crowded`` holds the
     evidence keys of crowds (a switchboard): such a value counts neither for nor against.
     """
-    qualifier = names.qualifier_conflict(i, j) if names.qualified[i] or names.qualified[j] else None
+    qualifier = names.qualifier_conflict(i, j)
     if (
         qualifier is not None
         and 100.0 - qualifier[0] + (len(_EVIDENCE_WORDS) * EVIDENCE_BONUS if shares else 0) < min_score

@@ -84,7 +84,7 @@ class Names:
                     if core:
                         self.core[i] = " ".join(core)
         # Each name's qualifiers and bracketed words: what tells its branch or place (mostly empty).
-        self.qualified = [q | b if b else q for q, b in zip(self.qualifier_words, self.brackets, strict=True)]
+        self._qualified = [q | b if b else q for q, b in zip(self.qualifier_words, self.brackets, strict=True)]
 
     # -- word weights ---------------------------------------------------------------------
     def weight(self, token: str) -> float:
@@ -149,9 +149,7 @@ class Names:
         return score
 
     def _score_texts(self, x: str, y: str) -> float:
-        features = self._features
-        fx = features.get(x) or self._feature(x)
-        fy = features.get(y) or self._feature(y)
+        fx, fy = self._feature(x), self._feature(y)
         cov_x, cov_y = self._coverages(fx, fy)
         # A name wholly inside the other ("Four Seasons" / "Four Seasons Grill Room") is
         # closer than two names sharing half their weight ("Acme Analytics" / "Acme Robotics").
@@ -208,7 +206,7 @@ class Names:
     # -- qualifiers -----------------------------------------------------------------------
     def qualifier_conflict(self, i: int, j: int) -> tuple[float, str] | None:
         """(penalty, words) when the names carry different branch or place qualifiers."""
-        qa, qb = self.qualified[i], self.qualified[j]
+        qa, qb = self._qualified[i], self._qualified[j]
         if qa == qb:
             return None
         only_a = qa.difference(self.tokens[j])

@@ -81,6 +81,8 @@ def mark_uninstalled(
         return cast(CursorResult[Any], result).rowcount or 0
 
 
+# What a send parked for while the app was gone records: it is sent again after a reinstall.
+_GONE = (DeliveryError.NOT_INSTALLED, *DEAD_TOKEN)
 # Channel posts (linked-channel events, deal alerts) that were parked while the app was gone are
 # sent after a reinstall when they are at most this old; older ones stay parked as stale news.
 REQUEUE_POSTS_WITHIN = timedelta(days=1)
@@ -117,7 +119,7 @@ def mark_installed(
                 FollowUp.status.in_(OPEN_STATUSES),
                 FollowUp.deleted_at.is_(None),
                 FollowUp.nudge_at.is_(None),
-                FollowUp.nudge_error.in_([DeliveryError.NOT_INSTALLED, *DEAD_TOKEN]),
+                FollowUp.nudge_error.in_(_GONE),
             )
             .values(nudge_at=now, nudge_error=None)
         )
@@ -127,7 +129,7 @@ def mark_installed(
                 ChannelPost.workspace_id.in_(ids),
                 ChannelPost.send_at.is_(None),
                 ChannelPost.sent_at.is_(None),
-                ChannelPost.error.in_([DeliveryError.NOT_INSTALLED, *DEAD_TOKEN]),
+                ChannelPost.error.in_(_GONE),
                 ChannelPost.created_at >= now - REQUEUE_POSTS_WITHIN,
             )
             .values(send_at=now, error=None, claimed_by=None, claimed_until=None)

@@ -139,6 +139,13 @@ def _rich_records(n: int, seed: int) -> list[CustomerRecord]:
     return out
 
 
+def _evidence(records: list[CustomerRecord], crowded: frozenset[str]) -> list[frozenset[str]]:
+    """Each record's evidence keys (website, emails, phones, addresses), a crowd's aside."""
+    from crm.dedupe import _evidence_keys
+
+    return [frozenset(_evidence_keys(r)) - crowded for r in records]
+
+
 def _one_by_one(records: list[CustomerRecord], min_score: float) -> list:
     """The screen pair by pair, without its shortcuts: every candidate pair through the cheap
     tests on its own (the plain ratio only for shared evidence), then the careful score."""
@@ -147,6 +154,7 @@ def _one_by_one(records: list[CustomerRecord], min_score: float) -> list:
     from crm.dedupe import NAME_FLOOR, PREFILTER_MARGIN, _score_pair
 
     c = find_candidates(records)
+    evidence = _evidence(records, c.crowded)
     names = c.names
     core, spaceless, aliases = names.core, names.spaceless, names.aliases
     cutoff = min_score - PREFILTER_MARGIN
@@ -175,7 +183,7 @@ def _one_by_one(records: list[CustomerRecord], min_score: float) -> list:
     for i, j in c.pairs:
         if i in c.crowds and c.crowds[i] == c.crowds.get(j):
             continue
-        common = c.evidence[i] & c.evidence[j]
+        common = evidence[i] & evidence[j]
         shares = bool(common)
         cut = 0.0 if any(k[0] == "e" for k in common) else floor_cutoff if shares else cutoff
         if cut > 0 and core[i] != core[j] and not cheap(i, j, shares, cut):
@@ -200,8 +208,9 @@ def test_the_pairs_marked_as_sharing_evidence_are_those_that_share_a_key_no_crow
     records = _rich_records(500, seed=4)
     c = find_candidates(records)
     assert "p:+13105550000" in c.crowded and c.crowds
-    shares = [p for p in c.pairs if not c.evidence[p[0]].isdisjoint(c.evidence[p[1]])]
-    mails = [p for p in shares if any(k[0] == "e" for k in c.evidence[p[0]] & c.evidence[p[1]])]
+    evidence = _evidence(records, c.crowded)
+    shares = [p for p in c.pairs if not evidence[p[0]].isdisjoint(evidence[p[1]])]
+    mails = [p for p in shares if any(k[0] == "e" for k in evidence[p[0]] & evidence[p[1]])]
     assert shares and mails
     assert c.shared & c.pairs == set(shares)
     assert c.mailed & c.pairs == set(mails)

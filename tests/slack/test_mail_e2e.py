@@ -199,6 +199,22 @@ def test_a_forward_is_logged_with_the_original_sender_and_date(stack, acme):
     assert "renewal" in activity.summary and "Call?" in activity.summary
 
 
+def test_a_mail_bccd_and_later_forwarded_as_text_is_logged_once(stack, acme):
+    sent = ago(2).replace(second=41)  # the forward below shows only its minute
+    assert stack.send(message(date=sent, subject="Your quote", msgid="<quote-2@ourco.com>")) == {}
+    shown = sent.strftime("%a, %b %d, %Y at %I:%M %p")
+    body = (
+        "For the record.\n\n---------- Forwarded message ---------\n"
+        f"From: Rita Rep <{RITA}>\nDate: {shown}\nSubject: Your quote\nTo: Jane Doe <jane@acme.com>\n\n"
+        "Hi Jane,\n\nHere is the quote we discussed.\n"
+    )
+    assert stack.send(message(to=stack.address, subject="Fwd: Your quote", body=body, date=ago(0.5))) == {}
+    assert len(stack.activities()) == 1 and len(stack.emails()) == 1
+    stack.slack.command("/customer", "acme corp")
+    card = json.dumps(stack.app.standin.wait_for("response_url")[0].params["blocks"])
+    assert card.count("Your quote") == 1
+
+
 def test_the_domain_matches_when_no_contact_does(stack, acme):
     globex = stack.make.customer("Globex", website="https://globex.com")
     stack.send(message(to="Hank <hank@globex.com>", date=ago(2)))

@@ -165,3 +165,42 @@ def test_an_org_wide_uninstall_stops_every_workspace_of_the_org(oauth_app):
     assert _nudge_tick(s) == 0 and _posts(standin) == []
     with s.engine.connect() as conn:
         assert list(conn.execute(select(slack_bots))) == []  # Bolt deleted the org's install
+
+
+def test_a_reinstall_sends_the_channel_posts_parked_while_the_app_was_gone(oauth_app):
+    from crm import channels
+    from crm.deals import DealInput, update_deal
+    from crm.models import ChannelPost
+    from crm.pipeline_stages import DEFAULT as STAGES
+    from reminders.channel_posts import make_poster, send_channel_posts
+
+    s, standin = oauth_app.services, oauth_app.standin
+    assert oauth_app.install("T0BACK")[0] == 200
+    make = Make(s, team_id="T0BACK")
+    acme = make.customer("Acme Corporation")
+    deal = make.deal(acme, "Annual licence")
+    channels.link_channel(
+        s.session_factory, make.ws, "C0ACME", channel_name="acme", is_shared=False, actor=REP,
+        now=s.now(), customer_id=acme.id,
+    )  # fmt: skip
+
+    def tick() -> int:
+        poster = make_poster(s, nudge_client(s), rate=0)
+        return send_channel_posts(s.session_factory, poster, s.now(), replica="test").sent
+
+    standin.revoke("T0BACK")
+    assert oauth_app.driver("T0BACK").event({"type": "app_uninstalled"}).status == 200
+    oauth_app.drain()
+    # The deal moves while the app is gone: the channel's post is queued, then parked.
+    stage = STAGES.stages[2].key
+    form = DealInput(title=deal.title, amount="5000", currency="USD", stage=stage, owner_user_id=REP)
+    update_deal(s.session_factory, make.ws, deal.id, form, actor=REP, stages=STAGES, now=s.now())
+    assert tick() == 0
+    with s.session_factory() as session:
+        (parked,) = session.scalars(select(ChannelPost)).all()
+    assert parked.send_at is None and parked.error == DeliveryError.NOT_INSTALLED
+
+    assert oauth_app.install("T0BACK")[0] == 200  # installed again: the post goes out, with the new token
+    assert tick() == 1
+    [post] = [c for c in _posts(standin) if c.params.get("channel") == "C0ACME"]
+    assert post.token == standin.tokens_of("T0BACK")[-1]
